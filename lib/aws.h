@@ -1,0 +1,50 @@
+/* aws.h: AWS error decoding and classification, and the signed, retried Query-API call. */
+#ifndef STSROLE_AWS_H
+#define STSROLE_AWS_H
+
+#include <stdint.h>
+
+#include "creds.h"
+#include "http.h"
+#include "stsrole.h"
+
+/*
+ * Pure: decode an AWS error answer (XML <ErrorResponse> or JSON
+ * {"Error":{...}} / {"__type":...}) and classify it by HTTP status and code
+ * into denied, rejected, throttled, expired or server.  Fills err->aws_code,
+ * err->request_id and err->msg and returns the class.  A body that cannot
+ * be decoded is classified by status alone.
+ */
+int stsrole_aws_classify(long http_status, const char *body, size_t len,
+                         struct stsrole_error *err);
+
+/* One AWS endpoint a client talks to. */
+struct stsrole_aws_client {
+    const struct stsrole_http_config *http;
+    struct stsrole_creds_provider *base; /* NULL: use creds */
+    const struct stsrole_creds *creds;   /* used when base is NULL */
+    const char *region;
+    const char *service;  /* "sts", "iam" */
+    const char *endpoint; /* https://sts.us-east-1.amazonaws.com */
+    int deadline_ms;      /* total time for all attempts, 0: 30000 */
+    int max_attempts;     /* 0: 5 */
+    /* Injected for tests: clock in ms and sleep; NULL uses the real ones. */
+    int64_t (*now_ms)(void *ctx);
+    void (*sleep_ms)(void *ctx, int ms);
+    void *ctx;
+    /* Called before each retry, for logging/auditing; may be NULL. */
+    void (*on_retry)(void *ctx, int attempt, int delay_ms, const struct stsrole_error *why);
+};
+
+/* Signs and POSTs a form-encoded Query API body, asking for JSON.  Retries
+ * throttled, server and network failures with jittered exponential backoff
+ * within the deadline.  On a 2xx answer fills resp and returns OK; on an
+ * AWS error returns its class with err filled. */
+int stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
+                      struct stsrole_http_response *resp, struct stsrole_error *err);
+
+/* Backoff for attempt n (1-based): full jitter over min(cap, base*2^n). Pure
+ * given the random value r in [0,1). */
+int stsrole_aws_backoff_ms(int attempt, double r);
+
+#endif

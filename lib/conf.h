@@ -1,0 +1,68 @@
+/* conf.h: /etc/stsrole/stsrole.conf: parsing (inih), validation and role selection. */
+#ifndef STSROLE_CONF_H
+#define STSROLE_CONF_H
+
+#include <sys/types.h>
+
+#include "creds.h"
+#include "stsrole.h"
+
+#define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
+
+enum stsrole_failmode {
+    STSROLE_FAIL_SECURE = 0,
+    STSROLE_FAIL_SAFE,
+};
+
+struct stsrole_role {
+    char *name;
+    char *arn;
+    char *revoker_arn;
+    char **users;  /* NULL-terminated */
+    char **groups; /* NULL-terminated */
+    int duration;  /* 0: the global duration */
+    char *external_id;
+};
+
+struct stsrole_config {
+    char *path;
+    char *region;
+    char *sts_endpoint; /* default https://sts.REGION.amazonaws.com */
+    char *iam_endpoint; /* default https://iam.amazonaws.com */
+    enum stsrole_creds_kind credentials;
+    char *credentials_path;    /* file:PATH */
+    char *credentials_profile; /* credentials_profile, default "default" */
+    char *imds_endpoint;       /* default http://169.254.169.254 */
+    char *ca_file;
+    char *proxy;
+    char *usersfile;
+    char *state_dir;
+    char *audit_log;
+    char *bastion_id;
+    enum stsrole_failmode failmode;
+    int duration;
+    int totp_window;
+    int timeout;
+    struct stsrole_role *roles;
+    size_t n_roles;
+};
+
+/* Pure: parses INI text; name is used in "name:line: ..." messages. */
+int stsrole_config_parse(const char *text, const char *name, struct stsrole_config *cfg,
+                         struct stsrole_error *err);
+/* Reads path with stsrole_read_safely (root-owned, not group/world
+ * writable, not a symlink) and parses it. */
+int stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole_error *err);
+void stsrole_config_free(struct stsrole_config *cfg);
+
+const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
+
+/* Fills http from cfg (pointers borrow cfg's strings). */
+void stsrole_config_http(const struct stsrole_config *cfg, struct stsrole_http_config *http);
+/* Sets up a base-credential provider from cfg; free with
+ * stsrole_creds_provider_free. */
+int stsrole_config_provider(const struct stsrole_config *cfg,
+                            const struct stsrole_http_config *http,
+                            struct stsrole_creds_provider *p, struct stsrole_error *err);
+
+#endif

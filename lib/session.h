@@ -1,0 +1,53 @@
+/* session.h: the durable session records that pam_stsrole writes and the gateway reads. */
+#ifndef STSROLE_SESSION_H
+#define STSROLE_SESSION_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stsrole.h"
+
+/*
+ * One record per SSH session, as JSON in STATE_DIR/sessions/<session_id>.json,
+ * root-owned, mode 0600, written atomically (temp file, fsync, rename,
+ * fsync of the directory).  No secret is ever stored: only the access key id.
+ */
+struct stsrole_session {
+    char session_id[33];
+    char *user;
+    uid_t uid;
+    char *rhost;
+    char *tty;
+    pid_t sshd_pid;
+    char *role_name;
+    char *role_arn;
+    char *assumed_role_id;
+    char *session_name;
+    char *access_key_id;
+    int64_t expiration;
+    char *source_identity;
+    char *aws_request_id;
+    int64_t opened;
+    int64_t closed; /* 0 while open */
+};
+
+void stsrole_session_free(struct stsrole_session *s);
+
+/* Pure: to and from the JSON form. */
+int stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out,
+                            struct stsrole_error *err);
+int stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *s,
+                              struct stsrole_error *err);
+
+/* Creates STATE_DIR/sessions (0700) if needed and writes the record
+ * durably.  Returns only after fsync of the file and its directory. */
+int stsrole_session_write(const char *state_dir, const struct stsrole_session *s,
+                          struct stsrole_error *err);
+/* Marks the record closed at time now (rewrites it durably). Never talks to AWS. */
+int stsrole_session_mark_closed(const char *state_dir, const char *session_id, int64_t now,
+                                struct stsrole_error *err);
+/* Reads one record (refusing unsafe files). */
+int stsrole_session_read(const char *state_dir, const char *session_id,
+                         struct stsrole_session *s, struct stsrole_error *err);
+
+#endif
