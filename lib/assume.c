@@ -1,0 +1,151 @@
+/* assume.c: mint a person's session credential: session name, tags, SourceIdentity, AssumeRole. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "assume.h"
+#include "aws.h"
+
+/* STS's RoleSessionName and SourceIdentity character set: [\w+=,.@-]. */
+static int
+sts_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("_+=,.@-", c) != NULL;
+}
+
+static size_t
+copy_sanitised(char *dst, const char *src, size_t max)
+{
+    size_t i;
+
+    for (i = 0; i < max && src[i] != '\0'; i++)
+        dst[i] = sts_name_char((unsigned char)src[i]) ? src[i] : '-';
+    return i;
+}
+
+int
+stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                     struct stsrole_error *err)
+{
+    size_t ulen, blen, nlen, room, o = 0;
+
+    if (user == NULL || *user == '\0' || bastion_id == NULL || *bastion_id == '\0' ||
+        nonce == NULL || *nonce == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: empty user, bastion or nonce");
+    nlen = strlen(nonce);
+    if (nlen > 32)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: nonce longer than 32");
+    /* 64 = RoleSessionName's maximum; '@' and '.' take two.  The nonce
+     * is kept whole (it makes the name unique per SSH session); the user
+     * keeps at least half of what is left, the bastion id the rest. */
+    room = 64 - 2 - nlen;
+    ulen = strlen(user);
+    blen = strlen(bastion_id);
+    if (ulen + blen > room) {
+        if (ulen > room / 2 && blen > room - room / 2) {
+            ulen = room / 2 + (room % 2);
+            blen = room - ulen;
+        } else if (ulen > blen) {
+            ulen = room - blen;
+        } else {
+            blen = room - ulen;
+        }
+    }
+    o += copy_sanitised(out + o, user, ulen);
+    out[o++] = '@';
+    o += copy_sanitised(out + o, bastion_id, blen);
+    out[o++] = '.';
+    o += copy_sanitised(out + o, nonce, nlen);
+    out[o] = '\0';
+    return STSROLE_OK;
+}
+
+int
+stsrole_session_id(char out[33], struct stsrole_error *err)
+{
+    unsigned char raw[16];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return stsrole_fail(err, STSROLE_E_IO, "no randomness for the session id");
+    stsrole_hex(raw, sizeof(raw), out);
+    return STSROLE_OK;
+}
+
+int
+stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
+             struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
+             struct stsrole_error *err)
+{
+    struct stsrole_http_config http;
+    struct stsrole_creds_provider base;
+    struct stsrole_aws_client client;
+    struct stsrole_assume_params ap;
+    struct stsrole_http_response resp;
+    struct stsrole_tag tags[50];
+    size_t i;
+    struct stsrole_buf body;
+    char nonce[17];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    request_id[0] = '\0';
+    if (m->session_id == NULL || strlen(m->session_id) < 16)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session id missing");
+    /* 16 hex characters of the session id are the nonce: 64 bits keep
+     * names unique per session and leave room for user and bastion. */
+    snprintf(nonce, sizeof(nonce), "%.16s", m->session_id);
+    rc = stsrole_session_name(m->user, cfg->bastion_id, nonce, m->session_name, err);
+    if (rc != STSROLE_OK)
+        return rc;
+
+    tags[0] = (struct stsrole_tag){"stsrole:bastion", cfg->bastion_id};
+    tags[1] = (struct stsrole_tag){"stsrole:mfa", "totp"};
+    tags[2] = (struct stsrole_tag){"stsrole:session", m->session_id};
+    for (i = 0; i < role->n_tags && i < 47; i++)
+        tags[3 + i] = (struct stsrole_tag){role->tag_keys[i], role->tag_values[i]};
+    memset(&ap, 0, sizeof(ap));
+    ap.role_arn = role->arn;
+    ap.session_name = m->session_name;
+    ap.duration = role->duration ? role->duration : cfg->duration;
+    ap.source_identity = m->user;
+    ap.tags = tags;
+    ap.n_tags = 3 + i;
+    ap.external_id = role->external_id;
+    stsrole_buf_init(&body, 0);
+    rc = stsrole_sts_assume_body(&ap, &body, err);
+    if (rc != STSROLE_OK) {
+        stsrole_buf_free(&body);
+        return rc;
+    }
+
+    stsrole_config_http(cfg, &http);
+    rc = stsrole_config_provider(cfg, &http, &base, err);
+    if (rc != STSROLE_OK) {
+        stsrole_buf_free(&body);
+        return rc;
+    }
+    memset(&client, 0, sizeof(client));
+    client.http = &http;
+    client.base = &base;
+    client.region = cfg->region;
+    client.service = "sts";
+    client.endpoint = cfg->sts_endpoint;
+    /* A login waits on this: bound it well below sshd's LoginGraceTime. */
+    client.deadline_ms = cfg->timeout * 1000 * 2 + 2000;
+    rc = stsrole_aws_query(&client, body.data, &resp, err);
+    stsrole_buf_free(&body);
+    stsrole_creds_provider_free(&base);
+    if (rc != STSROLE_OK) {
+        if (err != NULL)
+            snprintf(request_id, 128, "%s", err->request_id);
+        return rc;
+    }
+    snprintf(request_id, 128, "%s", resp.request_id);
+    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, out, err);
+    stsrole_http_response_free(&resp);
+    return rc;
+}

@@ -1,0 +1,239 @@
+/* aws.c: a signed AWS Query-API POST, retried with jittered backoff within a deadline. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "aws.h"
+#include "sigv4.h"
+
+#define DEFAULT_DEADLINE_MS 30000
+#define DEFAULT_ATTEMPTS 5
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_CAP_MS 5000
+
+int
+stsrole_aws_backoff_ms(int attempt, double r)
+{
+    long ceiling = BACKOFF_BASE_MS;
+    int i;
+
+    /* "Full jitter" (AWS Architecture Blog, Exponential Backoff And
+     * Jitter): sleep uniformly in [0, min(cap, base * 2^attempt)). */
+    for (i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
+        ceiling *= 2;
+    if (ceiling > BACKOFF_CAP_MS)
+        ceiling = BACKOFF_CAP_MS;
+    if (r < 0 || r >= 1)
+        r = 0.5;
+    return (int)(r * (double)ceiling);
+}
+
+int
+stsrole_form_append(struct stsrole_buf *out, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *parts[2] = {name, value};
+    int i, rc;
+
+    rc = stsrole_buf_puts(out, out->len > 0 ? "&" : "");
+    for (i = 0; i < 2 && rc == STSROLE_OK; i++) {
+        const unsigned char *p;
+        if (i == 1)
+            rc = stsrole_buf_puts(out, "=");
+        for (p = (const unsigned char *)parts[i]; *p != '\0' && rc == STSROLE_OK; p++) {
+            char enc[3] = {'%', hex[*p >> 4], hex[*p & 0xf]};
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+                rc = stsrole_buf_append(out, p, 1);
+            else if (*p == ' ')
+                rc = stsrole_buf_puts(out, "+");
+            else
+                rc = stsrole_buf_append(out, enc, 3);
+        }
+    }
+    return rc;
+}
+
+static int64_t
+real_now_ms(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+real_sleep_ms(void *ctx, int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    (void)ctx;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double
+jitter(void)
+{
+    uint32_t v;
+
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        return 0.5;
+    return (double)v / 4294967296.0;
+}
+
+/* "https://host[:port]/path?q" -> host header value and path. */
+static int
+split_url(const char *url, char *host, size_t hostlen, const char **path)
+{
+    const char *p = strstr(url, "://"), *end;
+
+    if (p == NULL)
+        return -1;
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    if ((size_t)(end - p) == 0 || (size_t)(end - p) >= hostlen)
+        return -1;
+    memcpy(host, p, (size_t)(end - p));
+    host[end - p] = '\0';
+    *path = *end == '/' ? end : "/";
+    return 0;
+}
+
+static int
+attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const char *body,
+             long timeout_ms, struct stsrole_http_response *resp, struct stsrole_error *err)
+{
+    static const char ctype[] = "application/x-www-form-urlencoded; charset=utf-8";
+    struct stsrole_http_config http = *c->http;
+    struct stsrole_header h[6];
+    struct stsrole_sigv4_request sreq;
+    struct stsrole_sigv4_params sp;
+    struct stsrole_sigv4_signed sig;
+    struct stsrole_http_request req;
+    char host[256];
+    const char *path;
+    size_t n = 0;
+    int rc;
+
+    if (split_url(c->endpoint, host, sizeof(host), &path) != 0)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "malformed endpoint '%.200s'", c->endpoint);
+    h[n++] = (struct stsrole_header){"Host", host};
+    h[n++] = (struct stsrole_header){"Content-Type", ctype};
+    memset(&sreq, 0, sizeof(sreq));
+    sreq.method = "POST";
+    sreq.path = path;
+    sreq.headers = h;
+    sreq.n_headers = n;
+    sreq.payload = body;
+    sreq.payload_len = strlen(body);
+    memset(&sp, 0, sizeof(sp));
+    sp.region = c->region;
+    sp.service = c->service;
+    sp.access_key_id = cr->access_key_id;
+    sp.secret_access_key = cr->secret_access_key;
+    sp.session_token = cr->session_token;
+    sp.now = (int64_t)time(NULL);
+    sp.normalize_path = 1;
+    rc = stsrole_sigv4_sign_headers(&sreq, &sp, &sig, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    h[n++] = (struct stsrole_header){"X-Amz-Date", sig.amz_date};
+    if (cr->session_token != NULL && *cr->session_token != '\0')
+        h[n++] = (struct stsrole_header){"X-Amz-Security-Token", cr->session_token};
+    h[n++] = (struct stsrole_header){"Authorization", sig.authorization};
+    /* Unsigned, so it cannot break the signature: real STS and IAM answer
+     * in JSON when asked; moto ignores it and answers XML. */
+    h[n++] = (struct stsrole_header){"Accept", "application/json"};
+
+    req.method = "POST";
+    req.url = c->endpoint;
+    req.headers = h;
+    req.n_headers = n;
+    req.body = body;
+    req.body_len = strlen(body);
+    if (timeout_ms > 0 && (http.timeout_ms == 0 || timeout_ms < http.timeout_ms))
+        http.timeout_ms = timeout_ms;
+    rc = stsrole_http_perform(&http, &req, resp, err);
+    stsrole_sigv4_signed_free(&sig);
+    if (rc != STSROLE_OK)
+        return rc;
+    if (resp->status >= 200 && resp->status < 300)
+        return STSROLE_OK;
+    rc = stsrole_aws_classify(resp->status, resp->body.data ? resp->body.data : "",
+                              resp->body.len, err);
+    if (err != NULL && err->request_id[0] == '\0' && resp->request_id[0] != '\0')
+        snprintf(err->request_id, sizeof(err->request_id), "%s", resp->request_id);
+    stsrole_http_response_free(resp);
+    return rc == STSROLE_OK ? stsrole_fail(err, STSROLE_E_SERVER, "unexpected HTTP status") : rc;
+}
+
+int
+stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
+                  struct stsrole_http_response *resp, struct stsrole_error *err)
+{
+    int64_t (*now_ms)(void *) = c->now_ms ? c->now_ms : real_now_ms;
+    void (*sleep_ms)(void *, int) = c->sleep_ms ? c->sleep_ms : real_sleep_ms;
+    int deadline = c->deadline_ms > 0 ? c->deadline_ms : DEFAULT_DEADLINE_MS;
+    int attempts = c->max_attempts > 0 ? c->max_attempts : DEFAULT_ATTEMPTS;
+    int64_t start = now_ms(c->ctx), left;
+    const struct stsrole_creds *cr;
+    int attempt, rc = STSROLE_E_NETWORK, delay;
+
+    memset(resp, 0, sizeof(*resp));
+    rc = stsrole_url_check(c->endpoint, err);
+    if (rc != STSROLE_OK)
+        return rc == STSROLE_E_INVALID ? STSROLE_E_CONFIG : rc;
+    for (attempt = 1;; attempt++) {
+        if (c->base != NULL) {
+            rc = stsrole_creds_provider_get(c->base, 0, &cr, err);
+            if (rc != STSROLE_OK && !stsrole_status_retryable(rc))
+                return rc;
+        } else {
+            cr = c->creds;
+            rc = cr != NULL ? STSROLE_OK
+                            : stsrole_fail(err, STSROLE_E_CONFIG, "no credentials to sign with");
+            if (rc != STSROLE_OK)
+                return rc;
+        }
+        if (rc == STSROLE_OK) {
+            left = deadline - (now_ms(c->ctx) - start);
+            if (left <= 0)
+                return stsrole_fail(err, STSROLE_E_NETWORK, "%s: deadline of %d ms passed",
+                                    c->endpoint, deadline);
+            rc = attempt_once(c, cr, body, (long)left, resp, err);
+            if (rc == STSROLE_OK)
+                return STSROLE_OK;
+            if (rc == STSROLE_E_EXPIRED && c->base != NULL && attempt == 1) {
+                /* The cached base credential may have been rotated early
+                 * (IMDS); fetch a fresh one once before giving up. */
+                stsrole_creds_clear(&c->base->cached);
+                continue;
+            }
+        }
+        if (!stsrole_status_retryable(rc) || attempt >= attempts)
+            return rc;
+        delay = stsrole_aws_backoff_ms(attempt, jitter());
+        left = deadline - (now_ms(c->ctx) - start);
+        if (left <= delay) {
+            if (err != NULL) {
+                char msg[STSROLE_ERRMSG_MAX];
+                snprintf(msg, sizeof(msg), "%s", err->msg);
+                stsrole_fail(err, rc, "%s (gave up after %d attempts within %d ms)", msg,
+                             attempt, deadline);
+            }
+            return rc;
+        }
+        if (c->on_retry != NULL)
+            c->on_retry(c->ctx, attempt, delay, err);
+        sleep_ms(c->ctx, delay);
+    }
+}

@@ -43,6 +43,15 @@ struct stsrole_aws_client {
 int stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
                       struct stsrole_http_response *resp, struct stsrole_error *err);
 
+/*
+ * Appends "&name=value" (no '&' when out is empty) to a Query-API form
+ * body, encoded as application/x-www-form-urlencoded: AWS's unreserved
+ * characters kept, space as '+', everything else %XX.  This is the
+ * encoding botocore sends; AWS signs the body bytes, but stand-ins that
+ * re-encode the parsed form (moto) only agree with this one.
+ */
+int stsrole_form_append(struct stsrole_buf *out, const char *name, const char *value);
+
 /* Backoff for attempt n (1-based): full jitter over min(cap, base*2^n). Pure
  * given the random value r in [0,1). */
 int stsrole_aws_backoff_ms(int attempt, double r);

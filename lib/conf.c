@@ -1,0 +1,540 @@
+/* conf.c: stsrole.conf: INI parsing with inih, strict validation naming file:line, role lookup. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "http.h"
+#include "safefile.h"
+
+#define CONF_MAX (256 * 1024)
+#define MAX_ROLES 256
+#define MAX_LIST 1024
+
+struct parse {
+    struct stsrole_config *cfg;
+    const char *name;
+    const char *text; /* remaining input for the line reader */
+    int line;
+    int failed;
+    struct stsrole_error *err;
+    unsigned seen; /* bitmask of [stsrole] keys seen, to refuse duplicates */
+};
+
+/* inih calls the reader once per physical line, so counting calls gives
+ * the line number of the key being handled. */
+static char *
+read_line(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    size_t n;
+
+    if (*p->text == '\0')
+        return NULL;
+    n = strcspn(p->text, "\n");
+    if (p->text[n] == '\n')
+        n++;
+    if (n > (size_t)num - 1)
+        n = (size_t)num - 1;
+    memcpy(str, p->text, n);
+    str[n] = '\0';
+    p->text += n;
+    p->line++;
+    return str;
+}
+
+static int
+perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+perr(struct parse *p, const char *fmt, ...)
+{
+    char msg[STSROLE_ERRMSG_MAX];
+    va_list ap;
+
+    if (p->failed)
+        return 0;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    stsrole_fail(p->err, STSROLE_E_CONFIG, "%s:%d: %s", p->name, p->line, msg);
+    p->failed = 1;
+    return 0;
+}
+
+static int
+set_str(struct parse *p, char **slot, const char *key, const char *value)
+{
+    if (*slot != NULL)
+        return perr(p, "'%s' is set twice", key);
+    if (*value == '\0')
+        return perr(p, "'%s' is empty", key);
+    *slot = strdup(value);
+    if (*slot == NULL)
+        return perr(p, "out of memory");
+    return 1;
+}
+
+static int
+parse_int(struct parse *p, const char *key, const char *value, long lo, long hi, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
+        return perr(p, "'%s = %s': expected a whole number from %ld to %ld", key, value, lo,
+                    hi);
+    *out = (int)v;
+    return 1;
+}
+
+static int
+set_url(struct parse *p, char **slot, const char *key, const char *value)
+{
+    struct stsrole_error e;
+
+    if (stsrole_url_check(value, &e) != STSROLE_OK)
+        return perr(p, "'%s': %s", key, e.msg);
+    return set_str(p, slot, key, value);
+}
+
+/* Splits "a, b c" into a NULL-terminated list of names. */
+static int
+set_list(struct parse *p, char ***slot, const char *key, const char *value)
+{
+    char **list;
+    size_t n = 0;
+    const char *s = value;
+
+    if (*slot != NULL)
+        return perr(p, "'%s' is set twice", key);
+    list = calloc(MAX_LIST + 1, sizeof(*list));
+    if (list == NULL)
+        return perr(p, "out of memory");
+    *slot = list;
+    while (*s != '\0') {
+        size_t len;
+        s += strspn(s, ", \t");
+        len = strcspn(s, ", \t");
+        if (len == 0)
+            break;
+        if (n == MAX_LIST)
+            return perr(p, "'%s': more than %d names", key, MAX_LIST);
+        if (len > 256)
+            return perr(p, "'%s': a name longer than 256 characters", key);
+        list[n] = strndup(s, len);
+        if (list[n] == NULL)
+            return perr(p, "out of memory");
+        n++;
+        s += len;
+    }
+    if (n == 0)
+        return perr(p, "'%s' is empty", key);
+    return 1;
+}
+
+static int
+global_key(struct parse *p, const char *name, const char *value)
+{
+    struct stsrole_config *c = p->cfg;
+    static const char *const keys[] = {
+        "region",   "sts_endpoint", "iam_endpoint", "credentials", "credentials_profile",
+        "imds_endpoint", "ca_file", "proxy",       "usersfile",   "state_dir",
+        "audit_log", "bastion_id",  "failmode",    "duration",    "totp_window",
+        "timeout",  NULL,
+    };
+    size_t i;
+
+    for (i = 0; keys[i] != NULL; i++)
+        if (strcmp(name, keys[i]) == 0)
+            break;
+    if (keys[i] == NULL)
+        return perr(p, "unknown key '%s' in [stsrole]", name);
+    if (p->seen & (1u << i))
+        return perr(p, "'%s' is set twice", name);
+    p->seen |= 1u << i;
+
+    if (strcmp(name, "region") == 0) {
+        if (strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(value) ||
+            strlen(value) > 32)
+            return perr(p, "'region = %s': not an AWS region name", value);
+        return set_str(p, &c->region, name, value);
+    }
+    if (strcmp(name, "sts_endpoint") == 0)
+        return set_url(p, &c->sts_endpoint, name, value);
+    if (strcmp(name, "iam_endpoint") == 0)
+        return set_url(p, &c->iam_endpoint, name, value);
+    if (strcmp(name, "imds_endpoint") == 0)
+        return set_url(p, &c->imds_endpoint, name, value);
+    if (strcmp(name, "credentials") == 0) {
+        if (strcmp(value, "imds") == 0)
+            c->credentials = STSROLE_CREDS_IMDS;
+        else if (strcmp(value, "env") == 0)
+            c->credentials = STSROLE_CREDS_ENV;
+        else if (strncmp(value, "file:", 5) == 0 && value[5] == '/') {
+            c->credentials = STSROLE_CREDS_FILE;
+            return set_str(p, &c->credentials_path, name, value + 5);
+        } else
+            return perr(p, "'credentials = %s': expected imds, env or file:/ABSOLUTE/PATH",
+                        value);
+        return 1;
+    }
+    if (strcmp(name, "credentials_profile") == 0)
+        return set_str(p, &c->credentials_profile, name, value);
+    if (strcmp(name, "ca_file") == 0 || strcmp(name, "usersfile") == 0 ||
+        strcmp(name, "state_dir") == 0 || strcmp(name, "audit_log") == 0) {
+        char **slot = strcmp(name, "ca_file") == 0     ? &c->ca_file
+                      : strcmp(name, "usersfile") == 0 ? &c->usersfile
+                      : strcmp(name, "state_dir") == 0 ? &c->state_dir
+                                                       : &c->audit_log;
+        if (value[0] != '/')
+            return perr(p, "'%s = %s': must be an absolute path", name, value);
+        return set_str(p, slot, name, value);
+    }
+    if (strcmp(name, "proxy") == 0) {
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+            return perr(p, "'proxy = %s': expected http://HOST:PORT or https://HOST:PORT",
+                        value);
+        return set_str(p, &c->proxy, name, value);
+    }
+    if (strcmp(name, "bastion_id") == 0) {
+        if (strlen(value) > 32 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                                                "rstuvwxyz0123456789-_.") != strlen(value))
+            return perr(p, "'bastion_id = %s': at most 32 of A-Z a-z 0-9 - _ .", value);
+        return set_str(p, &c->bastion_id, name, value);
+    }
+    if (strcmp(name, "failmode") == 0) {
+        if (strcmp(value, "secure") == 0)
+            c->failmode = STSROLE_FAIL_SECURE;
+        else if (strcmp(value, "safe") == 0)
+            c->failmode = STSROLE_FAIL_SAFE;
+        else
+            return perr(p, "'failmode = %s': expected secure or safe", value);
+        return 1;
+    }
+    /* AssumeRole's DurationSeconds range (STS API reference). */
+    if (strcmp(name, "duration") == 0)
+        return parse_int(p, name, value, 900, 43200, &c->duration);
+    if (strcmp(name, "totp_window") == 0)
+        return parse_int(p, name, value, 0, 10, &c->totp_window);
+    return parse_int(p, name, value, 1, 120, &c->timeout);
+}
+
+static int
+add_tag(struct parse *p, struct stsrole_role *r, const char *key, const char *value)
+{
+    char **k, **v;
+    size_t i;
+
+    /* STS allows 50 session tags; stsrole itself sets three. */
+    if (r->n_tags == 47)
+        return perr(p, "[role %s]: more than 47 tag.KEY lines", r->name);
+    for (i = 0; i < r->n_tags; i++)
+        if (strcasecmp(r->tag_keys[i], key) == 0)
+            return perr(p, "'tag.%s' is set twice (tag keys are case-insensitive)", key);
+    k = realloc(r->tag_keys, (r->n_tags + 1) * sizeof(*k));
+    if (k == NULL)
+        return perr(p, "out of memory");
+    r->tag_keys = k;
+    v = realloc(r->tag_values, (r->n_tags + 1) * sizeof(*v));
+    if (v == NULL)
+        return perr(p, "out of memory");
+    r->tag_values = v;
+    k[r->n_tags] = strdup(key);
+    v[r->n_tags] = strdup(value);
+    r->n_tags++;
+    if (k[r->n_tags - 1] == NULL || v[r->n_tags - 1] == NULL)
+        return perr(p, "out of memory");
+    return 1;
+}
+
+static int
+role_key(struct parse *p, struct stsrole_role *r, const char *name, const char *value)
+{
+    if (strcmp(name, "arn") == 0) {
+        if (strncmp(value, "arn:", 4) != 0 || strstr(value, ":role/") == NULL)
+            return perr(p, "'arn = %s': not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+                        value);
+        return set_str(p, &r->arn, name, value);
+    }
+    if (strcmp(name, "revoker_arn") == 0) {
+        if (strncmp(value, "arn:", 4) != 0 || strstr(value, ":role/") == NULL)
+            return perr(p, "'revoker_arn = %s': not an IAM role ARN", value);
+        return set_str(p, &r->revoker_arn, name, value);
+    }
+    if (strcmp(name, "users") == 0)
+        return set_list(p, &r->users, name, value);
+    if (strcmp(name, "groups") == 0)
+        return set_list(p, &r->groups, name, value);
+    if (strcmp(name, "duration") == 0) {
+        if (r->duration != 0)
+            return perr(p, "'duration' is set twice");
+        return parse_int(p, name, value, 900, 43200, &r->duration);
+    }
+    if (strcmp(name, "external_id") == 0)
+        return set_str(p, &r->external_id, name, value);
+    if (strncmp(name, "tag.", 4) == 0 && name[4] != '\0')
+        return add_tag(p, r, name + 4, value);
+    return perr(p, "unknown key '%s' in [role %s]", name, r->name);
+}
+
+static struct stsrole_role *
+role_section(struct parse *p, const char *section)
+{
+    struct stsrole_config *c = p->cfg;
+    const char *name = section + 5;
+    size_t i;
+
+    for (i = 0; i < c->n_roles; i++)
+        if (strcmp(c->roles[i].name, name) == 0)
+            return &c->roles[i];
+    return NULL;
+}
+
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    struct stsrole_config *c = p->cfg;
+    struct stsrole_role *r;
+    const char *rname;
+
+    if (p->failed)
+        return 0;
+    if (strcmp(section, "stsrole") == 0)
+        return global_key(p, name, value);
+    if (strncmp(section, "role ", 5) != 0)
+        return perr(p, "unknown section [%s] (expected [stsrole] or [role NAME])", section);
+    rname = section + 5;
+    if (*rname == '\0' || strlen(rname) > 64 ||
+        strspn(rname, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+            strlen(rname))
+        return perr(p, "[%s]: a role name is 1-64 of A-Z a-z 0-9 - _ .", section);
+    r = role_section(p, section);
+    if (r == NULL) {
+        struct stsrole_role *n;
+        if (c->n_roles == MAX_ROLES)
+            return perr(p, "more than %d roles", MAX_ROLES);
+        n = realloc(c->roles, (c->n_roles + 1) * sizeof(*n));
+        if (n == NULL)
+            return perr(p, "out of memory");
+        c->roles = n;
+        r = &c->roles[c->n_roles];
+        memset(r, 0, sizeof(*r));
+        r->name = strdup(rname);
+        if (r->name == NULL)
+            return perr(p, "out of memory");
+        c->n_roles++;
+    }
+    return role_key(p, r, name, value);
+}
+
+static int
+set_default(char **slot, const char *value)
+{
+    if (*slot == NULL)
+        *slot = strdup(value);
+    return *slot != NULL;
+}
+
+static int
+finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
+{
+    char host[HOST_NAME_MAX + 1], buf[256];
+    size_t i;
+
+    if (c->region == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]",
+                            name);
+    if (c->n_roles == 0)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] section", name);
+    for (i = 0; i < c->n_roles; i++) {
+        if (c->roles[i].arn == NULL)
+            return stsrole_fail(err, STSROLE_E_CONFIG, "%s: [role %s] has no 'arn'", name,
+                                c->roles[i].name);
+        if (c->roles[i].users == NULL && c->roles[i].groups == NULL)
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: [role %s] has neither 'users' nor 'groups'", name,
+                                c->roles[i].name);
+    }
+    if (c->bastion_id == NULL) {
+        size_t n;
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "bastion");
+        host[sizeof(host) - 1] = '\0';
+        n = strcspn(host, ".");
+        host[n > 32 ? 32 : n] = '\0';
+        c->bastion_id = strdup(host);
+    }
+    snprintf(buf, sizeof(buf), "https://sts.%s.amazonaws.com", c->region);
+    if (!set_default(&c->sts_endpoint, buf) ||
+        !set_default(&c->iam_endpoint, "https://iam.amazonaws.com") ||
+        !set_default(&c->imds_endpoint, "http://169.254.169.254") ||
+        !set_default(&c->credentials_profile, "default") ||
+        !set_default(&c->usersfile, "/etc/stsrole/users.oath") ||
+        !set_default(&c->state_dir, "/var/lib/stsrole") ||
+        !set_default(&c->audit_log, "/var/log/stsrole/audit.log") || c->bastion_id == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    return STSROLE_OK;
+}
+
+int
+stsrole_config_parse(const char *text, const char *name, struct stsrole_config *cfg,
+                     struct stsrole_error *err)
+{
+    struct parse p;
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->duration = 3600;
+    cfg->totp_window = 1;
+    cfg->timeout = 10;
+    cfg->credentials = STSROLE_CREDS_IMDS;
+    memset(&p, 0, sizeof(p));
+    p.cfg = cfg;
+    p.name = name;
+    p.text = text;
+    p.err = err;
+    rc = ini_parse_stream(read_line, &p, on_key, &p);
+    if (rc != 0 && !p.failed) {
+        if (rc < 0)
+            stsrole_fail(err, STSROLE_E_NOMEM, "%s: out of memory", name);
+        else
+            stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: syntax error (expected 'key = value' "
+                                                "or '[section]')",
+                         name, rc);
+        p.failed = 1;
+    }
+    if (!p.failed && finish(cfg, name, err) != STSROLE_OK)
+        p.failed = 1;
+    if (p.failed) {
+        enum stsrole_status st = err ? err->status : STSROLE_E_CONFIG;
+        stsrole_config_free(cfg);
+        return st;
+    }
+    cfg->path = strdup(name);
+    if (cfg->path == NULL) {
+        stsrole_config_free(cfg);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    return STSROLE_OK;
+}
+
+int
+stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole_error *err)
+{
+    struct stsrole_buf text;
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (path == NULL)
+        path = STSROLE_DEFAULT_CONF;
+    /* The config names the roles people get and where credentials come
+     * from: only root may be able to change it. */
+    rc = stsrole_read_safely(path, 0, 0, CONF_MAX, &text, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_config_parse(text.data, path, cfg, err);
+    stsrole_buf_free(&text);
+    return rc;
+}
+
+static void
+free_list(char **l)
+{
+    size_t i;
+
+    if (l == NULL)
+        return;
+    for (i = 0; l[i] != NULL; i++)
+        free(l[i]);
+    free(l);
+}
+
+void
+stsrole_config_free(struct stsrole_config *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->n_roles; i++) {
+        struct stsrole_role *r = &c->roles[i];
+        free(r->name);
+        free(r->arn);
+        free(r->revoker_arn);
+        free_list(r->users);
+        free_list(r->groups);
+        free(r->external_id);
+        for (size_t t = 0; t < r->n_tags; t++) {
+            free(r->tag_keys[t]);
+            free(r->tag_values[t]);
+        }
+        free(r->tag_keys);
+        free(r->tag_values);
+    }
+    free(c->roles);
+    free(c->path);
+    free(c->region);
+    free(c->sts_endpoint);
+    free(c->iam_endpoint);
+    free(c->credentials_path);
+    free(c->credentials_profile);
+    free(c->imds_endpoint);
+    free(c->ca_file);
+    free(c->proxy);
+    free(c->usersfile);
+    free(c->state_dir);
+    free(c->audit_log);
+    free(c->bastion_id);
+    memset(c, 0, sizeof(*c));
+}
+
+const struct stsrole_role *
+stsrole_config_role(const struct stsrole_config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_roles; i++)
+        if (strcmp(cfg->roles[i].name, name) == 0)
+            return &cfg->roles[i];
+    return NULL;
+}
+
+void
+stsrole_config_http(const struct stsrole_config *cfg, struct stsrole_http_config *http)
+{
+    memset(http, 0, sizeof(*http));
+    http->ca_file = cfg->ca_file;
+    http->proxy = cfg->proxy;
+    http->timeout_ms = (long)cfg->timeout * 1000L;
+}
+
+int
+stsrole_config_provider(const struct stsrole_config *cfg, const struct stsrole_http_config *http,
+                        struct stsrole_creds_provider *p, struct stsrole_error *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->kind = cfg->credentials;
+    p->http = http;
+    p->path = stsrole_strdup(cfg->credentials_path);
+    p->profile = stsrole_strdup(cfg->credentials_profile);
+    p->imds_endpoint = stsrole_strdup(cfg->imds_endpoint);
+    if ((cfg->credentials_path != NULL && p->path == NULL) || p->profile == NULL ||
+        p->imds_endpoint == NULL) {
+        stsrole_creds_provider_free(p);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    return STSROLE_OK;
+}

@@ -22,6 +22,9 @@ struct stsrole_role {
     char **groups; /* NULL-terminated */
     int duration;  /* 0: the global duration */
     char *external_id;
+    char **tag_keys; /* from "tag.KEY = VALUE" lines, added to the session tags */
+    char **tag_values;
+    size_t n_tags;
 };
 
 struct stsrole_config {

@@ -1,0 +1,388 @@
+/* creds.c: base credentials from the environment, a shared-credentials file, or IMDSv2. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <ini.h>
+
+#include "creds.h"
+#include "safefile.h"
+
+#define CREDS_FILE_MAX (64 * 1024)
+#define IMDS_DEFAULT "http://169.254.169.254"
+#define IMDS_TOKEN_TTL "21600"
+
+void
+stsrole_creds_clear(struct stsrole_creds *c)
+{
+    if (c == NULL)
+        return;
+    stsrole_free_secret(c->access_key_id);
+    stsrole_free_secret(c->secret_access_key);
+    stsrole_free_secret(c->session_token);
+    memset(c, 0, sizeof(*c));
+}
+
+int
+stsrole_creds_copy(struct stsrole_creds *dst, const struct stsrole_creds *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->access_key_id = stsrole_strdup(src->access_key_id);
+    dst->secret_access_key = stsrole_strdup(src->secret_access_key);
+    dst->session_token = stsrole_strdup(src->session_token);
+    dst->expiration = src->expiration;
+    if (dst->access_key_id == NULL || dst->secret_access_key == NULL ||
+        (src->session_token != NULL && dst->session_token == NULL)) {
+        stsrole_creds_clear(dst);
+        return STSROLE_E_NOMEM;
+    }
+    return STSROLE_OK;
+}
+
+/* An access key id is 16-128 characters of [A-Z0-9] (AWS's AccessKeyId
+ * type); anything else is a typo or garbage, not something to sign with. */
+static int
+valid_key_id(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n < 16 || n > 128)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static int
+valid_secret(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > 4096)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!isgraph((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static int
+check_creds(struct stsrole_creds *c, const char *where, struct stsrole_error *err)
+{
+    if (c->access_key_id == NULL || c->secret_access_key == NULL) {
+        stsrole_creds_clear(c);
+        return stsrole_fail(err, STSROLE_E_NOTFOUND, "%s: no access key id and secret", where);
+    }
+    if (!valid_key_id(c->access_key_id)) {
+        stsrole_creds_clear(c);
+        return stsrole_fail(err, STSROLE_E_INVALID, "%s: malformed access key id", where);
+    }
+    if (!valid_secret(c->secret_access_key) ||
+        (c->session_token != NULL && !valid_secret(c->session_token))) {
+        stsrole_creds_clear(c);
+        return stsrole_fail(err, STSROLE_E_INVALID, "%s: malformed secret key or session token",
+                            where);
+    }
+    return STSROLE_OK;
+}
+
+int
+stsrole_creds_from_env(struct stsrole_creds *out, struct stsrole_error *err)
+{
+    const char *token = getenv("AWS_SESSION_TOKEN");
+
+    memset(out, 0, sizeof(*out));
+    out->access_key_id = stsrole_strdup(getenv("AWS_ACCESS_KEY_ID"));
+    out->secret_access_key = stsrole_strdup(getenv("AWS_SECRET_ACCESS_KEY"));
+    if (token != NULL && *token != '\0')
+        out->session_token = stsrole_strdup(token);
+    return check_creds(out, "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)", err);
+}
+
+struct shared_parse {
+    const char *profile;
+    struct stsrole_creds *out;
+    int found;
+    int dup;
+};
+
+static int
+replace_secret(char **slot, const char *value)
+{
+    stsrole_free_secret(*slot);
+    *slot = strdup(value);
+    return *slot != NULL;
+}
+
+static int
+on_shared(void *user, const char *section, const char *name, const char *value)
+{
+    struct shared_parse *sp = user;
+    int ok = 1;
+
+    if (strcmp(section, sp->profile) != 0)
+        return 1;
+    sp->found = 1;
+    if (strcmp(name, "aws_access_key_id") == 0)
+        ok = replace_secret(&sp->out->access_key_id, value);
+    else if (strcmp(name, "aws_secret_access_key") == 0)
+        ok = replace_secret(&sp->out->secret_access_key, value);
+    else if (strcmp(name, "aws_session_token") == 0)
+        ok = replace_secret(&sp->out->session_token, value);
+    return ok;
+}
+
+int
+stsrole_creds_parse_shared(const char *text, const char *profile, struct stsrole_creds *out,
+                           struct stsrole_error *err)
+{
+    struct shared_parse sp = {profile ? profile : "default", out, 0, 0};
+    int line;
+
+    memset(out, 0, sizeof(*out));
+    line = ini_parse_string(text, on_shared, &sp);
+    if (line != 0) {
+        stsrole_creds_clear(out);
+        if (line < 0)
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing credentials");
+        return stsrole_fail(err, STSROLE_E_INVALID, "credentials file line %d: syntax error",
+                            line);
+    }
+    if (!sp.found)
+        return stsrole_fail(err, STSROLE_E_NOTFOUND, "credentials file: no profile [%s]",
+                            sp.profile);
+    return check_creds(out, "credentials file", err);
+}
+
+int
+stsrole_creds_from_file(const char *path, const char *profile, struct stsrole_creds *out,
+                        struct stsrole_error *err)
+{
+    struct stsrole_buf text;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = stsrole_read_safely(path, getuid(), STSROLE_SAFE_SECRET, CREDS_FILE_MAX, &text, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_creds_parse_shared(text.data, profile, out, err);
+    stsrole_buf_free(&text);
+    if (rc != STSROLE_OK) {
+        /* prefix the path so the one line says where */
+        char msg[STSROLE_ERRMSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+        return stsrole_fail(err, rc, "%s: %s", path, msg);
+    }
+    return STSROLE_OK;
+}
+
+static const char *
+json_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+stsrole_creds_parse_imds(const char *json, size_t len, struct stsrole_creds *out,
+                         struct stsrole_error *err)
+{
+    cJSON *doc;
+    const char *code, *exp;
+    int64_t when;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    doc = cJSON_ParseWithLength(json, len);
+    if (doc == NULL || !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: credentials are not a JSON object");
+    }
+    code = json_str(doc, "Code");
+    if (code == NULL || strcmp(code, "Success") != 0) {
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: credentials Code is not Success");
+    }
+    exp = json_str(doc, "Expiration");
+    if (exp == NULL || stsrole_parse_iso8601(exp, &when) != 0) {
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: missing or malformed Expiration");
+    }
+    out->access_key_id = stsrole_strdup(json_str(doc, "AccessKeyId"));
+    out->secret_access_key = stsrole_strdup(json_str(doc, "SecretAccessKey"));
+    out->session_token = stsrole_strdup(json_str(doc, "Token"));
+    out->expiration = when;
+    /* cJSON keeps its own copies of the secrets: wipe them before freeing. */
+    {
+        cJSON *it;
+        cJSON_ArrayForEach(it, doc)
+        {
+            if (cJSON_IsString(it))
+                stsrole_wipe(it->valuestring, strlen(it->valuestring));
+        }
+    }
+    cJSON_Delete(doc);
+    if (out->session_token == NULL) {
+        stsrole_creds_clear(out);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: credentials without a Token");
+    }
+    rc = check_creds(out, "IMDS", err);
+    if (rc != STSROLE_OK)
+        return rc == STSROLE_E_NOTFOUND || rc == STSROLE_E_INVALID ? STSROLE_E_PROTOCOL : rc;
+    return STSROLE_OK;
+}
+
+static int
+imds_call(const struct stsrole_http_config *http, const char *method, const char *url,
+          const struct stsrole_header *h, struct stsrole_http_response *resp,
+          struct stsrole_error *err)
+{
+    struct stsrole_http_request req = {method, url, h, 1, NULL, 0};
+    int rc = stsrole_http_perform(http, &req, resp, err);
+
+    if (rc != STSROLE_OK)
+        return rc;
+    if (resp->status != 200) {
+        long st = resp->status;
+        stsrole_http_response_free(resp);
+        return stsrole_fail(err, st >= 500 ? STSROLE_E_SERVER : STSROLE_E_DENIED,
+                            "IMDS: %s %s answered HTTP %ld", method, url, st);
+    }
+    return STSROLE_OK;
+}
+
+int
+stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endpoint,
+                        struct stsrole_creds *out, struct stsrole_error *err)
+{
+    static const char path[] = "/latest/meta-data/iam/security-credentials/";
+    struct stsrole_http_config cfg = *http;
+    struct stsrole_http_response resp;
+    struct stsrole_header h;
+    struct stsrole_buf url, token;
+    size_t n;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (endpoint == NULL)
+        endpoint = IMDS_DEFAULT;
+    /* IMDS is link-local and answers within milliseconds; never wait long. */
+    if (cfg.timeout_ms == 0 || cfg.timeout_ms > 5000)
+        cfg.timeout_ms = 5000;
+    cfg.max_response = 64 * 1024;
+    cfg.proxy = NULL;
+    stsrole_buf_init(&url, 0);
+    stsrole_buf_init(&token, 4096);
+
+    /* IMDSv2: a PUT with a TTL yields a session token for the GETs. */
+    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        goto out;
+    }
+    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
+    h.value = IMDS_TOKEN_TTL;
+    rc = imds_call(&cfg, "PUT", url.data, &h, &resp, err);
+    if (rc != STSROLE_OK)
+        goto out;
+    n = resp.body.len;
+    if (n == 0 || n > 1024 || stsrole_buf_append(&token, resp.body.data, n) != STSROLE_OK ||
+        strpbrk(token.data, "\r\n") != NULL) {
+        stsrole_http_response_free(&resp);
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
+        goto out;
+    }
+    stsrole_http_response_free(&resp);
+
+    h.name = "X-aws-ec2-metadata-token";
+    h.value = token.data;
+    stsrole_buf_reset(&url);
+    if (stsrole_buf_printf(&url, "%s%s", endpoint, path) != STSROLE_OK) {
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = imds_call(&cfg, "GET", url.data, &h, &resp, err);
+    if (rc != STSROLE_OK)
+        goto out;
+    /* The listing holds one role name per line; take the first. */
+    n = strcspn(resp.body.data ? resp.body.data : "", "\r\n");
+    if (n == 0 || n > 64 || strspn(resp.body.data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") < n) {
+        stsrole_http_response_free(&resp);
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: no instance-profile role name");
+        goto out;
+    }
+    stsrole_buf_append(&url, resp.body.data, n);
+    stsrole_http_response_free(&resp);
+    rc = imds_call(&cfg, "GET", url.data, &h, &resp, err);
+    if (rc != STSROLE_OK)
+        goto out;
+    rc = stsrole_creds_parse_imds(resp.body.data, resp.body.len, out, err);
+    stsrole_http_response_free(&resp);
+out:
+    stsrole_buf_free(&url);
+    stsrole_buf_free(&token);
+    return rc;
+}
+
+static int64_t
+wall_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int
+stsrole_creds_provider_get(struct stsrole_creds_provider *p, int64_t now,
+                           const struct stsrole_creds **out, struct stsrole_error *err)
+{
+    struct stsrole_creds fresh;
+    int rc;
+
+    if (now == 0)
+        now = wall_now();
+    if (p->cached.access_key_id != NULL &&
+        (p->cached.expiration == 0 || p->cached.expiration - STSROLE_CREDS_REFRESH_MARGIN > now)) {
+        *out = &p->cached;
+        return STSROLE_OK;
+    }
+    switch (p->kind) {
+    case STSROLE_CREDS_ENV:
+        rc = stsrole_creds_from_env(&fresh, err);
+        break;
+    case STSROLE_CREDS_FILE:
+        rc = stsrole_creds_from_file(p->path, p->profile, &fresh, err);
+        break;
+    case STSROLE_CREDS_IMDS:
+        rc = stsrole_creds_from_imds(p->http, p->imds_endpoint, &fresh, err);
+        break;
+    default:
+        rc = stsrole_fail(err, STSROLE_E_CONFIG, "unknown credential source");
+    }
+    if (rc != STSROLE_OK)
+        return rc;
+    if (fresh.expiration != 0 && fresh.expiration <= now) {
+        stsrole_creds_clear(&fresh);
+        return stsrole_fail(err, STSROLE_E_EXPIRED, "base credentials already expired");
+    }
+    stsrole_creds_clear(&p->cached);
+    p->cached = fresh;
+    *out = &p->cached;
+    return STSROLE_OK;
+}
+
+void
+stsrole_creds_provider_free(struct stsrole_creds_provider *p)
+{
+    if (p == NULL)
+        return;
+    stsrole_creds_clear(&p->cached);
+    free(p->path);
+    free(p->profile);
+    free(p->imds_endpoint);
+    p->path = p->profile = p->imds_endpoint = NULL;
+}

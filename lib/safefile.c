@@ -1,0 +1,154 @@
+/* safefile.c: read trusted files only when their owner and mode are safe; write state atomically. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safefile.h"
+
+int
+stsrole_check_fd(int fd, const char *path, uid_t owner, int flags, struct stsrole_error *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return stsrole_fail(err, STSROLE_E_IO, "%s: fstat: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: not a regular file", path);
+    if (st.st_uid != 0 && st.st_uid != owner)
+        return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: owned by uid %u, must be owned by root",
+                            path, (unsigned)st.st_uid);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return stsrole_fail(err, STSROLE_E_UNSAFE,
+                            "%s: mode %04o is group- or world-writable (chmod go-w)", path,
+                            (unsigned)(st.st_mode & 07777));
+    if ((flags & STSROLE_SAFE_SECRET) && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        return stsrole_fail(err, STSROLE_E_UNSAFE,
+                            "%s: mode %04o holds secrets and must not be accessible by group or "
+                            "others (chmod 600)",
+                            path, (unsigned)(st.st_mode & 07777));
+    return STSROLE_OK;
+}
+
+int
+stsrole_read_safely(const char *path, uid_t owner, int flags, size_t max,
+                    struct stsrole_buf *out, struct stsrole_error *err)
+{
+    char chunk[4096];
+    ssize_t n;
+    int fd, rc;
+
+    /* O_NOFOLLOW refuses a symlink in the last component, so the checks
+     * below apply to the very inode we read (no check-then-open race). */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return stsrole_fail(err, STSROLE_E_NOTFOUND, "%s: no such file", path);
+        if (errno == ELOOP)
+            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: is a symbolic link, refused", path);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+    }
+    rc = stsrole_check_fd(fd, path, owner, flags, err);
+    if (rc != STSROLE_OK) {
+        close(fd);
+        return rc;
+    }
+    stsrole_buf_init(out, max);
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = stsrole_fail(err, STSROLE_E_IO, "%s: read: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        rc = stsrole_buf_append(out, chunk, (size_t)n);
+        if (rc != STSROLE_OK) {
+            rc = stsrole_fail(err, rc == STSROLE_E_PROTOCOL ? STSROLE_E_INVALID : rc,
+                              "%s: larger than %zu bytes", path, max);
+            break;
+        }
+    }
+    stsrole_wipe(chunk, sizeof(chunk));
+    close(fd);
+    if (rc != STSROLE_OK) {
+        stsrole_buf_free(out);
+        return rc;
+    }
+    if (out->data == NULL)
+        return stsrole_buf_append(out, "", 0) == STSROLE_OK
+                   ? STSROLE_OK
+                   : stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    return STSROLE_OK;
+}
+
+static int
+fsync_dir(const char *path, struct stsrole_error *err)
+{
+    char *copy = strdup(path);
+    int fd, rc = STSROLE_OK;
+
+    if (copy == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = stsrole_fail(err, STSROLE_E_IO, "%s: fsync of directory: %s", path,
+                          strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+int
+stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                     struct stsrole_error *err)
+{
+    char tmp[4096];
+    const char *p = data;
+    size_t off = 0;
+    ssize_t n;
+    int fd;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return stsrole_fail(err, STSROLE_E_INVALID, "%s: path too long", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", tmp, strerror(errno));
+    if (fchmod(fd, mode) != 0)
+        goto fail;
+    while (off < len) {
+        n = write(fd, p + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    return fsync_dir(path, err);
+fail:
+    {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(saved));
+    }
+}

@@ -33,14 +33,20 @@ struct stsrole_session {
 
 void stsrole_session_free(struct stsrole_session *s);
 
+/* Pure: 1 when id is exactly 32 lowercase hex digits (the only form that
+ * may become a file name under STATE_DIR/sessions), else 0. */
+int stsrole_session_id_valid(const char *id);
+
 /* Pure: to and from the JSON form. */
 int stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out,
                             struct stsrole_error *err);
 int stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *s,
                               struct stsrole_error *err);
 
-/* Creates STATE_DIR/sessions (0700) if needed and writes the record
- * durably.  Returns only after fsync of the file and its directory. */
+/* Creates STATE_DIR and STATE_DIR/sessions (0700) if needed and writes
+ * the record durably.  Returns only after fsync of the file and its
+ * directory.  Both directories must be owned by root (or the caller) and
+ * not group- or world-writable, and not symlinks (STSROLE_E_UNSAFE). */
 int stsrole_session_write(const char *state_dir, const struct stsrole_session *s,
                           struct stsrole_error *err);
 /* Marks the record closed at time now (rewrites it durably). Never talks to AWS. */
@@ -49,5 +55,12 @@ int stsrole_session_mark_closed(const char *state_dir, const char *session_id, i
 /* Reads one record (refusing unsafe files). */
 int stsrole_session_read(const char *state_dir, const char *session_id,
                          struct stsrole_session *s, struct stsrole_error *err);
+
+/* Takes the exclusive lock (flock on STATE_DIR/sessions) that
+ * stsrole_session_mark_closed holds for its read-modify-write.  Anyone
+ * else rewriting an existing record takes it too.  *lock_fd is -1 on
+ * failure; release with stsrole_session_unlock. */
+int stsrole_session_lock(const char *state_dir, int *lock_fd, struct stsrole_error *err);
+void stsrole_session_unlock(int lock_fd);
 
 #endif

@@ -1,6 +1,158 @@
+/* test_aws.c: URL policy, form encoding, backoff, and the retry loop's deadline with a held clock. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
-static void t_placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t_placeholder) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include "aws.h"
+
+static void
+test_url_check(void **state)
+{
+    struct stsrole_error e;
+
+    (void)state;
+    assert_int_equal(stsrole_url_check("https://sts.us-east-1.amazonaws.com", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://127.0.0.1:5000", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://127.8.9.1/", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://localhost:1/x", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://[::1]:8080/", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://169.254.169.254", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://[fd00:ec2::254]", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check("http://sts.amazonaws.com", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "only to loopback"));
+    assert_int_equal(stsrole_url_check("http://10.0.0.1", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("http://127.0.0.1@evil.example/", &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("http://localhost.evil.example/", &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("file:///etc/passwd", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("gopher://127.0.0.1/", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("https://", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("https://a b/", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("", &e), STSROLE_E_INVALID);
+}
+
+static void
+test_form_append(void **state)
+{
+    struct stsrole_buf b;
+
+    (void)state;
+    stsrole_buf_init(&b, 0);
+    assert_int_equal(stsrole_form_append(&b, "Action", "AssumeRole"), STSROLE_OK);
+    assert_int_equal(stsrole_form_append(&b, "Tags.member.1.Value", "Security Ops/Zoë~+=&"),
+                     STSROLE_OK);
+    /* The same bytes urllib.parse.urlencode (botocore) produces. */
+    assert_string_equal(b.data, "Action=AssumeRole&Tags.member.1.Value="
+                                "Security+Ops%2FZo%C3%AB~%2B%3D%26");
+    stsrole_buf_free(&b);
+}
+
+static void
+test_backoff(void **state)
+{
+    int a;
+
+    (void)state;
+    for (a = 1; a < 20; a++) {
+        assert_true(stsrole_aws_backoff_ms(a, 0.0) == 0);
+        assert_true(stsrole_aws_backoff_ms(a, 0.999) <= 5000);
+    }
+    assert_int_equal(stsrole_aws_backoff_ms(1, 0.5), 100);
+    assert_int_equal(stsrole_aws_backoff_ms(2, 0.5), 200);
+    assert_int_equal(stsrole_aws_backoff_ms(10, 0.5), 2500);
+    /* out-of-range jitter falls back to the middle, never beyond the cap */
+    assert_int_equal(stsrole_aws_backoff_ms(3, 7.0), 400);
+}
+
+/* A clock the test holds: every sleep advances it, no real time passes. */
+struct held {
+    int64_t now;
+    int sleeps;
+    int retries;
+};
+
+static int64_t
+held_now(void *ctx)
+{
+    return ((struct held *)ctx)->now;
+}
+
+static void
+held_sleep(void *ctx, int ms)
+{
+    struct held *h = ctx;
+
+    h->now += ms;
+    h->sleeps++;
+}
+
+static void
+held_retry(void *ctx, int attempt, int delay, const struct stsrole_error *why)
+{
+    (void)attempt;
+    (void)delay;
+    assert_int_equal(why->status, STSROLE_E_NETWORK);
+    ((struct held *)ctx)->retries++;
+}
+
+static void
+test_retry_until_attempts(void **state)
+{
+    /* Port 1 on loopback refuses at once: a network error on every try. */
+    struct stsrole_http_config http = {NULL, NULL, 500, 1000, 0};
+    struct stsrole_creds cr = {(char *)"AKIAIOSFODNN7EXAMPLE", (char *)"secret", NULL, 0};
+    struct held h = {0, 0, 0};
+    struct stsrole_aws_client c;
+    struct stsrole_http_response resp;
+    struct stsrole_error e;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.http = &http;
+    c.creds = &cr;
+    c.region = "us-east-1";
+    c.service = "sts";
+    c.endpoint = "http://127.0.0.1:1/";
+    c.max_attempts = 4;
+    c.deadline_ms = 600000;
+    c.now_ms = held_now;
+    c.sleep_ms = held_sleep;
+    c.on_retry = held_retry;
+    c.ctx = &h;
+    assert_int_equal(stsrole_http_global_init(&e), STSROLE_OK);
+    assert_int_equal(stsrole_aws_query(&c, "Action=GetCallerIdentity", &resp, &e),
+                     STSROLE_E_NETWORK);
+    assert_int_equal(h.retries, 3);
+    assert_int_equal(h.sleeps, 3);
+
+    /* With a short deadline it gives up before the attempts run out. */
+    h = (struct held){0, 0, 0};
+    c.max_attempts = 50;
+    c.deadline_ms = 1000;
+    assert_int_equal(stsrole_aws_query(&c, "Action=GetCallerIdentity", &resp, &e),
+                     STSROLE_E_NETWORK);
+    assert_true(h.now <= 1000);
+    assert_true(h.retries < 49);
+    assert_non_null(strstr(e.msg, "gave up"));
+
+    /* A non-loopback http:// endpoint is a config error, never tried. */
+    c.endpoint = "http://sts.amazonaws.com/";
+    assert_int_equal(stsrole_aws_query(&c, "Action=GetCallerIdentity", &resp, &e),
+                     STSROLE_E_CONFIG);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_check),
+        cmocka_unit_test(test_form_append),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_retry_until_attempts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,6 +1,224 @@
+/* test_conf.c: stsrole.conf parsing, each bad input's own error, and the file-safety checks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
-static void t_placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t_placeholder) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+
+#include "conf.h"
+
+static const char good[] = "# bastion config\n"
+                           "[stsrole]\n"
+                           "region = eu-west-1\n"
+                           "credentials = file:/etc/stsrole/credentials\n"
+                           "bastion_id = bastion-1\n"
+                           "failmode = safe\n"
+                           "duration = 1800\n"
+                           "\n"
+                           "[role audit]\n"
+                           "arn = arn:aws:iam::222222222222:role/SecurityAuditRole\n"
+                           "revoker_arn = arn:aws:iam::222222222222:role/StsRoleRevoker\n"
+                           "users = alice, bob carol\n"
+                           "groups = secops\n"
+                           "external_id = ext/id:1\n"
+                           "tag.Team = Security Ops\n"
+                           "\n"
+                           "[role breakglass]\n"
+                           "arn = arn:aws:iam::222222222222:role/BreakGlassRole\n"
+                           "groups = oncall\n"
+                           "duration = 900\n";
+
+static void
+test_good_config(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse(good, "t.conf", &c, &e), STSROLE_OK);
+    assert_string_equal(c.region, "eu-west-1");
+    assert_string_equal(c.sts_endpoint, "https://sts.eu-west-1.amazonaws.com");
+    assert_string_equal(c.iam_endpoint, "https://iam.amazonaws.com");
+    assert_int_equal(c.credentials, STSROLE_CREDS_FILE);
+    assert_string_equal(c.credentials_path, "/etc/stsrole/credentials");
+    assert_int_equal(c.failmode, STSROLE_FAIL_SAFE);
+    assert_int_equal(c.duration, 1800);
+    assert_int_equal(c.totp_window, 1);
+    assert_string_equal(c.state_dir, "/var/lib/stsrole");
+    assert_int_equal(c.n_roles, 2);
+    r = stsrole_config_role(&c, "audit");
+    assert_non_null(r);
+    assert_string_equal(r->users[0], "alice");
+    assert_string_equal(r->users[1], "bob");
+    assert_string_equal(r->users[2], "carol");
+    assert_null(r->users[3]);
+    assert_string_equal(r->groups[0], "secops");
+    assert_string_equal(r->external_id, "ext/id:1");
+    assert_int_equal(r->n_tags, 1);
+    assert_string_equal(r->tag_keys[0], "Team");
+    assert_string_equal(r->tag_values[0], "Security Ops");
+    r = stsrole_config_role(&c, "breakglass");
+    assert_int_equal(r->duration, 900);
+    assert_null(r->users);
+    assert_null(stsrole_config_role(&c, "nope"));
+    stsrole_config_free(&c);
+}
+
+static void
+test_defaults_secure(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = us-east-1\n[role a]\narn = "
+                                          "arn:aws:iam::1:role/A\nusers = u\n",
+                                          "t", &c, &e),
+                     STSROLE_OK);
+    assert_int_equal(c.failmode, STSROLE_FAIL_SECURE);
+    assert_int_equal(c.credentials, STSROLE_CREDS_IMDS);
+    assert_int_equal(c.duration, 3600);
+    assert_non_null(c.bastion_id);
+    stsrole_config_free(&c);
+}
+
+/* Each bad input must fail with a message naming file:line and the key. */
+static void
+expect_error(const char *text, const char *want)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    stsrole_error_clear(&e);
+    if (stsrole_config_parse(text, "t.conf", &c, &e) != STSROLE_E_CONFIG) {
+        stsrole_config_free(&c);
+        fail_msg("accepted: %s", text);
+    }
+    if (strstr(e.msg, want) == NULL)
+        fail_msg("message '%s' lacks '%s'", e.msg, want);
+}
+
+#define HEAD "[stsrole]\nregion = us-east-1\n"
+#define ROLE "[role a]\narn = arn:aws:iam::1:role/A\nusers = u\n"
+
+static void
+test_bad_inputs(void **state)
+{
+    (void)state;
+    expect_error(HEAD "colour = blue\n" ROLE, "t.conf:3: unknown key 'colour'");
+    expect_error(HEAD "duration = 60\n" ROLE, "t.conf:3: 'duration = 60': expected a whole "
+                                              "number from 900 to 43200");
+    expect_error(HEAD "duration = 1h\n" ROLE, "t.conf:3:");
+    expect_error(HEAD "failmode = open\n" ROLE, "t.conf:3: 'failmode = open'");
+    expect_error(HEAD "credentials = vault\n" ROLE, "'credentials = vault'");
+    expect_error(HEAD "credentials = file:relative\n" ROLE, "file:/ABSOLUTE/PATH");
+    expect_error(HEAD "sts_endpoint = http://sts.example.com\n" ROLE,
+                 "http:// is allowed only to loopback");
+    expect_error(HEAD "sts_endpoint = ftp://x\n" ROLE, "only https://");
+    expect_error(HEAD "region = us-west-2\n" ROLE, "t.conf:3: 'region' is set twice");
+    expect_error(HEAD "state_dir = var/lib\n" ROLE, "must be an absolute path");
+    expect_error(HEAD "bastion_id = has space\n" ROLE, "'bastion_id = has space'");
+    expect_error(HEAD "[misc]\nx = 1\n" ROLE, "t.conf:4: unknown section [misc]");
+    expect_error(HEAD "[role a]\narn = nope\n", "t.conf:4: 'arn = nope'");
+    expect_error(HEAD ROLE "shell = /bin/sh\n", "t.conf:6: unknown key 'shell' in [role a]");
+    expect_error(HEAD "[role a]\nusers = u\n", "[role a] has no 'arn'");
+    expect_error(HEAD "[role a]\narn = arn:aws:iam::1:role/A\n", "neither 'users' nor 'groups'");
+    expect_error(HEAD "[role a b]\narn = arn:aws:iam::1:role/A\n", "a role name is");
+    expect_error(HEAD ROLE "tag.Team = a\ntag.team = b\n", "t.conf:7: 'tag.team' is set twice");
+    expect_error("[stsrole]\n" ROLE, "'region' is required");
+    expect_error(HEAD, "no [role NAME] section");
+    expect_error(HEAD "this is not ini\n" ROLE, "t.conf:3: syntax error");
+}
+
+static char dir[64];
+
+static int
+setup_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/stsrole-conf-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+test_file_safety(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    char path[128], link[128], missing[128];
+
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* ownership checks need root to chown */
+    snprintf(path, sizeof(path), "%s/stsrole.conf", dir);
+    snprintf(link, sizeof(link), "%s/link.conf", dir);
+    snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
+    write_file(path, HEAD ROLE, 0600);
+    assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_OK);
+    stsrole_config_free(&c);
+    /* 0644 is fine: the config holds no secret, only root may write it */
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_OK);
+    stsrole_config_free(&c);
+
+    assert_int_equal(stsrole_config_load(missing, &c, &e), STSROLE_E_NOTFOUND);
+    assert_non_null(strstr(e.msg, "no such file"));
+
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "world-writable"));
+    assert_int_equal(chmod(path, 0620), 0);
+    assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_E_UNSAFE);
+
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "must be owned by root"));
+    assert_int_equal(chown(path, 0, 0), 0);
+
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(stsrole_config_load(link, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "symbolic link"));
+
+    assert_int_equal(stsrole_config_load(dir, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_config),
+        cmocka_unit_test(test_defaults_secure),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,26 @@
+/* ctl.h: the stsrolectl subcommands, one function each; main() in stsrolectl.c dispatches. */
+#ifndef STSROLE_CTL_H
+#define STSROLE_CTL_H
+
+/* Exit codes (sysexits.h values) shared by every subcommand. */
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAIL 1      /* generic failure, e.g. audit chain broken */
+#define CTL_EXIT_USAGE 64    /* bad command line */
+#define CTL_EXIT_DATAERR 65  /* invalid input, or AWS rejected the request */
+#define CTL_EXIT_UNAVAIL 69  /* network, server or throttling after retries; gateway down */
+#define CTL_EXIT_PROTOCOL 76 /* malformed or oversized answer */
+#define CTL_EXIT_NOPERM 77   /* AWS denied, or base credentials expired/invalid */
+#define CTL_EXIT_CONFIG 78   /* configuration error */
+
+/* Each takes the arguments after the subcommand name (argv[0] is the
+ * subcommand) and the --config path (NULL: the default). */
+int ctl_assume(int argc, char **argv, const char *config_path);
+int ctl_sessions(int argc, char **argv, const char *config_path);
+int ctl_revoke(int argc, char **argv, const char *config_path);
+int ctl_audit(int argc, char **argv, const char *config_path);
+int ctl_status(int argc, char **argv, const char *config_path);
+
+/* Maps a library status to the exit codes above. */
+int ctl_exit_for(int status);
+
+#endif

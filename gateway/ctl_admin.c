@@ -1,0 +1,1 @@
+/* ctl_admin.c: placeholder */

@@ -1,0 +1,637 @@
+/* pam_stsrole.c: PAM entry points: TOTP at auth, an AWS role session at open, its record at close. */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "assume.h"
+#include "conf.h"
+#include "http.h"
+#include "role.h"
+#include "session.h"
+#include "sts.h"
+#include "totp.h"
+
+#define DATA_SESSION "pam_stsrole_session"
+/* Set during auth when the user picked one of several roles.  sshd runs
+ * auth in a child process and copies the PAM environment (not PAM data)
+ * back into the process that opens the session, so this is the one
+ * channel from auth to open_session.  It is a choice, not a credential:
+ * open_session checks it against the user's roles again. */
+#define ENV_ROLE "STSROLE_ROLE"
+
+#define NSS_BUF_START 4096
+#define NSS_BUF_MAX (1024 * 1024)
+
+struct args {
+    const char *conf;
+    int debug;
+};
+
+/* What close_session needs; open_session hands it over with pam_set_data
+ * (sshd opens and closes the session in the same monitor process). */
+struct open_session {
+    char session_id[33];
+    char *state_dir;
+    char *role;
+    char *session_name;
+};
+
+static const char *const env_names[] = {
+    "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",  "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",         "AWS_DEFAULT_REGION",    "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN",
+};
+
+/* ---- logging --------------------------------------------------------- */
+
+/* Values that reach syslog come partly from the client (user name, rhost):
+ * anything outside printable ASCII, and the characters that delimit our
+ * key=value fields, become '?', so one decision stays one parseable line. */
+static const char *
+clean(const char *in, char *out, size_t outlen, int quoted)
+{
+    size_t i;
+
+    if (in == NULL || in[0] == '\0')
+        return "-";
+    for (i = 0; in[i] != '\0' && i + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int bad = c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == '=';
+        if (quoted && c == ' ')
+            bad = 0;
+        out[i] = bad ? '?' : (char)c;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+struct decision {
+    const char *phase; /* auth, open, close, args */
+    const char *user;
+    const char *rhost;
+    const char *role;
+    const char *session_name;
+    const char *session_id;
+    const char *outcome; /* success, refused, failopen, closed, error, ... */
+    const char *request_id;
+    const char *reason;
+};
+
+/* The one line per decision: who, from where, which role and session,
+ * what happened and the AWS request id that ties it to CloudTrail.
+ * Never a secret: at most the access key id, and only with debug. */
+static void
+log_decision(pam_handle_t *pamh, int prio, const struct decision *d)
+{
+    char u[128], h[256], r[128], s[80], id[40], q[160], why[STSROLE_ERRMSG_MAX];
+
+    pam_syslog(pamh, LOG_AUTHPRIV | prio,
+               "%s user=%s rhost=%s role=%s session=%s session_id=%s outcome=%s request_id=%s "
+               "reason=\"%s\"",
+               d->phase, clean(d->user, u, sizeof(u), 0), clean(d->rhost, h, sizeof(h), 0),
+               clean(d->role, r, sizeof(r), 0), clean(d->session_name, s, sizeof(s), 0),
+               clean(d->session_id, id, sizeof(id), 0), d->outcome,
+               clean(d->request_id, q, sizeof(q), 0), clean(d->reason, why, sizeof(why), 1));
+}
+
+/* ---- arguments and items --------------------------------------------- */
+
+static int
+parse_args(pam_handle_t *pamh, int argc, const char **argv, struct args *a)
+{
+    int i;
+
+    a->conf = STSROLE_DEFAULT_CONF;
+    a->debug = 0;
+    for (i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "conf=", 5) == 0 && argv[i][5] == '/')
+            a->conf = argv[i] + 5;
+        else if (strcmp(argv[i], "debug") == 0)
+            a->debug = 1;
+        else {
+            /* A typo in the stack must not silently weaken it. */
+            char arg[128], why[256];
+            struct decision d = {.phase = "args", .outcome = "error", .reason = why};
+            snprintf(why, sizeof(why), "unknown module argument %s (want conf=/PATH or debug)",
+                     clean(argv[i], arg, sizeof(arg), 0));
+            log_decision(pamh, LOG_ERR, &d);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *
+item_str(pam_handle_t *pamh, int type)
+{
+    const void *v = NULL;
+
+    if (pam_get_item(pamh, type, &v) != PAM_SUCCESS)
+        return NULL;
+    return v;
+}
+
+static int
+lookup_user(const char *user, uid_t *uid, gid_t *gid)
+{
+    struct passwd pw, *res = NULL;
+    size_t len = NSS_BUF_START;
+    char *buf = NULL, *nb;
+    int e;
+
+    for (;;) {
+        nb = realloc(buf, len);
+        if (nb == NULL) {
+            free(buf);
+            return ENOMEM;
+        }
+        buf = nb;
+        e = getpwnam_r(user, &pw, buf, len, &res);
+        if (e != ERANGE || len >= NSS_BUF_MAX)
+            break;
+        len *= 2;
+    }
+    if (e == 0 && res != NULL) {
+        *uid = res->pw_uid;
+        *gid = res->pw_gid;
+    } else if (e == 0) {
+        e = ENOENT;
+    }
+    free(buf);
+    return e;
+}
+
+/* pam_putenv copies "NAME=value"; our temporary copy may hold a secret,
+ * so it lives in a buffer that is wiped when freed. */
+static int
+put_env(pam_handle_t *pamh, const char *name, const char *value)
+{
+    struct stsrole_buf b;
+    int rc;
+
+    stsrole_buf_init(&b, 0);
+    if (stsrole_buf_printf(&b, "%s=%s", name, value) != STSROLE_OK) {
+        stsrole_buf_free(&b);
+        return PAM_BUF_ERR;
+    }
+    rc = pam_putenv(pamh, b.data);
+    stsrole_buf_free(&b);
+    return rc;
+}
+
+/* ---- auth -------------------------------------------------------------- */
+
+/* liboath's verdict as a PAM code.  Every failure is a real error, never
+ * PAM_SUCCESS or PAM_IGNORE (pam-u2f CVE-2025-23013), so pam_faillock's
+ * authfail sees it. */
+static int
+auth_code(int status)
+{
+    switch (status) {
+    case STSROLE_OK:
+        return PAM_SUCCESS;
+    case STSROLE_E_NOTFOUND:
+        return PAM_USER_UNKNOWN;
+    case STSROLE_E_UNSAFE:
+    case STSROLE_E_IO:
+    case STSROLE_E_CONFIG:
+        return PAM_AUTHINFO_UNAVAIL;
+    case STSROLE_E_NOMEM:
+        return PAM_BUF_ERR;
+    default: /* STSROLE_E_DENIED, STSROLE_E_INVALID and anything unexpected */
+        return PAM_AUTH_ERR;
+    }
+}
+
+/* After a good code, a user with several roles picks one now: sshd's
+ * keyboard-interactive can prompt here, while its open_session cannot. */
+static int
+preselect_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
+               const char **picked, struct stsrole_error *err)
+{
+    const struct stsrole_role *choices[STSROLE_PAM_MAX_CHOICES], *chosen = NULL;
+    size_t n = 0;
+    uid_t uid;
+    gid_t gid;
+    int rc;
+
+    *picked = NULL;
+    if (lookup_user(user, &uid, &gid) != 0)
+        return PAM_SUCCESS; /* open_session refuses, with its own message */
+    if (stsrole_pam_roles_for_user(cfg, user, gid, choices, &n, err) != STSROLE_OK || n < 2)
+        return PAM_SUCCESS;
+    rc = stsrole_pam_ask_role(pamh, choices, n, &chosen);
+    if (rc != PAM_SUCCESS) {
+        stsrole_fail(err, STSROLE_E_INVALID, "no role chosen");
+        return rc;
+    }
+    *picked = chosen->name;
+    if (put_env(pamh, ENV_ROLE, chosen->name) != PAM_SUCCESS) {
+        stsrole_fail(err, STSROLE_E_NOMEM, "pam_putenv failed");
+        return PAM_BUF_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct stsrole_config cfg;
+    struct stsrole_error err;
+    struct args a;
+    struct decision d = {.phase = "auth"};
+    const char *user = NULL, *picked = NULL;
+    char *code = NULL;
+    int rc, status;
+
+    memset(&cfg, 0, sizeof(cfg));
+    stsrole_error_clear(&err);
+    if (parse_args(pamh, argc, argv, &a) != 0)
+        return PAM_SERVICE_ERR;
+    d.rhost = item_str(pamh, PAM_RHOST);
+    rc = pam_get_user(pamh, &user, NULL);
+    if (rc != PAM_SUCCESS || user == NULL || user[0] == '\0') {
+        d.outcome = "error";
+        d.reason = "no user name";
+        log_decision(pamh, LOG_ERR, &d);
+        if (rc == PAM_CONV_AGAIN)
+            return PAM_INCOMPLETE;
+        return rc == PAM_SUCCESS ? PAM_USER_UNKNOWN : rc;
+    }
+    d.user = user;
+
+    status = stsrole_config_load(a.conf, &cfg, &err);
+    if (status != STSROLE_OK) {
+        d.outcome = "config-error";
+        d.reason = err.msg;
+        log_decision(pamh, LOG_ERR, &d);
+        return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+    }
+
+    /* An unsafe users file is refused before anyone is asked for a code. */
+    status = stsrole_totp_check_usersfile(cfg.usersfile, &err);
+    if (status != STSROLE_OK) {
+        rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        d.outcome = "usersfile-unavailable";
+        goto out;
+    }
+
+    rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "Verification code: ");
+    if (rc != PAM_SUCCESS || code == NULL) {
+        rc = PAM_CONV_ERR;
+        d.outcome = "conversation-error";
+        stsrole_fail(&err, STSROLE_E_INVALID, "no code entered");
+        goto out;
+    }
+    status = stsrole_totp_verify(cfg.usersfile, user, code, cfg.totp_window, &err);
+    rc = auth_code(status);
+    d.outcome = rc == PAM_SUCCESS            ? "success"
+                : rc == PAM_USER_UNKNOWN     ? "unknown-user"
+                : rc == PAM_AUTHINFO_UNAVAIL ? "usersfile-unavailable"
+                : rc == PAM_AUTH_ERR         ? "bad-code"
+                                             : "error";
+    if (rc != PAM_SUCCESS)
+        goto out;
+
+    rc = preselect_role(pamh, &cfg, user, &picked, &err);
+    if (rc != PAM_SUCCESS) {
+        d.outcome = "no-role-chosen";
+        goto out;
+    }
+    d.role = picked;
+    stsrole_error_clear(&err);
+
+out:
+    stsrole_free_secret(code);
+    d.reason = err.msg;
+    log_decision(pamh, rc == PAM_SUCCESS ? LOG_INFO : LOG_NOTICE, &d);
+    stsrole_config_free(&cfg);
+    /* Defence in depth: only the success path above may return success. */
+    if (rc == PAM_IGNORE)
+        rc = PAM_AUTH_ERR;
+    return rc;
+}
+
+/* pam_setcred: the credentials this module hands out are tied to the
+ * session, so they are minted in open_session.  Establishing or deleting
+ * "credentials" here is the standard no-op that sshd and login expect. */
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct args a;
+
+    if (parse_args(pamh, argc, argv, &a) != 0)
+        return PAM_SERVICE_ERR;
+    return PAM_SUCCESS;
+}
+
+/* ---- open_session ----------------------------------------------------- */
+
+static void
+open_session_free(pam_handle_t *pamh, void *data, int error_status)
+{
+    struct open_session *o = data;
+
+    if (o == NULL)
+        return;
+    free(o->state_dir);
+    free(o->role);
+    free(o->session_name);
+    stsrole_wipe(o, sizeof(*o));
+    free(o);
+}
+
+static void
+clear_env(pam_handle_t *pamh)
+{
+    size_t i;
+
+    /* pam_putenv("NAME") without '=' deletes; Linux-PAM overwrites the
+     * old "NAME=value" string before it frees it. */
+    for (i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++) {
+        if (pam_getenv(pamh, env_names[i]) != NULL)
+            pam_putenv(pamh, env_names[i]);
+    }
+}
+
+static int
+set_env(pam_handle_t *pamh, const struct stsrole_config *cfg, const struct stsrole_role *role,
+        const struct stsrole_assumed *as, const char *session_id)
+{
+    char expires[21];
+    int rc;
+
+    stsrole_iso8601(as->creds.expiration, expires);
+    if ((rc = put_env(pamh, "AWS_ACCESS_KEY_ID", as->creds.access_key_id)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_SECRET_ACCESS_KEY", as->creds.secret_access_key)) !=
+            PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_SESSION_TOKEN", as->creds.session_token)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_CREDENTIAL_EXPIRATION", expires)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_REGION", cfg->region)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_DEFAULT_REGION", cfg->region)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "STSROLE_SESSION_ID", session_id)) != PAM_SUCCESS ||
+        (rc = put_env(pamh, "STSROLE_ROLE_ARN", role->arn)) != PAM_SUCCESS)
+        clear_env(pamh);
+    return rc;
+}
+
+static int
+choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user, gid_t gid,
+            const struct stsrole_role **role, struct stsrole_error *err)
+{
+    const struct stsrole_role *choices[STSROLE_PAM_MAX_CHOICES];
+    size_t n = 0;
+    int rc;
+
+    *role = NULL;
+    rc = stsrole_pam_roles_for_user(cfg, user, gid, choices, &n, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    if (n == 0)
+        return stsrole_fail(err, STSROLE_E_NOTFOUND, "no [role] in %s lists user %s or a group "
+                            "of theirs", cfg->path != NULL ? cfg->path : "the config", user);
+    if (n == 1) {
+        *role = choices[0];
+        return STSROLE_OK;
+    }
+    /* Chosen at auth (sshd), and still one of this user's roles. */
+    *role = stsrole_pam_role_named(choices, n, pam_getenv(pamh, ENV_ROLE));
+    if (*role != NULL)
+        return STSROLE_OK;
+    rc = stsrole_pam_ask_role(pamh, choices, n, role);
+    if (rc == PAM_SUCCESS)
+        return STSROLE_OK;
+    if (rc == PAM_CONV_ERR)
+        return stsrole_fail(err, STSROLE_E_INVALID, "%zu roles match user %s and none was "
+                            "chosen (sshd chooses during keyboard-interactive auth)", n, user);
+    return stsrole_fail(err, STSROLE_E_INVALID, "no valid role chosen");
+}
+
+static void
+tell_user(pam_handle_t *pamh, int safe, const char *what, const struct stsrole_error *err)
+{
+    if (safe)
+        pam_info(pamh, "stsrole: WARNING: %s: %s. This session has NO AWS credentials.", what,
+                 stsrole_status_name(err->status));
+    else
+        pam_error(pamh, "stsrole: session refused: %s (%s).", what,
+                  stsrole_status_name(err->status));
+}
+
+PAM_EXTERN int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    static int http_ready;
+    struct stsrole_config cfg;
+    struct stsrole_error err;
+    struct stsrole_assumed as;
+    struct stsrole_session rec;
+    struct stsrole_mint mint;
+    struct open_session *keep = NULL;
+    const struct stsrole_role *role = NULL;
+    struct decision d = {.phase = "open"};
+    struct args a;
+    const char *user, *what = NULL;
+    char session_id[33] = "", request_id[128] = "";
+    uid_t uid;
+    gid_t gid;
+    int status, rc, recorded = 0, safe;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&as, 0, sizeof(as));
+    memset(&mint, 0, sizeof(mint));
+    stsrole_error_clear(&err);
+    if (parse_args(pamh, argc, argv, &a) != 0)
+        return PAM_SERVICE_ERR;
+    user = item_str(pamh, PAM_USER);
+    d.user = user;
+    d.rhost = item_str(pamh, PAM_RHOST);
+    if (user == NULL || user[0] == '\0') {
+        d.outcome = "refused";
+        d.reason = "no user name";
+        log_decision(pamh, LOG_ERR, &d);
+        return PAM_SESSION_ERR;
+    }
+    status = stsrole_config_load(a.conf, &cfg, &err);
+    if (status != STSROLE_OK) {
+        d.outcome = "config-error";
+        d.reason = err.msg;
+        log_decision(pamh, LOG_ERR, &d);
+        pam_error(pamh, "stsrole: session refused: the stsrole configuration is invalid.");
+        return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+    }
+    safe = cfg.failmode == STSROLE_FAIL_SAFE;
+
+    /* Who may have which role is policy, not a failure: it refuses in
+     * either failmode. */
+    rc = lookup_user(user, &uid, &gid);
+    if (rc != 0) {
+        stsrole_fail(&err, STSROLE_E_NOTFOUND, "user %s: %s", user,
+                     rc == ENOENT ? "unknown to the system" : strerror(rc));
+        status = STSROLE_E_NOTFOUND;
+    } else {
+        status = choose_role(pamh, &cfg, user, gid, &role, &err);
+    }
+    if (status != STSROLE_OK) {
+        d.outcome = "refused";
+        d.reason = err.msg;
+        log_decision(pamh, LOG_NOTICE, &d);
+        if (status == STSROLE_E_NOTFOUND)
+            pam_error(pamh, "stsrole: session refused: no AWS role is configured for %s.", user);
+        else
+            pam_error(pamh, "stsrole: session refused: %s.", err.msg);
+        stsrole_config_free(&cfg);
+        return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+    }
+    d.role = role->name;
+
+    /* From here on a failure is governed by failmode. */
+    if (!http_ready) {
+        status = stsrole_http_global_init(&err);
+        if (status != STSROLE_OK) {
+            what = "could not initialise HTTP";
+            goto fail;
+        }
+        http_ready = 1;
+    }
+    status = stsrole_session_id(session_id, &err);
+    if (status != STSROLE_OK) {
+        what = "could not create a session id";
+        goto fail;
+    }
+    d.session_id = session_id;
+    mint.user = user;
+    mint.session_id = session_id;
+    status = stsrole_mint(&cfg, role, &mint, &as, request_id, &err);
+    d.session_name = mint.session_name[0] != '\0' ? mint.session_name : NULL;
+    d.request_id = request_id[0] != '\0' ? request_id : err.request_id;
+    if (status != STSROLE_OK) {
+        what = "could not obtain AWS credentials";
+        goto fail;
+    }
+
+    /* The gateway revokes from this record, so it is on disk before the
+     * credentials reach the session. */
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.session_id, session_id, sizeof(rec.session_id));
+    rec.user = (char *)user;
+    rec.uid = uid;
+    rec.rhost = (char *)d.rhost;
+    rec.tty = (char *)item_str(pamh, PAM_TTY);
+    rec.sshd_pid = getpid();
+    rec.role_name = role->name;
+    rec.role_arn = role->arn;
+    rec.assumed_role_id = as.assumed_role_id;
+    rec.session_name = mint.session_name;
+    rec.access_key_id = as.creds.access_key_id;
+    rec.expiration = as.creds.expiration;
+    rec.source_identity = as.source_identity != NULL ? as.source_identity : (char *)user;
+    rec.aws_request_id = request_id;
+    rec.opened = (int64_t)time(NULL);
+    rec.closed = 0;
+    status = stsrole_session_write(cfg.state_dir, &rec, &err);
+    if (status != STSROLE_OK) {
+        what = "could not record the session";
+        goto fail;
+    }
+    recorded = 1;
+
+    keep = calloc(1, sizeof(*keep));
+    if (keep != NULL) {
+        memcpy(keep->session_id, session_id, sizeof(keep->session_id));
+        keep->state_dir = strdup(cfg.state_dir);
+        keep->role = strdup(role->name);
+        keep->session_name = strdup(mint.session_name);
+    }
+    if (keep == NULL || keep->state_dir == NULL || keep->role == NULL ||
+        keep->session_name == NULL) {
+        open_session_free(pamh, keep, 0);
+        status = stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
+        what = "out of memory";
+        goto fail;
+    }
+    if (pam_set_data(pamh, DATA_SESSION, keep, open_session_free) != PAM_SUCCESS) {
+        open_session_free(pamh, keep, 0);
+        status = stsrole_fail(&err, STSROLE_E_NOMEM, "pam_set_data failed");
+        what = "could not keep the session id";
+        goto fail;
+    }
+    if (set_env(pamh, &cfg, role, &as, session_id) != PAM_SUCCESS) {
+        pam_set_data(pamh, DATA_SESSION, NULL, NULL);
+        status = stsrole_fail(&err, STSROLE_E_NOMEM, "pam_putenv failed");
+        what = "could not set the environment";
+        goto fail;
+    }
+    d.outcome = "success";
+    if (a.debug)
+        pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "open session_id=%s access_key_id=%s",
+                   session_id, as.creds.access_key_id);
+    log_decision(pamh, LOG_INFO, &d);
+    stsrole_assumed_free(&as);
+    stsrole_config_free(&cfg);
+    return PAM_SUCCESS;
+
+fail:
+    if (recorded) {
+        /* Credentials exist and are recorded but will not be used: closing
+         * the record lets the gateway revoke them at once. */
+        struct stsrole_error e2;
+        stsrole_session_mark_closed(cfg.state_dir, session_id, (int64_t)time(NULL), &e2);
+    }
+    stsrole_assumed_free(&as);
+    d.reason = err.msg;
+    d.outcome = safe ? "failopen" : "refused";
+    log_decision(pamh, safe ? LOG_WARNING : LOG_ERR, &d);
+    tell_user(pamh, safe, what, &err);
+    stsrole_config_free(&cfg);
+    if (safe)
+        return PAM_SUCCESS;
+    return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+}
+
+/* ---- close_session ---------------------------------------------------- */
+
+PAM_EXTERN int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    const struct open_session *o = NULL;
+    const void *data = NULL;
+    struct stsrole_error err;
+    struct decision d = {.phase = "close"};
+    struct args a;
+    int status;
+
+    stsrole_error_clear(&err);
+    if (parse_args(pamh, argc, argv, &a) != 0)
+        return PAM_SERVICE_ERR;
+    d.user = item_str(pamh, PAM_USER);
+    d.rhost = item_str(pamh, PAM_RHOST);
+    if (pam_get_data(pamh, DATA_SESSION, &data) != PAM_SUCCESS || data == NULL) {
+        /* No credentials were handed out (safe failmode, or the session
+         * was never opened here): nothing to close. */
+        if (a.debug)
+            pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "close: no stsrole session");
+        return PAM_SUCCESS;
+    }
+    o = data;
+    d.role = o->role;
+    d.session_name = o->session_name;
+    d.session_id = o->session_id;
+    /* Local files only: logout never waits on AWS; the gateway revokes. */
+    status = stsrole_session_mark_closed(o->state_dir, o->session_id, (int64_t)time(NULL), &err);
+    clear_env(pamh);
+    d.outcome = status == STSROLE_OK ? "closed" : "error";
+    d.reason = err.msg;
+    log_decision(pamh, status == STSROLE_OK ? LOG_INFO : LOG_ERR, &d);
+    pam_set_data(pamh, DATA_SESSION, NULL, NULL);
+    return status == STSROLE_OK ? PAM_SUCCESS : PAM_SESSION_ERR;
+}

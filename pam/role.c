@@ -1,0 +1,203 @@
+/* role.c: which [role NAME] sections a user may assume, and asking which one to use. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "role.h"
+
+/* NSS buffers start here and double on ERANGE up to the cap. */
+#define NSS_BUF_START 4096
+#define NSS_BUF_MAX (1024 * 1024)
+/* getgrouplist() is asked at most twice: once to learn the size. */
+#define GROUPS_MAX 65536
+
+static int
+user_gids(const char *user, gid_t gid, gid_t **out, int *n, struct stsrole_error *err)
+{
+    gid_t *g = NULL, *ng;
+    int want = 64, tries;
+
+    for (tries = 0; tries < 3; tries++) {
+        int have = want;
+
+        ng = realloc(g, (size_t)want * sizeof(*g));
+        if (ng == NULL) {
+            free(g);
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        }
+        g = ng;
+        if (getgrouplist(user, gid, g, &have) >= 0) {
+            *out = g;
+            *n = have;
+            return STSROLE_OK;
+        }
+        if (have <= want || have > GROUPS_MAX)
+            break;
+        want = have;
+    }
+    free(g);
+    return stsrole_fail(err, STSROLE_E_IO, "cannot list the groups of %s", user);
+}
+
+/* Resolves a group name from the config; *found is 0 when no such group
+ * exists (a role naming a missing group simply matches nobody). */
+static int
+group_gid(const char *name, gid_t *gid, int *found, struct stsrole_error *err)
+{
+    struct group gr, *res = NULL;
+    size_t len = NSS_BUF_START;
+    char *buf = NULL, *nb;
+    int e;
+
+    *found = 0;
+    for (;;) {
+        nb = realloc(buf, len);
+        if (nb == NULL) {
+            free(buf);
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        }
+        buf = nb;
+        e = getgrnam_r(name, &gr, buf, len, &res);
+        if (e != ERANGE || len >= NSS_BUF_MAX)
+            break;
+        len *= 2;
+    }
+    if (e == 0 && res != NULL) {
+        *gid = res->gr_gid;
+        *found = 1;
+    }
+    free(buf);
+    if (e != 0 && e != ENOENT && e != ESRCH)
+        return stsrole_fail(err, STSROLE_E_IO, "group %s: %s", name, strerror(e));
+    return STSROLE_OK;
+}
+
+static int
+role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
+            int *allowed, struct stsrole_error *err)
+{
+    size_t i;
+    int j, rc, found;
+    gid_t g;
+
+    *allowed = 0;
+    for (i = 0; role->users != NULL && role->users[i] != NULL; i++) {
+        if (strcmp(role->users[i], user) == 0) {
+            *allowed = 1;
+            return STSROLE_OK;
+        }
+    }
+    for (i = 0; role->groups != NULL && role->groups[i] != NULL; i++) {
+        rc = group_gid(role->groups[i], &g, &found, err);
+        if (rc != STSROLE_OK)
+            return rc;
+        for (j = 0; found && j < ngids; j++) {
+            if (gids[j] == g) {
+                *allowed = 1;
+                return STSROLE_OK;
+            }
+        }
+    }
+    return STSROLE_OK;
+}
+
+int
+stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, gid_t gid,
+                           const struct stsrole_role **out, size_t *n,
+                           struct stsrole_error *err)
+{
+    gid_t *gids = NULL;
+    int ngids = 0, rc, allowed;
+    size_t i;
+
+    *n = 0;
+    rc = user_gids(user, gid, &gids, &ngids, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    for (i = 0; i < cfg->n_roles; i++) {
+        rc = role_allows(&cfg->roles[i], user, gids, ngids, &allowed, err);
+        if (rc != STSROLE_OK)
+            break;
+        if (!allowed)
+            continue;
+        if (*n >= STSROLE_PAM_MAX_CHOICES) {
+            rc = stsrole_fail(err, STSROLE_E_CONFIG, "more than %d roles match user %s",
+                              STSROLE_PAM_MAX_CHOICES, user);
+            break;
+        }
+        out[(*n)++] = &cfg->roles[i];
+    }
+    free(gids);
+    if (rc != STSROLE_OK)
+        *n = 0;
+    return rc;
+}
+
+const struct stsrole_role *
+stsrole_pam_role_named(const struct stsrole_role *const *choices, size_t n, const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < n; i++) {
+        if (strcmp(choices[i]->name, name) == 0)
+            return choices[i];
+    }
+    return NULL;
+}
+
+/* A number 1..n, or a role's name. */
+static const struct stsrole_role *
+parse_answer(const struct stsrole_role *const *choices, size_t n, const char *answer)
+{
+    char *end;
+    unsigned long k;
+
+    if (answer == NULL || answer[0] == '\0')
+        return NULL;
+    if (answer[0] >= '1' && answer[0] <= '9') {
+        errno = 0;
+        k = strtoul(answer, &end, 10);
+        if (errno == 0 && *end == '\0' && k >= 1 && k <= n)
+            return choices[k - 1];
+        return NULL;
+    }
+    return stsrole_pam_role_named(choices, n, answer);
+}
+
+int
+stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choices, size_t n,
+                     const struct stsrole_role **chosen)
+{
+    char *answer = NULL;
+    size_t i;
+    int attempt, rc;
+
+    *chosen = NULL;
+    /* One message per line: PAM_MAX_MSG_SIZE bounds each message, not the
+     * menu.  sshd shows informational messages with the next prompt. */
+    rc = pam_info(pamh, "AWS roles available to you:");
+    for (i = 0; rc == PAM_SUCCESS && i < n; i++)
+        rc = pam_info(pamh, "  %zu) %s  (%s)", i + 1, choices[i]->name, choices[i]->arn);
+    if (rc != PAM_SUCCESS)
+        return PAM_CONV_ERR;
+    for (attempt = 0; attempt < 3; attempt++) {
+        rc = pam_prompt(pamh, PAM_PROMPT_ECHO_ON, &answer, "Role [1-%zu]: ", n);
+        if (rc != PAM_SUCCESS) {
+            free(answer);
+            return PAM_CONV_ERR;
+        }
+        *chosen = parse_answer(choices, n, answer);
+        free(answer);
+        answer = NULL;
+        if (*chosen != NULL)
+            return PAM_SUCCESS;
+        pam_error(pamh, "Not a choice; answer with a number from 1 to %zu.", n);
+    }
+    return PAM_AUTH_ERR;
+}

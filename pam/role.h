@@ -1,0 +1,40 @@
+/* role.h: which [role NAME] sections a user may assume, and asking which one to use. */
+#ifndef STSROLE_PAM_ROLE_H
+#define STSROLE_PAM_ROLE_H
+
+#include <security/pam_modules.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+/* The most roles one user can be offered; a longer menu is refused. */
+#define STSROLE_PAM_MAX_CHOICES 64
+
+/*
+ * Fills out[] (room for STSROLE_PAM_MAX_CHOICES) with the roles whose
+ * users list names user or whose groups list names one of the user's
+ * groups (primary gid or supplementary, resolved through NSS), in config
+ * order.  *n is the count.  Returns STSROLE_OK, STSROLE_E_NOMEM,
+ * STSROLE_E_IO (NSS failure) or STSROLE_E_CONFIG (more than
+ * STSROLE_PAM_MAX_CHOICES roles match).
+ */
+int stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, gid_t gid,
+                               const struct stsrole_role **out, size_t *n,
+                               struct stsrole_error *err);
+
+/* The role among choices[0..n) called name, or NULL. */
+const struct stsrole_role *stsrole_pam_role_named(const struct stsrole_role *const *choices,
+                                                  size_t n, const char *name);
+
+/*
+ * Shows the numbered list through the PAM conversation and reads the
+ * answer (a number or a role name), at most three times.  Returns
+ * PAM_SUCCESS with *chosen set, PAM_CONV_ERR when the application cannot
+ * prompt (sshd during open_session), or PAM_AUTH_ERR after three invalid
+ * answers.
+ */
+int stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choices, size_t n,
+                         const struct stsrole_role **chosen);
+
+#endif
