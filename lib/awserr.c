@@ -194,8 +194,8 @@ copy_message(char *dst, size_t cap, const char *src, size_t n)
             break;
         }
         if (k == 0 || (s[i] >= 0x80 && (cp < 0xa0 || (cp >= 0x200b && cp <= 0x200f) ||
-                                         (cp >= 0x2028 && cp <= 0x202e) ||
-                                         (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff))) {
+                                        (cp >= 0x2028 && cp <= 0x202e) ||
+                                        (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff))) {
             dst[o++] = '?';
             i += k != 0 ? k : 1;
             continue;
@@ -403,8 +403,8 @@ xml_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value, 
            const XML_Char *base, const XML_Char *sysid, const XML_Char *pubid,
            const XML_Char *notation)
 {
-    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid,
-        (void)pubid, (void)notation;
+    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid, (void)pubid,
+        (void)notation;
     xml_refuse(ud);
 }
 

@@ -1,4 +1,4 @@
-/* sts.c: sts:AssumeRole: checks parameters against STS's limits, builds the body, decodes answers. */
+/* sts.c: sts:AssumeRole: parameter checks against STS limits, request body, answer decoding. */
 #include "config.h"
 
 #include <malloc.h>
@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 #include <expat.h>
 
-#include "sigv4.h"
+#include "aws.h"
 #include "sts.h"
 
 /* Limits from the AssumeRole API reference (and the STS service model). */
@@ -117,15 +117,15 @@ utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 static const struct {
     uint32_t lo, hi;
 } tag_refused[] = {
-    {0x0080, 0x009f},   {0x00a1, 0x00a9},   {0x00ab, 0x00b1},   {0x00b4, 0x00b4},
-    {0x00b6, 0x00b8},   {0x00bb, 0x00bb},   {0x00bf, 0x00bf},   {0x00d7, 0x00d7},
-    {0x00f7, 0x00f7},   {0x0300, 0x036f},   {0x200b, 0x2027},   {0x202a, 0x202e},
-    {0x2030, 0x205e},   {0x2060, 0x206f},   {0x20a0, 0x20ff},   {0x2190, 0x245f},
-    {0x2500, 0x2775},   {0x2794, 0x2bff},   {0x2e00, 0x2e2e},   {0x2e30, 0x2e7f},
-    {0x3001, 0x3004},   {0x3008, 0x3020},   {0xe000, 0xf8ff},   {0xfdd0, 0xfdef},
-    {0xfe00, 0xfe0f},   {0xfe20, 0xfe2f},   {0xfeff, 0xfeff},   {0xff01, 0xff0f},
-    {0xff1a, 0xff20},   {0xff3b, 0xff40},   {0xff5b, 0xff65},   {0xfff0, 0xffff},
-    {0x1f000, 0x1f0ff}, {0x1f10d, 0x1faff}, {0xe0000, 0xe007f}, {0xe0100, 0xe01ef},
+    {0x0080, 0x009f},    {0x00a1, 0x00a9},   {0x00ab, 0x00b1},   {0x00b4, 0x00b4},
+    {0x00b6, 0x00b8},    {0x00bb, 0x00bb},   {0x00bf, 0x00bf},   {0x00d7, 0x00d7},
+    {0x00f7, 0x00f7},    {0x0300, 0x036f},   {0x200b, 0x2027},   {0x202a, 0x202e},
+    {0x2030, 0x205e},    {0x2060, 0x206f},   {0x20a0, 0x20ff},   {0x2190, 0x245f},
+    {0x2500, 0x2775},    {0x2794, 0x2bff},   {0x2e00, 0x2e2e},   {0x2e30, 0x2e7f},
+    {0x3001, 0x3004},    {0x3008, 0x3020},   {0xe000, 0xf8ff},   {0xfdd0, 0xfdef},
+    {0xfe00, 0xfe0f},    {0xfe20, 0xfe2f},   {0xfeff, 0xfeff},   {0xff01, 0xff0f},
+    {0xff1a, 0xff20},    {0xff3b, 0xff40},   {0xff5b, 0xff65},   {0xfff0, 0xffff},
+    {0x1f000, 0x1f0ff},  {0x1f10d, 0x1faff}, {0xe0000, 0xe007f}, {0xe0100, 0xe01ef},
     {0xf0000, 0x10ffff},
 };
 
@@ -338,7 +338,8 @@ check_transitive(const struct stsrole_assume_params *p, struct stsrole_error *er
     int rc;
 
     if (p->n_transitive_tag_keys > TAGS_MAX)
-        return stsrole_fail(err, STSROLE_E_INVALID, "TransitiveTagKeys: %zu keys, at most %d allowed",
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "TransitiveTagKeys: %zu keys, at most %d allowed",
                             p->n_transitive_tag_keys, TAGS_MAX);
     if (p->n_transitive_tag_keys > 0 && p->transitive_tag_keys == NULL)
         return stsrole_fail(err, STSROLE_E_INVALID, "TransitiveTagKeys: %zu keys but no array",
@@ -406,13 +407,15 @@ stsrole_sts_validate(const struct stsrole_assume_params *p, struct stsrole_error
         return stsrole_fail(err, STSROLE_E_INVALID, "DurationSeconds: %d is outside %d-%d",
                             p->duration, DURATION_MIN, DURATION_MAX);
     if (p->source_identity != NULL) {
+        /* The charset already excludes ':', but the reserved prefix
+         * deserves its own message. */
+        if (has_aws_prefix(p->source_identity))
+            return stsrole_fail(err, STSROLE_E_INVALID,
+                                "SourceIdentity: the prefix \"aws:\" is reserved");
         rc = check_param("SourceIdentity", p->source_identity, SOURCE_IDENTITY_MIN,
                          SOURCE_IDENTITY_MAX, CS_NAME, err);
         if (rc != STSROLE_OK)
             return rc;
-        if (has_aws_prefix(p->source_identity))
-            return stsrole_fail(err, STSROLE_E_INVALID,
-                                "SourceIdentity: the prefix \"aws:\" is reserved");
     }
     rc = check_tags(p, err);
     if (rc != STSROLE_OK)
@@ -454,12 +457,7 @@ stsrole_sts_validate(const struct stsrole_assume_params *p, struct stsrole_error
 static int
 put_param(struct stsrole_buf *out, const char *name, const char *value)
 {
-    int rc;
-
-    rc = stsrole_buf_printf(out, "&%s=", name);
-    if (rc == STSROLE_OK)
-        rc = stsrole_uri_encode(out, value, strlen(value), 1);
-    return rc;
+    return stsrole_form_append(out, name, value);
 }
 
 static int
@@ -469,7 +467,9 @@ build_body(const struct stsrole_assume_params *p, struct stsrole_buf *out)
     size_t i;
     int rc;
 
-    rc = stsrole_buf_puts(out, "Action=AssumeRole&Version=2011-06-15");
+    rc = put_param(out, "Action", "AssumeRole");
+    if (rc == STSROLE_OK)
+        rc = put_param(out, "Version", "2011-06-15");
     if (rc == STSROLE_OK)
         rc = put_param(out, "RoleArn", p->role_arn);
     if (rc == STSROLE_OK)
@@ -574,8 +574,8 @@ static const struct field_spec {
     [F_ARN] = {"Arn", "AssumeRoleResult/AssumedRoleUser/Arn", ARN_MIN, ARN_MAX, CS_VISIBLE, 0, 1},
     [F_ROLE_ID] = {"AssumedRoleId", "AssumeRoleResult/AssumedRoleUser/AssumedRoleId", ROLE_ID_MIN,
                    ROLE_ID_MAX, CS_ROLEID, 0, 1},
-    [F_SOURCE_IDENTITY] = {"SourceIdentity", "AssumeRoleResult/SourceIdentity",
-                           SOURCE_IDENTITY_MIN, SOURCE_IDENTITY_MAX, CS_NAME, 0, 0},
+    [F_SOURCE_IDENTITY] = {"SourceIdentity", "AssumeRoleResult/SourceIdentity", SOURCE_IDENTITY_MIN,
+                           SOURCE_IDENTITY_MAX, CS_NAME, 0, 0},
     [F_PACKED_POLICY_SIZE] = {"PackedPolicySize", "AssumeRoleResult/PackedPolicySize", 1, PPS_MAX,
                               CS_DIGIT, 0, 0},
 };
@@ -597,9 +597,10 @@ epoch_from_number(double v, int64_t *out, struct stsrole_error *err)
     if (!isfinite(v) || v < EPOCH_MIN || v >= EPOCH_MAX)
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "Expiration: %.17g is not a plausible time",
                             v);
-    /* Epoch seconds may carry milliseconds; rounding down errs on the side
-     * of refreshing early. */
-    *out = (int64_t)floor(v);
+    /* Epoch seconds may carry milliseconds; truncating (v is positive)
+     * rounds down, which errs on the side of refreshing early.  No floor():
+     * the library does not link libm. */
+    *out = (int64_t)v;
     return STSROLE_OK;
 }
 
@@ -648,7 +649,7 @@ finish_answer(const struct raw_answer *r, struct stsrole_assumed *out, struct st
     }
     if (r->have_pps_num) {
         if (!isfinite(r->pps_num) || r->pps_num < 0 || r->pps_num > 1e6 ||
-            r->pps_num != floor(r->pps_num))
+            r->pps_num != (double)(long)r->pps_num)
             return stsrole_fail(err, STSROLE_E_PROTOCOL, "PackedPolicySize: not a percentage");
         pps = (long)r->pps_num;
     } else if (r->v[F_PACKED_POLICY_SIZE] != NULL) {
@@ -663,8 +664,7 @@ finish_answer(const struct raw_answer *r, struct stsrole_assumed *out, struct st
     out->assumed_role_id = stsrole_strndup(r->v[F_ROLE_ID], r->n[F_ROLE_ID]);
     out->packed_policy_size = (int)pps;
     if (r->v[F_SOURCE_IDENTITY] != NULL)
-        out->source_identity =
-            stsrole_strndup(r->v[F_SOURCE_IDENTITY], r->n[F_SOURCE_IDENTITY]);
+        out->source_identity = stsrole_strndup(r->v[F_SOURCE_IDENTITY], r->n[F_SOURCE_IDENTITY]);
     if (out->creds.access_key_id == NULL || out->creds.secret_access_key == NULL ||
         out->creds.session_token == NULL || out->arn == NULL || out->assumed_role_id == NULL ||
         (r->v[F_SOURCE_IDENTITY] != NULL && out->source_identity == NULL))
@@ -1005,8 +1005,8 @@ xml_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value, 
 {
     struct xml_state *st = ud;
 
-    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid,
-        (void)pubid, (void)notation;
+    (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)sysid, (void)pubid,
+        (void)notation;
     stsrole_fail(st->err, STSROLE_E_PROTOCOL, "AssumeRole answer: entity declaration refused");
     xml_abort(st, STSROLE_E_PROTOCOL);
 }
@@ -1040,7 +1040,8 @@ parse_xml(const char *body, size_t len, struct stsrole_assumed *out, struct stsr
     XML_SetEntityDeclHandler(st.parser, xml_entity);
     XML_SetParamEntityParsing(st.parser, XML_PARAM_ENTITY_PARSING_NEVER);
     if (XML_Parse(st.parser, body, (int)len, XML_TRUE) != XML_STATUS_OK && !st.failed) {
-        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "AssumeRole answer: malformed XML: %s at line %lu",
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL,
+                          "AssumeRole answer: malformed XML: %s at line %lu",
                           XML_ErrorString(XML_GetErrorCode(st.parser)),
                           (unsigned long)XML_GetCurrentLineNumber(st.parser));
     } else if (st.failed) {

@@ -178,10 +178,11 @@ class Moto:
                                    PolicyDocument=json.dumps(doc))
             arns[name] = r["Role"]["Arn"]
         # A role whose trust policy names someone else: AssumeRole from the
-        # bastion must be denied.
+        # bastion must be denied.  moto checks trust only for roles in the
+        # caller's own account, so this one lives in the security account.
         other = dict(trust, Statement=[dict(trust["Statement"][0], Principal={
             "AWS": "arn:aws:iam::333333333333:user/someone-else"})])
-        r = iam_wl.create_role(RoleName="UntrustedRole",
+        r = iam_sec.create_role(RoleName="UntrustedRole",
                                AssumeRolePolicyDocument=json.dumps(other))
         arns["UntrustedRole"] = r["Role"]["Arn"]
         self.enable_auth()

@@ -1,4 +1,4 @@
-/* test_sts.c: AssumeRole parameter limits, request body encoding, and decoding of JSON and XML answers. */
+/* test_sts.c: AssumeRole limits, request body encoding, and decoding JSON and XML answers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -194,6 +194,8 @@ t_source_identity(void **state)
     p.source_identity = "aws:alice";
     expect_invalid(&p, "SourceIdentity: the prefix \"aws:\" is reserved");
     p.source_identity = "AWS:alice";
+    expect_invalid(&p, "SourceIdentity: the prefix \"aws:\" is reserved");
+    p.source_identity = "alice:x";
     expect_invalid(&p, "SourceIdentity: invalid character 0x3a");
     p.source_identity = "a";
     expect_invalid(&p, "SourceIdentity: 1 characters, at least 2 required");
@@ -265,9 +267,11 @@ t_tags(void **state)
     free(big);
     tags[0].value = "smile \xf0\x9f\x98\x80";
     expect_invalid(&p, "Tags.member.1.Value: invalid character U+1F600");
-    tags[0].value = "rtl\xe2\x80\xaeevil";
+    tags[0].value = "rtl\xe2\x80\xae"
+                    "evil";
     expect_invalid(&p, "Tags.member.1.Value: invalid character U+202E");
-    tags[0].value = "zero\xe2\x80\x8bwidth";
+    tags[0].value = "zero\xe2\x80\x8b"
+                    "width";
     expect_invalid(&p, "Tags.member.1.Value: invalid character U+200B");
     tags[0].value = "tab\there";
     expect_invalid(&p, "Tags.member.1.Value: invalid character 0x09");
@@ -451,7 +455,7 @@ t_body_full(void **state)
                         "&DurationSeconds=3600"
                         "&SourceIdentity=alice"
                         "&Tags.member.1.Key=MfaChecked&Tags.member.1.Value=true"
-                        "&Tags.member.2.Key=Team%20Name&Tags.member.2.Value=Z%C3%BCrich%20Ops"
+                        "&Tags.member.2.Key=Team+Name&Tags.member.2.Value=Z%C3%BCrich+Ops"
                         "&Tags.member.3.Key=key%3Awith%2F%3D%2B-%40._&Tags.member.3.Value="
                         "&TransitiveTagKeys.member.1=mfachecked"
                         "&ExternalId=a%2Fb%3Ac%2Bd%3De"
@@ -475,9 +479,10 @@ t_body_minimal(void **state)
     p.session_name = "alice.bastion1.ab12";
     stsrole_buf_init(&b, 0);
     assert_int_equal(stsrole_sts_assume_body(&p, &b, &err), STSROLE_OK);
-    assert_string_equal(b.data, "Action=AssumeRole&Version=2011-06-15"
-                                "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FSecurityAuditRole"
-                                "&RoleSessionName=alice.bastion1.ab12");
+    assert_string_equal(b.data,
+                        "Action=AssumeRole&Version=2011-06-15"
+                        "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FSecurityAuditRole"
+                        "&RoleSessionName=alice.bastion1.ab12");
     stsrole_buf_free(&b);
 }
 
@@ -526,8 +531,8 @@ t_body_too_large(void **state)
 static const char json_real[] =
     "{\"AssumeRoleResponse\":{\"AssumeRoleResult\":{\"AssumedRoleUser\":{\"Arn\":\"" USER_ARN
     "\",\"AssumedRoleId\":\"" ROLE_ID "\"},\"Credentials\":{\"AccessKeyId\":\"" AKID
-    "\",\"Expiration\":1.514869445E9,\"SecretAccessKey\":\"" SECRET
-    "\",\"SessionToken\":\"" TOKEN "\"},\"PackedPolicySize\":null,\"SourceIdentity\":null},"
+    "\",\"Expiration\":1.514869445E9,\"SecretAccessKey\":\"" SECRET "\",\"SessionToken\":\"" TOKEN
+    "\"},\"PackedPolicySize\":null,\"SourceIdentity\":null},"
     "\"ResponseMetadata\":{\"RequestId\":\"c6104cbe-af31-11e0-8154-cbc7ccf896c7\"}}}";
 
 /* moto 5's answer, byte for byte. */
@@ -728,7 +733,8 @@ t_json_bad(void **state)
     s = edit(json_real, AKID, "ASIA12345678901");
     expect_protocol(s, strlen(s), "AccessKeyId: 15 characters, at least 16 required");
     free(s);
-    s = edit(json_real, "\"AccessKeyId\"", "\"AccessKeyId\":\"AKIAIOSFODNN7EXAMPLE\",\"AccessKeyId\"");
+    s = edit(json_real, "\"AccessKeyId\"",
+             "\"AccessKeyId\":\"AKIAIOSFODNN7EXAMPLE\",\"AccessKeyId\"");
     expect_protocol(s, strlen(s), "AccessKeyId: appears 2 times");
     free(s);
     s = edit(json_real, "\"PackedPolicySize\":null", "\"PackedPolicySize\":-3");
@@ -837,7 +843,8 @@ t_xml_bad(void **state)
     expect_protocol(s, strlen(s), "PackedPolicySize: invalid character 0x73");
     free(s);
 
-    s = edit(xml_moto, "<AccessKeyId>", "<AccessKeyId>AKIAIOSFODNN7EXAMPLE</AccessKeyId><AccessKeyId>");
+    s = edit(xml_moto, "<AccessKeyId>",
+             "<AccessKeyId>AKIAIOSFODNN7EXAMPLE</AccessKeyId><AccessKeyId>");
     expect_protocol(s, strlen(s), "AccessKeyId: appears twice");
     free(s);
     s = edit(xml_moto, "<AccessKeyId>", "<AccessKeyId><b>x</b>");
@@ -920,17 +927,17 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_validate_good),  cmocka_unit_test(t_role_arn),
-        cmocka_unit_test(t_session_name),   cmocka_unit_test(t_duration),
+        cmocka_unit_test(t_validate_good),   cmocka_unit_test(t_role_arn),
+        cmocka_unit_test(t_session_name),    cmocka_unit_test(t_duration),
         cmocka_unit_test(t_source_identity), cmocka_unit_test(t_tags),
-        cmocka_unit_test(t_transitive),     cmocka_unit_test(t_external_id),
-        cmocka_unit_test(t_policy),         cmocka_unit_test(t_mfa),
-        cmocka_unit_test(t_body_full),      cmocka_unit_test(t_body_minimal),
-        cmocka_unit_test(t_body_invalid),   cmocka_unit_test(t_body_too_large),
-        cmocka_unit_test(t_json_exponent),  cmocka_unit_test(t_json_integer),
-        cmocka_unit_test(t_json_bare),      cmocka_unit_test(t_json_bad),
-        cmocka_unit_test(t_xml_moto),       cmocka_unit_test(t_xml_classic),
-        cmocka_unit_test(t_xml_bad),        cmocka_unit_test(t_xml_doctype),
+        cmocka_unit_test(t_transitive),      cmocka_unit_test(t_external_id),
+        cmocka_unit_test(t_policy),          cmocka_unit_test(t_mfa),
+        cmocka_unit_test(t_body_full),       cmocka_unit_test(t_body_minimal),
+        cmocka_unit_test(t_body_invalid),    cmocka_unit_test(t_body_too_large),
+        cmocka_unit_test(t_json_exponent),   cmocka_unit_test(t_json_integer),
+        cmocka_unit_test(t_json_bare),       cmocka_unit_test(t_json_bad),
+        cmocka_unit_test(t_xml_moto),        cmocka_unit_test(t_xml_classic),
+        cmocka_unit_test(t_xml_bad),         cmocka_unit_test(t_xml_doctype),
         cmocka_unit_test(t_bounds),
     };
 

@@ -1,0 +1,418 @@
+/* test_audit.c: the audit log: record format, hash chain, resume after restart, tamper detection. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "sigv4.h"
+
+#define TS 1700000000123LL
+
+struct fixture {
+    char dir[64];
+    char path[96];
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    strcpy(f->dir, "/tmp/stsrole-test-audit.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/audit.log", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[128];
+
+    unlink(f->path);
+    snprintf(p, sizeof(p), "%s/link", f->dir);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static struct stsrole_audit_record
+rec(const char *event, const char *user)
+{
+    struct stsrole_audit_record r;
+
+    memset(&r, 0, sizeof(r));
+    r.event = event;
+    r.user = user;
+    r.uid = 1000;
+    r.session_id = "0123456789abcdef0123456789abcdef";
+    r.role_arn = "arn:aws:iam::222222222222:role/SecurityAuditRole";
+    r.account = "222222222222";
+    r.access_key_id = "ASIAEXAMPLE";
+    r.expiration = 1700003600;
+    r.outcome = "ok";
+    return r;
+}
+
+/* Writes n records through the real writer. */
+static void
+write_log(const char *path, int n)
+{
+    struct stsrole_audit_log a;
+    struct stsrole_audit_record r;
+    struct stsrole_error e;
+    char user[16];
+    int i;
+
+    assert_int_equal(stsrole_audit_open(&a, path, "bastion1.example", "b1", &e), STSROLE_OK);
+    for (i = 0; i < n; i++) {
+        snprintf(user, sizeof(user), "user%d", i);
+        r = rec(i % 2 ? "session.close" : "session.open", user);
+        assert_int_equal(stsrole_audit_append(&a, &r, TS + i, NULL, &e), STSROLE_OK);
+    }
+    stsrole_audit_close(&a);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = calloc(1, 1 << 20);
+
+    assert_non_null(fp);
+    *len = fread(buf, 1, (1 << 20) - 1, fp);
+    fclose(fp);
+    return buf;
+}
+
+static void
+spit(const char *path, const char *data, size_t len)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+    chmod(path, 0600);
+}
+
+/* Start of line n (1-based) in buf. */
+static char *
+line_at(char *buf, int n)
+{
+    while (--n > 0) {
+        buf = strchr(buf, '\n');
+        assert_non_null(buf);
+        buf++;
+    }
+    return buf;
+}
+
+static size_t
+verify(const char *path)
+{
+    struct stsrole_audit_verifier v;
+    struct stsrole_error e;
+
+    stsrole_audit_verify_init(&v);
+    if (stsrole_audit_verify_file(path, &v, &e) == STSROLE_OK)
+        return 0;
+    return v.bad_line;
+}
+
+static void
+test_format_fields_and_hash(void **state)
+{
+    struct stsrole_audit_record r = rec("revoke.ok", "alice");
+    struct stsrole_buf b;
+    struct stsrole_error e;
+    cJSON *j, *it;
+    const char *keys[] = {"seq", "ts", "host", "bastion_id", "event", "user", "uid", "rhost",
+                          "tty", "session_id", "role_arn", "account", "session_name",
+                          "source_identity", "access_key_id", "expiration", "aws_request_id",
+                          "outcome", "detail", "prev", "hash"};
+    size_t i = 0;
+    char want[65];
+
+    (void)state;
+    stsrole_buf_init(&b, 0);
+    assert_int_equal(stsrole_audit_format("h", "b1", 7, TS, STSROLE_AUDIT_GENESIS, &r, &b, &e),
+                     STSROLE_OK);
+    assert_null(strchr(b.data, '\n'));
+    j = cJSON_Parse(b.data);
+    assert_non_null(j);
+    cJSON_ArrayForEach(it, j)
+    {
+        assert_true(i < sizeof(keys) / sizeof(keys[0]));
+        assert_string_equal(it->string, keys[i]);
+        i++;
+    }
+    assert_int_equal(i, sizeof(keys) / sizeof(keys[0]));
+    assert_int_equal(cJSON_GetObjectItem(j, "seq")->valueint, 7);
+    assert_string_equal(cJSON_GetObjectItem(j, "ts")->valuestring, "2023-11-14T22:13:20.123Z");
+    assert_string_equal(cJSON_GetObjectItem(j, "expiration")->valuestring,
+                        "2023-11-14T23:13:20Z");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "rhost")));
+    assert_int_equal(cJSON_GetObjectItem(j, "uid")->valueint, 1000);
+    /* hash = SHA-256 of the record up to prev, closed with '}'. */
+    {
+        char *cut = strstr(b.data, ",\"hash\":");
+
+        assert_non_null(cut);
+        *cut = '}';
+        stsrole_sha256_hex(b.data, (size_t)(cut - b.data) + 1, want);
+        *cut = ',';
+    }
+    assert_string_equal(cJSON_GetObjectItem(j, "hash")->valuestring, want);
+    cJSON_Delete(j);
+    stsrole_buf_free(&b);
+}
+
+static void
+test_chain_and_resume(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a;
+    struct stsrole_audit_record r = rec("gateway.start", NULL);
+    struct stsrole_buf line;
+    struct stsrole_error e;
+    char *buf, *last, first_prev[65];
+    size_t len;
+
+    write_log(f->path, 5);
+    assert_int_equal(verify(f->path), 0);
+    /* A restart continues seq and prev from the last line. */
+    stsrole_buf_init(&line, 0);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(a.seq, 5);
+    assert_true(a.tail_ok);
+    assert_string_equal(a.last_event, "session.open");
+    assert_string_equal(a.last_session, "0123456789abcdef0123456789abcdef");
+    buf = slurp(f->path, &len);
+    last = line_at(buf, 5);
+    stsrole_sha256_hex(last, strlen(last) - 1, first_prev);
+    assert_string_equal(a.prev, first_prev);
+    free(buf);
+    assert_int_equal(stsrole_audit_append(&a, &r, TS + 10, &line, &e), STSROLE_OK);
+    assert_non_null(strstr(line.data, "\"seq\":6,"));
+    assert_non_null(strstr(line.data, first_prev));
+    stsrole_audit_close(&a);
+    stsrole_buf_free(&line);
+    assert_int_equal(verify(f->path), 0);
+}
+
+static void
+test_one_writer_only(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a, b;
+    struct stsrole_error e;
+
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(stsrole_audit_open(&b, f->path, "h", "b1", &e), STSROLE_E_IO);
+    stsrole_audit_close(&a);
+}
+
+static void
+test_unsafe_files_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a;
+    struct stsrole_error e;
+    char link[128];
+
+    write_log(f->path, 1);
+    chmod(f->path, 0666);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_E_UNSAFE);
+    chmod(f->path, 0600);
+    snprintf(link, sizeof(link), "%s/link", f->dir);
+    assert_int_equal(symlink(f->path, link), 0);
+    assert_int_equal(stsrole_audit_open(&a, link, "h", "b1", &e), STSROLE_E_UNSAFE);
+}
+
+static void
+test_torn_tail_is_cut(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a;
+    struct stsrole_audit_record r = rec("gateway.start", NULL);
+    struct stsrole_error e;
+    char *buf;
+    size_t len;
+
+    write_log(f->path, 3);
+    buf = slurp(f->path, &len);
+    /* A crash in the middle of the fourth append. */
+    memcpy(buf + len, "{\"seq\":4,\"ts\":", 14);
+    spit(f->path, buf, len + 14);
+    assert_int_equal(verify(f->path), 4);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(a.torn, 14);
+    assert_int_equal(a.seq, 3);
+    assert_int_equal(stsrole_audit_append(&a, &r, TS, NULL, &e), STSROLE_OK);
+    stsrole_audit_close(&a);
+    assert_int_equal(verify(f->path), 0);
+    free(buf);
+}
+
+static void
+test_edit_is_caught_on_that_line(void **state)
+{
+    struct fixture *f = *state;
+    char *buf, *p;
+    size_t len;
+    int n;
+
+    for (n = 1; n <= 6; n++) {
+        write_log(f->path, 6);
+        buf = slurp(f->path, &len);
+        p = strstr(line_at(buf, n), "\"user\":\"user");
+        p[12] = 'X'; /* "userN" -> "userX" */
+        spit(f->path, buf, len);
+        assert_int_equal(verify(f->path), n);
+        free(buf);
+        unlink(f->path);
+    }
+}
+
+static void
+test_delete_is_caught_on_that_line(void **state)
+{
+    struct fixture *f = *state;
+    char *buf, *a, *b;
+    size_t len;
+    int n;
+
+    for (n = 1; n <= 5; n++) {
+        write_log(f->path, 6);
+        buf = slurp(f->path, &len);
+        a = line_at(buf, n);
+        b = line_at(buf, n + 1);
+        memmove(a, b, len - (size_t)(b - buf));
+        spit(f->path, buf, len - (size_t)(b - a));
+        assert_int_equal(verify(f->path), n);
+        free(buf);
+        unlink(f->path);
+    }
+}
+
+static void
+test_deleted_last_line_needs_the_head(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_verifier v;
+    struct stsrole_audit_log a;
+    struct stsrole_error e;
+    uint64_t head_seq;
+    char head_prev[65], *buf;
+    size_t len;
+
+    write_log(f->path, 4);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    head_seq = a.seq;
+    memcpy(head_prev, a.prev, 65);
+    stsrole_audit_close(&a);
+    buf = slurp(f->path, &len);
+    spit(f->path, buf, (size_t)(line_at(buf, 4) - buf));
+    assert_int_equal(verify(f->path), 0); /* the chain alone cannot tell */
+    stsrole_audit_verify_init(&v);
+    v.head_seq = head_seq;
+    memcpy(v.head_prev, head_prev, 65);
+    assert_int_equal(stsrole_audit_verify_file(f->path, &v, &e), STSROLE_E_PROTOCOL);
+    assert_int_equal(v.bad_line, 4);
+    assert_non_null(strstr(e.msg, "line 4"));
+    free(buf);
+}
+
+static void
+test_swap_is_caught_on_that_line(void **state)
+{
+    struct fixture *f = *state;
+    char *buf, *out, *a, *b, *c;
+    size_t len, la, lb;
+    int n;
+
+    for (n = 1; n <= 5; n++) {
+        write_log(f->path, 6);
+        buf = slurp(f->path, &len);
+        out = calloc(1, len + 1);
+        a = line_at(buf, n);
+        b = line_at(buf, n + 1);
+        c = line_at(buf, n + 2);
+        la = (size_t)(b - a);
+        lb = (size_t)(c - b);
+        memcpy(out, buf, (size_t)(a - buf));
+        memcpy(out + (a - buf), b, lb);
+        memcpy(out + (a - buf) + lb, a, la);
+        memcpy(out + (c - buf), c, len - (size_t)(c - buf));
+        spit(f->path, out, len);
+        assert_int_equal(verify(f->path), n);
+        free(out);
+        free(buf);
+        unlink(f->path);
+    }
+}
+
+static void
+test_rewritten_line_with_new_hash(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_record r = rec("session.open", "mallory");
+    struct stsrole_buf forged;
+    struct stsrole_error e;
+    char *buf, *out, *l3, *l4, prev[65];
+    size_t len;
+
+    /* A forger who recomputes the line's own hash is caught by the next
+     * line's prev, and the report still names the forged line. */
+    write_log(f->path, 5);
+    buf = slurp(f->path, &len);
+    l3 = line_at(buf, 3);
+    l4 = line_at(buf, 4);
+    stsrole_sha256_hex(line_at(buf, 2), (size_t)(l3 - line_at(buf, 2)) - 1, prev);
+    stsrole_buf_init(&forged, 0);
+    assert_int_equal(stsrole_audit_format("bastion1.example", "b1", 3, TS + 2, prev, &r, &forged,
+                                          &e),
+                     STSROLE_OK);
+    out = calloc(1, len + forged.len + 2);
+    memcpy(out, buf, (size_t)(l3 - buf));
+    memcpy(out + (l3 - buf), forged.data, forged.len);
+    out[(l3 - buf) + forged.len] = '\n';
+    memcpy(out + (l3 - buf) + forged.len + 1, l4, len - (size_t)(l4 - buf));
+    spit(f->path, out, (size_t)(l3 - buf) + forged.len + 1 + len - (size_t)(l4 - buf));
+    assert_int_equal(verify(f->path), 3);
+    stsrole_buf_free(&forged);
+    free(out);
+    free(buf);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_fields_and_hash),
+        cmocka_unit_test_setup_teardown(test_chain_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_writer_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_is_caught_on_that_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_is_caught_on_that_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_last_line_needs_the_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_is_caught_on_that_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewritten_line_with_new_hash, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
