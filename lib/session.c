@@ -230,8 +230,7 @@ open_state_dir(const char *path, int create, int *fd_out, struct stsrole_error *
     fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOTDIR)
-            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: not a directory, or a symlink",
-                                path);
+            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: not a directory, or a symlink", path);
         if (errno == ENOENT)
             return stsrole_fail(err, STSROLE_E_NOTFOUND, "%s: no such directory", path);
         return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));

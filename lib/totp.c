@@ -153,8 +153,8 @@ stsrole_totp_verify(const char *usersfile, const char *user, const char *code, i
         return stsrole_fail(err, STSROLE_E_INVALID, "totp window %d out of range 0..%d", window,
                             STSROLE_TOTP_MAX_WINDOW);
     if (!stsrole_totp_code_wellformed(code))
-        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits",
-                            TOTP_MIN_DIGITS, TOTP_MAX_DIGITS);
+        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
+                            TOTP_MAX_DIGITS);
     rc = stsrole_totp_check_usersfile(usersfile, err);
     if (rc != STSROLE_OK)
         return rc;

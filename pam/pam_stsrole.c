@@ -1,4 +1,4 @@
-/* pam_stsrole.c: PAM entry points: TOTP at auth, an AWS role session at open, its record at close. */
+/* pam_stsrole.c: the PAM entry points: TOTP (auth), mint and record (open), close the record. */
 #include "config.h"
 
 #include <errno.h>
@@ -47,8 +47,8 @@ struct open_session {
 };
 
 static const char *const env_names[] = {
-    "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",  "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_REGION",         "AWS_DEFAULT_REGION",    "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",  "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",        "AWS_DEFAULT_REGION",    "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN",
 };
 
 /* ---- logging --------------------------------------------------------- */
@@ -372,8 +372,7 @@ set_env(pam_handle_t *pamh, const struct stsrole_config *cfg, const struct stsro
 
     stsrole_iso8601(as->creds.expiration, expires);
     if ((rc = put_env(pamh, "AWS_ACCESS_KEY_ID", as->creds.access_key_id)) != PAM_SUCCESS ||
-        (rc = put_env(pamh, "AWS_SECRET_ACCESS_KEY", as->creds.secret_access_key)) !=
-            PAM_SUCCESS ||
+        (rc = put_env(pamh, "AWS_SECRET_ACCESS_KEY", as->creds.secret_access_key)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "AWS_SESSION_TOKEN", as->creds.session_token)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "AWS_CREDENTIAL_EXPIRATION", expires)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "AWS_REGION", cfg->region)) != PAM_SUCCESS ||
@@ -397,8 +396,10 @@ choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *us
     if (rc != STSROLE_OK)
         return rc;
     if (n == 0)
-        return stsrole_fail(err, STSROLE_E_NOTFOUND, "no [role] in %s lists user %s or a group "
-                            "of theirs", cfg->path != NULL ? cfg->path : "the config", user);
+        return stsrole_fail(err, STSROLE_E_NOTFOUND,
+                            "no [role] in %s lists user %s or a group "
+                            "of theirs",
+                            cfg->path != NULL ? cfg->path : "the config", user);
     if (n == 1) {
         *role = choices[0];
         return STSROLE_OK;
@@ -411,14 +412,19 @@ choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *us
     if (rc == PAM_SUCCESS)
         return STSROLE_OK;
     if (rc == PAM_CONV_ERR)
-        return stsrole_fail(err, STSROLE_E_INVALID, "%zu roles match user %s and none was "
-                            "chosen (sshd chooses during keyboard-interactive auth)", n, user);
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "%zu roles match user %s and none was "
+                            "chosen (sshd chooses during keyboard-interactive auth)",
+                            n, user);
     return stsrole_fail(err, STSROLE_E_INVALID, "no valid role chosen");
 }
 
 static void
-tell_user(pam_handle_t *pamh, int safe, const char *what, const struct stsrole_error *err)
+tell_user(pam_handle_t *pamh, int flags, int safe, const char *what,
+          const struct stsrole_error *err)
 {
+    if (flags & PAM_SILENT)
+        return;
     if (safe)
         pam_info(pamh, "stsrole: WARNING: %s: %s. This session has NO AWS credentials.", what,
                  stsrole_status_name(err->status));
@@ -466,7 +472,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         d.outcome = "config-error";
         d.reason = err.msg;
         log_decision(pamh, LOG_ERR, &d);
-        pam_error(pamh, "stsrole: session refused: the stsrole configuration is invalid.");
+        if (!(flags & PAM_SILENT))
+            pam_error(pamh, "stsrole: session refused: the stsrole configuration is invalid.");
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
     }
     safe = cfg.failmode == STSROLE_FAIL_SAFE;
@@ -485,9 +492,9 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         d.outcome = "refused";
         d.reason = err.msg;
         log_decision(pamh, LOG_NOTICE, &d);
-        if (status == STSROLE_E_NOTFOUND)
+        if (!(flags & PAM_SILENT) && status == STSROLE_E_NOTFOUND)
             pam_error(pamh, "stsrole: session refused: no AWS role is configured for %s.", user);
-        else
+        else if (!(flags & PAM_SILENT))
             pam_error(pamh, "stsrole: session refused: %s.", err.msg);
         stsrole_config_free(&cfg);
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
@@ -591,7 +598,7 @@ fail:
     d.reason = err.msg;
     d.outcome = safe ? "failopen" : "refused";
     log_decision(pamh, safe ? LOG_WARNING : LOG_ERR, &d);
-    tell_user(pamh, safe, what, &err);
+    tell_user(pamh, flags, safe, what, &err);
     stsrole_config_free(&cfg);
     if (safe)
         return PAM_SUCCESS;

@@ -109,8 +109,7 @@ role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids
 
 int
 stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, gid_t gid,
-                           const struct stsrole_role **out, size_t *n,
-                           struct stsrole_error *err)
+                           const struct stsrole_role **out, size_t *n, struct stsrole_error *err)
 {
     gid_t *gids = NULL;
     int ngids = 0, rc, allowed;

@@ -11,8 +11,9 @@
 /*
  * Usage: pamdrive -c CONFDIR -s SERVICE -u USER [-r RHOST] [-t TTY]
  *                 [-a ANSWER]... [-n] [-l LOGFILE] OP...
- * OP is auth, acct, setcred, open, close, env or end-and-start (a new
- * handle, as sshd's separate processes would have).  Every prompt, message
+ * OP is auth, acct, setcred, open, close, env, noprompt (later prompts
+ * fail, as in sshd's open_session) or end-and-start (a new handle, as
+ * sshd's separate processes would have).  Every prompt, message
  * and result is printed on stdout, one line each:
  *   prompt-off: TEXT | prompt-on: TEXT | info: TEXT | error: TEXT
  *   OP rc=N NAME
@@ -40,7 +41,8 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp, void *da
         switch (msg[i]->msg_style) {
         case PAM_PROMPT_ECHO_OFF:
         case PAM_PROMPT_ECHO_ON:
-            printf("%s: %s\n", msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ? "prompt-off" : "prompt-on",
+            printf("%s: %s\n",
+                   msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ? "prompt-off" : "prompt-on",
                    msg[i]->msg);
             if (no_prompts || next_answer >= n_answers) {
                 int j;
@@ -201,15 +203,32 @@ main(int argc, char **argv)
         return 2;
     while ((opt = getopt(argc, argv, "c:s:u:r:t:a:nl:")) != -1) {
         switch (opt) {
-        case 'c': confdir = optarg; break;
-        case 's': service = optarg; break;
-        case 'u': user = optarg; break;
-        case 'r': rhost = optarg; break;
-        case 't': tty = optarg; break;
-        case 'a': answers[n_answers++] = optarg; break;
-        case 'n': no_prompts = 1; break;
-        case 'l': logpath = optarg; break;
-        default: return 2;
+        case 'c':
+            confdir = optarg;
+            break;
+        case 's':
+            service = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'r':
+            rhost = optarg;
+            break;
+        case 't':
+            tty = optarg;
+            break;
+        case 'a':
+            answers[n_answers++] = optarg;
+            break;
+        case 'n':
+            no_prompts = 1;
+            break;
+        case 'l':
+            logpath = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     if (confdir == NULL || service == NULL || user == NULL || optind >= argc) {
@@ -244,6 +263,9 @@ main(int argc, char **argv)
             }
             free(env);
             rc = PAM_SUCCESS;
+        } else if (strcmp(op, "noprompt") == 0) {
+            no_prompts = 1;
+            continue;
         } else if (strcmp(op, "end-and-start") == 0) {
             pam_end(pamh, rc);
             pamh = NULL;
