@@ -1,1 +1,441 @@
-/* ctl_admin.c: placeholder */
+/* ctl_admin.c: stsrolectl sessions, revoke, audit verify and status: the gateway's admin side. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "ctl.h"
+#include "gwproto.h"
+
+/* A revocation may wait on AWS (retries within 15 s per call). */
+#define CTL_TIMEOUT_S 120
+
+static int
+load(const char *path, struct stsrole_config *cfg, int quiet)
+{
+    struct stsrole_error err;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (stsrole_config_load(path ? path : STSROLE_DEFAULT_CONF, cfg, &err) != STSROLE_OK) {
+        if (!quiet)
+            fprintf(stderr, "stsrolectl: %s\n", err.msg);
+        return ctl_exit_for(err.status);
+    }
+    if (cfg->state_dir == NULL) {
+        if (!quiet)
+            fprintf(stderr, "stsrolectl: %s: state_dir is not set\n", cfg->path);
+        stsrole_config_free(cfg);
+        return CTL_EXIT_CONFIG;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* One request to the gateway; *resp is its parsed answer. */
+static int
+ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
+{
+    struct sockaddr_un sa;
+    struct timeval tv = {CTL_TIMEOUT_S, 0};
+    char *text, *buf;
+    size_t len = 0;
+    ssize_t n;
+    int fd, rc = CTL_EXIT_UNAVAIL;
+
+    *resp = NULL;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", cfg->state_dir,
+                         GW_SOCKET_NAME) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "stsrolectl: state_dir is too long\n");
+        return CTL_EXIT_CONFIG;
+    }
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (!quiet)
+            fprintf(stderr, "stsrolectl: the gateway is not reachable at %s: %s\n", sa.sun_path,
+                    strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return errno == EACCES ? CTL_EXIT_NOPERM : CTL_EXIT_UNAVAIL;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    text = cJSON_PrintUnformatted(req);
+    buf = malloc(GW_RESPONSE_MAX + 1);
+    if (text == NULL || buf == NULL || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+        write(fd, "\n", 1) != 1) {
+        fprintf(stderr, "stsrolectl: cannot send to the gateway: %s\n", strerror(errno));
+        goto out;
+    }
+    while (len < GW_RESPONSE_MAX) {
+        n = read(fd, buf + len, GW_RESPONSE_MAX - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if ((*resp = cJSON_ParseWithLength(buf, len)) == NULL) {
+        fprintf(stderr, "stsrolectl: no answer from the gateway\n");
+        rc = CTL_EXIT_PROTOCOL;
+        goto out;
+    }
+    rc = CTL_EXIT_OK;
+out:
+    free(text);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static const char *
+str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static double
+num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int
+answer_ok(const cJSON *resp)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok")))
+        return 1;
+    fprintf(stderr, "stsrolectl: %s\n", str(resp, "error"));
+    return 0;
+}
+
+/* Every subcommand accepts --config after its name as well. */
+#define CONFIG_OPT {"config", required_argument, NULL, 'c'}
+
+static int
+simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_config *cfg)
+{
+    cJSON *req;
+    int rc;
+
+    if ((rc = load(config_path, cfg, 0)) != CTL_EXIT_OK)
+        return rc;
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", cmd);
+    rc = ask(cfg, req, resp, 0);
+    cJSON_Delete(req);
+    return rc;
+}
+
+int
+ctl_sessions(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {CONFIG_OPT, {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    struct stsrole_config cfg;
+    const cJSON *arr, *s;
+    cJSON *resp = NULL;
+    int c, json = 0, rc;
+    char *text;
+
+    memset(&cfg, 0, sizeof(cfg));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'c')
+            config_path = optarg;
+        else if (c == 'j')
+            json = 1;
+        else
+            return CTL_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: stsrolectl sessions [--json]\n");
+        return CTL_EXIT_USAGE;
+    }
+    if ((rc = simple(config_path, "sessions", &resp, &cfg)) != CTL_EXIT_OK)
+        goto out;
+    if (!answer_ok(resp)) {
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    arr = cJSON_GetObjectItemCaseSensitive(resp, "sessions");
+    if (json) {
+        text = cJSON_Print(arr);
+        printf("%s\n", text ? text : "[]");
+        free(text);
+        goto out;
+    }
+    printf("%-32s  %-12s  %-22s  %-15s  %-7s  %-20s  %-20s  %s\n", "SESSION", "USER", "ROLE",
+           "FROM", "TTY", "OPENED", "EXPIRES", "STATE");
+    cJSON_ArrayForEach(s, arr)
+    {
+        printf("%-32s  %-12s  %-22s  %-15s  %-7s  %-20s  %-20s  %s\n", str(s, "session_id"),
+               str(s, "user"), str(s, "role_name"), str(s, "rhost"), str(s, "tty"),
+               str(s, "opened"), str(s, "expiration"), str(s, "state"));
+    }
+out:
+    cJSON_Delete(resp);
+    stsrole_config_free(&cfg);
+    return rc;
+}
+
+int
+ctl_revoke(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {CONFIG_OPT,
+                                         {"session", required_argument, NULL, 's'},
+                                         {"user", required_argument, NULL, 'u'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {"role", required_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
+    const char *session = NULL, *user = NULL, *role = NULL;
+    struct stsrole_config cfg;
+    const cJSON *v;
+    cJSON *req, *resp = NULL;
+    int c, all = 0, rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            session = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'a':
+            all = 1;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        default:
+            return CTL_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || (!!session + !!user + !!all) != 1 || (all != (role != NULL))) {
+        fprintf(stderr, "usage: stsrolectl revoke --session ID | --user USER | --all --role NAME\n");
+        return CTL_EXIT_USAGE;
+    }
+    if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
+        return rc;
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "revoke");
+    if (session != NULL)
+        cJSON_AddStringToObject(req, "session", session);
+    if (user != NULL)
+        cJSON_AddStringToObject(req, "user", user);
+    if (all) {
+        cJSON_AddBoolToObject(req, "all", 1);
+        cJSON_AddStringToObject(req, "role", role);
+    }
+    rc = ask(&cfg, req, &resp, 0);
+    cJSON_Delete(req);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    if (all) {
+        if (!answer_ok(resp)) {
+            v = cJSON_GetObjectItemCaseSensitive(resp, "status");
+            rc = cJSON_IsNumber(v) ? ctl_exit_for(v->valueint) : CTL_EXIT_FAIL;
+            goto out;
+        }
+        printf("revoked: %s\n", str(resp, "detail"));
+        goto out;
+    }
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(resp, "revoked"))
+        printf("revoked %s\n", v->valuestring);
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(resp, "failed"))
+        printf("FAILED  %s (the gateway keeps retrying)\n", v->valuestring);
+    if (!answer_ok(resp))
+        rc = CTL_EXIT_UNAVAIL;
+out:
+    cJSON_Delete(resp);
+    stsrole_config_free(&cfg);
+    return rc;
+}
+
+/* The gateway's own record of the log's last line, when it is the log the
+ * gateway writes: catches a truncated or rewritten tail. */
+static void
+gateway_head(const char *file, const char *config_path, struct stsrole_audit_verifier *v,
+             int explicit_file)
+{
+    struct stsrole_config cfg;
+    cJSON *req, *resp = NULL;
+    const cJSON *audit, *prev;
+    char a[PATH_MAX], b[PATH_MAX];
+
+    if (load(config_path, &cfg, explicit_file) != CTL_EXIT_OK)
+        return;
+    if (cfg.audit_log == NULL || realpath(file, a) == NULL || realpath(cfg.audit_log, b) == NULL ||
+        strcmp(a, b) != 0) {
+        stsrole_config_free(&cfg);
+        return;
+    }
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "cmd", "status");
+    if (ask(&cfg, req, &resp, 1) == CTL_EXIT_OK) {
+        audit = cJSON_GetObjectItemCaseSensitive(resp, "audit");
+        prev = cJSON_GetObjectItemCaseSensitive(audit, "prev");
+        if (cJSON_IsString(prev) && strlen(prev->valuestring) == 64 && num(audit, "seq") > 0) {
+            v->head_seq = (uint64_t)num(audit, "seq");
+            memcpy(v->head_prev, prev->valuestring, 65);
+        }
+    } else {
+        fprintf(stderr, "stsrolectl: note: the gateway is not running; checking the chain "
+                        "only (a cut-off tail cannot be seen)\n");
+    }
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    stsrole_config_free(&cfg);
+}
+
+int
+ctl_audit(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {CONFIG_OPT, {NULL, 0, NULL, 0}};
+    struct stsrole_audit_verifier v;
+    struct stsrole_config cfg;
+    struct stsrole_error err;
+    char *file = NULL;
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'c')
+            return CTL_EXIT_USAGE;
+        config_path = optarg;
+    }
+    if (optind >= argc || strcmp(argv[optind], "verify") != 0 || argc - optind > 2) {
+        fprintf(stderr, "usage: stsrolectl audit verify [FILE]\n");
+        return CTL_EXIT_USAGE;
+    }
+    if (argc - optind == 2) {
+        file = strdup(argv[optind + 1]);
+    } else {
+        if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
+            return rc;
+        if (cfg.audit_log == NULL) {
+            fprintf(stderr, "stsrolectl: %s: audit_log is not set\n", cfg.path);
+            stsrole_config_free(&cfg);
+            return CTL_EXIT_CONFIG;
+        }
+        file = strdup(cfg.audit_log);
+        stsrole_config_free(&cfg);
+    }
+    if (file == NULL)
+        return CTL_EXIT_FAIL;
+    stsrole_audit_verify_init(&v);
+    gateway_head(file, config_path, &v, argc - optind == 2);
+    rc = stsrole_audit_verify_file(file, &v, &err);
+    if (rc == STSROLE_OK) {
+        printf("%s: %zu records, chain intact (last seq %llu)\n", file, v.lines,
+               (unsigned long long)v.seq);
+        rc = CTL_EXIT_OK;
+    } else if (rc == STSROLE_E_PROTOCOL) {
+        printf("%s: line %zu: %s\n", file, v.bad_line, v.why);
+        rc = CTL_EXIT_FAIL;
+    } else {
+        fprintf(stderr, "stsrolectl: %s\n", err.msg);
+        rc = ctl_exit_for(rc);
+    }
+    free(file);
+    return rc;
+}
+
+int
+ctl_status(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {CONFIG_OPT, {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    struct stsrole_config cfg;
+    const cJSON *audit, *r;
+    cJSON *resp = NULL;
+    char *text;
+    int c, json = 0, rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'c')
+            config_path = optarg;
+        else if (c == 'j')
+            json = 1;
+        else
+            return CTL_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: stsrolectl status [--json]\n");
+        return CTL_EXIT_USAGE;
+    }
+    if ((rc = simple(config_path, "status", &resp, &cfg)) != CTL_EXIT_OK)
+        goto out;
+    if (!answer_ok(resp)) {
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (json) {
+        text = cJSON_Print(resp);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        audit = cJSON_GetObjectItemCaseSensitive(resp, "audit");
+        printf("gateway:  %s (pid %.0f, since %s, bastion %s, policy %s)\n", str(resp, "health"),
+               num(resp, "pid"), str(resp, "started"), str(resp, "bastion_id"),
+               str(resp, "policy_name"));
+        printf("sessions: %.0f followed, %.0f waiting for revocation, %.0f failing, %.0f revoked "
+               "since start\n",
+               num(resp, "sessions"), num(resp, "queue"), num(resp, "failing"),
+               num(resp, "revoked_total"));
+        printf("audit:    %s, seq %.0f%s%s\n", str(audit, "path"), num(audit, "seq"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(audit, "failing")) ? ", FAILING"
+                                                                                 : "",
+               cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(audit, "tail_ok"))
+                   ? ", last line did not verify at start"
+                   : "");
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "roles"))
+        {
+            printf("role:     %s (%s)\n", str(r, "name"), str(r, "arn"));
+            printf("          %s: %.0f entries%s%s, %.0f of %.0f characters used "
+                   "(other inline policies: %.0f%s), %.0f left, room for %.0f more\n",
+                   str(r, "policy"), num(r, "entries"),
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "token_issue_cutoff"))
+                       ? ", tokens before "
+                       : "",
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "token_issue_cutoff"))
+                       ? str(r, "token_issue_cutoff")
+                       : "",
+                   num(r, "used"), num(r, "budget"), num(r, "others"),
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "others_known"))
+                       ? ""
+                       : " or more: not listable",
+                   num(r, "left"), num(r, "capacity"));
+            if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
+                printf("          last error: %s\n", str(r, "last_error"));
+        }
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(resp, "last_error")))
+            printf("last error: %s\n", str(resp, "last_error"));
+    }
+    rc = strcmp(str(resp, "health"), "ok") == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+out:
+    cJSON_Delete(resp);
+    stsrole_config_free(&cfg);
+    return rc;
+}

@@ -1,4 +1,5 @@
-/* ctl_assume.c: "stsrolectl assume": mint one credential without PAM, print credential_process JSON. */
+/* ctl_assume.c: "stsrolectl assume": mint one credential without PAM, print credential_process
+ * JSON. */
 #include "config.h"
 
 #include <getopt.h>

@@ -1,2 +1,491 @@
-int main(void);
-int main(void) { return 0; }
+/* gatewayd.c: stsrole-gatewayd's entry point: options, start-up, the event loop, signals, reload. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "gw.h"
+#include "iam.h"
+
+#define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
+#define DEFAULT_RECONCILE 10 /* seconds between full scans of the session records */
+
+static int log_journal; /* stderr is the journal: use sd-daemon(3) priority prefixes */
+
+int64_t
+gw_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int64_t
+gw_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+gw_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+gw_log(int prio, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (log_journal)
+        fprintf(stderr, "<%d>%s\n", prio, msg);
+    else
+        fprintf(stderr, "stsrole-gatewayd: %s\n", msg);
+}
+
+int
+gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
+         const char *outcome, const char *request_id, const char *detail)
+{
+    struct stsrole_audit_record r;
+    struct stsrole_error err;
+    char account[13], summary[1024];
+
+    memset(&r, 0, sizeof(r));
+    r.event = event;
+    r.uid = -1;
+    if (s != NULL) {
+        r.user = s->rec.user;
+        r.uid = (long long)s->rec.uid;
+        r.rhost = s->rec.rhost;
+        r.tty = s->rec.tty;
+        r.session_id = s->rec.session_id;
+        r.role_arn = s->rec.role_arn;
+        r.session_name = s->rec.session_name;
+        r.source_identity = s->rec.source_identity;
+        r.access_key_id = s->rec.access_key_id;
+        r.expiration = s->rec.expiration;
+        r.aws_request_id = s->rec.aws_request_id;
+    }
+    if (role_arn != NULL)
+        r.role_arn = role_arn;
+    if (r.role_arn != NULL) {
+        stsrole_arn_account(r.role_arn, account);
+        r.account = account[0] ? account : NULL;
+    }
+    if (request_id != NULL)
+        r.aws_request_id = request_id[0] ? request_id : NULL;
+    r.outcome = outcome;
+    r.detail = detail;
+    if (!g->audit_open ||
+        stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
+               s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
+        g->audit_broken = 1;
+        return -1;
+    }
+    g->audit_broken = 0;
+    stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
+    syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
+           "%s", summary);
+    return 0;
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stsrole-gatewayd [--config PATH] [--skew SECONDS] [--reconcile SECONDS]\n"
+            "Revokes the STS credentials of closed SSH sessions and keeps the audit log.\n"
+            "Runs in the foreground; see stsrole-gatewayd(8).\n");
+}
+
+/* STATE_DIR/<sub> as a 0700 directory we own that nobody else may write. */
+static int
+state_subdir(const char *path)
+{
+    struct stat st;
+
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        gw_log(LOG_ERR, "%s: mkdir: %s", path, strerror(errno));
+        return -1;
+    }
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022) != 0) {
+        gw_log(LOG_ERR, "%s: must be a directory owned by uid %d, not group- or world-writable",
+               path, (int)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
+static int
+make_dirs(struct gw *g)
+{
+    char p[4200];
+
+    if (g->cfg.state_dir == NULL || g->cfg.state_dir[0] != '/') {
+        gw_log(LOG_ERR, "state_dir must be an absolute path");
+        return -1;
+    }
+    snprintf(g->state_gw, sizeof(g->state_gw), "%s/gateway", g->cfg.state_dir);
+    if (state_subdir(g->cfg.state_dir) != 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s/sessions", g->cfg.state_dir);
+    if (state_subdir(p) != 0 || state_subdir(g->state_gw) != 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s/track", g->state_gw);
+    if (state_subdir(p) != 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s/roles", g->state_gw);
+    return state_subdir(p);
+}
+
+/* IAM policy names are [\w+=,.@-]{1,128}; the bastion id is made to fit. */
+static void
+make_policy_name(struct gw *g)
+{
+    size_t i, n;
+
+    n = (size_t)snprintf(g->policy_name, sizeof(g->policy_name), "stsrole-revoked-%s",
+                         g->cfg.bastion_id ? g->cfg.bastion_id : "bastion");
+    if (n >= sizeof(g->policy_name))
+        n = sizeof(g->policy_name) - 1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)g->policy_name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_+=,.@-", c) != NULL))
+            g->policy_name[i] = '-';
+    }
+}
+
+static int
+load_config(const char *path, struct stsrole_config *cfg)
+{
+    struct stsrole_error err;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (stsrole_config_load(path, cfg, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "%s", err.msg);
+        return -1;
+    }
+    if (cfg->state_dir == NULL || cfg->audit_log == NULL || cfg->bastion_id == NULL) {
+        gw_log(LOG_ERR, "%s: state_dir, audit_log and bastion_id are required", path);
+        stsrole_config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+open_audit(struct gw *g, const char *path, struct stsrole_audit_log *a)
+{
+    struct stsrole_error err;
+
+    if (stsrole_audit_open(a, path, g->host, g->cfg.bastion_id, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "audit log: %s", err.msg);
+        return -1;
+    }
+    if (a->torn > 0)
+        gw_log(LOG_WARNING, "audit log %s: cut off %zu bytes of an unfinished last line", path,
+               a->torn);
+    if (!a->tail_ok)
+        gw_log(LOG_ERR, "audit log %s: the last line does not verify; run stsrolectl audit verify",
+               path);
+    return 0;
+}
+
+static int
+setup_base(struct gw *g)
+{
+    struct stsrole_error err;
+
+    stsrole_config_http(&g->cfg, &g->http);
+    if (stsrole_config_provider(&g->cfg, &g->http, &g->base, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "base credentials: %s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reload(struct gw *g)
+{
+    struct stsrole_config ncfg, old;
+    struct stsrole_audit_log na;
+    int new_audit = 0;
+
+    sd_notify(0, "RELOADING=1");
+    if (load_config(g->config_path, &ncfg) != 0) {
+        gw_log(LOG_ERR, "reload: keeping the running configuration");
+        sd_notify(0, "READY=1");
+        return;
+    }
+    /* The policy name and the state live on across a reload; changing
+     * them needs a restart, which re-reads both. */
+    if (strcmp(ncfg.bastion_id, g->cfg.bastion_id) != 0 ||
+        strcmp(ncfg.state_dir, g->cfg.state_dir) != 0) {
+        gw_log(LOG_ERR, "reload: bastion_id and state_dir change only on restart; keeping the "
+                        "running configuration");
+        stsrole_config_free(&ncfg);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    if (strcmp(ncfg.audit_log, g->cfg.audit_log) != 0) {
+        if (open_audit(g, ncfg.audit_log, &na) != 0) {
+            gw_log(LOG_ERR, "reload: keeping the running configuration");
+            stsrole_config_free(&ncfg);
+            sd_notify(0, "READY=1");
+            return;
+        }
+        new_audit = 1;
+    }
+    old = g->cfg;
+    g->cfg = ncfg;
+    stsrole_creds_provider_free(&g->base);
+    gw_revokers_clear(g);
+    if (setup_base(g) != 0)
+        gw_log(LOG_ERR, "reload: base credentials unavailable; revocations will be retried");
+    if (new_audit) {
+        gw_audit(g, "gateway.reload", NULL, NULL, "ok", NULL, "audit log moved");
+        stsrole_audit_close(&g->audit);
+        g->audit = na;
+    }
+    stsrole_config_free(&old);
+    gw_audit(g, "gateway.reload", NULL, NULL, "ok", NULL, g->config_path);
+    sd_notify(0, "READY=1");
+}
+
+static int
+setup_signals(struct gw *g)
+{
+    sigset_t set;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+        (g->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        gw_log(LOG_ERR, "signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+handle_signals(struct gw *g)
+{
+    struct signalfd_siginfo si;
+    int i;
+
+    for (i = 0; i < 16 && read(g->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si); i++) {
+        if (si.ssi_signo == SIGHUP)
+            reload(g);
+        else
+            g->stop = 1;
+    }
+}
+
+static void
+notify_status(struct gw *g)
+{
+    sd_notifyf(0, "STATUS=%zu live sessions, %zu to revoke, %llu revoked%s", g->n_sess,
+               gw_queue_depth(g), (unsigned long long)g->revoked_total,
+               g->audit_broken ? ", AUDIT LOG FAILING" : "");
+}
+
+static void
+run(struct gw *g)
+{
+    struct pollfd pfd[3];
+    uint64_t wd_usec = 0;
+    int64_t now, wake, next_wd = 0;
+    int timeout, loops;
+
+    if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+        wd_usec = 0;
+    while (!g->stop) {
+        gw_sessions_step(g);
+        gw_revoke_due(g, 0);
+        gw_sessions_step(g);
+        gw_prune(g);
+        notify_status(g);
+        now = gw_mono_ms();
+        wake = gw_next_wakeup_ms(g);
+        if (g->next_reconcile_ms < wake)
+            wake = g->next_reconcile_ms;
+        /* While the audit log fails, retry it once a second, not in a spin. */
+        if (g->audit_broken && wake < now + 1000)
+            wake = now + 1000;
+        if (wd_usec > 0) {
+            if (now >= next_wd) {
+                sd_notify(0, "WATCHDOG=1");
+                next_wd = now + (int64_t)(wd_usec / 2000);
+            }
+            if (next_wd < wake)
+                wake = next_wd;
+        }
+        timeout = wake <= now ? 0 : wake - now > 60000 ? 60000 : (int)(wake - now);
+        pfd[0] = (struct pollfd){.fd = g->signal_fd, .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = g->inotify_fd, .events = POLLIN};
+        pfd[2] = (struct pollfd){.fd = g->sock_fd, .events = POLLIN};
+        if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+            gw_log(LOG_ERR, "poll: %s", strerror(errno));
+            break;
+        }
+        if (pfd[0].revents & POLLIN)
+            handle_signals(g);
+        if (pfd[1].revents & POLLIN)
+            gw_sessions_inotify(g);
+        /* A burst of stsrolectl calls is served, but not forever. */
+        for (loops = 0; loops < 8 && (pfd[2].revents & POLLIN) && !g->stop; loops++) {
+            gw_ctl_accept(g);
+            if (poll(&pfd[2], 1, 0) <= 0)
+                break;
+        }
+        if (gw_mono_ms() >= g->next_reconcile_ms) {
+            gw_sessions_scan(g);
+            g->next_reconcile_ms = gw_mono_ms() + (int64_t)g->reconcile_s * 1000;
+        }
+    }
+}
+
+static long
+parse_seconds(const char *opt, const char *s, long max)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > max) {
+        fprintf(stderr, "stsrole-gatewayd: %s wants seconds from 0 to %ld\n", opt, max);
+        exit(64);
+    }
+    return v;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"skew", required_argument, NULL, 's'},
+        {"reconcile", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gw g;
+    struct stsrole_error err;
+    char detail[256];
+    int c, rc = 1;
+
+    memset(&g, 0, sizeof(g));
+    g.config_path = STSROLE_DEFAULT_CONF;
+    g.skew = DEFAULT_SKEW;
+    g.reconcile_s = DEFAULT_RECONCILE;
+    g.inotify_fd = g.sock_fd = g.signal_fd = -1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            g.config_path = optarg;
+            break;
+        case 's':
+            g.skew = parse_seconds("--skew", optarg, 86400);
+            break;
+        case 'r':
+            g.reconcile_s = (int)parse_seconds("--reconcile", optarg, 3600);
+            if (g.reconcile_s == 0)
+                g.reconcile_s = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("stsrole-gatewayd %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 64;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 64;
+    }
+    log_journal = getenv("JOURNAL_STREAM") != NULL;
+    openlog("stsrole-gatewayd", LOG_PID, LOG_AUTHPRIV);
+    umask(077);
+    if (load_config(g.config_path, &g.cfg) != 0)
+        return 78;
+    if (gethostname(g.host, sizeof(g.host) - 1) != 0)
+        strcpy(g.host, "localhost");
+    make_policy_name(&g);
+    g.started = gw_now();
+    if (setup_signals(&g) != 0 || make_dirs(&g) != 0)
+        goto out;
+    if (stsrole_http_global_init(&err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "%s", err.msg);
+        goto out;
+    }
+    if (open_audit(&g, g.cfg.audit_log, &g.audit) != 0)
+        goto out;
+    g.audit_open = 1;
+    if (setup_base(&g) != 0)
+        gw_log(LOG_ERR, "base credentials unavailable; revocations will be retried");
+    if (gw_roles_load(&g) != 0 || gw_sessions_load(&g) != 0)
+        goto out;
+    gw_sessions_recover(&g);
+    snprintf(detail, sizeof(detail), "version %s, pid %d, policy %s%s", PACKAGE_VERSION,
+             (int)getpid(), g.policy_name, g.audit.tail_ok ? "" : ", audit tail does not verify");
+    gw_audit(&g, "gateway.start", NULL, NULL, g.audit.tail_ok ? "ok" : "error", NULL, detail);
+    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0)
+        goto out;
+    gw_sessions_scan(&g);
+    g.next_reconcile_ms = gw_mono_ms() + (int64_t)g.reconcile_s * 1000;
+    gw_log(LOG_INFO, "ready: %zu sessions followed, policy %s, audit seq %llu", g.n_sess,
+           g.policy_name, (unsigned long long)g.audit.seq);
+    sd_notify(0, "READY=1");
+    run(&g);
+    sd_notify(0, "STOPPING=1");
+    gw_audit(&g, "gateway.stop", NULL, NULL, "ok", NULL, NULL);
+    rc = 0;
+out:
+    gw_ctl_close(&g);
+    if (g.inotify_fd >= 0)
+        close(g.inotify_fd);
+    if (g.signal_fd >= 0)
+        close(g.signal_fd);
+    gw_revokers_clear(&g);
+    stsrole_creds_provider_free(&g.base);
+    if (g.audit_open)
+        stsrole_audit_close(&g.audit);
+    stsrole_config_free(&g.cfg);
+    closelog();
+    return rc;
+}

@@ -11,17 +11,17 @@
  * set [\w+=,.@-] are replaced by '-', and the user and bastion parts are
  * shortened so the whole fits in 64 characters with the full nonce kept.
  * Pure.  out must hold 65 bytes. */
-int stsrole_session_name(const char *user, const char *bastion_id, const char *nonce,
-                         char out[65], struct stsrole_error *err);
+int stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                         struct stsrole_error *err);
 
 /* A fresh random session id (hex, 32 characters) into out[33]. */
 int stsrole_session_id(char out[33], struct stsrole_error *err);
 
 /* What a mint needs beyond the config. */
 struct stsrole_mint {
-    const char *user;            /* SourceIdentity */
-    const char *session_id;      /* STSROLE_SESSION_ID; also the nonce in the session name */
-    char session_name[65];       /* filled by stsrole_mint */
+    const char *user;       /* SourceIdentity */
+    const char *session_id; /* STSROLE_SESSION_ID; also the nonce in the session name */
+    char session_name[65];  /* filled by stsrole_mint */
 };
 
 /* Assumes role for m->user: builds the session name, SourceIdentity and

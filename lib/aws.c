@@ -48,8 +48,8 @@ stsrole_form_append(struct stsrole_buf *out, const char *name, const char *value
             rc = stsrole_buf_puts(out, "=");
         for (p = (const unsigned char *)parts[i]; *p != '\0' && rc == STSROLE_OK; p++) {
             char enc[3] = {'%', hex[*p >> 4], hex[*p & 0xf]};
-            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+            if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                *p == '-' || *p == '_' || *p == '.' || *p == '~')
                 rc = stsrole_buf_append(out, p, 1);
             else if (*p == ' ')
                 rc = stsrole_buf_puts(out, "+");
@@ -168,8 +168,8 @@ attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const
         return rc;
     if (resp->status >= 200 && resp->status < 300)
         return STSROLE_OK;
-    rc = stsrole_aws_classify(resp->status, resp->body.data ? resp->body.data : "",
-                              resp->body.len, err);
+    rc = stsrole_aws_classify(resp->status, resp->body.data ? resp->body.data : "", resp->body.len,
+                              err);
     if (err != NULL && err->request_id[0] == '\0' && resp->request_id[0] != '\0')
         snprintf(err->request_id, sizeof(err->request_id), "%s", resp->request_id);
     stsrole_http_response_free(resp);
@@ -227,8 +227,8 @@ stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
             if (err != NULL) {
                 char msg[STSROLE_ERRMSG_MAX];
                 snprintf(msg, sizeof(msg), "%s", err->msg);
-                stsrole_fail(err, rc, "%s (gave up after %d attempts within %d ms)", msg,
-                             attempt, deadline);
+                stsrole_fail(err, rc, "%s (gave up after %d attempts within %d ms)", msg, attempt,
+                             deadline);
             }
             return rc;
         }

@@ -15,8 +15,7 @@
  * err->request_id and err->msg and returns the class.  A body that cannot
  * be decoded is classified by status alone.
  */
-int stsrole_aws_classify(long http_status, const char *body, size_t len,
-                         struct stsrole_error *err);
+int stsrole_aws_classify(long http_status, const char *body, size_t len, struct stsrole_error *err);
 
 /* One AWS endpoint a client talks to. */
 struct stsrole_aws_client {

@@ -52,8 +52,7 @@ read_line(char *str, int num, void *stream)
     return str;
 }
 
-static int
-perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 perr(struct parse *p, const char *fmt, ...)
@@ -93,8 +92,7 @@ parse_int(struct parse *p, const char *key, const char *value, long lo, long hi,
     errno = 0;
     v = strtol(value, &end, 10);
     if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
-        return perr(p, "'%s = %s': expected a whole number from %ld to %ld", key, value, lo,
-                    hi);
+        return perr(p, "'%s = %s': expected a whole number from %ld to %ld", key, value, lo, hi);
     *out = (int)v;
     return 1;
 }
@@ -149,10 +147,10 @@ global_key(struct parse *p, const char *name, const char *value)
 {
     struct stsrole_config *c = p->cfg;
     static const char *const keys[] = {
-        "region",   "sts_endpoint", "iam_endpoint", "credentials", "credentials_profile",
-        "imds_endpoint", "ca_file", "proxy",       "usersfile",   "state_dir",
-        "audit_log", "bastion_id",  "failmode",    "duration",    "totp_window",
-        "timeout",  NULL,
+        "region",        "sts_endpoint", "iam_endpoint", "credentials", "credentials_profile",
+        "imds_endpoint", "ca_file",      "proxy",        "usersfile",   "state_dir",
+        "audit_log",     "bastion_id",   "failmode",     "duration",    "totp_window",
+        "timeout",       NULL,
     };
     size_t i;
 
@@ -186,8 +184,7 @@ global_key(struct parse *p, const char *name, const char *value)
             c->credentials = STSROLE_CREDS_FILE;
             return set_str(p, &c->credentials_path, name, value + 5);
         } else
-            return perr(p, "'credentials = %s': expected imds, env or file:/ABSOLUTE/PATH",
-                        value);
+            return perr(p, "'credentials = %s': expected imds, env or file:/ABSOLUTE/PATH", value);
         return 1;
     }
     if (strcmp(name, "credentials_profile") == 0)
@@ -204,8 +201,7 @@ global_key(struct parse *p, const char *name, const char *value)
     }
     if (strcmp(name, "proxy") == 0) {
         if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-            return perr(p, "'proxy = %s': expected http://HOST:PORT or https://HOST:PORT",
-                        value);
+            return perr(p, "'proxy = %s': expected http://HOST:PORT or https://HOST:PORT", value);
         return set_str(p, &c->proxy, name, value);
     }
     if (strcmp(name, "bastion_id") == 0) {
@@ -355,8 +351,7 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
     size_t i;
 
     if (c->region == NULL)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]",
-                            name);
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]", name);
     if (c->n_roles == 0)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] section", name);
     for (i = 0; i < c->n_roles; i++) {
@@ -411,8 +406,9 @@ stsrole_config_parse(const char *text, const char *name, struct stsrole_config *
         if (rc < 0)
             stsrole_fail(err, STSROLE_E_NOMEM, "%s: out of memory", name);
         else
-            stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: syntax error (expected 'key = value' "
-                                                "or '[section]')",
+            stsrole_fail(err, STSROLE_E_CONFIG,
+                         "%s:%d: syntax error (expected 'key = value' "
+                         "or '[section]')",
                          name, rc);
         p.failed = 1;
     }

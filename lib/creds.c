@@ -151,8 +151,7 @@ stsrole_creds_parse_shared(const char *text, const char *profile, struct stsrole
         stsrole_creds_clear(out);
         if (line < 0)
             return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing credentials");
-        return stsrole_fail(err, STSROLE_E_INVALID, "credentials file line %d: syntax error",
-                            line);
+        return stsrole_fail(err, STSROLE_E_INVALID, "credentials file line %d: syntax error", line);
     }
     if (!sp.found)
         return stsrole_fail(err, STSROLE_E_NOTFOUND, "credentials file: no profile [%s]",
@@ -312,7 +311,9 @@ stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endp
         goto out;
     /* The listing holds one role name per line; take the first. */
     n = strcspn(resp.body.data ? resp.body.data : "", "\r\n");
-    if (n == 0 || n > 64 || strspn(resp.body.data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") < n) {
+    if (n == 0 || n > 64 ||
+        strspn(resp.body.data,
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@_-") < n) {
         stsrole_http_response_free(&resp);
         rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: no instance-profile role name");
         goto out;

@@ -22,8 +22,8 @@ int stsrole_creds_copy(struct stsrole_creds *dst, const struct stsrole_creds *sr
 int stsrole_creds_from_env(struct stsrole_creds *out, struct stsrole_error *err);
 
 /* Pure: parse the AWS shared-credentials format (INI) for one profile. */
-int stsrole_creds_parse_shared(const char *text, const char *profile,
-                               struct stsrole_creds *out, struct stsrole_error *err);
+int stsrole_creds_parse_shared(const char *text, const char *profile, struct stsrole_creds *out,
+                               struct stsrole_error *err);
 /* Reads PATH (refused unless root- or caller-owned, not group/world
  * accessible, not a symlink) and parses profile. */
 int stsrole_creds_from_file(const char *path, const char *profile, struct stsrole_creds *out,

@@ -173,13 +173,12 @@ network_error(struct stsrole_error *err, CURLcode rc, const char *errbuf, const 
 
     if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED)
         st = STSROLE_E_PROTOCOL;
-    return stsrole_fail(err, st, "%s: %s%s%s", url, curl_easy_strerror(rc),
-                        errbuf[0] ? ": " : "", errbuf);
+    return stsrole_fail(err, st, "%s: %s%s%s", url, curl_easy_strerror(rc), errbuf[0] ? ": " : "",
+                        errbuf);
 }
 
 int
-stsrole_http_perform(const struct stsrole_http_config *cfg,
-                     const struct stsrole_http_request *req,
+stsrole_http_perform(const struct stsrole_http_config *cfg, const struct stsrole_http_request *req,
                      struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     CURL *h;

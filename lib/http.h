@@ -43,8 +43,8 @@ int stsrole_http_global_init(struct stsrole_error *err);
  * body STSROLE_E_PROTOCOL.  Any HTTP status is a success here: the caller
  * interprets it.  Free resp with stsrole_http_response_free. */
 int stsrole_http_perform(const struct stsrole_http_config *cfg,
-                         const struct stsrole_http_request *req,
-                         struct stsrole_http_response *resp, struct stsrole_error *err);
+                         const struct stsrole_http_request *req, struct stsrole_http_response *resp,
+                         struct stsrole_error *err);
 void stsrole_http_response_free(struct stsrole_http_response *resp);
 
 #endif

@@ -1,4 +1,5 @@
-/* safefile.c: read trusted files only when their owner and mode are safe; write state atomically. */
+/* safefile.c: read trusted files only when their owner and mode are safe; write state atomically.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -37,8 +38,8 @@ stsrole_check_fd(int fd, const char *path, uid_t owner, int flags, struct stsrol
 }
 
 int
-stsrole_read_safely(const char *path, uid_t owner, int flags, size_t max,
-                    struct stsrole_buf *out, struct stsrole_error *err)
+stsrole_read_safely(const char *path, uid_t owner, int flags, size_t max, struct stsrole_buf *out,
+                    struct stsrole_error *err)
 {
     char chunk[4096];
     ssize_t n;
@@ -100,8 +101,7 @@ fsync_dir(const char *path, struct stsrole_error *err)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || fsync(fd) != 0)
-        rc = stsrole_fail(err, STSROLE_E_IO, "%s: fsync of directory: %s", path,
-                          strerror(errno));
+        rc = stsrole_fail(err, STSROLE_E_IO, "%s: fsync of directory: %s", path, strerror(errno));
     if (fd >= 0)
         close(fd);
     free(copy);
@@ -143,12 +143,11 @@ stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode
     if (rename(tmp, path) != 0)
         goto fail;
     return fsync_dir(path, err);
-fail:
-    {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(saved));
-    }
+fail : {
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(saved));
+}
 }

@@ -20,8 +20,7 @@ int stsrole_read_safely(const char *path, uid_t owner, int flags, size_t max,
                         struct stsrole_buf *out, struct stsrole_error *err);
 
 /* The same checks on an open descriptor (fstat). */
-int stsrole_check_fd(int fd, const char *path, uid_t owner, int flags,
-                     struct stsrole_error *err);
+int stsrole_check_fd(int fd, const char *path, uid_t owner, int flags, struct stsrole_error *err);
 
 /* Writes data to path atomically: temp file in the same directory, fsync,
  * rename, fsync of the directory.  mode is applied to the new file. */

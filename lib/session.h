@@ -53,8 +53,8 @@ int stsrole_session_write(const char *state_dir, const struct stsrole_session *s
 int stsrole_session_mark_closed(const char *state_dir, const char *session_id, int64_t now,
                                 struct stsrole_error *err);
 /* Reads one record (refusing unsafe files). */
-int stsrole_session_read(const char *state_dir, const char *session_id,
-                         struct stsrole_session *s, struct stsrole_error *err);
+int stsrole_session_read(const char *state_dir, const char *session_id, struct stsrole_session *s,
+                         struct stsrole_error *err);
 
 /* Takes the exclusive lock (flock on STATE_DIR/sessions) that
  * stsrole_session_mark_closed holds for its read-modify-write.  Anyone

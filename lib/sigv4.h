@@ -19,8 +19,8 @@ struct stsrole_sigv4_request {
     const char *path;  /* "/" when empty */
     const char *query; /* without '?', NULL or "" for none */
     const struct stsrole_header *headers;
-    size_t n_headers;     /* must include Host */
-    const char *payload;  /* body bytes, may be NULL when payload_len is 0 */
+    size_t n_headers;    /* must include Host */
+    const char *payload; /* body bytes, may be NULL when payload_len is 0 */
     size_t payload_len;
 };
 
@@ -48,9 +48,8 @@ int stsrole_uri_encode(struct stsrole_buf *out, const char *s, size_t len, int e
  * x-amz-date and, when a token is set, x-amz-security-token to the signed
  * headers itself.  signed_headers receives "host;x-amz-date;...". */
 int stsrole_sigv4_canonical_request(const struct stsrole_sigv4_request *req,
-                                    const struct stsrole_sigv4_params *p,
-                                    struct stsrole_buf *out, struct stsrole_buf *signed_headers,
-                                    struct stsrole_error *err);
+                                    const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
+                                    struct stsrole_buf *signed_headers, struct stsrole_error *err);
 /* Stage 1, query signing: the canonical request with X-Amz-* query params. */
 int stsrole_sigv4_canonical_request_query(const struct stsrole_sigv4_request *req,
                                           const struct stsrole_sigv4_params *p,
@@ -63,13 +62,13 @@ int stsrole_sigv4_string_to_sign(const struct stsrole_sigv4_params *p,
 int stsrole_sigv4_signing_key(const struct stsrole_sigv4_params *p, unsigned char key[32],
                               struct stsrole_error *err);
 /* Stage 3b: the hex signature of a string to sign, into out[65]. */
-int stsrole_sigv4_signature(const unsigned char key[32], const char *string_to_sign,
-                            char out[65], struct stsrole_error *err);
+int stsrole_sigv4_signature(const unsigned char key[32], const char *string_to_sign, char out[65],
+                            struct stsrole_error *err);
 
 /* The headers to add to a request signed by headers. */
 struct stsrole_sigv4_signed {
-    char amz_date[17];      /* X-Amz-Date: YYYYMMDDTHHMMSSZ */
-    char *authorization;    /* Authorization header value, heap */
+    char amz_date[17];   /* X-Amz-Date: YYYYMMDDTHHMMSSZ */
+    char *authorization; /* Authorization header value, heap */
     char signature[65];
 };
 /* All stages: fills out; the caller sends X-Amz-Date, Authorization and,

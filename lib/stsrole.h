@@ -13,12 +13,12 @@
  */
 enum stsrole_status {
     STSROLE_OK = 0,
-    STSROLE_E_NOMEM,     /* allocation failed */
-    STSROLE_E_INVALID,   /* a local input (parameter, argument) is invalid */
-    STSROLE_E_CONFIG,    /* configuration is invalid */
-    STSROLE_E_UNSAFE,    /* a trusted file has unsafe owner, mode or is a symlink */
-    STSROLE_E_IO,        /* local file or system error */
-    STSROLE_E_NOTFOUND,  /* a file, user, profile or role does not exist */
+    STSROLE_E_NOMEM,    /* allocation failed */
+    STSROLE_E_INVALID,  /* a local input (parameter, argument) is invalid */
+    STSROLE_E_CONFIG,   /* configuration is invalid */
+    STSROLE_E_UNSAFE,   /* a trusted file has unsafe owner, mode or is a symlink */
+    STSROLE_E_IO,       /* local file or system error */
+    STSROLE_E_NOTFOUND, /* a file, user, profile or role does not exist */
     /* AWS error classes (see stsrole_aws_classify in aws.h) */
     STSROLE_E_DENIED,    /* AccessDenied and friends: the caller is not allowed */
     STSROLE_E_REJECTED,  /* AWS said the request is invalid (ValidationError, ...) */

@@ -34,20 +34,34 @@ const char *
 stsrole_status_name(enum stsrole_status status)
 {
     switch (status) {
-    case STSROLE_OK: return "ok";
-    case STSROLE_E_NOMEM: return "nomem";
-    case STSROLE_E_INVALID: return "invalid";
-    case STSROLE_E_CONFIG: return "config";
-    case STSROLE_E_UNSAFE: return "unsafe";
-    case STSROLE_E_IO: return "io";
-    case STSROLE_E_NOTFOUND: return "notfound";
-    case STSROLE_E_DENIED: return "denied";
-    case STSROLE_E_REJECTED: return "rejected";
-    case STSROLE_E_THROTTLED: return "throttled";
-    case STSROLE_E_EXPIRED: return "expired";
-    case STSROLE_E_SERVER: return "server";
-    case STSROLE_E_NETWORK: return "network";
-    case STSROLE_E_PROTOCOL: return "protocol";
+    case STSROLE_OK:
+        return "ok";
+    case STSROLE_E_NOMEM:
+        return "nomem";
+    case STSROLE_E_INVALID:
+        return "invalid";
+    case STSROLE_E_CONFIG:
+        return "config";
+    case STSROLE_E_UNSAFE:
+        return "unsafe";
+    case STSROLE_E_IO:
+        return "io";
+    case STSROLE_E_NOTFOUND:
+        return "notfound";
+    case STSROLE_E_DENIED:
+        return "denied";
+    case STSROLE_E_REJECTED:
+        return "rejected";
+    case STSROLE_E_THROTTLED:
+        return "throttled";
+    case STSROLE_E_EXPIRED:
+        return "expired";
+    case STSROLE_E_SERVER:
+        return "server";
+    case STSROLE_E_NETWORK:
+        return "network";
+    case STSROLE_E_PROTOCOL:
+        return "protocol";
     }
     return "unknown";
 }

@@ -1,4 +1,5 @@
-/* test_aws.c: URL policy, form encoding, backoff, and the retry loop's deadline with a held clock. */
+/* test_aws.c: URL policy, form encoding, backoff, and the retry loop's deadline with a held clock.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,10 +25,8 @@ test_url_check(void **state)
     assert_int_equal(stsrole_url_check("http://sts.amazonaws.com", &e), STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "only to loopback"));
     assert_int_equal(stsrole_url_check("http://10.0.0.1", &e), STSROLE_E_INVALID);
-    assert_int_equal(stsrole_url_check("http://127.0.0.1@evil.example/", &e),
-                     STSROLE_E_INVALID);
-    assert_int_equal(stsrole_url_check("http://localhost.evil.example/", &e),
-                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("http://127.0.0.1@evil.example/", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("http://localhost.evil.example/", &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_url_check("file:///etc/passwd", &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_url_check("gopher://127.0.0.1/", &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_url_check("https://", &e), STSROLE_E_INVALID);

@@ -72,9 +72,9 @@ test_shared_file_format(void **state)
     assert_int_equal(stsrole_creds_parse_shared("[default]\nnot ini\n", NULL, &c, &e),
                      STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "line 2"));
-    assert_int_equal(stsrole_creds_parse_shared("[default]\naws_access_key_id = " AKID "\n",
-                                                NULL, &c, &e),
-                     STSROLE_E_NOTFOUND);
+    assert_int_equal(
+        stsrole_creds_parse_shared("[default]\naws_access_key_id = " AKID "\n", NULL, &c, &e),
+        STSROLE_E_NOTFOUND);
 }
 
 static void
@@ -125,8 +125,7 @@ test_imds_json(void **state)
     stsrole_creds_clear(&c);
     assert_int_equal(stsrole_creds_parse_imds("{\"Code\":\"Failure\"}", 18, &c, &e),
                      STSROLE_E_PROTOCOL);
-    assert_int_equal(stsrole_creds_parse_imds("{\"Code\":\"Succ", 13, &c, &e),
-                     STSROLE_E_PROTOCOL);
+    assert_int_equal(stsrole_creds_parse_imds("{\"Code\":\"Succ", 13, &c, &e), STSROLE_E_PROTOCOL);
     assert_int_equal(stsrole_creds_parse_imds("[]", 2, &c, &e), STSROLE_E_PROTOCOL);
 }
 

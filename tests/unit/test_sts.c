@@ -448,20 +448,19 @@ t_body_full(void **state)
     p.external_id = "a/b:c+d=e";
     stsrole_buf_init(&b, 0);
     assert_int_equal(stsrole_sts_assume_body(&p, &b, &err), STSROLE_OK);
-    assert_string_equal(b.data,
-                        "Action=AssumeRole&Version=2011-06-15"
-                        "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fops%2FAudit"
-                        "&RoleSessionName=alice%3Dx%2Cy.z%40b-1"
-                        "&DurationSeconds=3600"
-                        "&SourceIdentity=alice"
-                        "&Tags.member.1.Key=MfaChecked&Tags.member.1.Value=true"
-                        "&Tags.member.2.Key=Team+Name&Tags.member.2.Value=Z%C3%BCrich+Ops"
-                        "&Tags.member.3.Key=key%3Awith%2F%3D%2B-%40._&Tags.member.3.Value="
-                        "&TransitiveTagKeys.member.1=mfachecked"
-                        "&ExternalId=a%2Fb%3Ac%2Bd%3De"
-                        "&Policy=%7B%22Version%22%3A%222012-10-17%22%7D"
-                        "&SerialNumber=arn%3Aaws%3Aiam%3A%3A123456789012%3Amfa%2Falice"
-                        "&TokenCode=123456");
+    assert_string_equal(b.data, "Action=AssumeRole&Version=2011-06-15"
+                                "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fops%2FAudit"
+                                "&RoleSessionName=alice%3Dx%2Cy.z%40b-1"
+                                "&DurationSeconds=3600"
+                                "&SourceIdentity=alice"
+                                "&Tags.member.1.Key=MfaChecked&Tags.member.1.Value=true"
+                                "&Tags.member.2.Key=Team+Name&Tags.member.2.Value=Z%C3%BCrich+Ops"
+                                "&Tags.member.3.Key=key%3Awith%2F%3D%2B-%40._&Tags.member.3.Value="
+                                "&TransitiveTagKeys.member.1=mfachecked"
+                                "&ExternalId=a%2Fb%3Ac%2Bd%3De"
+                                "&Policy=%7B%22Version%22%3A%222012-10-17%22%7D"
+                                "&SerialNumber=arn%3Aaws%3Aiam%3A%3A123456789012%3Amfa%2Falice"
+                                "&TokenCode=123456");
     assert_int_equal(b.len, strlen(b.data));
     stsrole_buf_free(&b);
 }

@@ -101,10 +101,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_grows_and_terminates),
-        cmocka_unit_test(test_buf_max_caps_size),
-        cmocka_unit_test(test_buf_steal_and_reset),
-        cmocka_unit_test(test_hex_and_iso8601),
+        cmocka_unit_test(test_buf_grows_and_terminates), cmocka_unit_test(test_buf_max_caps_size),
+        cmocka_unit_test(test_buf_steal_and_reset),      cmocka_unit_test(test_hex_and_iso8601),
         cmocka_unit_test(test_fail_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
