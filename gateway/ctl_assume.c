@@ -91,12 +91,17 @@ ctl_assume(int argc, char **argv, const char *config_path)
             user = optarg;
             break;
         default:
-            fprintf(stderr, "usage: stsrolectl assume [--config PATH] --role NAME --user USER\n");
+            /* getopt has printed what was wrong */
+            fprintf(stderr, "stsrolectl: usage: stsrolectl assume [--config PATH] --role NAME "
+                            "--user USER\n");
             return CTL_EXIT_USAGE;
         }
     }
     if (optind < argc || role_name == NULL || user == NULL) {
-        fprintf(stderr, "usage: stsrolectl assume [--config PATH] --role NAME --user USER\n");
+        fprintf(stderr,
+                "stsrolectl: assume: %s (usage: stsrolectl assume [--config PATH] "
+                "--role NAME --user USER)\n",
+                optind < argc ? "unexpected argument" : "--role and --user are required");
         return CTL_EXIT_USAGE;
     }
     stsrole_error_clear(&err);

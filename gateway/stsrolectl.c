@@ -96,12 +96,14 @@ main(int argc, char **argv)
             printf("stsrolectl %s\n", PACKAGE_VERSION);
             return CTL_EXIT_OK;
         default:
-            usage(stderr);
+            fprintf(stderr, "stsrolectl: see stsrolectl --help\n");
             return CTL_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
-        usage(stderr);
+        fprintf(stderr,
+                "stsrolectl: no command given (usage: stsrolectl [--config PATH] COMMAND [ARGS]; "
+                "see --help)\n");
         return CTL_EXIT_USAGE;
     }
     for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -171,7 +171,9 @@ network_error(struct stsrole_error *err, CURLcode rc, const char *errbuf, const 
 {
     enum stsrole_status st = STSROLE_E_NETWORK;
 
-    if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED)
+    /* A body shorter than its Content-Length is a malformed answer, not
+     * a transport failure to retry (CURLE_PARTIAL_FILE). */
+    if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED || rc == CURLE_PARTIAL_FILE)
         st = STSROLE_E_PROTOCOL;
     return stsrole_fail(err, st, "%s: %s%s%s", url, curl_easy_strerror(rc), errbuf[0] ? ": " : "",
                         errbuf);

@@ -209,7 +209,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Checks the shape every real AssumeRole call has; a client that gets one of
         # these wrong is told so with an AWS-style 400 and the reason in the log.
         if self.command != "POST":
-            return self.aws_error(400, "InvalidAction", "stub: STS wants POST, got %s" % self.command)
+            return self.aws_error(400, "InvalidAction",
+                                  "stub: STS wants POST, got %s" % self.command)
         ctype = self.headers.get("Content-Type", "")
         if ctype.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
             return self.aws_error(
@@ -334,9 +335,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.finish_log(status=None)
             return self.silent()
         if action == "redirect":
-            target = self.server.state.args.redirect_to or (
-                "%s://127.0.0.1:%d/redirect-target/" % (self.server.scheme,
-                                                         self.server.server_address[1]))
+            own = "%s://127.0.0.1:%d" % (self.server.scheme, self.server.server_address[1])
+            target = self.server.state.args.redirect_to or own + "/redirect-target/"
             self.finish_log(status=status, location=target)
             return self.send(status, "", headers={"Location": target, **headers})
         body = self.render(case, key, session).encode()

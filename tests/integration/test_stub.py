@@ -1,0 +1,745 @@
+#!/usr/bin/env python3
+"""test_stub.py: drives `stsrolectl assume` against the fault-injecting STS/IMDSv2 stub.
+
+Each case starts from what a user would notice: the exit code, the one-line
+error on stderr, the credential_process JSON on stdout, and what went over
+the wire (the stub's JSON Lines log: attempts, headers, proxies, redirects).
+
+Environment:
+  STSROLECTL  the CLI to test (default: <top>/build/gateway/stsrolectl)
+  STUB_JOBS   cases run at once (default 4; most time is spent waiting)
+  STUB_KEEP   if set, keep the work directory (configs, certs, logs)
+  STUB_ONLY   comma-separated case names to run (others are not listed)
+
+Output: "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per case,
+then "stub: N passed, M failed".  Exit 1 if any case failed, 77 if none
+could run.
+"""
+
+import atexit
+import concurrent.futures
+import datetime
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")
+MKCERTS = os.path.join(TOP, "tests", "stub", "mkcerts.sh")
+CLI = os.path.abspath(os.environ.get("STSROLECTL") or
+                      os.path.join(TOP, "build", "gateway", "stsrolectl"))
+
+# stsrolectl's exit codes (sysexits.h), the contract this test holds it to.
+EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE = 0, 64, 65, 69
+EX_PROTOCOL, EX_NOPERM, EX_CONFIG = 76, 77, 78
+
+ACCOUNT = "111122223333"
+BASE_KEY_ID = "AKIASTUBBASEKEY00001"
+BASE_SECRET = "stubBaseSecretDoNotLeak/000000000000000"
+# Every secret the stub hands out, and the base secret, contains this marker.
+SECRET_MARK = "DoNotLeak"
+IMDS_KEY_ID = "ASIASTUBIMDSKEY00001"
+RUN_TIMEOUT = 60   # a CLI run that takes longer is killed and fails
+GIVE_UP_BOUND = 40  # retries, stalls: the CLI must give up within this (its deadline is 30 s)
+TLS_WORDS = ("tls", "ssl", "certificate", "cert")
+IMDS_WORDS = ("imds", "metadata", "instance")
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+# -- stub servers -----------------------------------------------------------
+
+class Stub:
+    """One stsstub.py process; it dies with us (stdin EOF) even if we are killed."""
+
+    live = []
+
+    def __init__(self, work, name, *args):
+        self.log = os.path.join(work, "stub-%s.jsonl" % name)
+        open(self.log, "w").close()
+        self.proc = subprocess.Popen(
+            [sys.executable, STUB, "--port", "0", "--log", self.log, "--exit-on-stdin-eof"]
+            + list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        Stub.live.append(self)
+        r, _, _ = select.select([self.proc.stdout], [], [], 10)
+        line = self.proc.stdout.readline() if r else ""
+        m = re.match(r"^PORT (\d+)$", line.strip())
+        if not m:
+            self.stop()
+            raise RuntimeError("stub %s did not start (got %r)" % (name, line))
+        self.port = int(m.group(1))
+
+    def url(self, scheme="http", host="127.0.0.1"):
+        return "%s://%s:%d" % (scheme, host, self.port)
+
+    def records(self, **match):
+        out = []
+        with open(self.log, encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                if all(rec.get(k) == v for k, v in match.items()):
+                    out.append(rec)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def stop_all():
+    for s in Stub.live:
+        s.stop()
+
+
+def dead_port():
+    """A loopback port with nothing listening: a proxy there refuses every connection."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# -- the environment every case shares --------------------------------------
+
+class Env:
+    def __init__(self):
+        self.work = tempfile.mkdtemp(prefix="stsrole-stub-")
+        self.certs = None
+        self.cert_error = None
+        self.stubs = {}
+        self.n = 0
+
+    def setup(self):
+        target = Stub(self.work, "redirect-target")
+        self.stubs["target"] = target
+        self.stubs["plain"] = Stub(self.work, "plain", "--redirect-to",
+                                   target.url() + "/redirect-target/")
+        certs = os.path.join(self.work, "certs")
+        if shutil.which("openssl") is None:
+            self.cert_error = "openssl not found"
+            return
+        r = subprocess.run(["sh", MKCERTS, certs], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            self.cert_error = "mkcerts.sh failed: " + r.stderr.strip()[-200:]
+            return
+        self.certs = certs
+        for name, cert in (("tls-good", "server"), ("tls-self", "selfsigned"),
+                           ("tls-wrong", "wronghost")):
+            self.stubs[name] = Stub(self.work, name, "--tls",
+                                    os.path.join(certs, cert + ".pem"),
+                                    os.path.join(certs, cert + ".key"))
+
+    def stub(self, name):
+        return self.stubs[name]
+
+    def tls(self, name):
+        if self.certs is None:
+            raise Skip(self.cert_error)
+        return self.stubs[name]
+
+    def key(self, scenario, case):
+        """A role name unique to one case: its own log lines and sequence counter."""
+        return ("%s.%s" % (scenario, re.sub(r"[^A-Za-z0-9]", "", case)))[:64]
+
+    def conf(self, case, endpoint, role_key, credentials="env", imds=None, ca=None,
+             mode=0o600, extra=""):
+        lines = ["[stsrole]", "region = us-east-1", "sts_endpoint = " + endpoint,
+                 "credentials = " + credentials]
+        if imds:
+            lines.append("imds_endpoint = " + imds)
+        if ca:
+            lines.append("ca_file = " + ca)
+        lines += ["bastion_id = test-bastion", "timeout = 3"]
+        if extra:
+            lines.append(extra)
+        lines += ["", "[role target]", "arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, role_key),
+                  "users = alice", ""]
+        path = os.path.join(self.work, case + ".conf")
+        with open(path, "w") as fh:
+            fh.write("\n".join(lines))
+        os.chmod(path, mode)
+        return path
+
+
+class Result:
+    def __init__(self, rc, out, err, secs):
+        self.rc, self.out, self.err, self.secs = rc, out, err, secs
+
+    def brief(self):
+        return "exit %s after %.1fs, stderr %r" % (self.rc, self.secs, self.err[:300])
+
+
+def run_cli(args, env_extra=None, base_creds=True):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
+           "HOME": "/nonexistent"}
+    if base_creds:
+        env.update(AWS_ACCESS_KEY_ID=BASE_KEY_ID, AWS_SECRET_ACCESS_KEY=BASE_SECRET)
+    # Keep the ASan/UBSan settings of a sanitizer build, nothing else of ours.
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env.update(env_extra or {})
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([CLI] + args, env=env, capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Fail("stsrolectl did not finish within %d s" % RUN_TIMEOUT)
+    except OSError as e:
+        raise Fail("cannot run %s: %s" % (CLI, e.strerror))
+    return Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+
+
+def assume(conf, **kw):
+    return run_cli(["assume", "--config", conf, "--role", "target", "--user", "alice"], **kw)
+
+
+# -- assertions -------------------------------------------------------------
+
+def iso(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def no_leak(res):
+    if SECRET_MARK in res.err or BASE_SECRET in res.err:
+        raise Fail("stderr contains a secret: %r" % res.err[:300])
+
+
+def expect_success(res, stub, key, key_id):
+    """credential_process JSON with the served credential; Expiration equals the served epoch."""
+    no_leak(res)
+    if res.rc != EX_OK:
+        raise Fail("expected exit 0, got " + res.brief() + stub_said(stub, key))
+    try:
+        doc = json.loads(res.out)
+    except ValueError:
+        raise Fail("stdout is not JSON: %r" % res.out[:200])
+    if not isinstance(doc, dict):
+        raise Fail("stdout is not a JSON object")
+    if doc.get("Version") != 1:
+        raise Fail("Version is %r, want 1" % doc.get("Version"))
+    if doc.get("AccessKeyId") != key_id:
+        raise Fail("AccessKeyId %r, want %r" % (doc.get("AccessKeyId"), key_id))
+    for field, prefix in (("SecretAccessKey", "stubSecret"), ("SessionToken", "stubToken")):
+        v = doc.get(field)
+        if not isinstance(v, str) or not v.startswith(prefix + SECRET_MARK + "/"):
+            raise Fail("%s is not the served one" % field)
+    served = [r for r in stub.records(kind="sts", scenario=key) if r.get("status") == 200]
+    if not served:
+        raise Fail("the stub never served a success for " + key)
+    want = iso(served[-1]["expiration_epoch"])
+    if doc.get("Expiration") != want:
+        raise Fail("Expiration %r, want %r (the served epoch %d)"
+                   % (doc.get("Expiration"), want, served[-1]["expiration_epoch"]))
+    return doc
+
+
+def expect_failure(res, code, words=None, stub=None, key=None):
+    """Exit code, nothing on stdout, one 'stsrolectl: ' line on stderr, no secret anywhere."""
+    no_leak(res)
+    codes = code if isinstance(code, tuple) else (code,)
+    if res.rc not in codes:
+        raise Fail("expected exit %s, got %s" % ("/".join(map(str, codes)), res.brief())
+                   + stub_said(stub, key))
+    if res.out.strip():
+        raise Fail("stdout is not empty on failure: %r" % res.out[:200])
+    lines = res.err.rstrip("\n").split("\n")
+    if len(lines) != 1 or not lines[0].startswith("stsrolectl: "):
+        raise Fail("stderr is not one 'stsrolectl: ' line: %r" % res.err[:300])
+    if words and not any(w in lines[0].lower() for w in words):
+        raise Fail("error does not mention %s: %r" % ("/".join(words), lines[0]))
+
+
+def stub_said(stub, key):
+    """When the stub rejected the request itself, say why: it is usually the real cause."""
+    if stub is None or key is None:
+        return ""
+    rej = [r for r in stub.records(kind="sts", scenario=key) if r.get("action") == "reject"]
+    if not rej:
+        rej = [r for r in stub.records(kind="sts", action="reject")]
+    return "; stub rejected the request: %s" % rej[-1]["error"] if rej else ""
+
+
+def attempts(stub, key):
+    return len(stub.records(kind="sts", scenario=key))
+
+
+# -- cases ------------------------------------------------------------------
+
+CASES = []
+
+
+def case(fn):
+    CASES.append((fn.__name__.replace("_", "-"), fn))
+    return fn
+
+
+def simple(env, name, scenario):
+    stub = env.stub("plain")
+    key = env.key(scenario, name)
+    return stub, key, assume(env.conf(name, stub.url(), key))
+
+
+@case
+def cli_help(env):
+    res = run_cli(["--help"])
+    text = (res.out + res.err).lower()
+    if res.rc != 0 or "usage" not in text or "assume" not in text:
+        raise Fail("`stsrolectl --help` should exit 0 and print usage naming 'assume'; "
+                   + res.brief())
+
+
+def expect_usage(res):
+    """Exit 64 with a usage text on stderr (the one-line rule is for operational errors)."""
+    no_leak(res)
+    if res.rc != EX_USAGE:
+        raise Fail("expected exit 64, got " + res.brief())
+    if res.out.strip():
+        raise Fail("stdout is not empty on a usage error: %r" % res.out[:200])
+    if "usage" not in res.err.lower():
+        raise Fail("stderr does not show the usage: %r" % res.err[:300])
+
+
+@case
+def usage_no_args(env):
+    expect_usage(run_cli([]))
+
+
+@case
+def usage_assume_without_role(env):
+    stub = env.stub("plain")
+    conf = env.conf("usage-assume-without-role", stub.url(), "json-exp.unused")
+    expect_usage(run_cli(["assume", "--config", conf, "--user", "alice"]))
+
+
+@case
+def config_world_writable(env):
+    stub = env.stub("plain")
+    key = env.key("json-exp", "config-world-writable")
+    res = assume(env.conf("config-world-writable", stub.url(), key, mode=0o666))
+    expect_failure(res, EX_CONFIG)
+    if attempts(stub, key):
+        raise Fail("an unsafe config was used to call STS")
+
+
+@case
+def config_group_writable(env):
+    stub = env.stub("plain")
+    key = env.key("json-exp", "config-group-writable")
+    expect_failure(assume(env.conf("config-group-writable", stub.url(), key, mode=0o620)),
+                   EX_CONFIG)
+
+
+@case
+def config_missing(env):
+    expect_failure(assume(os.path.join(env.work, "no-such.conf")), EX_CONFIG)
+
+
+@case
+def config_http_not_loopback(env):
+    # Plain http is allowed only on loopback (design: interfaces); 192.0.2.1 is TEST-NET-1.
+    res = assume(env.conf("config-http-not-loopback", "http://192.0.2.1:80", "json-exp.x"))
+    expect_failure(res, EX_CONFIG)
+
+
+@case
+def json_exponent_success(env):
+    stub, key, res = simple(env, "json-exponent-success", "json-exp")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    rec = stub.records(kind="sts", scenario=key)
+    if len(rec) != 1:
+        raise Fail("%d requests for one success, want 1" % len(rec))
+    accept = rec[0]["headers"].get("Accept", "")
+    if "application/json" not in accept:
+        raise Fail("Accept was %r, want application/json" % accept)
+    if rec[0]["via_proxy"]:
+        raise Fail("the request came through a proxy")
+
+
+@case
+def json_integer_success(env):
+    stub, key, res = simple(env, "json-integer-success", "json-int")
+    expect_success(res, stub, key, "ASIASTUBJSONINT00001")
+
+
+@case
+def xml_success(env):
+    stub, key, res = simple(env, "xml-success", "xml-ok")
+    expect_success(res, stub, key, "ASIASTUBXMLOK0000001")
+
+
+@case
+def request_shape(env):
+    # The design's audit join: SourceIdentity = the person, RoleSessionName names the
+    # person and the bastion (CloudTrail shows both).
+    stub, key, res = simple(env, "request-shape", "json-exp")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    form = stub.records(kind="sts", scenario=key)[-1]["form"]
+    if form.get("SourceIdentity") != "alice":
+        raise Fail("SourceIdentity is %r, want 'alice'" % form.get("SourceIdentity"))
+    sess = form.get("RoleSessionName", "")
+    if "alice" not in sess or "test-bastion" not in sess:
+        raise Fail("RoleSessionName %r should name alice and test-bastion" % sess)
+
+
+def error_case(env, name, scenario, code, tries, words=None):
+    stub, key, res = simple(env, name, scenario)
+    expect_failure(res, code, words, stub, key)
+    n = attempts(stub, key)
+    lo, hi = tries
+    if not lo <= n <= hi:
+        raise Fail("%d attempts, want %d..%d" % (n, lo, hi))
+    return res, n
+
+
+@case
+def access_denied(env):
+    error_case(env, "access-denied", "access-denied", EX_NOPERM, (1, 1))
+
+
+@case
+def access_denied_json(env):
+    error_case(env, "access-denied-json", "denied-json", EX_NOPERM, (1, 1))
+
+
+@case
+def validation_error(env):
+    error_case(env, "validation-error", "validation", EX_DATAERR, (1, 1))
+
+
+@case
+def expired_token(env):
+    error_case(env, "expired-token", "expired-token", EX_NOPERM, (1, 2))
+
+
+def gives_up(env, name, scenario):
+    res, n = error_case(env, name, scenario, EX_UNAVAILABLE, (2, 10))
+    if res.secs >= GIVE_UP_BOUND:
+        raise Fail("gave up after %.1fs, want < %d s" % (res.secs, GIVE_UP_BOUND))
+    return "%d attempts, %.1fs" % (n, res.secs)
+
+
+@case
+def throttling_forever(env):
+    return gives_up(env, "throttling-forever", "throttling")
+
+
+@case
+def http429_forever(env):
+    return gives_up(env, "http429-forever", "too-many-requests")
+
+
+@case
+def internal_failure_forever(env):
+    return gives_up(env, "internal-failure-forever", "internal-failure")
+
+
+@case
+def http503_forever(env):
+    return gives_up(env, "http503-forever", "unavailable")
+
+
+def retried_success(env, name, scenario, key_id, want):
+    stub, key, res = simple(env, name, scenario)
+    expect_success(res, stub, key, key_id)
+    n = attempts(stub, key)
+    if n < want:
+        raise Fail("%d attempts, want >= %d" % (n, want))
+    return "%d attempts" % n
+
+
+@case
+def retry_429_then_success(env):
+    return retried_success(env, "retry-429-then-success", "retry-429-ok",
+                           "ASIASTUBRETRY4290001", 2)
+
+
+@case
+def retry_503_then_success(env):
+    return retried_success(env, "retry-503-then-success", "retry-503-ok",
+                           "ASIASTUBRETRY5030001", 2)
+
+
+@case
+def retry_429_503_then_success(env):
+    return retried_success(env, "retry-429-503-then-success", "retry-mixed",
+                           "ASIASTUBRETRYMIX0001", 3)
+
+
+@case
+def silent_server_times_out(env):
+    stub, key, res = simple(env, "silent-server-times-out", "silent")
+    expect_failure(res, EX_UNAVAILABLE, None, stub, key)
+    if res.secs >= GIVE_UP_BOUND:
+        raise Fail("gave up after %.1fs, want < %d s" % (res.secs, GIVE_UP_BOUND))
+    return "%d attempts, %.1fs" % (attempts(stub, key), res.secs)
+
+
+def malformed(env, name, scenario):
+    stub, key, res = simple(env, name, scenario)
+    expect_failure(res, EX_PROTOCOL, None, stub, key)
+
+
+@case
+def truncated_body(env):
+    malformed(env, "truncated-body", "truncate")
+
+
+@case
+def truncated_json(env):
+    malformed(env, "truncated-json", "truncated-json")
+
+
+@case
+def invalid_xml(env):
+    malformed(env, "invalid-xml", "invalid-xml")
+
+
+@case
+def missing_credentials(env):
+    malformed(env, "missing-credentials", "missing-credentials")
+
+
+@case
+def newline_in_session_token(env):
+    malformed(env, "newline-in-session-token", "newline-token")
+
+
+@case
+def doctype_xml(env):
+    malformed(env, "doctype-xml", "doctype-xml")
+
+
+@case
+def oversized_body(env):
+    malformed(env, "oversized-body", "oversize")
+
+
+@case
+def redirect_not_followed(env):
+    stub, key, res = simple(env, "redirect-not-followed", "redirect")
+    target = env.stub("target")
+    hits = target.records()
+    if hits:
+        raise Fail("the redirect was followed: the target saw %s %s"
+                   % (hits[0].get("method"), hits[0].get("path")))
+    if res.rc == EX_OK:
+        raise Fail("exit 0 on a 302")
+    expect_failure(res, (EX_UNAVAILABLE, EX_PROTOCOL, EX_DATAERR), None, stub, key)
+    return "exit %d" % res.rc
+
+
+def tls_case(env, name, stub_name, host="127.0.0.1", ca=True):
+    stub = env.tls(stub_name)
+    key = env.key("json-exp", name)
+    conf = env.conf(name, stub.url("https", host), key,
+                    ca=os.path.join(env.certs, "ca.pem") if ca else None)
+    return stub, key, assume(conf)
+
+
+@case
+def tls_good_cert_with_ca_file(env):
+    stub, key, res = tls_case(env, "tls-good-cert-with-ca-file", "tls-good")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+
+
+@case
+def tls_good_cert_localhost(env):
+    stub, key, res = tls_case(env, "tls-good-cert-localhost", "tls-good", host="localhost")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+
+
+@case
+def tls_self_signed_refused(env):
+    stub, key, res = tls_case(env, "tls-self-signed-refused", "tls-self")
+    expect_failure(res, EX_UNAVAILABLE, TLS_WORDS)
+    if attempts(stub, key):
+        raise Fail("a request was sent over the refused connection")
+
+
+@case
+def tls_wrong_host_refused(env):
+    stub, key, res = tls_case(env, "tls-wrong-host-refused", "tls-wrong")
+    expect_failure(res, EX_UNAVAILABLE, TLS_WORDS)
+    if attempts(stub, key):
+        raise Fail("a request was sent over the refused connection")
+
+
+@case
+def tls_unknown_ca_refused(env):
+    # The good certificate, but without ca_file: the system store does not know our CA.
+    stub, key, res = tls_case(env, "tls-unknown-ca-refused", "tls-good", ca=False)
+    expect_failure(res, EX_UNAVAILABLE, TLS_WORDS)
+    if attempts(stub, key):
+        raise Fail("a request was sent over the refused connection")
+
+
+def proxy_env():
+    dead = "http://127.0.0.1:%d" % dead_port()
+    return {k: dead for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                              "ALL_PROXY", "all_proxy")}
+
+
+@case
+def proxy_env_ignored_http(env):
+    stub = env.stub("plain")
+    key = env.key("json-exp", "proxy-env-ignored-http")
+    res = assume(env.conf("proxy-env-ignored-http", stub.url(), key), env_extra=proxy_env())
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    if any(r["via_proxy"] for r in stub.records(kind="sts", scenario=key)):
+        raise Fail("the request came through a proxy")
+
+
+@case
+def proxy_env_ignored_https(env):
+    stub = env.tls("tls-good")
+    key = env.key("json-exp", "proxy-env-ignored-https")
+    conf = env.conf("proxy-env-ignored-https", stub.url("https"), key,
+                    ca=os.path.join(env.certs, "ca.pem"))
+    expect_success(assume(conf, env_extra=proxy_env()), stub, key, "ASIASTUBJSONEXP00001")
+
+
+def imds_case(env, name, mode, scenario="json-exp"):
+    stub = Stub(env.work, name, "--imds-mode", mode)
+    key = env.key(scenario, name)
+    conf = env.conf(name, stub.url(), key, credentials="imds", imds=stub.url())
+    try:
+        return stub, key, assume(conf, base_creds=False)
+    finally:
+        stub.stop()
+
+
+@case
+def imds_ok(env):
+    stub, key, res = imds_case(env, "imds-ok", "ok")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    imds = stub.records(kind="imds")
+    puts = [r for r in imds if r["method"] == "PUT" and r.get("status") == 200]
+    if not puts:
+        raise Fail("no IMDSv2 token was fetched (PUT /latest/api/token)")
+    v1 = [r for r in imds if r["method"] == "GET" and not r.get("imds_token_ok")]
+    if v1:
+        raise Fail("a metadata GET went without a valid token (IMDSv1): %s" % v1[0]["path"])
+    if not [r for r in imds if r.get("imds") == "credentials"]:
+        raise Fail("the role's credentials were never fetched")
+    sts = stub.records(kind="sts", scenario=key)[-1]
+    if sts.get("auth_key_id") != IMDS_KEY_ID or not sts.get("has_security_token"):
+        raise Fail("AssumeRole was not signed with the IMDS credential and its token")
+
+
+@case
+def imds_no_token(env):
+    stub, key, res = imds_case(env, "imds-no-token", "no-token")
+    expect_failure(res, (EX_UNAVAILABLE, EX_NOPERM), IMDS_WORDS)
+    if attempts(stub, key):
+        raise Fail("AssumeRole was called without base credentials")
+    return "exit %d" % res.rc
+
+
+@case
+def imds_bad_json(env):
+    stub, key, res = imds_case(env, "imds-bad-json", "bad-json")
+    expect_failure(res, EX_PROTOCOL, IMDS_WORDS)
+    if attempts(stub, key):
+        raise Fail("AssumeRole was called with a credential from a malformed document")
+
+
+@case
+def imds_expired(env):
+    stub, key, res = imds_case(env, "imds-expired", "expired")
+    expect_failure(res, EX_NOPERM, None)
+    n = len(stub.records(imds="credentials"))
+    if n > 3:
+        raise Fail("fetched the expired credential %d times" % n)
+
+
+@case
+def imds_expires_soon(env):
+    # Expiration within 60 s, inside the provider's refresh margin: the CLI must still
+    # mint its credential, and must not spin refreshing.
+    stub, key, res = imds_case(env, "imds-expires-soon", "expired-soon")
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    n = len(stub.records(imds="credentials"))
+    if not 1 <= n <= 3:
+        raise Fail("fetched the IMDS credential %d times, want 1..3" % n)
+    return "IMDS credential fetched %d time(s)" % n
+
+
+# -- driver -----------------------------------------------------------------
+
+def run_case(env, fn):
+    try:
+        note = fn(env)
+        return "ok", note
+    except Skip as e:
+        return "skip", str(e)
+    except Fail as e:
+        return "not ok", str(e)
+    except Exception as e:  # a bug in this test must show as a failure, not a crash
+        return "not ok", "test error: %s: %s" % (type(e).__name__, e)
+
+
+def main():
+    only = [c for c in os.environ.get("STUB_ONLY", "").split(",") if c]
+    cases = [(n, f) for n, f in CASES if not only or n in only]
+    if os.geteuid() != 0:
+        for name, _ in cases:
+            print("skip - %s: the config must be root-owned; run as root" % name)
+        print("skipped: must run as root (stsrolectl requires a root-owned config)")
+        print("stub: 0 passed, 0 failed")
+        return 77
+
+    env = Env()
+    atexit.register(lambda: None if os.environ.get("STUB_KEEP")
+                    else shutil.rmtree(env.work, ignore_errors=True))
+    atexit.register(stop_all)  # runs first: servers go before their directory
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    env.setup()
+    if os.environ.get("STUB_KEEP"):
+        print("# work directory: " + env.work)
+
+    passed = failed = 0
+    jobs = max(1, int(os.environ.get("STUB_JOBS", "4")))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [(name, pool.submit(run_case, env, fn)) for name, fn in cases]
+        for name, fut in futures:
+            verdict, note = fut.result()
+            if verdict == "ok":
+                passed += 1
+                print("ok - %s%s" % (name, " (%s)" % note if note else ""))
+            elif verdict == "skip":
+                print("skip - %s: %s" % (name, note))
+            else:
+                failed += 1
+                print("not ok - %s: %s" % (name, note))
+            sys.stdout.flush()
+    print("stub: %d passed, %d failed" % (passed, failed))
+    if passed == 0 and failed == 0:
+        print("skipped: no case could run")
+        return 77
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
