@@ -137,35 +137,6 @@ copy_ident(char *dst, size_t cap, const char *src, size_t n)
     dst[o] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if none. */
-static size_t
-utf8_len(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    unsigned long c = s[0];
-    size_t len, i;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, c &= 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, c &= 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, c &= 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
-        (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 /*
  * AWS messages quote request data (ARNs, tag values), so they are
  * untrusted text headed for syslog: controls and line breaks become
@@ -178,7 +149,7 @@ copy_message(char *dst, size_t cap, const char *src, size_t n)
 {
     const unsigned char *s = (const unsigned char *)src;
     size_t lim = cap - 4, i = 0, o = 0, k;
-    unsigned long cp;
+    uint32_t cp;
     int truncated = 0;
 
     while (i < n) {
@@ -188,7 +159,7 @@ copy_message(char *dst, size_t cap, const char *src, size_t n)
             i++;
             continue;
         }
-        k = s[i] < 0x80 ? 1 : utf8_len(s + i, n - i, &cp);
+        k = stsrole_utf8_decode(s + i, n - i, &cp);
         if (o + (k != 0 ? k : 1) > lim) {
             truncated = 1;
             break;

@@ -87,4 +87,9 @@ void stsrole_iso8601(int64_t epoch, char out[21]);
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC); returns 0 on success. */
 int stsrole_parse_iso8601(const char *s, int64_t *epoch);
 
+/* Decodes one UTF-8 sequence strictly (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) into *cp.  Returns its length (1
+ * for ASCII), 0 if invalid or truncated. */
+size_t stsrole_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif
