@@ -48,6 +48,13 @@ def main():
         print("skipped: %s is not built" % CTL)
         return 77
     tmp = tempfile.mkdtemp(prefix="stsrole-bench-")
+    try:
+        return run(rounds, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(rounds, tmp):
     with Moto() as moto:
         menv = moto.seed()
         env = base_env(menv)
