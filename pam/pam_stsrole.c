@@ -545,12 +545,19 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     rec.aws_request_id = request_id;
     rec.opened = (int64_t)time(NULL);
     rec.closed = 0;
+    if (rec.opened <= 0) {
+        status = stsrole_fail(&err, STSROLE_E_IO, "the system clock is unavailable");
+        what = "could not record the session";
+        goto fail;
+    }
+    /* Set before writing: a write that fails after its rename (the
+     * directory fsync) leaves a record, which must then be closed. */
+    recorded = 1;
     status = stsrole_session_write(cfg.state_dir, &rec, &err);
     if (status != STSROLE_OK) {
         what = "could not record the session";
         goto fail;
     }
-    recorded = 1;
 
     keep = calloc(1, sizeof(*keep));
     if (keep != NULL) {
@@ -589,8 +596,9 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 fail:
     if (recorded) {
-        /* Credentials exist and are recorded but will not be used: closing
-         * the record lets the gateway revoke them at once. */
+        /* Credentials exist and may be recorded but will not be used:
+         * closing the record lets the gateway revoke them at once (it
+         * fails harmlessly when no record was written). */
         struct stsrole_error e2;
         stsrole_session_mark_closed(cfg.state_dir, session_id, (int64_t)time(NULL), &e2);
     }

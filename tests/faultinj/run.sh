@@ -1,0 +1,144 @@
+#!/bin/sh
+# run.sh: builds the fault-injection copy of pam_stsrole.so and walks every failure point.
+#
+# Usage: tests/faultinj/run.sh [--build-only] [-- ARGS for faultinj.py]
+# Builds into $TOP/build-faultinj (configured there for config.h only):
+#   asan/pam_stsrole.so   -fsanitize=address,undefined: the walk runs this one
+#   plain/pam_stsrole.so  no sanitizer: the valgrind sample runs this one
+#   pamdrive              tests/pam/pamdrive.c, as tests/pam/run.sh builds it
+# Both .so are compiled from the sources that lib/Makefile.am and
+# pam/Makefile.am list, linked with -Wl,--wrap for every function in WRAPS
+# plus tests/faultinj/faultinj.c (and faultinj_pam.c), which fail the Nth
+# call (FAULTINJ_FAIL=NAME:N) and check that secrets are wiped before free.
+# --wrap rewrites only the references resolved when that .so is linked:
+# calls inside libc, libcurl, libcjson, liboath, libpam and OpenSSL are
+# neither counted nor failed.
+#
+# Extending to the gateway: build its objects the same way (compile_set
+# with gateway/Makefile.am's stsrole_gatewayd_SOURCES, then link_program
+# below without faultinj_pam.o), and add a target to faultinj.py (see
+# GatewayTarget there).  Prints one line per failure point class and
+# "faultinj: N passed, N failed"; exits non-zero on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bd=$top/build-faultinj
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then
+    build_only=1
+    shift
+fi
+[ "${1:-}" = "--" ] && shift
+
+WRAPS="malloc calloc realloc free strdup strndup open openat read write fsync rename \
+curl_easy_perform time clock_gettime RAND_bytes pam_putenv pam_set_data stsrole_sts_parse_assume"
+PKGS="pam libcrypto libcurl libcjson liboath inih expat"
+
+fail_build() {
+    echo "FAIL - faultinj: $1"
+    echo "faultinj: 0 passed, 1 failed"
+    exit 1
+}
+
+for tool in cc pkg-config; do
+    command -v $tool >/dev/null 2>&1 || fail_build "$tool is not installed"
+done
+pkg-config --exists $PKGS || fail_build "missing development packages for: $PKGS"
+
+mkdir -p "$bd" || fail_build "cannot create $bd"
+if [ ! -f "$bd/config.h" ] || [ "$top/configure" -nt "$bd/config.h" ]; then
+    (cd "$bd" && "$top/configure" -q --disable-tests >configure.out 2>&1) ||
+        fail_build "configure failed (see $bd/configure.out)"
+fi
+
+# The .c files of an automake _SOURCES variable, continuation lines included.
+am_sources() {
+    awk -v var="$2" '
+        $1 == var && $2 == "=" { on = 1; $1 = ""; $2 = "" }
+        on {
+            line = $0
+            cont = sub(/\\[ \t]*$/, "", line)
+            n = split(line, w, /[ \t]+/)
+            for (i = 1; i <= n; i++)
+                if (w[i] ~ /\.c$/)
+                    print w[i]
+            if (!cont)
+                on = 0
+        }' "$1"
+}
+
+lib_srcs=$(am_sources "$top/lib/Makefile.am" libstsrole_la_SOURCES | sed "s|^|$top/lib/|")
+pam_srcs=$(am_sources "$top/pam/Makefile.am" pam_stsrole_la_SOURCES | sed "s|^|$top/pam/|")
+[ -n "$lib_srcs" ] && [ -n "$pam_srcs" ] || fail_build "no sources found in the Makefile.am files"
+
+WARN="-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+-Wpointer-arith -Wno-unused-parameter"
+# -O0: every call site stays a call, so failure points map onto source
+# functions one to one; no _FORTIFY_SOURCE, so read() stays read().
+BASE="-std=gnu11 -g -O0 -fPIC -fno-omit-frame-pointer -U_FORTIFY_SOURCE -D_GNU_SOURCE \
+-I$bd -I$top/lib $(pkg-config --cflags $PKGS)"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+
+# compile_set DIR EXTRA_CFLAGS SOURCES...: objects into DIR, rebuilt when older than their source
+# or any header.
+compile_set() {
+    dir=$1
+    extra=$2
+    shift 2
+    mkdir -p "$dir"
+    newest_h=$(ls -t "$top"/lib/*.h "$top"/pam/*.h "$here"/*.h "$bd/config.h" | head -1)
+    objs=
+    for src in "$@"; do
+        obj=$dir/$(basename "$(dirname "$src")")_$(basename "$src" .c).o
+        if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
+            # shellcheck disable=SC2086
+            ${CC:-cc} $WARN $BASE $extra -c -o "$obj" "$src" || return 1
+        fi
+        objs="$objs $obj"
+    done
+    echo "$objs"
+}
+
+wrap_flags() {
+    flags=
+    for w in $WRAPS; do
+        flags="$flags -Wl,--wrap=$w"
+    done
+    echo "$flags"
+}
+
+# link_module DIR EXTRA_LDFLAGS OBJS...: DIR/pam_stsrole.so, exporting pam_sm_* only.
+link_module() {
+    dir=$1
+    extra=$2
+    shift 2
+    printf '{\n  global: pam_sm_*;\n  local: *;\n};\n' >"$dir/exports.map"
+    # shellcheck disable=SC2046,SC2086
+    ${CC:-cc} -shared $extra -o "$dir/pam_stsrole.so" "$@" $(wrap_flags) \
+        -Wl,--version-script="$dir/exports.map" -Wl,-z,defs \
+        $(pkg-config --libs $PKGS) -lm
+}
+
+build_variant() {
+    name=$1
+    extra=$2
+    # shellcheck disable=SC2086
+    objs=$(compile_set "$bd/$name" "$extra" $lib_srcs $pam_srcs "$here/faultinj.c" \
+        "$here/faultinj_pam.c") || return 1
+    # shellcheck disable=SC2086
+    link_module "$bd/$name" "$extra" $objs
+}
+
+build_variant asan "$SAN" || fail_build "the ASan fault-injection module does not build"
+build_variant plain "" || fail_build "the plain fault-injection module does not build"
+if [ ! -x "$bd/pamdrive" ] || [ "$top/tests/pam/pamdrive.c" -nt "$bd/pamdrive" ]; then
+    ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$bd/pamdrive" "$top/tests/pam/pamdrive.c" \
+        $(pkg-config --cflags --libs pam) || fail_build "the PAM test driver does not build"
+fi
+[ "$build_only" = 1 ] && exit 0
+
+asan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libasan/ {print $3}')
+ubsan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libubsan/ {print $3}')
+exec python3 "$here/faultinj.py" --builddir "$bd" --module-asan "$bd/asan/pam_stsrole.so" \
+    --module-plain "$bd/plain/pam_stsrole.so" --pamdrive "$bd/pamdrive" \
+    --preload "$asan_rt${ubsan_rt:+:$ubsan_rt}" "$@"
