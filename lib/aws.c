@@ -109,13 +109,20 @@ split_url(const char *url, char *host, size_t hostlen, const char **path)
     return 0;
 }
 
+/* What differs between the Query protocol (STS, IAM) and the JSON
+ * protocol (DynamoDB, CloudWatch Logs): the content type and the target. */
+struct protocol {
+    const char *content_type;
+    const char *target; /* X-Amz-Target, NULL for Query */
+};
+
 static int
-attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const char *body,
-             long timeout_ms, struct stsrole_http_response *resp, struct stsrole_error *err)
+attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
+             const struct stsrole_creds *cr, const char *body, long timeout_ms,
+             struct stsrole_http_response *resp, struct stsrole_error *err)
 {
-    static const char ctype[] = "application/x-www-form-urlencoded; charset=utf-8";
     struct stsrole_http_config http = *c->http;
-    struct stsrole_header h[6];
+    struct stsrole_header h[7];
     struct stsrole_sigv4_request sreq;
     struct stsrole_sigv4_params sp;
     struct stsrole_sigv4_signed sig;
@@ -128,7 +135,9 @@ attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const
     if (split_url(c->endpoint, host, sizeof(host), &path) != 0)
         return stsrole_fail(err, STSROLE_E_CONFIG, "malformed endpoint '%.200s'", c->endpoint);
     h[n++] = (struct stsrole_header){"Host", host};
-    h[n++] = (struct stsrole_header){"Content-Type", ctype};
+    h[n++] = (struct stsrole_header){"Content-Type", proto->content_type};
+    if (proto->target != NULL)
+        h[n++] = (struct stsrole_header){"X-Amz-Target", proto->target};
     memset(&sreq, 0, sizeof(sreq));
     sreq.method = "POST";
     sreq.path = path;
@@ -153,7 +162,8 @@ attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const
     h[n++] = (struct stsrole_header){"Authorization", sig.authorization};
     /* Unsigned, so it cannot break the signature: real STS and IAM answer
      * in JSON when asked; moto ignores it and answers XML. */
-    h[n++] = (struct stsrole_header){"Accept", "application/json"};
+    if (proto->target == NULL)
+        h[n++] = (struct stsrole_header){"Accept", "application/json"};
 
     req.method = "POST";
     req.url = c->endpoint;
@@ -177,9 +187,9 @@ attempt_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const
     return rc == STSROLE_OK ? stsrole_fail(err, STSROLE_E_SERVER, "unexpected HTTP status") : rc;
 }
 
-int
-stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
-                  struct stsrole_http_response *resp, struct stsrole_error *err)
+static int
+aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char *body,
+         struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     int64_t (*now_ms)(void *) = c->now_ms ? c->now_ms : real_now_ms;
     void (*sleep_ms)(void *, int) = c->sleep_ms ? c->sleep_ms : real_sleep_ms;
@@ -210,7 +220,7 @@ stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
             if (left <= 0)
                 return stsrole_fail(err, STSROLE_E_NETWORK, "%s: deadline of %d ms passed",
                                     c->endpoint, deadline);
-            rc = attempt_once(c, cr, body, (long)left, resp, err);
+            rc = attempt_once(c, proto, cr, body, (long)left, resp, err);
             if (rc == STSROLE_OK)
                 return STSROLE_OK;
             if (rc == STSROLE_E_EXPIRED && c->base != NULL && attempt == 1) {
@@ -237,4 +247,27 @@ stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
             c->on_retry(c->ctx, attempt, delay, err);
         sleep_ms(c->ctx, delay);
     }
+}
+
+int
+stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
+                  struct stsrole_http_response *resp, struct stsrole_error *err)
+{
+    static const struct protocol query = {"application/x-www-form-urlencoded; charset=utf-8", NULL};
+
+    return aws_call(c, &query, body, resp, err);
+}
+
+int
+stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, const char *target,
+                 const char *body, struct stsrole_http_response *resp, struct stsrole_error *err)
+{
+    char ctype[40];
+    struct protocol json = {ctype, target};
+
+    if (target == NULL || *target == '\0' || strpbrk(target, "\r\n") != NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID, "JSON protocol call without a target");
+    snprintf(ctype, sizeof(ctype), "application/x-amz-json-%s",
+             json_version != NULL ? json_version : "1.0");
+    return aws_call(c, &json, body, resp, err);
 }

@@ -42,6 +42,13 @@ struct stsrole_aws_client {
 int stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
                       struct stsrole_http_response *resp, struct stsrole_error *err);
 
+/* The same, for AWS's JSON protocol (DynamoDB: json_version "1.0",
+ * CloudWatch Logs: "1.1"): POSTs body with X-Amz-Target: target (e.g.
+ * "DynamoDB_20120810.PutItem"), signed, retried and classified alike. */
+int stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, const char *target,
+                     const char *body, struct stsrole_http_response *resp,
+                     struct stsrole_error *err);
+
 /*
  * Appends "&name=value" (no '&' when out is empty) to a Query-API form
  * body, encoded as application/x-www-form-urlencoded: AWS's unreserved
