@@ -233,9 +233,13 @@ stsrole_creds_parse_imds(const char *json, size_t len, struct stsrole_creds *out
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: credentials without a Token");
     }
     rc = check_creds(out, "IMDS", err);
-    if (rc != STSROLE_OK)
-        return rc == STSROLE_E_NOTFOUND || rc == STSROLE_E_INVALID ? STSROLE_E_PROTOCOL : rc;
-    return STSROLE_OK;
+    if (rc == STSROLE_E_NOTFOUND || rc == STSROLE_E_INVALID) {
+        /* From IMDS a missing or malformed key is a malformed answer. */
+        if (err != NULL)
+            err->status = STSROLE_E_PROTOCOL;
+        return STSROLE_E_PROTOCOL;
+    }
+    return rc;
 }
 
 static int

@@ -53,7 +53,13 @@ stsrole_session_id_valid(const char *id)
 
 /* cJSON keeps numbers as doubles: exact for integers up to 2^53, which
  * covers epoch seconds, uids and pids. */
-#define JSON_INT_MAX 9007199254740992.0
+/* Bounds each number must fit, checked both ways so a record always reads
+ * back as written: uid_t and pid_t are 32 bits ((uid_t)-1 means "no
+ * uid"), and times end at 9999-12-31, well inside cJSON's 15 printed
+ * digits. */
+#define UID_MAX_VALID 4294967294LL
+#define PID_MAX_VALID 2147483647LL
+#define TIME_MAX_VALID 253402300799LL
 
 static int
 add_str(cJSON *o, const char *key, const char *val)
@@ -85,6 +91,12 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
 
     if (s == NULL || !stsrole_session_id_valid(s->session_id))
         return stsrole_fail(err, STSROLE_E_INVALID, "session record without a valid id");
+    /* Refuse what stsrole_session_from_json would refuse, so no record is
+     * written that the gateway cannot read back. */
+    if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->expiration < 0 ||
+        s->expiration > TIME_MAX_VALID || s->opened < 0 || s->opened > TIME_MAX_VALID ||
+        s->closed < 0 || s->closed > TIME_MAX_VALID)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session record: a number is out of range");
     o = cJSON_CreateObject();
     if (o == NULL)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
@@ -139,7 +151,8 @@ get_str(const cJSON *o, const char *key, int required, char **out, struct stsrol
 }
 
 static int
-get_int(const cJSON *o, const char *key, int64_t min, int64_t *out, struct stsrole_error *err)
+get_int(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t *out,
+        struct stsrole_error *err)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
     double d;
@@ -148,7 +161,7 @@ get_int(const cJSON *o, const char *key, int64_t min, int64_t *out, struct stsro
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: %s: %s", key,
                             item == NULL ? "missing" : "not a number");
     d = item->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < (double)min || d > JSON_INT_MAX)
+    if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max)
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: %s: out of range", key);
     *out = (int64_t)d;
     return STSROLE_OK;
@@ -173,7 +186,7 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
         cJSON_Delete(o);
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: not a JSON object");
     }
-    if ((rc = get_int(o, "version", 0, &v, err)) != STSROLE_OK)
+    if ((rc = get_int(o, "version", 0, 1000, &v, err)) != STSROLE_OK)
         goto out;
     if (v != SESSION_FORMAT_VERSION) {
         rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: unknown version %lld",
@@ -188,12 +201,12 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
     }
     memcpy(r.session_id, id, 33);
     if ((rc = get_str(o, "user", 1, &r.user, err)) != STSROLE_OK ||
-        (rc = get_int(o, "uid", 0, &v, err)) != STSROLE_OK)
+        (rc = get_int(o, "uid", 0, UID_MAX_VALID, &v, err)) != STSROLE_OK)
         goto out;
     r.uid = (uid_t)v;
     if ((rc = get_str(o, "rhost", 0, &r.rhost, err)) != STSROLE_OK ||
         (rc = get_str(o, "tty", 0, &r.tty, err)) != STSROLE_OK ||
-        (rc = get_int(o, "sshd_pid", 0, &v, err)) != STSROLE_OK)
+        (rc = get_int(o, "sshd_pid", 0, PID_MAX_VALID, &v, err)) != STSROLE_OK)
         goto out;
     r.sshd_pid = (pid_t)v;
     if ((rc = get_str(o, "role_name", 0, &r.role_name, err)) != STSROLE_OK ||
@@ -201,11 +214,11 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
         (rc = get_str(o, "assumed_role_id", 1, &r.assumed_role_id, err)) != STSROLE_OK ||
         (rc = get_str(o, "session_name", 1, &r.session_name, err)) != STSROLE_OK ||
         (rc = get_str(o, "access_key_id", 1, &r.access_key_id, err)) != STSROLE_OK ||
-        (rc = get_int(o, "expiration", 0, &r.expiration, err)) != STSROLE_OK ||
+        (rc = get_int(o, "expiration", 0, TIME_MAX_VALID, &r.expiration, err)) != STSROLE_OK ||
         (rc = get_str(o, "source_identity", 1, &r.source_identity, err)) != STSROLE_OK ||
         (rc = get_str(o, "aws_request_id", 0, &r.aws_request_id, err)) != STSROLE_OK ||
-        (rc = get_int(o, "opened", 0, &r.opened, err)) != STSROLE_OK ||
-        (rc = get_int(o, "closed", 0, &r.closed, err)) != STSROLE_OK)
+        (rc = get_int(o, "opened", 0, TIME_MAX_VALID, &r.opened, err)) != STSROLE_OK ||
+        (rc = get_int(o, "closed", 0, TIME_MAX_VALID, &r.closed, err)) != STSROLE_OK)
         goto out;
     *s = r;
     memset(&r, 0, sizeof(r));
