@@ -127,7 +127,10 @@ answer_ok(const cJSON *resp)
 }
 
 /* Every subcommand accepts --config after its name as well. */
-#define CONFIG_OPT {"config", required_argument, NULL, 'c'}
+#define CONFIG_OPT                                                                                 \
+    {                                                                                              \
+        "config", required_argument, NULL, 'c'                                                     \
+    }
 
 static int
 simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_config *cfg)
@@ -147,8 +150,8 @@ simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_co
 int
 ctl_sessions(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {CONFIG_OPT, {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     struct stsrole_config cfg;
     const cJSON *arr, *s;
     cJSON *resp = NULL;
@@ -233,7 +236,8 @@ ctl_revoke(int argc, char **argv, const char *config_path)
         }
     }
     if (optind != argc || (!!session + !!user + !!all) != 1 || (all != (role != NULL))) {
-        fprintf(stderr, "usage: stsrolectl revoke --session ID | --user USER | --all --role NAME\n");
+        fprintf(stderr,
+                "usage: stsrolectl revoke --session ID | --user USER | --all --role NAME\n");
         return CTL_EXIT_USAGE;
     }
     if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
@@ -313,59 +317,66 @@ int
 ctl_audit(int argc, char **argv, const char *config_path)
 {
     static const struct option opts[] = {CONFIG_OPT, {NULL, 0, NULL, 0}};
-    struct stsrole_audit_verifier v;
+    struct stsrole_audit_verifier v, head;
     struct stsrole_config cfg;
     struct stsrole_error err;
-    char *file = NULL;
-    int c, rc;
+    char *conf_file = NULL;
+    const char *file;
+    int c, i, n, rc = CTL_EXIT_OK;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c != 'c')
             return CTL_EXIT_USAGE;
         config_path = optarg;
     }
-    if (optind >= argc || strcmp(argv[optind], "verify") != 0 || argc - optind > 2) {
-        fprintf(stderr, "usage: stsrolectl audit verify [FILE]\n");
+    if (optind >= argc || strcmp(argv[optind], "verify") != 0) {
+        fprintf(stderr, "usage: stsrolectl audit verify [FILE...]\n");
         return CTL_EXIT_USAGE;
     }
-    if (argc - optind == 2) {
-        file = strdup(argv[optind + 1]);
-    } else {
+    n = argc - optind - 1;
+    if (n == 0) {
         if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
             return rc;
-        if (cfg.audit_log == NULL) {
-            fprintf(stderr, "stsrolectl: %s: audit_log is not set\n", cfg.path);
-            stsrole_config_free(&cfg);
+        conf_file = cfg.audit_log != NULL ? strdup(cfg.audit_log) : NULL;
+        stsrole_config_free(&cfg);
+        if (conf_file == NULL) {
+            fprintf(stderr, "stsrolectl: audit_log is not set\n");
             return CTL_EXIT_CONFIG;
         }
-        file = strdup(cfg.audit_log);
-        stsrole_config_free(&cfg);
     }
-    if (file == NULL)
-        return CTL_EXIT_FAIL;
+    /* Several files are the pieces of one rotated log, oldest first: one
+     * verifier walks them all, so the links between them are checked. */
     stsrole_audit_verify_init(&v);
-    gateway_head(file, config_path, &v, argc - optind == 2);
-    rc = stsrole_audit_verify_file(file, &v, &err);
-    if (rc == STSROLE_OK) {
-        printf("%s: %zu records, chain intact (last seq %llu)\n", file, v.lines,
-               (unsigned long long)v.seq);
-        rc = CTL_EXIT_OK;
-    } else if (rc == STSROLE_E_PROTOCOL) {
-        printf("%s: line %zu: %s\n", file, v.bad_line, v.why);
-        rc = CTL_EXIT_FAIL;
-    } else {
-        fprintf(stderr, "stsrolectl: %s\n", err.msg);
-        rc = ctl_exit_for(rc);
+    for (i = 0; i < (n == 0 ? 1 : n) && rc == CTL_EXIT_OK; i++) {
+        file = n == 0 ? conf_file : argv[optind + 1 + i];
+        if (i == (n == 0 ? 0 : n - 1)) {
+            stsrole_audit_verify_init(&head);
+            gateway_head(file, config_path, &head, n != 0);
+            v.head_seq = head.head_seq;
+            memcpy(v.head_prev, head.head_prev, sizeof(v.head_prev));
+        }
+        rc = stsrole_audit_verify_file(file, &v, &err);
+        if (rc == STSROLE_OK) {
+            printf("%s: %zu records, chain intact (last seq %llu)\n", file, v.line,
+                   (unsigned long long)v.seq);
+            rc = CTL_EXIT_OK;
+        } else if (rc == STSROLE_E_PROTOCOL) {
+            printf("%s: line %zu: %s\n", file, v.bad_line, v.why);
+            rc = CTL_EXIT_FAIL;
+        } else {
+            fprintf(stderr, "stsrolectl: %s\n", err.msg);
+            rc = ctl_exit_for(rc);
+        }
     }
-    free(file);
+    free(conf_file);
     return rc;
 }
 
 int
 ctl_status(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {CONFIG_OPT, {"json", no_argument, NULL, 'j'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     struct stsrole_config cfg;
     const cJSON *audit, *r;
     cJSON *resp = NULL;
@@ -405,8 +416,7 @@ ctl_status(int argc, char **argv, const char *config_path)
                num(resp, "sessions"), num(resp, "queue"), num(resp, "failing"),
                num(resp, "revoked_total"));
         printf("audit:    %s, seq %.0f%s%s\n", str(audit, "path"), num(audit, "seq"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(audit, "failing")) ? ", FAILING"
-                                                                                 : "",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(audit, "failing")) ? ", FAILING" : "",
                cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(audit, "tail_ok"))
                    ? ", last line did not verify at start"
                    : "");

@@ -1,4 +1,5 @@
-/* gatewayd.c: stsrole-gatewayd's entry point: options, start-up, the event loop, signals, reload. */
+/* gatewayd.c: stsrole-gatewayd's entry point: options, start-up, the event loop, signals, reload.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -116,10 +118,9 @@ gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: stsrole-gatewayd [--config PATH] [--skew SECONDS] [--reconcile SECONDS]\n"
-            "Revokes the STS credentials of closed SSH sessions and keeps the audit log.\n"
-            "Runs in the foreground; see stsrole-gatewayd(8).\n");
+    fprintf(f, "usage: stsrole-gatewayd [--config PATH] [--skew SECONDS] [--reconcile SECONDS]\n"
+               "Revokes the STS credentials of closed SSH sessions and keeps the audit log.\n"
+               "Runs in the foreground; see stsrole-gatewayd(8).\n");
 }
 
 /* STATE_DIR/<sub> as a 0700 directory we own that nobody else may write. */
@@ -160,7 +161,19 @@ make_dirs(struct gw *g)
     if (state_subdir(p) != 0)
         return -1;
     snprintf(p, sizeof(p), "%s/roles", g->state_gw);
-    return state_subdir(p);
+    if (state_subdir(p) != 0)
+        return -1;
+    /* One gateway per state directory: two would revoke, prune and
+     * remove records behind each other's back.  Held until exit. */
+    snprintf(p, sizeof(p), "%s/lock", g->state_gw);
+    if ((g->lock_fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+        flock(g->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        gw_log(LOG_ERR, "%s: %s", p,
+               errno == EWOULDBLOCK ? "another stsrole-gatewayd uses this state_dir"
+                                    : strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* IAM policy names are [\w+=,.@-]{1,128}; the bastion id is made to fit. */
@@ -230,14 +243,54 @@ setup_base(struct gw *g)
     return 0;
 }
 
+/* Opens the audit log at path in place of the running one.  An empty new
+ * file continues the running chain: its first record is audit.rotate. */
+static int
+switch_audit(struct gw *g, const char *path, const char *why)
+{
+    struct stsrole_audit_log na;
+    char detail[4200];
+    uint64_t seq = g->audit.seq;
+
+    if (open_audit(g, path, &na) != 0)
+        return -1;
+    snprintf(detail, sizeof(detail), "%s; continues %s, which ends at seq %llu", why, g->audit.path,
+             (unsigned long long)seq);
+    if (na.seq == 0) {
+        na.seq = g->audit.seq;
+        memcpy(na.prev, g->audit.prev, sizeof(na.prev));
+    }
+    stsrole_audit_close(&g->audit);
+    g->audit = na;
+    gw_audit(g, STSROLE_AUDIT_ROTATE, NULL, NULL, "ok", NULL, detail);
+    return 0;
+}
+
+/* logrotate renames the log and sends SIGHUP: a log whose path now names
+ * another file (or none) is followed to the new one. */
+static void
+follow_rotation(struct gw *g)
+{
+    struct stat now, ours;
+
+    if (fstat(g->audit.fd, &ours) != 0)
+        return;
+    if (stat(g->cfg.audit_log, &now) == 0 && now.st_ino == ours.st_ino && now.st_dev == ours.st_dev)
+        return;
+    if (switch_audit(g, g->cfg.audit_log, "the log was rotated") != 0)
+        gw_log(LOG_ERR,
+               "audit log rotated, but %s cannot be opened; still writing to the old "
+               "file",
+               g->cfg.audit_log);
+}
+
 static void
 reload(struct gw *g)
 {
     struct stsrole_config ncfg, old;
-    struct stsrole_audit_log na;
-    int new_audit = 0;
 
     sd_notify(0, "RELOADING=1");
+    follow_rotation(g);
     if (load_config(g->config_path, &ncfg) != 0) {
         gw_log(LOG_ERR, "reload: keeping the running configuration");
         sd_notify(0, "READY=1");
@@ -253,14 +306,12 @@ reload(struct gw *g)
         sd_notify(0, "READY=1");
         return;
     }
-    if (strcmp(ncfg.audit_log, g->cfg.audit_log) != 0) {
-        if (open_audit(g, ncfg.audit_log, &na) != 0) {
-            gw_log(LOG_ERR, "reload: keeping the running configuration");
-            stsrole_config_free(&ncfg);
-            sd_notify(0, "READY=1");
-            return;
-        }
-        new_audit = 1;
+    if (strcmp(ncfg.audit_log, g->cfg.audit_log) != 0 &&
+        switch_audit(g, ncfg.audit_log, "audit_log changed in the configuration") != 0) {
+        gw_log(LOG_ERR, "reload: keeping the running configuration");
+        stsrole_config_free(&ncfg);
+        sd_notify(0, "READY=1");
+        return;
     }
     old = g->cfg;
     g->cfg = ncfg;
@@ -268,11 +319,6 @@ reload(struct gw *g)
     gw_revokers_clear(g);
     if (setup_base(g) != 0)
         gw_log(LOG_ERR, "reload: base credentials unavailable; revocations will be retried");
-    if (new_audit) {
-        gw_audit(g, "gateway.reload", NULL, NULL, "ok", NULL, "audit log moved");
-        stsrole_audit_close(&g->audit);
-        g->audit = na;
-    }
     stsrole_config_free(&old);
     gw_audit(g, "gateway.reload", NULL, NULL, "ok", NULL, g->config_path);
     sd_notify(0, "READY=1");
@@ -310,12 +356,20 @@ handle_signals(struct gw *g)
     }
 }
 
+/* STATUS= for systemctl status, sent only when it changes. */
 static void
 notify_status(struct gw *g)
 {
-    sd_notifyf(0, "STATUS=%zu live sessions, %zu to revoke, %llu revoked%s", g->n_sess,
-               gw_queue_depth(g), (unsigned long long)g->revoked_total,
-               g->audit_broken ? ", AUDIT LOG FAILING" : "");
+    static char last[160];
+    char now[160];
+
+    snprintf(now, sizeof(now), "STATUS=%zu sessions followed, %zu to revoke, %llu revoked%s",
+             g->n_sess, gw_queue_depth(g), (unsigned long long)g->revoked_total,
+             g->audit_broken ? ", AUDIT LOG FAILING" : "");
+    if (strcmp(now, last) == 0)
+        return;
+    memcpy(last, now, sizeof(last));
+    sd_notify(0, now);
 }
 
 static void
@@ -393,12 +447,9 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"skew", required_argument, NULL, 's'},
-        {"reconcile", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},    {"skew", required_argument, NULL, 's'},
+        {"reconcile", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     struct gw g;
     struct stsrole_error err;
@@ -409,7 +460,7 @@ main(int argc, char **argv)
     g.config_path = STSROLE_DEFAULT_CONF;
     g.skew = DEFAULT_SKEW;
     g.reconcile_s = DEFAULT_RECONCILE;
-    g.inotify_fd = g.sock_fd = g.signal_fd = -1;
+    g.inotify_fd = g.sock_fd = g.signal_fd = g.lock_fd = -1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -481,7 +532,11 @@ out:
         close(g.inotify_fd);
     if (g.signal_fd >= 0)
         close(g.signal_fd);
+    if (g.lock_fd >= 0)
+        close(g.lock_fd);
     gw_revokers_clear(&g);
+    gw_sessions_free(&g);
+    gw_roles_free(&g);
     stsrole_creds_provider_free(&g.base);
     if (g.audit_open)
         stsrole_audit_close(&g.audit);

@@ -89,12 +89,11 @@ stsrole_audit_format(const char *host, const char *bastion_id, uint64_t seq, int
 }
 
 void
-stsrole_audit_summary(uint64_t seq, const struct stsrole_audit_record *r, char *out,
-                      size_t outlen)
+stsrole_audit_summary(uint64_t seq, const struct stsrole_audit_record *r, char *out, size_t outlen)
 {
 #define S(x) ((x) != NULL ? (x) : "-")
     snprintf(out, outlen,
-             "audit seq=%llu event=%s outcome=%s user=%s session=%s role=%s userid_key=%s "
+             "audit seq=%llu event=%s outcome=%s user=%s session=%s role=%s key=%s "
              "request=%s%s%s",
              (unsigned long long)seq, S(r->event), S(r->outcome), S(r->user), S(r->session_id),
              S(r->role_arn), S(r->access_key_id), S(r->aws_request_id),
@@ -193,8 +192,7 @@ stsrole_audit_verify_init(struct stsrole_audit_verifier *v)
     memcpy(v->prev, STSROLE_AUDIT_GENESIS, 65);
 }
 
-static int
-bad(struct stsrole_audit_verifier *v, size_t line, const char *fmt, ...)
+static int bad(struct stsrole_audit_verifier *v, size_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -213,32 +211,44 @@ int
 stsrole_audit_verify_line(struct stsrole_audit_verifier *v, const char *line, size_t len)
 {
     struct line_info li;
-    size_t n = v->lines + 1;
+    size_t n = v->line + 1;
     char why[200], self[65];
 
     if (v->bad_line != 0)
         return STSROLE_E_PROTOCOL;
     if (line_check(line, len, &li, why, sizeof(why)) != STSROLE_OK)
         return bad(v, n, "%s", why);
-    if (li.seq != v->seq + 1) {
+    if (v->lines == 0) {
+        /* The chain starts at genesis, or, in a rotated file, with the
+         * audit.rotate record that carries the previous file's seq and hash
+         * (verify the files together to check the link). */
+        if (strcmp(li.event, STSROLE_AUDIT_ROTATE) != 0 &&
+            (li.seq != 1 || strcmp(li.prev, STSROLE_AUDIT_GENESIS) != 0))
+            return bad(v, n,
+                       "the first line does not start the chain (seq %llu, prev not "
+                       "genesis): a line is missing before it",
+                       (unsigned long long)li.seq);
+    } else if (li.seq != v->seq + 1) {
         if (li.seq > v->seq + 1)
             return bad(v, n, "seq %llu where %llu was due: a line is missing before this one",
                        (unsigned long long)li.seq, (unsigned long long)(v->seq + 1));
         return bad(v, n, "seq %llu where %llu was due: a line was moved, copied or inserted",
                    (unsigned long long)li.seq, (unsigned long long)(v->seq + 1));
-    }
-    if (strcmp(li.prev, v->prev) != 0) {
-        if (v->lines == 0)
-            return bad(v, n, "the first line does not start the chain (prev is not genesis)");
+    } else if (strcmp(li.prev, v->prev) != 0) {
+        if (v->line == 0)
+            return bad(v, n,
+                       "does not continue the previous file: its prev is not the "
+                       "SHA-256 of that file's last line");
         /* Both lines verify on their own and their seqs follow: the earlier
          * one was rewritten (with its own hash recomputed). */
-        return bad(v, v->lines,
-                   "record altered: line %zu records a different SHA-256 for this line", n);
+        return bad(v, v->line, "record altered: line %zu records a different SHA-256 for this line",
+                   n);
     }
     stsrole_sha256_hex(line, len, self);
     if (v->head_seq != 0 && li.seq == v->head_seq && strcmp(self, v->head_prev) != 0)
         return bad(v, n, "record altered: it differs from the line the gateway wrote");
-    v->lines = n;
+    v->line = n;
+    v->lines++;
     v->seq = li.seq;
     memcpy(v->prev, self, 65);
     memcpy(v->hash, li.hash, 65);
@@ -258,9 +268,10 @@ stsrole_audit_verify_file(const char *path, struct stsrole_audit_verifier *v,
     if ((f = fopen(path, "re")) == NULL)
         return stsrole_fail(err, errno == ENOENT ? STSROLE_E_NOTFOUND : STSROLE_E_IO,
                             "cannot open %s: %s", path, strerror(errno));
+    v->line = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] != '\n') {
-            rc = bad(v, v->lines + 1, "incomplete last line (no newline)");
+            rc = bad(v, v->line + 1, "incomplete last line (no newline)");
             break;
         }
         if ((rc = stsrole_audit_verify_line(v, line, (size_t)n - 1)) != STSROLE_OK)
@@ -269,7 +280,7 @@ stsrole_audit_verify_file(const char *path, struct stsrole_audit_verifier *v,
     if (rc == STSROLE_OK && ferror(f))
         rc = stsrole_fail(err, STSROLE_E_IO, "cannot read %s", path);
     else if (rc == STSROLE_OK && v->head_seq > v->seq)
-        rc = bad(v, v->lines + 1,
+        rc = bad(v, v->line + 1,
                  "missing: the log ends at seq %llu but the gateway wrote up to seq %llu",
                  (unsigned long long)v->seq, (unsigned long long)v->head_seq);
     free(line);
@@ -313,8 +324,8 @@ pread_full(int fd, char *buf, size_t len, off_t off)
     return 0;
 }
 
-/* Counts '\n' in the whole file: seq equals the line number, which is all
- * that is left when the last line cannot be read. */
+/* Counts '\n' in the whole file: the last resort when no line of the tail
+ * reads, assuming the file starts at seq 1. */
 static int
 count_lines(int fd, off_t size, uint64_t *lines)
 {
@@ -393,11 +404,32 @@ resume(struct stsrole_audit_log *a, struct stsrole_error *err)
         a->seq = li.seq;
         strcpy(a->last_event, li.event);
         strcpy(a->last_session, li.session);
-    } else if (count_lines(a->fd, size, &a->seq) != 0) {
         free(buf);
-        return stsrole_fail(err, STSROLE_E_IO, "cannot read %s", a->path);
+        return STSROLE_OK;
+    }
+    /* The last line is damaged: seq still follows from the nearest line
+     * before it that reads, plus the lines after that one. */
+    a->tail_ok = 0;
+    {
+        uint64_t after = 1;
+        char *e = start - 1, *b;
+
+        while (e > buf) {
+            *e = '\0';
+            b = memrchr(buf, '\n', (size_t)(e - buf));
+            b = b == NULL ? buf : b + 1;
+            if (line_check(b, (size_t)(e - b), &li, why, sizeof(why)) == STSROLE_OK) {
+                a->seq = li.seq + after;
+                free(buf);
+                return STSROLE_OK;
+            }
+            after++;
+            e = b - 1;
+        }
     }
     free(buf);
+    if (count_lines(a->fd, size, &a->seq) != 0)
+        return stsrole_fail(err, STSROLE_E_IO, "cannot read %s", a->path);
     return STSROLE_OK;
 }
 
@@ -410,7 +442,7 @@ stsrole_audit_open(struct stsrole_audit_log *a, const char *path, const char *ho
 
     memset(a, 0, sizeof(*a));
     a->fd = -1;
-    a->tail_ok = 1;
+    a->tail_ok = 1; /* an empty log has nothing to doubt */
     memcpy(a->prev, STSROLE_AUDIT_GENESIS, 65);
     if ((a->path = strdup(path)) == NULL || (a->host = strdup(host ? host : "")) == NULL ||
         (a->bastion_id = strdup(bastion_id ? bastion_id : "")) == NULL) {
@@ -434,8 +466,8 @@ stsrole_audit_open(struct stsrole_audit_log *a, const char *path, const char *ho
     }
     /* One writer only: two would fork the chain. */
     if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = stsrole_fail(err, STSROLE_E_IO, "audit log %s is held by another process: %s",
-                          path, strerror(errno));
+        rc = stsrole_fail(err, STSROLE_E_IO, "audit log %s is held by another process: %s", path,
+                          strerror(errno));
         stsrole_audit_close(a);
         return rc;
     }

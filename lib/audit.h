@@ -17,13 +17,18 @@
  *    "aws_request_id":..,"outcome":"ok","detail":..,
  *    "prev":"<SHA-256 hex of the previous line>","hash":"<SHA-256 hex>"}
  *
- * seq starts at 1 and equals the line number.  prev of line 1 is 64 zeros.
+ * seq starts at 1 and grows by one per line.  prev of line 1 is 64 zeros.
+ * A log that was rotated away continues in a new file whose first record
+ * is event "audit.rotate", with the next seq and the SHA-256 of the old
+ * file's last line as prev: each file verifies alone, and verifying the
+ * files in order with one verifier checks the links between them.
  * hash is the SHA-256 of the line without its ,"hash":"..." member (the
  * line up to prev, closed with '}'), so an edited line is caught on that
  * line and not only on the next one.  No field ever holds a secret.
  */
 
 #define STSROLE_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+#define STSROLE_AUDIT_ROTATE "audit.rotate"
 
 /* What happened; NULL strings and uid < 0 / expiration 0 are written as null. */
 struct stsrole_audit_record {
@@ -91,11 +96,12 @@ void stsrole_audit_close(struct stsrole_audit_log *a);
 /* Checks a log line by line.  After a failure bad_line names the first
  * line that is broken and why says how. */
 struct stsrole_audit_verifier {
-    size_t lines;     /* lines accepted so far */
-    uint64_t seq;     /* seq of the last accepted line */
-    char prev[65];    /* SHA-256 of the last accepted line */
-    char hash[65];    /* the hash member of the last accepted line */
-    size_t bad_line;  /* 0 while the chain holds */
+    size_t line;     /* lines accepted in the current file */
+    size_t lines;    /* lines accepted so far, in all files */
+    uint64_t seq;    /* seq of the last accepted line */
+    char prev[65];   /* SHA-256 of the last accepted line */
+    char hash[65];   /* the hash member of the last accepted line */
+    size_t bad_line; /* 0 while the chain holds, else a line number in the current file */
     char why[256];
     /* Optional, set after init: the writer's own view of the last line
      * (its seq and SHA-256), which catches a truncated or rewritten tail
@@ -109,7 +115,8 @@ void stsrole_audit_verify_init(struct stsrole_audit_verifier *v);
 int stsrole_audit_verify_line(struct stsrole_audit_verifier *v, const char *line, size_t len);
 /* A whole file; the last line must end with '\n'.  STSROLE_E_PROTOCOL with
  * v->bad_line set when the chain is broken, STSROLE_E_NOTFOUND/IO when the
- * file cannot be read. */
+ * file cannot be read.  Called again with the same verifier for the next
+ * file of a rotated log, it checks that file continues the chain. */
 int stsrole_audit_verify_file(const char *path, struct stsrole_audit_verifier *v,
                               struct stsrole_error *err);
 

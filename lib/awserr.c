@@ -252,7 +252,8 @@ decode_json(const char *body, size_t len, struct decoded *d)
 enum xml_item { X_CODE, X_MESSAGE, X_REQUEST_ID, X_COUNT };
 
 /* Paths by local names, the root included.  EC2 uses <Response><Errors>
- * and RequestID; S3-style services answer a bare <Error>. */
+ * and RequestID; moto wraps Query-API errors as <ErrorResponse><Errors>;
+ * S3-style services answer a bare <Error>. */
 static const struct {
     const char *path;
     enum xml_item item;
@@ -260,6 +261,8 @@ static const struct {
     {"ErrorResponse/Error/Code", X_CODE},
     {"ErrorResponse/Error/Message", X_MESSAGE},
     {"ErrorResponse/RequestId", X_REQUEST_ID},
+    {"ErrorResponse/Errors/Error/Code", X_CODE},
+    {"ErrorResponse/Errors/Error/Message", X_MESSAGE},
     {"Response/Errors/Error/Code", X_CODE},
     {"Response/Errors/Error/Message", X_MESSAGE},
     {"Response/RequestID", X_REQUEST_ID},

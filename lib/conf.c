@@ -30,6 +30,8 @@ struct parse {
     unsigned seen; /* bitmask of [stsrole] keys seen, to refuse duplicates */
 };
 
+static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* inih calls the reader once per physical line, so counting calls gives
  * the line number of the key being handled. */
 static char *
@@ -38,13 +40,18 @@ read_line(char *str, int num, void *stream)
     struct parse *p = stream;
     size_t n;
 
-    if (*p->text == '\0')
+    if (*p->text == '\0' || p->failed)
         return NULL;
     n = strcspn(p->text, "\n");
+    /* Debian's libinih reads lines of at most INI_MAX_LINE (200) bytes and
+     * would take the rest for a line of its own: refuse instead. */
+    if (n > (size_t)num - 2) {
+        p->line++;
+        perr(p, "line longer than %d characters", num - 2);
+        return NULL;
+    }
     if (p->text[n] == '\n')
         n++;
-    if (n > (size_t)num - 1)
-        n = (size_t)num - 1;
     memcpy(str, p->text, n);
     str[n] = '\0';
     p->text += n;
@@ -52,7 +59,6 @@ read_line(char *str, int num, void *stream)
     return str;
 }
 
-static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 perr(struct parse *p, const char *fmt, ...)
@@ -107,6 +113,17 @@ set_url(struct parse *p, char **slot, const char *key, const char *value)
     return set_str(p, slot, key, value);
 }
 
+/* DynamoDB's table-name rule (CreateTable, TableName): 3 to 255 of
+ * [a-zA-Z0-9_.-]. */
+static int
+table_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+
+    return n >= 3 && n <= 255 &&
+           strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
 /* Splits "a, b c" into a NULL-terminated list of names. */
 static int
 set_list(struct parse *p, char ***slot, const char *key, const char *value)
@@ -147,10 +164,26 @@ global_key(struct parse *p, const char *name, const char *value)
 {
     struct stsrole_config *c = p->cfg;
     static const char *const keys[] = {
-        "region",        "sts_endpoint", "iam_endpoint", "credentials", "credentials_profile",
-        "imds_endpoint", "ca_file",      "proxy",        "usersfile",   "state_dir",
-        "audit_log",     "bastion_id",   "failmode",     "duration",    "totp_window",
-        "timeout",       NULL,
+        "region",
+        "sts_endpoint",
+        "iam_endpoint",
+        "credentials",
+        "credentials_profile",
+        "imds_endpoint",
+        "ca_file",
+        "proxy",
+        "usersfile",
+        "state_dir",
+        "audit_log",
+        "bastion_id",
+        "failmode",
+        "duration",
+        "totp_window",
+        "timeout",
+        "replay_store",
+        "registry_table",
+        "dynamodb_endpoint",
+        NULL,
     };
     size_t i;
 
@@ -175,6 +208,24 @@ global_key(struct parse *p, const char *name, const char *value)
         return set_url(p, &c->iam_endpoint, name, value);
     if (strcmp(name, "imds_endpoint") == 0)
         return set_url(p, &c->imds_endpoint, name, value);
+    if (strcmp(name, "dynamodb_endpoint") == 0)
+        return set_url(p, &c->dynamodb_endpoint, name, value);
+    if (strcmp(name, "replay_store") == 0) {
+        if (strcmp(value, "local") == 0)
+            return 1;
+        if (strncmp(value, "dynamodb:", 9) != 0 || !table_name_ok(value + 9))
+            return perr(p,
+                        "'replay_store = %s': expected local or dynamodb:TABLE "
+                        "(a table name is 3-255 of A-Z a-z 0-9 _ - .)",
+                        value);
+        return set_str(p, &c->replay_table, name, value + 9);
+    }
+    if (strcmp(name, "registry_table") == 0) {
+        if (!table_name_ok(value))
+            return perr(p, "'registry_table = %s': a table name is 3-255 of A-Z a-z 0-9 _ - .",
+                        value);
+        return set_str(p, &c->registry_table, name, value);
+    }
     if (strcmp(name, "credentials") == 0) {
         if (strcmp(value, "imds") == 0)
             c->credentials = STSROLE_CREDS_IMDS;
@@ -372,6 +423,9 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
         host[n > 32 ? 32 : n] = '\0';
         c->bastion_id = strdup(host);
     }
+    snprintf(buf, sizeof(buf), "https://dynamodb.%s.amazonaws.com", c->region);
+    if (!set_default(&c->dynamodb_endpoint, buf))
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     snprintf(buf, sizeof(buf), "https://sts.%s.amazonaws.com", c->region);
     if (!set_default(&c->sts_endpoint, buf) ||
         !set_default(&c->iam_endpoint, "https://iam.amazonaws.com") ||
@@ -494,6 +548,9 @@ stsrole_config_free(struct stsrole_config *c)
     free(c->state_dir);
     free(c->audit_log);
     free(c->bastion_id);
+    free(c->replay_table);
+    free(c->registry_table);
+    free(c->dynamodb_endpoint);
     memset(c, 0, sizeof(*c));
 }
 

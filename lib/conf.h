@@ -42,6 +42,12 @@ struct stsrole_config {
     char *state_dir;
     char *audit_log;
     char *bastion_id;
+    /* The fleet store (DynamoDB): replay_store = dynamodb:TABLE sets
+     * replay_table (NULL: replay_store = local, liboath's users file
+     * alone); registry_table, when set, receives one item per session. */
+    char *replay_table;
+    char *registry_table;
+    char *dynamodb_endpoint; /* default https://dynamodb.REGION.amazonaws.com */
     enum stsrole_failmode failmode;
     int duration;
     int totp_window;

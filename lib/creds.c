@@ -2,13 +2,13 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <ini.h>
 
 #include "creds.h"
 #include "safefile.h"
@@ -105,57 +105,84 @@ stsrole_creds_from_env(struct stsrole_creds *out, struct stsrole_error *err)
     return check_creds(out, "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)", err);
 }
 
-struct shared_parse {
-    const char *profile;
-    struct stsrole_creds *out;
-    int found;
-    int dup;
-};
-
 static int
-replace_secret(char **slot, const char *value)
+replace_secret(char **slot, const char *value, size_t len)
 {
     stsrole_free_secret(*slot);
-    *slot = strdup(value);
+    *slot = strndup(value, len);
     return *slot != NULL;
 }
 
-static int
-on_shared(void *user, const char *section, const char *name, const char *value)
+static const char *
+trim(const char *s, const char *end, const char **tail)
 {
-    struct shared_parse *sp = user;
-    int ok = 1;
-
-    if (strcmp(section, sp->profile) != 0)
-        return 1;
-    sp->found = 1;
-    if (strcmp(name, "aws_access_key_id") == 0)
-        ok = replace_secret(&sp->out->access_key_id, value);
-    else if (strcmp(name, "aws_secret_access_key") == 0)
-        ok = replace_secret(&sp->out->secret_access_key, value);
-    else if (strcmp(name, "aws_session_token") == 0)
-        ok = replace_secret(&sp->out->session_token, value);
-    return ok;
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    *tail = end;
+    return s;
 }
 
+/*
+ * The shared-credentials format is INI, but not through inih: Debian's
+ * libinih is built with INI_MAX_LINE 200, and session tokens are several
+ * hundred characters long.  The format is small: [profile] lines,
+ * "key = value" lines, and '#' or ';' comment lines.
+ */
 int
 stsrole_creds_parse_shared(const char *text, const char *profile, struct stsrole_creds *out,
                            struct stsrole_error *err)
 {
-    struct shared_parse sp = {profile ? profile : "default", out, 0, 0};
-    int line;
+    const char *want = profile != NULL ? profile : "default";
+    const char *line = text, *nl, *b, *e, *eq, *k, *ke, *v, *ve;
+    int lineno = 0, in = 0, found = 0, ok = 1;
 
     memset(out, 0, sizeof(*out));
-    line = ini_parse_string(text, on_shared, &sp);
-    if (line != 0) {
-        stsrole_creds_clear(out);
-        if (line < 0)
-            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing credentials");
-        return stsrole_fail(err, STSROLE_E_INVALID, "credentials file line %d: syntax error", line);
+    for (; ok && *line != '\0'; line = *nl != '\0' ? nl + 1 : nl) {
+        nl = line + strcspn(line, "\n");
+        lineno++;
+        b = trim(line, nl, &e);
+        if (b == e || *b == '#' || *b == ';')
+            continue;
+        if (*b == '[') {
+            if (e[-1] != ']' || e - b < 3) {
+                stsrole_creds_clear(out);
+                return stsrole_fail(err, STSROLE_E_INVALID,
+                                    "credentials file line %d: malformed [profile]", lineno);
+            }
+            k = trim(b + 1, e - 1, &ke);
+            in = (size_t)(ke - k) == strlen(want) && strncmp(k, want, (size_t)(ke - k)) == 0;
+            found |= in;
+            continue;
+        }
+        eq = memchr(b, '=', (size_t)(e - b));
+        if (eq == NULL) {
+            stsrole_creds_clear(out);
+            return stsrole_fail(err, STSROLE_E_INVALID,
+                                "credentials file line %d: syntax error (expected key = value)",
+                                lineno);
+        }
+        if (!in)
+            continue;
+        k = trim(b, eq, &ke);
+        v = trim(eq + 1, e, &ve);
+#define KEY_IS(name)                                                                               \
+    ((size_t)(ke - k) == sizeof(name) - 1 && strncmp(k, name, sizeof(name) - 1) == 0)
+        if (KEY_IS("aws_access_key_id"))
+            ok = replace_secret(&out->access_key_id, v, (size_t)(ve - v));
+        else if (KEY_IS("aws_secret_access_key"))
+            ok = replace_secret(&out->secret_access_key, v, (size_t)(ve - v));
+        else if (KEY_IS("aws_session_token"))
+            ok = replace_secret(&out->session_token, v, (size_t)(ve - v));
+#undef KEY_IS
     }
-    if (!sp.found)
-        return stsrole_fail(err, STSROLE_E_NOTFOUND, "credentials file: no profile [%s]",
-                            sp.profile);
+    if (!ok) {
+        stsrole_creds_clear(out);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing credentials");
+    }
+    if (!found)
+        return stsrole_fail(err, STSROLE_E_NOTFOUND, "credentials file: no profile [%s]", want);
     return check_creds(out, "credentials file", err);
 }
 

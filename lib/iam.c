@@ -61,8 +61,8 @@ stsrole_arn_role(const char *arn, char account[13], char name[65], struct stsrol
 }
 
 static int
-body(const char *action, const char *role, const char *policy, const char *doc,
-     const char *marker, struct stsrole_buf *out, struct stsrole_error *err)
+body(const char *action, const char *role, const char *policy, const char *doc, const char *marker,
+     struct stsrole_buf *out, struct stsrole_error *err)
 {
     stsrole_buf_reset(out);
     if (!iam_name_ok(role, 64))
@@ -97,15 +97,15 @@ stsrole_iam_put_role_policy_body(const char *role, const char *policy, const cha
 }
 
 int
-stsrole_iam_delete_role_policy_body(const char *role, const char *policy,
-                                    struct stsrole_buf *out, struct stsrole_error *err)
+stsrole_iam_delete_role_policy_body(const char *role, const char *policy, struct stsrole_buf *out,
+                                    struct stsrole_error *err)
 {
     return body("DeleteRolePolicy", role, policy, NULL, NULL, out, err);
 }
 
 int
-stsrole_iam_list_role_policies_body(const char *role, const char *marker,
-                                    struct stsrole_buf *out, struct stsrole_error *err)
+stsrole_iam_list_role_policies_body(const char *role, const char *marker, struct stsrole_buf *out,
+                                    struct stsrole_error *err)
 {
     return body("ListRolePolicies", role, NULL, NULL, marker, out, err);
 }
@@ -274,8 +274,9 @@ stsrole_iam_parse_get_role_policy(const char *xml, size_t len, char **doc,
     stsrole_buf_free(&x.marker);
     if (x.n != 1) {
         stsrole_strv_free(x.vals);
-        return stsrole_fail(err, STSROLE_E_PROTOCOL, "GetRolePolicy answer without one "
-                                                     "PolicyDocument");
+        return stsrole_fail(err, STSROLE_E_PROTOCOL,
+                            "GetRolePolicy answer without one "
+                            "PolicyDocument");
     }
     /* IAM URL-encodes policy documents in its answers; a document that is
      * already JSON is left alone. */
@@ -361,8 +362,7 @@ stsrole_iam_get_role_policy(struct stsrole_aws_client *c, const char *role, cons
     if (rc == STSROLE_OK)
         rc = stsrole_iam_parse_get_role_policy(resp.body.data, resp.body.len, doc, err);
     else if (is_no_such_entity(err))
-        rc = stsrole_fail(err, STSROLE_E_NOTFOUND, "role %s has no inline policy %s", role,
-                          policy);
+        rc = stsrole_fail(err, STSROLE_E_NOTFOUND, "role %s has no inline policy %s", role, policy);
     stsrole_http_response_free(&resp);
 out:
     stsrole_buf_free(&form);
@@ -387,9 +387,8 @@ stsrole_iam_put_role_policy(struct stsrole_aws_client *c, const char *role, cons
 }
 
 int
-stsrole_iam_delete_role_policy(struct stsrole_aws_client *c, const char *role,
-                               const char *policy, char request_id[128],
-                               struct stsrole_error *err)
+stsrole_iam_delete_role_policy(struct stsrole_aws_client *c, const char *role, const char *policy,
+                               char request_id[128], struct stsrole_error *err)
 {
     struct stsrole_buf form;
     struct stsrole_http_response resp;
@@ -426,8 +425,8 @@ stsrole_iam_list_role_policies(struct stsrole_aws_client *c, const char *role, c
             break;
         rc = call(c, &form, &resp, NULL, err);
         if (rc == STSROLE_OK)
-            rc = stsrole_iam_parse_list_role_policies(resp.body.data, resp.body.len, &page,
-                                                      &next, err);
+            rc = stsrole_iam_parse_list_role_policies(resp.body.data, resp.body.len, &page, &next,
+                                                      err);
         stsrole_http_response_free(&resp);
         if (rc != STSROLE_OK)
             break;

@@ -20,8 +20,8 @@ int stsrole_arn_role(const char *arn, char account[13], char name[65], struct st
 void stsrole_arn_account(const char *arn, char account[13]);
 
 /* Pure: the form bodies.  doc is the policy JSON; it is URL-encoded here. */
-int stsrole_iam_get_role_policy_body(const char *role, const char *policy,
-                                     struct stsrole_buf *out, struct stsrole_error *err);
+int stsrole_iam_get_role_policy_body(const char *role, const char *policy, struct stsrole_buf *out,
+                                     struct stsrole_error *err);
 int stsrole_iam_put_role_policy_body(const char *role, const char *policy, const char *doc,
                                      struct stsrole_buf *out, struct stsrole_error *err);
 int stsrole_iam_delete_role_policy_body(const char *role, const char *policy,
@@ -35,8 +35,8 @@ int stsrole_iam_parse_get_role_policy(const char *body, size_t len, char **doc,
                                       struct stsrole_error *err);
 /* Pure: the PolicyNames of a ListRolePolicies answer, NULL-terminated
  * (free with stsrole_strv_free), and the Marker when IsTruncated. */
-int stsrole_iam_parse_list_role_policies(const char *body, size_t len, char ***names,
-                                         char **marker, struct stsrole_error *err);
+int stsrole_iam_parse_list_role_policies(const char *body, size_t len, char ***names, char **marker,
+                                         struct stsrole_error *err);
 void stsrole_strv_free(char **v);
 
 /*
@@ -51,16 +51,14 @@ void stsrole_strv_free(char **v);
  * delete: idempotent: a policy that is already gone is STSROLE_OK.
  * list:   follows Marker for at most 10 pages.
  */
-int stsrole_iam_get_role_policy(struct stsrole_aws_client *c, const char *role,
-                                const char *policy, char **doc, char request_id[128],
-                                struct stsrole_error *err);
-int stsrole_iam_put_role_policy(struct stsrole_aws_client *c, const char *role,
-                                const char *policy, const char *doc, char request_id[128],
-                                struct stsrole_error *err);
+int stsrole_iam_get_role_policy(struct stsrole_aws_client *c, const char *role, const char *policy,
+                                char **doc, char request_id[128], struct stsrole_error *err);
+int stsrole_iam_put_role_policy(struct stsrole_aws_client *c, const char *role, const char *policy,
+                                const char *doc, char request_id[128], struct stsrole_error *err);
 int stsrole_iam_delete_role_policy(struct stsrole_aws_client *c, const char *role,
                                    const char *policy, char request_id[128],
                                    struct stsrole_error *err);
-int stsrole_iam_list_role_policies(struct stsrole_aws_client *c, const char *role,
-                                   char ***names, struct stsrole_error *err);
+int stsrole_iam_list_role_policies(struct stsrole_aws_client *c, const char *role, char ***names,
+                                   struct stsrole_error *err);
 
 #endif

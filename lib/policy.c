@@ -117,8 +117,7 @@ stsrole_revoked_covers(const struct stsrole_revoked_set *s, int64_t issued, int6
 }
 
 size_t
-stsrole_revoked_prune(struct stsrole_revoked_set *s, int64_t now, int64_t skew,
-                      int *older_removed)
+stsrole_revoked_prune(struct stsrole_revoked_set *s, int64_t now, int64_t skew, int *older_removed)
 {
     size_t i, j, removed = 0;
 
@@ -230,16 +229,19 @@ add_entry(struct stsrole_revoked_set *s, const char *userid, int64_t issued, int
 
     if (at >= 0) {
         e = &s->v[at];
-        /* An exact expiry (from the session record) replaces a guess made
-         * when the entry was read back; two guesses keep the later one. */
+        /* Exact times (from the session record) replace the bounds made
+         * when the entry was read back; two bounds keep the later ones,
+         * which prune later and are covered by a cut-off later. */
         if (exact && !e->exact) {
             e->expires = expires;
-            e->exact = 1;
-        } else if (exact == e->exact && expires > e->expires) {
-            e->expires = expires;
-        }
-        if (issued > e->issued)
             e->issued = issued;
+            e->exact = 1;
+        } else if (exact == e->exact) {
+            if (expires > e->expires)
+                e->expires = expires;
+            if (issued > e->issued)
+                e->issued = issued;
+        }
         return STSROLE_OK;
     }
     if (set_reserve(s, s->n + 1) != STSROLE_OK)
@@ -255,7 +257,8 @@ add_entry(struct stsrole_revoked_set *s, const char *userid, int64_t issued, int
 
 /* The statement list of a document: an array, or one object (IAM accepts both). */
 static int
-parse_userids(struct stsrole_revoked_set *s, const cJSON *st, int64_t unknown_expiry)
+parse_userids(struct stsrole_revoked_set *s, const cJSON *st, int64_t read_at,
+              int64_t unknown_expiry)
 {
     const cJSON *v, *it;
 
@@ -265,7 +268,7 @@ parse_userids(struct stsrole_revoked_set *s, const cJSON *st, int64_t unknown_ex
     if (cJSON_IsString(v)) {
         if (!stsrole_userid_valid(v->valuestring))
             return STSROLE_E_PROTOCOL;
-        return add_entry(s, v->valuestring, 0, unknown_expiry, 0);
+        return add_entry(s, v->valuestring, read_at, unknown_expiry, 0);
     }
     if (!cJSON_IsArray(v))
         return STSROLE_E_PROTOCOL;
@@ -273,7 +276,7 @@ parse_userids(struct stsrole_revoked_set *s, const cJSON *st, int64_t unknown_ex
     {
         if (!cJSON_IsString(it) || !stsrole_userid_valid(it->valuestring))
             return STSROLE_E_PROTOCOL;
-        if (add_entry(s, it->valuestring, 0, unknown_expiry, 0) != STSROLE_OK)
+        if (add_entry(s, it->valuestring, read_at, unknown_expiry, 0) != STSROLE_OK)
             return STSROLE_E_NOMEM;
     }
     return STSROLE_OK;
@@ -308,7 +311,7 @@ is_ours(const cJSON *st, const char *sid)
 }
 
 int
-stsrole_revoked_from_json(const char *doc, size_t len, int64_t unknown_expiry,
+stsrole_revoked_from_json(const char *doc, size_t len, int64_t read_at, int64_t unknown_expiry,
                           struct stsrole_revoked_set *s, struct stsrole_error *err)
 {
     struct stsrole_revoked_set n;
@@ -345,7 +348,7 @@ stsrole_revoked_from_json(const char *doc, size_t len, int64_t unknown_expiry,
             goto out;
         }
         if (is_ours(st, STSROLE_POLICY_SID_LIST)) {
-            if ((rc = parse_userids(&n, st, unknown_expiry)) != STSROLE_OK)
+            if ((rc = parse_userids(&n, st, read_at, unknown_expiry)) != STSROLE_OK)
                 goto out;
         } else if (is_ours(st, STSROLE_POLICY_SID_OLDER)) {
             if ((rc = parse_older(&n, st)) != STSROLE_OK)
@@ -389,8 +392,8 @@ stsrole_revoked_merge(struct stsrole_revoked_set *dst, const struct stsrole_revo
     if (stsrole_revoked_copy(&n, dst, err) != STSROLE_OK)
         return STSROLE_E_NOMEM;
     for (i = 0; i < src->n; i++)
-        if (add_entry(&n, src->v[i].userid, src->v[i].issued, src->v[i].expires,
-                      src->v[i].exact) != STSROLE_OK)
+        if (add_entry(&n, src->v[i].userid, src->v[i].issued, src->v[i].expires, src->v[i].exact) !=
+            STSROLE_OK)
             goto nomem;
     if (src->older_than > n.older_than)
         n.older_than = src->older_than;
@@ -494,25 +497,13 @@ fits(const struct stsrole_revoked_set *s, size_t others, int *ok, struct stsrole
 static size_t
 collapse(struct stsrole_revoked_set *s, int64_t now, int64_t skew)
 {
-    size_t i, j, dropped = 0;
-
     if (now > s->older_than)
         s->older_than = now;
     /* No credential issued before the cut-off outlives it by more than
      * AssumeRole's maximum duration. */
     if (s->older_than + STSROLE_POLICY_MAX_TOKEN_LIFE > s->older_until)
         s->older_until = s->older_than + STSROLE_POLICY_MAX_TOKEN_LIFE;
-    for (i = 0, j = 0; i < s->n; i++) {
-        if (stsrole_revoked_covers(s, s->v[i].issued, skew)) {
-            dropped++;
-            continue;
-        }
-        if (i != j)
-            s->v[j] = s->v[i];
-        j++;
-    }
-    s->n = j;
-    return dropped;
+    return stsrole_revoked_fold(s, skew);
 }
 
 int
@@ -569,6 +560,24 @@ fail:
     stsrole_revoked_free(&n);
     memset(out, 0, sizeof(*out));
     return rc;
+}
+
+size_t
+stsrole_revoked_fold(struct stsrole_revoked_set *s, int64_t skew)
+{
+    size_t i, j, dropped = 0;
+
+    for (i = 0, j = 0; i < s->n; i++) {
+        if (stsrole_revoked_covers(s, s->v[i].issued, skew)) {
+            dropped++;
+            continue;
+        }
+        if (i != j)
+            s->v[j] = s->v[i];
+        j++;
+    }
+    s->n = j;
+    return dropped;
 }
 
 int

@@ -41,9 +41,9 @@
 
 struct stsrole_revoked_entry {
     char userid[STSROLE_USERID_MAX + 1];
-    int64_t issued;  /* when the session opened (bastion clock); 0: unknown, long ago */
-    int64_t expires; /* when the credential expires anyway */
-    int exact;       /* 0: expires is a conservative guess (entry read back from IAM) */
+    int64_t issued;  /* when the session opened (bastion clock), or an upper bound */
+    int64_t expires; /* when the credential expires anyway, or an upper bound */
+    int exact;       /* 0: both are bounds (the entry was read back from IAM) */
 };
 
 struct stsrole_revoked_set {
@@ -91,10 +91,11 @@ int stsrole_revoked_to_json(const struct stsrole_revoked_set *s, struct stsrole_
  * Parses a document back (as IAM returns it, already URL-decoded).  Our two
  * statements are recognised by Sid; every other statement is kept verbatim
  * in s->foreign, so a rewrite never drops a Deny we did not write.  Entries
- * read back get issued = 0 and expires = unknown_expiry, exact = 0.
+ * read back get bounds, exact = 0: issued = read_at (the credential existed
+ * when the document was read) and expires = unknown_expiry.
  * Anything that is not a policy document is STSROLE_E_PROTOCOL.
  */
-int stsrole_revoked_from_json(const char *doc, size_t len, int64_t unknown_expiry,
+int stsrole_revoked_from_json(const char *doc, size_t len, int64_t read_at, int64_t unknown_expiry,
                               struct stsrole_revoked_set *s, struct stsrole_error *err);
 
 /* Merges src into dst: union of entries (an exact expiry wins over a guess,
@@ -102,6 +103,10 @@ int stsrole_revoked_from_json(const char *doc, size_t len, int64_t unknown_expir
  * own foreign statements unless it has none. */
 int stsrole_revoked_merge(struct stsrole_revoked_set *dst, const struct stsrole_revoked_set *src,
                           struct stsrole_error *err);
+
+/* Drops the listed entries the TokenIssueTime statement covers (after a
+ * merge brought older ones back); returns how many. */
+size_t stsrole_revoked_fold(struct stsrole_revoked_set *s, int64_t skew);
 
 /* IAM's measure: characters that are not whitespace. */
 size_t stsrole_policy_size(const char *doc, size_t len);

@@ -18,6 +18,8 @@
  * only these lengths as well. */
 #define TOTP_MIN_DIGITS 6
 #define TOTP_MAX_DIGITS 8
+/* A users file larger than this is not a users file. */
+#define TOTP_USERSFILE_MAX (4 * 1024 * 1024)
 
 int
 stsrole_totp_code_wellformed(const char *code)
@@ -165,4 +167,151 @@ stsrole_totp_verify(const char *usersfile, const char *user, const char *code, i
     orc = oath_authenticate_usersfile(usersfile, user, code, (size_t)window, NULL, &last);
     oath_done();
     return map_oath(orc, usersfile, user, err);
+}
+
+/* The token types of liboath's users file that carry a time step
+ * (usersfile.c, parse_type): HOTP/T30 and HOTP/T60, each optionally
+ * followed by /6, /7 or /8 digits.  *event is set for HOTP, HOTP/E and
+ * HOTP/E/D, which count events and have no step. */
+static int
+totp_type(const char *t, int *step_size, int *event)
+{
+    *event = strcmp(t, "HOTP") == 0 || strncmp(t, "HOTP/E", 6) == 0;
+    if (strncmp(t, "HOTP/T30", 8) == 0)
+        *step_size = 30;
+    else if (strncmp(t, "HOTP/T60", 8) == 0)
+        *step_size = 60;
+    else
+        return -1;
+    t += 8;
+    if (*t == '\0' || strcmp(t, "/6") == 0 || strcmp(t, "/7") == 0 || strcmp(t, "/8") == 0)
+        return 0;
+    return -1;
+}
+
+/* One entry's secret against code: 1 and *counter when it matches. */
+static int
+entry_matches(const char *hex, int step_size, const char *code, int window, int64_t now,
+              uint64_t *counter, int *bad_hex)
+{
+    size_t cap = strlen(hex) / 2 + 1, len = cap;
+    char *secret = malloc(cap);
+    int pos = 0, orc;
+
+    *bad_hex = 0;
+    if (secret == NULL)
+        return -1;
+    if (oath_hex2bin(hex, secret, &len) != OATH_OK) {
+        *bad_hex = 1;
+        orc = OATH_INVALID_HEX;
+    } else {
+        /* RFC 6238: T0 = 0; the counter of the matching step comes back. */
+        orc = oath_totp_validate4(secret, len, (time_t)now, (unsigned)step_size, 0,
+                                  (size_t)window + 1, &pos, counter, 0, code);
+    }
+    stsrole_wipe(secret, cap);
+    free(secret);
+    return orc >= 0 ? 1 : 0;
+}
+
+int
+stsrole_totp_locate(const char *text, size_t len, const char *user, const char *code, int window,
+                    int64_t now, struct stsrole_totp_step *out, struct stsrole_error *err)
+{
+    static const char ws[] = " \t\r\n";
+    char *copy, *line, *save_line = NULL, *save, *type, *name, *hex;
+    size_t copy_len;
+    int step_size = 0, event, event_entry = 0, bad_hex = 0, m, rc;
+    uint64_t counter = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (user == NULL || user[0] == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "no user name");
+    if (window < 0 || window > STSROLE_TOTP_MAX_WINDOW)
+        return stsrole_fail(err, STSROLE_E_INVALID, "totp window %d out of range 0..%d", window,
+                            STSROLE_TOTP_MAX_WINDOW);
+    if (!stsrole_totp_code_wellformed(code))
+        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
+                            TOTP_MAX_DIGITS);
+    if (now <= 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "no current time");
+    /* The copy holds every secret of the file: wiped below. */
+    copy = stsrole_strndup(text != NULL ? text : "", len);
+    if (copy == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    copy_len = strlen(copy);
+    if (oath_init() != OATH_OK) {
+        stsrole_wipe(copy, copy_len);
+        free(copy);
+        return stsrole_fail(err, STSROLE_E_IO, "liboath initialisation failed");
+    }
+    rc = stsrole_fail(err, STSROLE_E_NOTFOUND, "no TOTP entry of %s produces this code now", user);
+    for (line = strtok_r(copy, "\n", &save_line); line != NULL;
+         line = strtok_r(NULL, "\n", &save_line)) {
+        save = NULL;
+        type = strtok_r(line, ws, &save);
+        if (type == NULL)
+            continue;
+        m = totp_type(type, &step_size, &event);
+        name = strtok_r(NULL, ws, &save);
+        if (name == NULL || strcmp(name, user) != 0)
+            continue;
+        if (m != 0) {
+            event_entry |= event;
+            continue;
+        }
+        (void)strtok_r(NULL, ws, &save); /* the password field: not used */
+        hex = strtok_r(NULL, ws, &save);
+        if (hex == NULL)
+            continue;
+        m = entry_matches(hex, step_size, code, window, now, &counter, &bad_hex);
+        if (m < 0) {
+            rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+            break;
+        }
+        if (bad_hex) {
+            rc = stsrole_fail(err, STSROLE_E_CONFIG, "the secret of an entry of %s is not hex",
+                              user);
+            break;
+        }
+        if (m == 1) {
+            out->step = (int64_t)counter;
+            out->step_size = step_size;
+            stsrole_error_clear(err);
+            rc = STSROLE_OK;
+            break;
+        }
+    }
+    oath_done();
+    stsrole_wipe(copy, copy_len);
+    free(copy);
+    if (rc == STSROLE_E_NOTFOUND && event_entry)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s has an event-based (HOTP/E) entry, which has no time step; a "
+                            "shared replay store needs HOTP/T30 or HOTP/T60 entries",
+                            user);
+    return rc;
+}
+
+int
+stsrole_totp_step(const char *usersfile, const char *user, const char *code, int window,
+                  struct stsrole_totp_step *out, struct stsrole_error *err)
+{
+    struct stsrole_buf text;
+    time_t now = time(NULL);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (now == (time_t)-1)
+        return stsrole_fail(err, STSROLE_E_IO, "the system clock is unavailable");
+    rc = stsrole_totp_check_usersfile(usersfile, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    /* Root only, no group or other access: the file holds the secrets. */
+    rc = stsrole_read_safely(usersfile, 0, STSROLE_SAFE_SECRET, TOTP_USERSFILE_MAX, &text, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_totp_locate(text.data, text.len, user, code, window, (int64_t)now, out, err);
+    stsrole_buf_free(&text);
+    return rc;
 }

@@ -2,6 +2,8 @@
 #ifndef STSROLE_TOTP_H
 #define STSROLE_TOTP_H
 
+#include <stdint.h>
+
 #include "stsrole.h"
 
 #define STSROLE_TOTP_MAX_WINDOW 10
@@ -44,5 +46,46 @@ int stsrole_totp_code_wellformed(const char *code);
  */
 int stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
                         struct stsrole_error *err);
+
+/*
+ * Which RFC 6238 time step an accepted code belongs to.  liboath's users
+ * file (oath_authenticate_usersfile) records the code but not its step, and
+ * returns no offset, so the fleet-wide replay check (replay.h) locates the
+ * step itself: T = floor(now / X) + offset, with the offset that
+ * oath_totp_validate4 reports for the same secret, window and code.
+ */
+struct stsrole_totp_step {
+    int64_t step;  /* T of RFC 6238: whole periods of step_size seconds since the epoch */
+    int step_size; /* X of RFC 6238: 30 or 60 (HOTP/T30, HOTP/T60) */
+};
+
+/*
+ * Pure: finds the step at which one of user's TOTP entries in text (a
+ * pam_oath users file: "HOTP/T30[/D] USER PASSWORD HEXSECRET ...") produces
+ * code, searching window + 1 steps either side of now (one more than
+ * liboath searched, in case the clock ticked since it accepted the code).
+ * Entries are tried in file order, as liboath tries them.
+ *
+ * Returns:
+ *   STSROLE_OK          out is filled;
+ *   STSROLE_E_INVALID   code is not 6 to 8 digits, or window out of range;
+ *   STSROLE_E_NOTFOUND  no TOTP entry of user produces code near now;
+ *   STSROLE_E_CONFIG    user's matching entry is event-based (HOTP/E), which
+ *                       has no time step, or its secret is not hex;
+ *   STSROLE_E_NOMEM     out of memory.
+ */
+int stsrole_totp_locate(const char *text, size_t len, const char *user, const char *code,
+                        int window, int64_t now, struct stsrole_totp_step *out,
+                        struct stsrole_error *err);
+
+/*
+ * Reads usersfile with the same ownership and mode checks as
+ * stsrole_totp_check_usersfile and locates code's step at the current time
+ * (stsrole_totp_locate).  Call it after stsrole_totp_verify accepted code.
+ * Returns what stsrole_totp_locate returns, or STSROLE_E_UNSAFE / STSROLE_E_IO
+ * for the file.
+ */
+int stsrole_totp_step(const char *usersfile, const char *user, const char *code, int window,
+                      struct stsrole_totp_step *out, struct stsrole_error *err);
 
 #endif

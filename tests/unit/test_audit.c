@@ -1,4 +1,5 @@
-/* test_audit.c: the audit log: record format, hash chain, resume after restart, tamper detection. */
+/* test_audit.c: the audit log: record format, hash chain, resume after restart, tamper detection.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -42,6 +43,8 @@ teardown(void **state)
     char p[128];
 
     unlink(f->path);
+    snprintf(p, sizeof(p), "%s.1", f->path);
+    unlink(p);
     snprintf(p, sizeof(p), "%s/link", f->dir);
     unlink(p);
     rmdir(f->dir);
@@ -140,10 +143,27 @@ test_format_fields_and_hash(void **state)
     struct stsrole_buf b;
     struct stsrole_error e;
     cJSON *j, *it;
-    const char *keys[] = {"seq", "ts", "host", "bastion_id", "event", "user", "uid", "rhost",
-                          "tty", "session_id", "role_arn", "account", "session_name",
-                          "source_identity", "access_key_id", "expiration", "aws_request_id",
-                          "outcome", "detail", "prev", "hash"};
+    const char *keys[] = {"seq",
+                          "ts",
+                          "host",
+                          "bastion_id",
+                          "event",
+                          "user",
+                          "uid",
+                          "rhost",
+                          "tty",
+                          "session_id",
+                          "role_arn",
+                          "account",
+                          "session_name",
+                          "source_identity",
+                          "access_key_id",
+                          "expiration",
+                          "aws_request_id",
+                          "outcome",
+                          "detail",
+                          "prev",
+                          "hash"};
     size_t i = 0;
     char want[65];
 
@@ -163,8 +183,7 @@ test_format_fields_and_hash(void **state)
     assert_int_equal(i, sizeof(keys) / sizeof(keys[0]));
     assert_int_equal(cJSON_GetObjectItem(j, "seq")->valueint, 7);
     assert_string_equal(cJSON_GetObjectItem(j, "ts")->valuestring, "2023-11-14T22:13:20.123Z");
-    assert_string_equal(cJSON_GetObjectItem(j, "expiration")->valuestring,
-                        "2023-11-14T23:13:20Z");
+    assert_string_equal(cJSON_GetObjectItem(j, "expiration")->valuestring, "2023-11-14T23:13:20Z");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "rhost")));
     assert_int_equal(cJSON_GetObjectItem(j, "uid")->valueint, 1000);
     /* hash = SHA-256 of the record up to prev, closed with '}'. */
@@ -384,9 +403,9 @@ test_rewritten_line_with_new_hash(void **state)
     l4 = line_at(buf, 4);
     stsrole_sha256_hex(line_at(buf, 2), (size_t)(l3 - line_at(buf, 2)) - 1, prev);
     stsrole_buf_init(&forged, 0);
-    assert_int_equal(stsrole_audit_format("bastion1.example", "b1", 3, TS + 2, prev, &r, &forged,
-                                          &e),
-                     STSROLE_OK);
+    assert_int_equal(
+        stsrole_audit_format("bastion1.example", "b1", 3, TS + 2, prev, &r, &forged, &e),
+        STSROLE_OK);
     out = calloc(1, len + forged.len + 2);
     memcpy(out, buf, (size_t)(l3 - buf));
     memcpy(out + (l3 - buf), forged.data, forged.len);
@@ -396,6 +415,91 @@ test_rewritten_line_with_new_hash(void **state)
     assert_int_equal(verify(f->path), 3);
     stsrole_buf_free(&forged);
     free(out);
+    free(buf);
+}
+
+static size_t
+verify_pair(const char *old, const char *cur, int *which)
+{
+    struct stsrole_audit_verifier v;
+    struct stsrole_error e;
+
+    stsrole_audit_verify_init(&v);
+    *which = 1;
+    if (stsrole_audit_verify_file(old, &v, &e) != STSROLE_OK)
+        return v.bad_line;
+    *which = 2;
+    if (stsrole_audit_verify_file(cur, &v, &e) != STSROLE_OK)
+        return v.bad_line;
+    *which = 0;
+    return 0;
+}
+
+static void
+test_rotation_continues_the_chain(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log old, cur;
+    struct stsrole_audit_record r = rec("session.open", "after");
+    struct stsrole_audit_record rot = rec(STSROLE_AUDIT_ROTATE, NULL);
+    struct stsrole_error e;
+    char rotated[128], *buf;
+    size_t len;
+    int which, i;
+
+    write_log(f->path, 5);
+    snprintf(rotated, sizeof(rotated), "%s.1", f->path);
+    assert_int_equal(rename(f->path, rotated), 0);
+    /* What the gateway does on SIGHUP after logrotate: the new, empty file
+     * continues the old chain, starting with audit.rotate. */
+    assert_int_equal(stsrole_audit_open(&old, rotated, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(stsrole_audit_open(&cur, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(cur.seq, 0);
+    cur.seq = old.seq;
+    memcpy(cur.prev, old.prev, sizeof(cur.prev));
+    stsrole_audit_close(&old);
+    assert_int_equal(stsrole_audit_append(&cur, &rot, TS, NULL, &e), STSROLE_OK);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(stsrole_audit_append(&cur, &r, TS + i, NULL, &e), STSROLE_OK);
+    stsrole_audit_close(&cur);
+    assert_int_equal(verify(f->path), 0); /* each file alone */
+    assert_int_equal(verify(rotated), 0);
+    assert_int_equal(verify_pair(rotated, f->path, &which), 0);
+    /* Resuming the new file goes on from seq 9. */
+    assert_int_equal(stsrole_audit_open(&cur, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_int_equal(cur.seq, 9);
+    stsrole_audit_close(&cur);
+    /* The old file lost its last line: the new one no longer continues it. */
+    buf = slurp(rotated, &len);
+    spit(rotated, buf, (size_t)(line_at(buf, 5) - buf));
+    assert_int_equal(verify_pair(rotated, f->path, &which), 1);
+    assert_int_equal(which, 2);
+    free(buf);
+    /* The new file lost audit.rotate: caught on its first line. */
+    buf = slurp(f->path, &len);
+    spit(f->path, line_at(buf, 2), len - (size_t)(line_at(buf, 2) - buf));
+    assert_int_equal(verify(f->path), 1);
+    free(buf);
+}
+
+static void
+test_damaged_tail_keeps_seq(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a;
+    struct stsrole_error e;
+    char *buf, *p;
+    size_t len;
+
+    write_log(f->path, 4);
+    buf = slurp(f->path, &len);
+    p = strstr(line_at(buf, 4), "\"hash\":\"");
+    p[9] = p[9] == '0' ? '1' : '0';
+    spit(f->path, buf, len);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    assert_false(a.tail_ok);
+    assert_int_equal(a.seq, 4);
+    stsrole_audit_close(&a);
     free(buf);
 }
 
@@ -413,6 +517,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deleted_last_line_needs_the_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_is_caught_on_that_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewritten_line_with_new_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_continues_the_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_tail_keeps_seq, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

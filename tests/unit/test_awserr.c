@@ -203,6 +203,14 @@ t_xml_variants(void **state)
     assert_string_equal(err.aws_code, "RequestLimitExceeded");
     assert_string_equal(err.request_id, "ea966190-f9aa-478e-9ede-example");
     assert_string_equal(err.msg, "RequestLimitExceeded: Request limit exceeded.");
+    /* moto's authentication errors: <ErrorResponse><Errors><Error>. */
+    expect_class(403,
+                 "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ErrorResponse><Errors><Error>"
+                 "<Code>InvalidClientTokenId</Code><Message>The security token included in the "
+                 "request is invalid.</Message><Type>Sender</Type></Error></Errors>"
+                 "</ErrorResponse>",
+                 STSROLE_E_EXPIRED, "InvalidClientTokenId",
+                 "InvalidClientTokenId: The security token included in the request is invalid.");
     /* S3's bare <Error>. */
     expect_class(503,
                  "<Error><Code>SlowDown</Code><Message>Please reduce your request rate."

@@ -133,6 +133,14 @@ test_bad_inputs(void **state)
     expect_error(HEAD ROLE "tag.Team = a\ntag.team = b\n", "t.conf:7: 'tag.team' is set twice");
     expect_error("[stsrole]\n" ROLE, "'region' is required");
     expect_error(HEAD, "no [role NAME] section");
+    {
+        char longline[600];
+        snprintf(longline, sizeof(longline),
+                 HEAD "[role a]\nusers = u\narn = "
+                      "arn:aws:iam::1:role/%0400d\n",
+                 0);
+        expect_error(longline, "t.conf:5: line longer than");
+    }
     expect_error(HEAD "this is not ini\n" ROLE, "t.conf:3: syntax error");
 }
 

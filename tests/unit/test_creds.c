@@ -77,6 +77,32 @@ test_shared_file_format(void **state)
         STSROLE_E_NOTFOUND);
 }
 
+/* Session tokens run to hundreds of characters; none may be cut. */
+static void
+test_shared_file_long_token(void **state)
+{
+    char text[4096], token[1501];
+    struct stsrole_creds c;
+    struct stsrole_error e;
+
+    (void)state;
+    memset(token, 'T', 1500);
+    token[0] = '/';
+    token[1499] = '=';
+    token[1500] = '\0';
+    snprintf(text, sizeof(text),
+             "# comment\n; another\n[default]\r\n  aws_access_key_id=" AKID
+             "\naws_secret_access_key =  " SECRET "  \naws_session_token = %s\n",
+             token);
+    assert_int_equal(stsrole_creds_parse_shared(text, NULL, &c, &e), STSROLE_OK);
+    assert_string_equal(c.session_token, token);
+    assert_string_equal(c.secret_access_key, SECRET);
+    stsrole_creds_clear(&c);
+    assert_int_equal(stsrole_creds_parse_shared("[default\nx = y\n", NULL, &c, &e),
+                     STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "line 1"));
+}
+
 static void
 test_shared_file_safety(void **state)
 {
@@ -164,6 +190,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_shared_file_format),
+        cmocka_unit_test(test_shared_file_long_token),
         cmocka_unit_test(test_shared_file_safety),
         cmocka_unit_test(test_imds_json),
         cmocka_unit_test(test_provider_caches_and_refreshes),

@@ -1,4 +1,5 @@
-/* test_policy.c: the revocation deny policy: document shape, parse-back, prune, budget, fallback. */
+/* test_policy.c: the revocation deny policy: document shape, parse-back, prune, budget, fallback.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "iam.h"
 #include "policy.h"
 
 #define NOW 1700000000
@@ -70,11 +72,10 @@ test_document_shape(void **state)
     assert_int_equal(o.fallback, 0);
     doc = to_json(&s);
     assert_string_equal(
-        doc,
-        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StsroleRevoked\",\"Effect\":"
-        "\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"aws:"
-        "userid\":[\"AROAEXAMPLE123456789:alice@bastion1.aa\",\"AROAEXAMPLE123456789:bob@"
-        "bastion1.bb\"]}}}]}");
+        doc, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StsroleRevoked\",\"Effect\":"
+             "\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"aws:"
+             "userid\":[\"AROAEXAMPLE123456789:alice@bastion1.aa\",\"AROAEXAMPLE123456789:bob@"
+             "bastion1.bb\"]}}}]}");
     assert_int_equal(stsrole_policy_size(doc, strlen(doc)), strlen(doc));
     free(doc);
     /* Adding again is idempotent. */
@@ -128,11 +129,14 @@ test_parse_back_round_trip(void **state)
     assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NOW, 0, &o, &e), STSROLE_OK);
     assert_int_equal(o.added, 1);
     doc = to_json(&s);
-    assert_non_null(strstr(doc, "\"DateLessThan\":{\"aws:TokenIssueTime\":\"2023-11-14T22:13:15Z\""));
-    assert_int_equal(stsrole_revoked_from_json(doc, strlen(doc), NOW + 999, &r, &e), STSROLE_OK);
+    assert_non_null(
+        strstr(doc, "\"DateLessThan\":{\"aws:TokenIssueTime\":\"2023-11-14T22:13:15Z\""));
+    assert_int_equal(stsrole_revoked_from_json(doc, strlen(doc), NOW + 7, NOW + 999, &r, &e),
+                     STSROLE_OK);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.v[0].userid, "AROAEXAMPLE:dave@b.dd");
-    assert_int_equal(r.v[0].expires, NOW + 999); /* unknown: the caller's guess */
+    assert_int_equal(r.v[0].expires, NOW + 999); /* unknown: the caller's bound */
+    assert_int_equal(r.v[0].issued, NOW + 7);    /* it existed when read */
     assert_int_equal(r.v[0].exact, 0);
     assert_int_equal(r.older_than, NOW - 5);
     assert_int_equal(r.older_until, NOW - 5 + STSROLE_POLICY_MAX_TOKEN_LIFE);
@@ -141,11 +145,48 @@ test_parse_back_round_trip(void **state)
     /* Merging the exact local view wins over the guess. */
     assert_int_equal(stsrole_revoked_merge(&r, &s, &e), STSROLE_OK);
     assert_int_equal(r.v[0].expires, NOW + 60);
+    assert_int_equal(r.v[0].issued, NOW);
     assert_int_equal(r.v[0].exact, 1);
     free(doc);
     free(doc2);
     stsrole_revoked_free(&s);
     stsrole_revoked_free(&r);
+}
+
+/* A crash between writing a fallback to IAM and saving our copy: at start
+ * the old copy and IAM's are merged, and the cut-off folds the old entries
+ * in again, while entries IAM lists after the cut-off stay. */
+static void
+test_merge_after_fallback_folds(void **state)
+{
+    struct stsrole_revoked_set local, remote;
+    struct stsrole_revoked_entry add[2] = {
+        entry("AROAX:old1", NOW - 100, NOW + 3600),
+        entry("AROAX:old2", NOW - 90, NOW + 3600),
+    };
+    struct stsrole_revoke_outcome o;
+    struct stsrole_error e;
+    const char *iam =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"StsroleRevoked\",\"Effect\":"
+        "\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{"
+        "\"aws:userid\":[\"AROAX:new1\"]}}},{\"Sid\":\"StsroleRevokedOlder\",\"Effect\":"
+        "\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{"
+        "\"aws:TokenIssueTime\":\"2023-11-14T22:13:10Z\"}}}]}";
+
+    (void)state;
+    stsrole_revoked_init(&local);
+    stsrole_revoked_init(&remote);
+    assert_int_equal(stsrole_revoked_add(&local, add, 2, 0, NOW - 50, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_from_json(iam, strlen(iam), NOW + 5, NOW + 43200, &remote, &e),
+                     STSROLE_OK);
+    assert_int_equal(remote.older_than, NOW - 10);
+    assert_int_equal(stsrole_revoked_merge(&local, &remote, &e), STSROLE_OK);
+    assert_int_equal(local.n, 3);
+    assert_int_equal(stsrole_revoked_fold(&local, 0), 2);
+    assert_int_equal(local.n, 1);
+    assert_string_equal(local.v[0].userid, "AROAX:new1"); /* issued after the cut-off: kept */
+    stsrole_revoked_free(&local);
+    stsrole_revoked_free(&remote);
 }
 
 static void
@@ -161,7 +202,7 @@ test_parse_keeps_foreign_statements(void **state)
 
     (void)state;
     stsrole_revoked_init(&r);
-    assert_int_equal(stsrole_revoked_from_json(in, strlen(in), NOW, &r, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_from_json(in, strlen(in), NOW, NOW, &r, &e), STSROLE_OK);
     assert_int_equal(r.n, 0);
     assert_non_null(r.foreign);
     assert_false(stsrole_revoked_empty(&r));
@@ -170,10 +211,10 @@ test_parse_keeps_foreign_statements(void **state)
     assert_non_null(strstr(doc, "{\"Sid\":\"Other\",\"Effect\":\"Deny\",\"Action\":\"s3:*\""));
     assert_non_null(strstr(doc, "AROAEXAMPLE:erin@b.ee"));
     free(doc);
-    assert_int_equal(stsrole_revoked_from_json("[1]", 3, NOW, &r, &e), STSROLE_E_PROTOCOL);
+    assert_int_equal(stsrole_revoked_from_json("[1]", 3, NOW, NOW, &r, &e), STSROLE_E_PROTOCOL);
     assert_int_equal(stsrole_revoked_from_json("{\"Statement\":[{\"Sid\":\"StsroleRevoked\","
                                                "\"Effect\":\"Deny\"}]}",
-                                               54, NOW, &r, &e),
+                                               54, NOW, NOW, &r, &e),
                      STSROLE_E_PROTOCOL);
     /* A failed parse leaves the set as it was. */
     assert_non_null(r.foreign);
@@ -302,8 +343,7 @@ test_budget_exhausted_changes_nothing(void **state)
     (void)state;
     stsrole_revoked_init(&s);
     /* Other inline policies leave too little even for the fallback. */
-    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 10200, NOW, 300, &o, &e),
-                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 10200, NOW, 300, &o, &e), STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "budget exhausted"));
     assert_int_equal(s.n, 0);
     assert_int_equal(s.older_than, 0);
@@ -348,6 +388,75 @@ test_generated_document_is_json(void **state)
     stsrole_revoked_free(&s);
 }
 
+/* What IAM sends back: the document URL-encoded inside XML (GetRolePolicy). */
+static void
+test_iam_get_role_policy_answer(void **state)
+{
+    const char *xml =
+        "<GetRolePolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">"
+        "<GetRolePolicyResult><PolicyName>stsrole-revoked-b1</PolicyName>"
+        "<RoleName>SecurityAuditRole</RoleName><PolicyDocument>"
+        "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Sid%22%3A%22Stsrole"
+        "Revoked%22%2C%22Effect%22%3A%22Deny%22%2C%22Action%22%3A%22%2A%22%2C%22Resource%22%3A"
+        "%22%2A%22%2C%22Condition%22%3A%7B%22StringEquals%22%3A%7B%22aws%3Auserid%22%3A%5B%22"
+        "AROAX%3Aa%2Bb%40b1.01%22%5D%7D%7D%7D%5D%7D"
+        "</PolicyDocument></GetRolePolicyResult><ResponseMetadata><RequestId>r-1</RequestId>"
+        "</ResponseMetadata></GetRolePolicyResponse>";
+    struct stsrole_revoked_set s;
+    struct stsrole_error e;
+    char *doc;
+
+    (void)state;
+    assert_int_equal(stsrole_iam_parse_get_role_policy(xml, strlen(xml), &doc, &e), STSROLE_OK);
+    assert_non_null(strstr(doc, "\"aws:userid\":[\"AROAX:a+b@b1.01\"]"));
+    stsrole_revoked_init(&s);
+    assert_int_equal(stsrole_revoked_from_json(doc, strlen(doc), NOW, NOW, &s, &e), STSROLE_OK);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.v[0].userid, "AROAX:a+b@b1.01"); /* '+' stays '+' */
+    stsrole_revoked_free(&s);
+    free(doc);
+    assert_int_equal(stsrole_iam_parse_get_role_policy("<a><b>", 6, &doc, &e), STSROLE_E_PROTOCOL);
+    assert_int_equal(stsrole_iam_parse_get_role_policy("<a/>", 4, &doc, &e), STSROLE_E_PROTOCOL);
+}
+
+static void
+test_iam_list_and_bodies(void **state)
+{
+    const char *xml = "<ListRolePoliciesResponse><ListRolePoliciesResult><PolicyNames>"
+                      "<member>permissions</member><member>stsrole-revoked-b2</member>"
+                      "</PolicyNames><IsTruncated>true</IsTruncated><Marker>m/1+=</Marker>"
+                      "</ListRolePoliciesResult></ListRolePoliciesResponse>";
+    struct stsrole_buf b;
+    struct stsrole_error e;
+    char **names, *marker, account[13], name[65];
+
+    (void)state;
+    assert_int_equal(stsrole_iam_parse_list_role_policies(xml, strlen(xml), &names, &marker, &e),
+                     STSROLE_OK);
+    assert_string_equal(names[0], "permissions");
+    assert_string_equal(names[1], "stsrole-revoked-b2");
+    assert_null(names[2]);
+    assert_string_equal(marker, "m/1+=");
+    stsrole_strv_free(names);
+    free(marker);
+    stsrole_buf_init(&b, 0);
+    assert_int_equal(
+        stsrole_iam_put_role_policy_body("R", "stsrole-revoked-b1", "{\"a\": \"*\"}", &b, &e),
+        STSROLE_OK);
+    assert_string_equal(b.data, "Action=PutRolePolicy&Version=2010-05-08&RoleName=R&PolicyName="
+                                "stsrole-revoked-b1&PolicyDocument=%7B%22a%22%3A+%22%2A%22%7D");
+    assert_int_equal(stsrole_iam_delete_role_policy_body("R", "bad name", &b, &e),
+                     STSROLE_E_INVALID);
+    stsrole_buf_free(&b);
+    assert_int_equal(stsrole_arn_role("arn:aws:iam::222222222222:role/stsrole/SecurityAuditRole",
+                                      account, name, &e),
+                     STSROLE_OK);
+    assert_string_equal(account, "222222222222");
+    assert_string_equal(name, "SecurityAuditRole");
+    assert_int_equal(stsrole_arn_role("arn:aws:iam::222222222222:user/bob", account, name, &e),
+                     STSROLE_E_INVALID);
+}
+
 int
 main(void)
 {
@@ -355,6 +464,7 @@ main(void)
         cmocka_unit_test(test_document_shape),
         cmocka_unit_test(test_rejects_bad_userids),
         cmocka_unit_test(test_parse_back_round_trip),
+        cmocka_unit_test(test_merge_after_fallback_folds),
         cmocka_unit_test(test_parse_keeps_foreign_statements),
         cmocka_unit_test(test_prune_after_expiry_plus_skew),
         cmocka_unit_test(test_budget_and_capacity),
@@ -362,6 +472,8 @@ main(void)
         cmocka_unit_test(test_budget_exhausted_changes_nothing),
         cmocka_unit_test(test_size_ignores_whitespace),
         cmocka_unit_test(test_generated_document_is_json),
+        cmocka_unit_test(test_iam_get_role_policy_answer),
+        cmocka_unit_test(test_iam_list_and_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+/* gw.h: the gateway daemon's shared state and the functions its files offer each other. */
+#ifndef STSROLE_GW_H
+#define STSROLE_GW_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "conf.h"
+#include "creds.h"
+#include "http.h"
+#include "policy.h"
+#include "session.h"
+
+/* One SSH session the gateway follows, from its record to its revocation.
+ * The four flags are durable (STATE_DIR/gateway/track/<id>.json) and only
+ * ever go from 0 to 1; each is set right after the audit line it stands
+ * for, so a restart can tell from the log's last line what was done. */
+struct gw_session {
+    struct stsrole_session rec;
+    int open_audited;   /* session.open written */
+    int close_audited;  /* session.close written */
+    int revoked;        /* the deny policy holds its aws:userid (or a cut-off covers it) */
+    int revoke_audited; /* revoke.ok written */
+    /* volatile */
+    int closed;         /* the record says closed, its sshd is gone, or the record is gone */
+    int record_present; /* STATE_DIR/sessions/<id>.json exists */
+    int manual;         /* stsrolectl revoke asked for it */
+    const char *revoke_detail;
+    int attempts;        /* failed revocation attempts */
+    int failed_audited;  /* revoke.failed written for the current failure run */
+    int64_t next_try_ms; /* monotonic: no revocation attempt before this */
+    int64_t proc_start;  /* start of sshd_pid (epoch s), 0: not read yet */
+    /* the record file as last read, so a scan re-reads only what changed */
+    uint64_t rec_ino;
+    int64_t rec_mtime_ns;
+    int64_t rec_size;
+};
+
+/* One target role and the inline policy this bastion writes on it. */
+struct gw_role {
+    char *arn;
+    char account[13];
+    char name[65];
+    char policy[129];               /* stsrole-revoked-<bastion_id> */
+    struct stsrole_revoked_set set; /* what IAM holds, as far as we know */
+    int synced;                     /* merged with IAM's copy since start */
+    int dirty;                      /* set differs from IAM: write it */
+    size_t others;                  /* the role's other inline policies, characters */
+    int others_known;
+    int64_t next_try_ms; /* after a failed sync or write */
+    int attempts;
+    char last_error[STSROLE_ERRMSG_MAX + 32];
+    char last_request_id[128];
+};
+
+/* Cached credentials of one revoker role (assumed with the base ones). */
+struct gw_revoker {
+    char *arn;
+    struct stsrole_creds creds;
+};
+
+struct gw {
+    const char *config_path;
+    struct stsrole_config cfg;
+    struct stsrole_http_config http;
+    struct stsrole_creds_provider base;
+    struct stsrole_audit_log audit;
+    int audit_open;
+    char host[256];
+    char policy_name[129];
+    char state_gw[4096]; /* STATE_DIR/gateway */
+    int64_t skew;        /* seconds added to every expiry before pruning */
+    int reconcile_s;     /* seconds between full scans */
+    int64_t started;     /* epoch s */
+
+    struct gw_session **sess;
+    size_t n_sess, cap_sess;
+    struct gw_role **roles;
+    size_t n_roles, cap_roles;
+    struct gw_revoker *revokers;
+    size_t n_revokers;
+
+    int inotify_fd;
+    int sock_fd;
+    int signal_fd;
+    int lock_fd; /* flock on STATE_DIR/gateway/lock */
+    int stop;
+    int64_t next_reconcile_ms;
+    uint64_t revoked_total;
+    uint64_t failed_total;
+    char last_error[STSROLE_ERRMSG_MAX + 96];
+    int audit_broken; /* the last append failed */
+    /* set while one role is being written, for the on_retry audit hook */
+    struct gw_session **batch;
+    size_t n_batch;
+    struct gw_role *batch_role;
+};
+
+/* gatewayd.c */
+int64_t gw_now(void);    /* epoch seconds */
+int64_t gw_now_ms(void); /* epoch milliseconds */
+int64_t gw_mono_ms(void);
+void gw_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends one audit record (and its syslog summary).  0 on success. */
+int gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
+             const char *outcome, const char *request_id, const char *detail);
+
+/* gw_sessions.c */
+int gw_sessions_load(struct gw *g);                  /* track files, at start */
+void gw_sessions_recover(struct gw *g);              /* from the log's last line */
+int gw_sessions_scan(struct gw *g);                  /* STATE_DIR/sessions, full */
+void gw_sessions_seen(struct gw *g, const char *id); /* one record changed */
+int gw_sessions_watch(struct gw *g);                 /* inotify */
+void gw_sessions_inotify(struct gw *g);
+void gw_sessions_step(struct gw *g); /* audits and clean-up */
+int gw_track_save(struct gw *g, const struct gw_session *s);
+struct gw_session *gw_session_find(struct gw *g, const char *id);
+size_t gw_queue_depth(const struct gw *g);
+void gw_sessions_free(struct gw *g);
+
+/* gw_revoke.c */
+int gw_roles_load(struct gw *g);
+struct gw_role *gw_role_for(struct gw *g, const char *arn, const char *policy);
+const struct stsrole_role *gw_conf_role_by_arn(const struct gw *g, const char *arn);
+/* Revokes every session due (closed or asked for), role by role.  With
+ * force, ignores back-off timers (stsrolectl revoke). */
+void gw_revoke_due(struct gw *g, int force);
+/* `revoke --all --role NAME`. */
+int gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen);
+void gw_prune(struct gw *g);
+void gw_revokers_clear(struct gw *g);
+void gw_roles_free(struct gw *g);
+int64_t gw_next_wakeup_ms(const struct gw *g);
+
+/* gw_ctl.c */
+int gw_ctl_listen(struct gw *g);
+void gw_ctl_accept(struct gw *g);
+void gw_ctl_close(struct gw *g);
+
+#endif

@@ -1,0 +1,947 @@
+/* gw_revoke.c: the deny policy on each target role: revoker credentials, IAM writes, prune. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "assume.h"
+#include "aws.h"
+#include "gw.h"
+#include "iam.h"
+#include "safefile.h"
+#include "sigv4.h"
+#include "sts.h"
+
+#define ROLE_STATE_MAX (256 * 1024)
+#define AWS_DEADLINE_MS 15000
+#define RETRY_CAP_S 300       /* back-off ceiling between revocation attempts */
+#define FAIL_AFTER 5          /* attempts before revoke.failed is written */
+#define REVOKER_DURATION 3600 /* role chaining caps AssumeRole at one hour */
+
+static int64_t
+backoff_ms(int attempts)
+{
+    int64_t s = 1;
+
+    while (attempts-- > 1 && s < RETRY_CAP_S)
+        s *= 2;
+    return (s > RETRY_CAP_S ? RETRY_CAP_S : s) * 1000;
+}
+
+const struct stsrole_role *
+gw_conf_role_by_arn(const struct gw *g, const char *arn)
+{
+    size_t i;
+
+    for (i = 0; arn != NULL && i < g->cfg.n_roles; i++)
+        if (g->cfg.roles[i].arn != NULL && strcmp(g->cfg.roles[i].arn, arn) == 0)
+            return &g->cfg.roles[i];
+    return NULL;
+}
+
+/* -- role state: STATE_DIR/gateway/roles/<sha256(arn policy)[:32]>.json ------------------ */
+
+static void
+role_path(const struct gw *g, const struct gw_role *r, char *out, size_t outlen)
+{
+    char key[600], h[65];
+
+    snprintf(key, sizeof(key), "%s %s", r->arn, r->policy);
+    stsrole_sha256_hex(key, strlen(key), h);
+    snprintf(out, outlen, "%s/roles/%.32s.json", g->state_gw, h);
+}
+
+static int
+role_save(struct gw *g, const struct gw_role *r)
+{
+    struct stsrole_error err;
+    cJSON *o, *arr, *e;
+    char path[4200], *text;
+    size_t i;
+    int ok, rc;
+
+    if ((o = cJSON_CreateObject()) == NULL)
+        return -1;
+    ok = cJSON_AddStringToObject(o, "role_arn", r->arn) != NULL &&
+         cJSON_AddStringToObject(o, "policy", r->policy) != NULL &&
+         (arr = cJSON_AddArrayToObject(o, "entries")) != NULL &&
+         cJSON_AddNumberToObject(o, "older_than", (double)r->set.older_than) != NULL &&
+         cJSON_AddNumberToObject(o, "older_until", (double)r->set.older_until) != NULL &&
+         (r->set.foreign == NULL ? cJSON_AddNullToObject(o, "foreign") != NULL
+                                 : cJSON_AddStringToObject(o, "foreign", r->set.foreign) != NULL);
+    for (i = 0; ok && i < r->set.n; i++) {
+        ok = (e = cJSON_CreateObject()) != NULL;
+        if (ok) {
+            cJSON_AddItemToArray(arr, e);
+            ok = cJSON_AddStringToObject(e, "userid", r->set.v[i].userid) != NULL &&
+                 cJSON_AddNumberToObject(e, "issued", (double)r->set.v[i].issued) != NULL &&
+                 cJSON_AddNumberToObject(e, "expires", (double)r->set.v[i].expires) != NULL &&
+                 cJSON_AddBoolToObject(e, "exact", r->set.v[i].exact) != NULL;
+        }
+    }
+    text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (text == NULL) {
+        gw_log(LOG_ERR, "role %s: out of memory saving its state", r->arn);
+        return -1;
+    }
+    role_path(g, r, path, sizeof(path));
+    rc = stsrole_write_atomic(path, text, strlen(text), 0600, &err);
+    free(text);
+    if (rc != STSROLE_OK) {
+        gw_log(LOG_ERR, "role %s: %s", r->arn, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static struct gw_role *
+role_new(struct gw *g, const char *arn, const char *policy)
+{
+    struct stsrole_error err;
+    struct gw_role *r;
+
+    if (g->n_roles == g->cap_roles) {
+        size_t ncap = g->cap_roles ? g->cap_roles * 2 : 8;
+        struct gw_role **nv = realloc(g->roles, ncap * sizeof(*nv));
+
+        if (nv == NULL)
+            return NULL;
+        g->roles = nv;
+        g->cap_roles = ncap;
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return NULL;
+    if (stsrole_arn_role(arn, r->account, r->name, &err) != STSROLE_OK ||
+        (r->arn = strdup(arn)) == NULL) {
+        gw_log(LOG_ERR, "%s", err.msg);
+        free(r);
+        return NULL;
+    }
+    snprintf(r->policy, sizeof(r->policy), "%s", policy);
+    stsrole_revoked_init(&r->set);
+    g->roles[g->n_roles++] = r;
+    return r;
+}
+
+struct gw_role *
+gw_role_for(struct gw *g, const char *arn, const char *policy)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_roles; i++)
+        if (strcmp(g->roles[i]->arn, arn) == 0 && strcmp(g->roles[i]->policy, policy) == 0)
+            return g->roles[i];
+    return role_new(g, arn, policy);
+}
+
+static int64_t
+num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static void
+role_load_one(struct gw *g, const char *path)
+{
+    struct stsrole_buf text;
+    struct stsrole_error err;
+    struct stsrole_revoked_entry e;
+    struct gw_role *r;
+    const cJSON *arn, *pol, *arr, *it, *uid, *foreign;
+    cJSON *o;
+
+    stsrole_buf_init(&text, 0);
+    if (stsrole_read_safely(path, geteuid(), 0, ROLE_STATE_MAX, &text, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "%s", err.msg);
+        return;
+    }
+    o = cJSON_ParseWithLength(text.data, text.len);
+    stsrole_buf_free(&text);
+    arn = cJSON_GetObjectItemCaseSensitive(o, "role_arn");
+    pol = cJSON_GetObjectItemCaseSensitive(o, "policy");
+    arr = cJSON_GetObjectItemCaseSensitive(o, "entries");
+    if (!cJSON_IsString(arn) || !cJSON_IsString(pol) || !cJSON_IsArray(arr) ||
+        (r = gw_role_for(g, arn->valuestring, pol->valuestring)) == NULL) {
+        gw_log(LOG_ERR, "%s: malformed role state; IAM's copy will be used", path);
+        cJSON_Delete(o);
+        return;
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        uid = cJSON_GetObjectItemCaseSensitive(it, "userid");
+        if (!cJSON_IsString(uid) || !stsrole_userid_valid(uid->valuestring))
+            continue;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.userid, sizeof(e.userid), "%s", uid->valuestring);
+        e.issued = num(it, "issued");
+        e.expires = num(it, "expires");
+        e.exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "exact"));
+        {
+            struct stsrole_revoked_set one;
+
+            stsrole_revoked_init(&one);
+            one.v = &e;
+            one.n = 1;
+            one.cap = 1;
+            stsrole_revoked_merge(&r->set, &one, NULL);
+        }
+    }
+    r->set.older_than = num(o, "older_than");
+    r->set.older_until = num(o, "older_until");
+    foreign = cJSON_GetObjectItemCaseSensitive(o, "foreign");
+    if (cJSON_IsString(foreign))
+        r->set.foreign = strdup(foreign->valuestring);
+    cJSON_Delete(o);
+}
+
+int
+gw_roles_load(struct gw *g)
+{
+    char path[4200], file[4500];
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "%s/roles", g->state_gw);
+    if ((d = opendir(path)) == NULL) {
+        gw_log(LOG_ERR, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) != 37 || strcmp(de->d_name + 32, ".json") != 0)
+            continue;
+        snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+        role_load_one(g, file);
+    }
+    closedir(d);
+    return 0;
+}
+
+void
+gw_roles_free(struct gw *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_roles; i++) {
+        stsrole_revoked_free(&g->roles[i]->set);
+        free(g->roles[i]->arn);
+        free(g->roles[i]);
+    }
+    free(g->roles);
+    g->roles = NULL;
+    g->n_roles = g->cap_roles = 0;
+}
+
+/* -- revoker credentials ------------------------------------------------------------------ */
+
+void
+gw_revokers_clear(struct gw *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_revokers; i++) {
+        free(g->revokers[i].arn);
+        stsrole_creds_clear(&g->revokers[i].creds);
+    }
+    free(g->revokers);
+    g->revokers = NULL;
+    g->n_revokers = 0;
+}
+
+/* The revoker role's credentials, assumed with the base ones and cached
+ * until five minutes before they expire. */
+static int
+revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
+              struct stsrole_error *err)
+{
+    struct gw_revoker *rv = NULL, *nv;
+    struct stsrole_assume_params ap;
+    struct stsrole_aws_client c;
+    struct stsrole_http_response resp;
+    struct stsrole_assumed a;
+    struct stsrole_buf body;
+    char name[65];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < g->n_revokers; i++)
+        if (strcmp(g->revokers[i].arn, arn) == 0)
+            rv = &g->revokers[i];
+    if (rv != NULL && rv->creds.access_key_id != NULL &&
+        rv->creds.expiration > gw_now() + STSROLE_CREDS_REFRESH_MARGIN) {
+        *out = &rv->creds;
+        return STSROLE_OK;
+    }
+    if (rv == NULL) {
+        nv = realloc(g->revokers, (g->n_revokers + 1) * sizeof(*nv));
+        if (nv == NULL || (nv[g->n_revokers].arn = strdup(arn)) == NULL) {
+            if (nv != NULL)
+                g->revokers = nv;
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        }
+        g->revokers = nv;
+        rv = &g->revokers[g->n_revokers++];
+        memset(&rv->creds, 0, sizeof(rv->creds));
+    }
+    rc = stsrole_session_name("stsrole-gatewayd", g->cfg.bastion_id, "revoker", name, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    memset(&ap, 0, sizeof(ap));
+    ap.role_arn = arn;
+    ap.session_name = name;
+    ap.duration = REVOKER_DURATION;
+    stsrole_buf_init(&body, 0);
+    if ((rc = stsrole_sts_assume_body(&ap, &body, err)) != STSROLE_OK) {
+        stsrole_buf_free(&body);
+        return rc;
+    }
+    memset(&c, 0, sizeof(c));
+    c.http = &g->http;
+    c.base = &g->base;
+    c.region = g->cfg.region;
+    c.service = "sts";
+    c.endpoint = g->cfg.sts_endpoint;
+    c.deadline_ms = AWS_DEADLINE_MS;
+    rc = stsrole_aws_query(&c, body.data, &resp, err);
+    stsrole_buf_free(&body);
+    if (rc != STSROLE_OK)
+        return rc;
+    memset(&a, 0, sizeof(a));
+    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, &a, err);
+    stsrole_http_response_free(&resp);
+    if (rc != STSROLE_OK)
+        return rc;
+    stsrole_creds_clear(&rv->creds);
+    rc = stsrole_creds_copy(&rv->creds, &a.creds);
+    stsrole_assumed_free(&a);
+    if (rc != STSROLE_OK)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    *out = &rv->creds;
+    return STSROLE_OK;
+}
+
+/* Every AWS retry of a revocation is audited, for each session waiting on it. */
+static void
+on_retry(void *ctx, int attempt, int delay_ms, const struct stsrole_error *why)
+{
+    struct gw *g = ctx;
+    char detail[STSROLE_ERRMSG_MAX + 96];
+    size_t i;
+
+    snprintf(detail, sizeof(detail), "attempt %d failed (%s: %s); retrying in %d ms", attempt,
+             stsrole_status_name(why->status), why->msg, delay_ms);
+    if (g->n_batch == 0 && g->batch_role != NULL)
+        gw_audit(g, "revoke.retry", NULL, g->batch_role->arn, "retry", why->request_id, detail);
+    for (i = 0; i < g->n_batch; i++)
+        gw_audit(g, "revoke.retry", g->batch[i], NULL, "retry", why->request_id, detail);
+}
+
+static int
+iam_client(struct gw *g, struct gw_role *r, struct stsrole_aws_client *c, struct stsrole_error *err)
+{
+    const struct stsrole_role *cr = gw_conf_role_by_arn(g, r->arn);
+    const struct stsrole_creds *creds;
+    int rc;
+
+    if (cr == NULL || cr->revoker_arn == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "role %s has no revoker_arn in the configuration", r->arn);
+    if ((rc = revoker_creds(g, cr->revoker_arn, &creds, err)) != STSROLE_OK)
+        return rc;
+    memset(c, 0, sizeof(*c));
+    c->http = &g->http;
+    c->creds = creds;
+    c->region = STSROLE_IAM_REGION;
+    c->service = "iam";
+    c->endpoint = g->cfg.iam_endpoint;
+    c->deadline_ms = AWS_DEADLINE_MS;
+    c->ctx = g;
+    c->on_retry = on_retry;
+    return STSROLE_OK;
+}
+
+/* The sizes of the role's other inline policies, when the revoker may
+ * list them; otherwise IAM's LimitExceeded has the last word. */
+static void
+learn_others(struct gw_role *r, struct stsrole_aws_client *c)
+{
+    struct stsrole_error err;
+    char **names = NULL, *doc;
+    size_t i, total = 0;
+
+    if (stsrole_iam_list_role_policies(c, r->name, &names, &err) != STSROLE_OK) {
+        if (!r->others_known)
+            gw_log(LOG_NOTICE,
+                   "role %s: cannot list its inline policies (%s); their size is unknown", r->arn,
+                   err.msg);
+        return;
+    }
+    for (i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], r->policy) == 0)
+            continue;
+        if (stsrole_iam_get_role_policy(c, r->name, names[i], &doc, NULL, &err) != STSROLE_OK) {
+            stsrole_strv_free(names);
+            return;
+        }
+        total += stsrole_policy_size(doc, strlen(doc));
+        free(doc);
+    }
+    stsrole_strv_free(names);
+    r->others = total;
+    r->others_known = 1;
+}
+
+/* Reads IAM's copy once per run and merges it with ours: entries written
+ * before a crash, or by this bastion before its state was lost, survive. */
+static int
+role_sync(struct gw *g, struct gw_role *r, struct stsrole_aws_client *c, struct stsrole_error *err)
+{
+    struct stsrole_revoked_set remote;
+    struct stsrole_buf a, b;
+    char *doc = NULL;
+    int rc;
+
+    if (r->synced)
+        return STSROLE_OK;
+    stsrole_revoked_init(&remote);
+    rc = stsrole_iam_get_role_policy(c, r->name, r->policy, &doc, NULL, err);
+    if (rc == STSROLE_OK) {
+        /* Entries read back have no known expiry: keep them as long as
+         * any credential can live. */
+        rc = stsrole_revoked_from_json(doc, strlen(doc), gw_now(),
+                                       gw_now() + STSROLE_POLICY_MAX_TOKEN_LIFE, &remote, err);
+        free(doc);
+    } else if (rc == STSROLE_E_NOTFOUND) {
+        rc = STSROLE_OK;
+    }
+    if (rc != STSROLE_OK) {
+        stsrole_revoked_free(&remote);
+        return rc;
+    }
+    stsrole_buf_init(&a, 0);
+    stsrole_buf_init(&b, 0);
+    stsrole_revoked_to_json(&remote, &a, NULL);
+    if ((rc = stsrole_revoked_merge(&r->set, &remote, err)) == STSROLE_OK) {
+        /* Our copy may predate a cut-off IAM already has (a crash right
+         * after writing it): entries it covers stay folded in. */
+        stsrole_revoked_fold(&r->set, g->skew);
+        stsrole_revoked_to_json(&r->set, &b, NULL);
+        r->dirty = a.len != b.len || (a.len > 0 && strcmp(a.data, b.data) != 0);
+        r->synced = 1;
+        learn_others(r, c);
+    }
+    stsrole_buf_free(&a);
+    stsrole_buf_free(&b);
+    stsrole_revoked_free(&remote);
+    return rc;
+}
+
+/* Writes set as the role's policy (deleting it when empty).  Nothing is
+ * sent when IAM already holds exactly this document. */
+static int
+role_write(struct gw_role *r, struct stsrole_aws_client *c, const struct stsrole_revoked_set *set,
+           char request_id[128], int *wrote, struct stsrole_error *err)
+{
+    struct stsrole_buf now, want;
+    int rc;
+
+    request_id[0] = '\0';
+    *wrote = 0;
+    stsrole_buf_init(&now, 0);
+    stsrole_buf_init(&want, 0);
+    if ((rc = stsrole_revoked_to_json(set, &want, err)) != STSROLE_OK ||
+        (rc = stsrole_revoked_to_json(&r->set, &now, err)) != STSROLE_OK)
+        goto out;
+    if (!r->dirty && now.len == want.len && (now.len == 0 || strcmp(now.data, want.data) == 0))
+        goto out;
+    /* Never send a document the role's budget cannot hold. */
+    if (stsrole_policy_size(want.data, want.len) + (r->others_known ? r->others : 0) >
+        STSROLE_POLICY_BUDGET) {
+        rc = stsrole_fail(err, STSROLE_E_INVALID,
+                          "%s would exceed the role's 10,240-character inline policy budget",
+                          r->policy);
+        goto out;
+    }
+    *wrote = 1;
+    if (want.len == 0)
+        rc = stsrole_iam_delete_role_policy(c, r->name, r->policy, request_id, err);
+    else
+        rc = stsrole_iam_put_role_policy(c, r->name, r->policy, want.data, request_id, err);
+out:
+    stsrole_buf_free(&now);
+    stsrole_buf_free(&want);
+    return rc;
+}
+
+static void
+role_commit(struct gw *g, struct gw_role *r, struct stsrole_revoked_set *set)
+{
+    stsrole_revoked_free(&r->set);
+    r->set = *set;
+    stsrole_revoked_init(set);
+    r->dirty = 0;
+    r->attempts = 0;
+    r->next_try_ms = 0;
+    r->last_error[0] = '\0';
+    role_save(g, r);
+}
+
+static void
+role_failed(struct gw_role *r, const struct stsrole_error *err)
+{
+    r->attempts++;
+    r->next_try_ms = gw_mono_ms() + backoff_ms(r->attempts);
+    snprintf(r->last_error, sizeof(r->last_error), "%s: %s", stsrole_status_name(err->status),
+             err->msg);
+}
+
+/* -- revocation ----------------------------------------------------------------------------- */
+
+static void
+sessions_failed(struct gw *g, struct gw_session **v, size_t n, const struct stsrole_error *err)
+{
+    char detail[STSROLE_ERRMSG_MAX + 64];
+    size_t i;
+    int permanent = !stsrole_status_retryable(err->status);
+
+    snprintf(detail, sizeof(detail), "%s: %s", stsrole_status_name(err->status), err->msg);
+    snprintf(g->last_error, sizeof(g->last_error), "%s", detail);
+    for (i = 0; i < n; i++) {
+        struct gw_session *s = v[i];
+
+        s->attempts++;
+        s->next_try_ms = gw_mono_ms() + backoff_ms(s->attempts);
+        /* Nothing is dropped: the session stays queued and is retried
+         * until it goes through; revoke.failed says it is overdue. */
+        if ((permanent || s->attempts >= FAIL_AFTER) && !s->failed_audited) {
+            if (gw_audit(g, "revoke.failed", s, NULL, "error", err->request_id, detail) == 0)
+                s->failed_audited = 1;
+            g->failed_total++;
+        } else {
+            gw_audit(g, "revoke.retry", s, NULL, "retry", err->request_id, detail);
+        }
+    }
+}
+
+static void
+mark_revoked(struct gw *g, struct gw_session *s, const char *request_id, const char *detail)
+{
+    s->revoked = 1;
+    s->revoke_detail = detail;
+    s->attempts = 0;
+    s->failed_audited = 0;
+    s->manual = 0;
+    g->revoked_total++;
+    /* revoke.ok follows session.open (and session.close); if those could
+     * not be written yet, gw_sessions_step writes all three in order. */
+    if (s->open_audited && (!s->closed || s->close_audited) &&
+        gw_audit(g, "revoke.ok", s, NULL, "ok", request_id, detail) == 0)
+        s->revoke_audited = 1;
+    gw_track_save(g, s);
+}
+
+/* Live sessions of role r whose credentials a cut-off at `older` denies. */
+static size_t
+count_covered_live(struct gw *g, const struct gw_role *r, int64_t older)
+{
+    struct stsrole_revoked_set t;
+    size_t i, n = 0;
+
+    stsrole_revoked_init(&t);
+    t.older_than = older;
+    for (i = 0; i < g->n_sess; i++) {
+        struct gw_session *s = g->sess[i];
+        if (!s->revoked && !s->closed && strcmp(s->rec.role_arn, r->arn) == 0 &&
+            stsrole_revoked_covers(&t, s->rec.opened, g->skew))
+            n++;
+    }
+    return n;
+}
+
+/* After a cut-off is written, live sessions it covers are revoked too:
+ * say so for each, so their logout later does not revoke them again. */
+static void
+mark_covered_live(struct gw *g, const struct gw_role *r, const char *request_id, const char *detail)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_sess; i++) {
+        struct gw_session *s = g->sess[i];
+        if (!s->revoked && strcmp(s->rec.role_arn, r->arn) == 0 &&
+            stsrole_revoked_covers(&r->set, s->rec.opened, g->skew))
+            mark_revoked(g, s, request_id, detail);
+    }
+}
+
+static void
+revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
+{
+    struct stsrole_error err;
+    struct stsrole_aws_client c;
+    struct stsrole_revoked_set next;
+    struct stsrole_revoke_outcome out;
+    struct stsrole_revoked_entry *ents = NULL;
+    struct gw_role *r;
+    char request_id[128], detail[512], iso[21];
+    unsigned char *covered = NULL;
+    size_t i, others, n_ok, live = 0;
+    int rc, tries, wrote = 0, bad_ids = 0;
+
+    stsrole_error_clear(&err);
+    stsrole_revoked_init(&next);
+    if ((r = gw_role_for(g, arn, g->policy_name)) == NULL) {
+        stsrole_fail(&err, STSROLE_E_CONFIG, "not an IAM role ARN: %s", arn);
+        goto failed;
+    }
+    g->batch = v;
+    g->n_batch = n;
+    g->batch_role = r;
+    if ((rc = iam_client(g, r, &c, &err)) != STSROLE_OK || (rc = role_sync(g, r, &c, &err)) != 0)
+        goto failed;
+    ents = calloc(n, sizeof(*ents));
+    covered = calloc(n, 1);
+    if (ents == NULL || covered == NULL) {
+        stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
+        goto failed;
+    }
+    for (i = 0, n_ok = 0; i < n; i++) {
+        const struct stsrole_session *s = &v[i]->rec;
+        struct stsrole_revoked_entry *e = &ents[n_ok];
+
+        covered[i] = stsrole_revoked_covers(&r->set, s->opened, g->skew);
+        if (!stsrole_userid_valid(s->assumed_role_id)) {
+            bad_ids++;
+            continue;
+        }
+        snprintf(e->userid, sizeof(e->userid), "%s", s->assumed_role_id);
+        e->issued = s->opened;
+        e->expires = s->expiration != 0 ? s->expiration : s->opened + STSROLE_POLICY_MAX_TOKEN_LIFE;
+        e->exact = 1;
+        n_ok++;
+    }
+    for (tries = 0; tries < 3; tries++) {
+        others = r->others_known ? r->others : 0;
+        if ((rc = stsrole_revoked_copy(&next, &r->set, &err)) != STSROLE_OK)
+            goto failed;
+        if (bad_ids > 0) {
+            /* An id that cannot be listed can still be denied: by the
+             * cut-off, the same fallback as a full budget. */
+            size_t folded;
+
+            stsrole_revoked_revoke_older(&next, gw_now(), g->skew, &folded, &err);
+        }
+        rc = stsrole_revoked_add(&next, ents, n_ok, others, gw_now(), g->skew, &out, &err);
+        if (rc != STSROLE_OK)
+            goto failed;
+        rc = role_write(r, &c, &next, request_id, &wrote, &err);
+        if (rc == STSROLE_OK)
+            break;
+        if (strcmp(err.aws_code, "LimitExceeded") != 0)
+            goto failed;
+        /* IAM counts more than we knew of: learn a budget at least this
+         * much smaller and try again (falling back if it must). */
+        {
+            struct stsrole_policy_budget b;
+
+            stsrole_revoked_budget(&next, 0, &b, NULL);
+            learn_others(r, &c);
+            if (!r->others_known || STSROLE_POLICY_BUDGET - r->others >= b.used) {
+                r->others = STSROLE_POLICY_BUDGET - b.used + 1;
+                r->others_known = 1;
+            }
+        }
+        stsrole_revoked_free(&next);
+    }
+    if (rc != STSROLE_OK)
+        goto failed;
+    if (out.fallback || bad_ids > 0) {
+        live = count_covered_live(g, r, next.older_than);
+        stsrole_iso8601(next.older_than, iso);
+        snprintf(detail, sizeof(detail),
+                 "%s: fell back to Deny aws:TokenIssueTime < %s on this role, which also "
+                 "denies %zu live session(s) of it here and any other credential issued "
+                 "before then; %zu listed entries folded in",
+                 bad_ids > 0 ? "an aws:userid could not be listed"
+                             : "the role's 10,240-character inline policy budget is full",
+                 iso, live, out.collapsed);
+        gw_audit(g, "revoke.budget", NULL, r->arn, "error", request_id, detail);
+    }
+    role_commit(g, r, &next);
+    g->batch = NULL;
+    g->n_batch = 0;
+    for (i = 0; i < n; i++) {
+        const char *detail_i;
+
+        if (covered[i])
+            detail_i = "covered by the aws:TokenIssueTime cut-off";
+        else if (out.fallback || bad_ids > 0)
+            detail_i = "denied by the aws:TokenIssueTime cut-off (fallback)";
+        else if (v[i]->manual)
+            detail_i = "revoked now by stsrolectl revoke: aws:userid added to the deny policy";
+        else if (wrote)
+            detail_i = "aws:userid added to the deny policy";
+        else
+            detail_i = "aws:userid already in the deny policy";
+        mark_revoked(g, v[i], wrote ? request_id : "", detail_i);
+    }
+    if (out.fallback || bad_ids > 0)
+        mark_covered_live(g, r, request_id,
+                          "denied by the aws:TokenIssueTime cut-off (budget fallback)");
+    free(ents);
+    free(covered);
+    return;
+failed:
+    g->batch = NULL;
+    g->n_batch = 0;
+    if (r != NULL)
+        role_failed(r, &err);
+    stsrole_revoked_free(&next);
+    sessions_failed(g, v, n, &err);
+    free(ents);
+    free(covered);
+}
+
+static int
+due(const struct gw_session *s, int force, int64_t now)
+{
+    return (s->closed || s->manual) && !s->revoked && (force || s->next_try_ms <= now);
+}
+
+/* Roles whose policy must be rewritten although no session waits on it:
+ * IAM lost an entry we hold, or we have not read IAM's copy yet. */
+static void
+roles_maintain(struct gw *g, int64_t now)
+{
+    struct stsrole_error err;
+    struct stsrole_aws_client c;
+    struct stsrole_revoked_set copy;
+    struct stsrole_revoke_outcome out;
+    char request_id[128];
+    size_t i;
+    int wrote;
+
+    for (i = 0; i < g->n_roles; i++) {
+        struct gw_role *r = g->roles[i];
+
+        if ((r->synced && !r->dirty) || r->next_try_ms > now)
+            continue;
+        if (gw_conf_role_by_arn(g, r->arn) == NULL)
+            continue; /* no revoker to write with; kept for status */
+        stsrole_error_clear(&err);
+        stsrole_revoked_init(&copy);
+        memset(&out, 0, sizeof(out));
+        g->batch_role = r;
+        /* Adding nothing checks the budget, and falls back if it must. */
+        if (iam_client(g, r, &c, &err) != STSROLE_OK || role_sync(g, r, &c, &err) != STSROLE_OK ||
+            (r->dirty && (stsrole_revoked_copy(&copy, &r->set, &err) != STSROLE_OK ||
+                          stsrole_revoked_add(&copy, NULL, 0, r->others_known ? r->others : 0,
+                                              gw_now(), g->skew, &out, &err) != STSROLE_OK ||
+                          role_write(r, &c, &copy, request_id, &wrote, &err) != STSROLE_OK))) {
+            g->batch_role = NULL;
+            stsrole_revoked_free(&copy);
+            role_failed(r, &err);
+            gw_log(LOG_WARNING, "role %s: %s", r->arn, r->last_error);
+            continue;
+        }
+        g->batch_role = NULL;
+        if (out.fallback) {
+            char detail[256], iso[21];
+
+            stsrole_iso8601(copy.older_than, iso);
+            snprintf(detail, sizeof(detail),
+                     "restoring the policy: the budget is full; fell back to Deny "
+                     "aws:TokenIssueTime < %s (%zu listed entries folded in)",
+                     iso, out.collapsed);
+            gw_audit(g, "revoke.budget", NULL, r->arn, "error", request_id, detail);
+        }
+        if (r->dirty)
+            role_commit(g, r, &copy);
+        if (out.fallback)
+            mark_covered_live(g, r, request_id,
+                              "denied by the aws:TokenIssueTime cut-off (budget fallback)");
+        stsrole_revoked_free(&copy);
+    }
+}
+
+void
+gw_revoke_due(struct gw *g, int force)
+{
+    struct gw_session **batch;
+    int64_t now = gw_mono_ms();
+    size_t i, j, n;
+
+    /* Configured roles are read once at start, so the first logout costs
+     * one PutRolePolicy and nothing more. */
+    for (i = 0; i < g->cfg.n_roles; i++)
+        if (g->cfg.roles[i].arn != NULL && g->cfg.roles[i].revoker_arn != NULL)
+            gw_role_for(g, g->cfg.roles[i].arn, g->policy_name);
+    roles_maintain(g, now);
+    if ((batch = calloc(g->n_sess + 1, sizeof(*batch))) == NULL)
+        return;
+    for (i = 0; i < g->n_sess; i++) {
+        const char *arn = g->sess[i]->rec.role_arn;
+
+        if (!due(g->sess[i], force, now))
+            continue;
+        /* Only the first due session of each role starts a batch. */
+        for (j = 0; j < i; j++)
+            if (due(g->sess[j], force, now) && strcmp(g->sess[j]->rec.role_arn, arn) == 0)
+                break;
+        if (j < i)
+            continue;
+        for (n = 0, j = i; j < g->n_sess; j++)
+            if (due(g->sess[j], force, now) && strcmp(g->sess[j]->rec.role_arn, arn) == 0)
+                batch[n++] = g->sess[j];
+        revoke_role(g, arn, batch, n);
+    }
+    free(batch);
+}
+
+int
+gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen)
+{
+    const struct stsrole_role *cr = stsrole_config_role(&g->cfg, role_name);
+    struct stsrole_error err;
+    struct stsrole_aws_client c;
+    struct stsrole_revoked_set next;
+    struct gw_role *r;
+    char request_id[128] = "", detail[512], iso[21];
+    size_t folded, live;
+    int wrote;
+
+    if (cr == NULL || cr->arn == NULL) {
+        snprintf(msg, msglen, "no role '%s' in the configuration", role_name);
+        return STSROLE_E_NOTFOUND;
+    }
+    if ((r = gw_role_for(g, cr->arn, g->policy_name)) == NULL) {
+        snprintf(msg, msglen, "role %s: not an IAM role ARN", role_name);
+        return STSROLE_E_CONFIG;
+    }
+    stsrole_revoked_init(&next);
+    stsrole_error_clear(&err);
+    g->batch_role = r;
+    if (iam_client(g, r, &c, &err) != STSROLE_OK || role_sync(g, r, &c, &err) != STSROLE_OK ||
+        stsrole_revoked_copy(&next, &r->set, &err) != STSROLE_OK ||
+        stsrole_revoked_revoke_older(&next, gw_now(), g->skew, &folded, &err) != STSROLE_OK ||
+        role_write(r, &c, &next, request_id, &wrote, &err) != STSROLE_OK) {
+        g->batch_role = NULL;
+        stsrole_revoked_free(&next);
+        snprintf(msg, msglen, "%s: %s", stsrole_status_name(err.status), err.msg);
+        gw_audit(g, "revoke.all", NULL, r->arn, "error", err.request_id, msg);
+        return err.status != STSROLE_OK ? (int)err.status : STSROLE_E_IO;
+    }
+    g->batch_role = NULL;
+    live = count_covered_live(g, r, next.older_than);
+    stsrole_iso8601(next.older_than, iso);
+    snprintf(detail, sizeof(detail),
+             "Deny aws:TokenIssueTime < %s on %s: every credential of the role issued before "
+             "then is denied (%zu live here); %zu listed entries folded in",
+             iso, r->policy, live, folded);
+    /* Logged before the state is saved: after a crash in between, IAM's
+     * copy (read back at start) still holds the cut-off. */
+    gw_audit(g, "revoke.all", NULL, r->arn, "ok", request_id, detail);
+    role_commit(g, r, &next);
+    mark_covered_live(g, r, request_id, "denied by stsrolectl revoke --all");
+    snprintf(msg, msglen, "%s", detail);
+    return STSROLE_OK;
+}
+
+/* -- pruning --------------------------------------------------------------------------------- */
+
+static int
+prunable(const struct gw_role *r, int64_t now, int64_t skew)
+{
+    size_t i;
+
+    if (r->set.older_than != 0 && r->set.older_until + skew <= now)
+        return 1;
+    for (i = 0; i < r->set.n; i++)
+        if (r->set.v[i].expires + skew <= now)
+            return 1;
+    return 0;
+}
+
+void
+gw_prune(struct gw *g)
+{
+    struct stsrole_error err;
+    struct stsrole_aws_client c;
+    struct stsrole_revoked_set next;
+    char request_id[128], detail[STSROLE_ERRMSG_MAX + 256];
+    size_t i, removed;
+    int older, wrote, rc;
+    int64_t now = gw_now();
+
+    for (i = 0; i < g->n_roles; i++) {
+        struct gw_role *r = g->roles[i];
+
+        if (!r->synced || r->next_try_ms > gw_mono_ms() || !prunable(r, now, g->skew))
+            continue;
+        stsrole_revoked_init(&next);
+        if (stsrole_revoked_copy(&next, &r->set, NULL) != STSROLE_OK)
+            continue;
+        removed = stsrole_revoked_prune(&next, now, g->skew, &older);
+        if (removed == 0 && !older) {
+            stsrole_revoked_free(&next);
+            continue;
+        }
+        stsrole_error_clear(&err);
+        g->batch_role = r;
+        rc = iam_client(g, r, &c, &err);
+        if (rc == STSROLE_OK)
+            rc = role_write(r, &c, &next, request_id, &wrote, &err);
+        g->batch_role = NULL;
+        if (rc != STSROLE_OK) {
+            role_failed(r, &err);
+            snprintf(detail, sizeof(detail), "%zu expired entries wait: %s", removed,
+                     r->last_error);
+            gw_audit(g, "prune", NULL, r->arn, "retry", err.request_id, detail);
+            stsrole_revoked_free(&next);
+            continue;
+        }
+        snprintf(detail, sizeof(detail), "removed %zu expired entr%s%s; policy %s %s", removed,
+                 removed == 1 ? "y" : "ies", older ? " and the aws:TokenIssueTime cut-off" : "",
+                 r->policy, stsrole_revoked_empty(&next) ? "deleted" : "rewritten");
+        gw_audit(g, "prune", NULL, r->arn, "ok", request_id, detail);
+        role_commit(g, r, &next);
+    }
+}
+
+int64_t
+gw_next_wakeup_ms(const struct gw *g)
+{
+    int64_t best = INT64_MAX, mono = gw_mono_ms(), now = gw_now(), t;
+    size_t i, k;
+
+    for (i = 0; i < g->n_sess; i++) {
+        const struct gw_session *s = g->sess[i];
+        if ((s->closed || s->manual) && !s->revoked && s->next_try_ms < best)
+            best = s->next_try_ms;
+    }
+    for (i = 0; i < g->n_roles; i++) {
+        const struct gw_role *r = g->roles[i];
+        if ((!r->synced || r->dirty) && gw_conf_role_by_arn(g, r->arn) != NULL &&
+            r->next_try_ms < best)
+            best = r->next_try_ms;
+        /* the next expiry to prune */
+        for (k = 0; r->synced && k < r->set.n; k++) {
+            t = mono + (r->set.v[k].expires + g->skew - now + 1) * 1000;
+            if (t < best)
+                best = t > r->next_try_ms ? t : r->next_try_ms;
+        }
+        if (r->synced && r->set.older_than != 0) {
+            t = mono + (r->set.older_until + g->skew - now + 1) * 1000;
+            if (t < best)
+                best = t;
+        }
+    }
+    return best;
+}

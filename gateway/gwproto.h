@@ -1,0 +1,23 @@
+/* gwproto.h: the control socket between stsrolectl and stsrole-gatewayd: where it is, how it talks.
+ */
+#ifndef STSROLE_GWPROTO_H
+#define STSROLE_GWPROTO_H
+
+/*
+ * STATE_DIR/gatewayd.sock, a SOCK_STREAM unix socket, mode 0600 in a 0700
+ * root-owned STATE_DIR; the gateway also checks SO_PEERCRED and answers
+ * only its own uid (root).  One request per connection: one JSON object
+ * on one line, e.g.
+ *
+ *   {"cmd":"sessions"}
+ *   {"cmd":"revoke","session":"<id>"}   {"cmd":"revoke","user":"alice"}
+ *   {"cmd":"revoke","all":true,"role":"SecurityAuditRole"}
+ *   {"cmd":"status"}
+ *
+ * and one JSON object back, {"ok":true,...} or {"ok":false,"error":"..."}.
+ */
+#define GW_SOCKET_NAME "gatewayd.sock"
+#define GW_REQUEST_MAX 4096
+#define GW_RESPONSE_MAX (4 * 1024 * 1024)
+
+#endif

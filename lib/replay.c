@@ -1,0 +1,183 @@
+/* replay.c: fleet-wide TOTP replay protection: a conditional PutItem per accepted step. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/rand.h>
+
+#include "ddb.h"
+#include "replay.h"
+
+#define PK_USER "user#"
+#define SK_TOTP "totp"
+
+static int
+add(cJSON *o, const char *name, cJSON *v)
+{
+    if (v == NULL)
+        return -1;
+    if (!cJSON_AddItemToObject(o, name, v)) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    return 0;
+}
+
+int
+stsrole_replay_request(const struct stsrole_replay_claim *cl, cJSON **item, cJSON **names,
+                       cJSON **values, struct stsrole_error *err)
+{
+    cJSON *it, *nm, *vl;
+    char *pk;
+    int64_t step_time;
+    int bad;
+
+    *item = *names = *values = NULL;
+    if (cl == NULL || cl->user == NULL || cl->user[0] == '\0' || cl->bastion_id == NULL ||
+        cl->bastion_id[0] == '\0' || cl->nonce == NULL || cl->nonce[0] == '\0' ||
+        cl->step.step <= 0 || (cl->step.step_size != 30 && cl->step.step_size != 60))
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "replay claim without user, bastion, "
+                            "nonce or a valid step");
+    step_time = cl->step.step * cl->step.step_size;
+    pk = malloc(strlen(PK_USER) + strlen(cl->user) + 1);
+    it = cJSON_CreateObject();
+    nm = cJSON_CreateObject();
+    vl = cJSON_CreateObject();
+    bad = pk == NULL || it == NULL || nm == NULL || vl == NULL;
+    if (!bad) {
+        sprintf(pk, PK_USER "%s", cl->user);
+        bad = add(it, "pk", stsrole_ddb_s(pk)) != 0 || add(it, "sk", stsrole_ddb_s(SK_TOTP)) != 0 ||
+              add(it, "kind", stsrole_ddb_s("totp")) != 0 ||
+              add(it, "step_time", stsrole_ddb_n(step_time)) != 0 ||
+              add(it, "step", stsrole_ddb_n(cl->step.step)) != 0 ||
+              add(it, "step_size", stsrole_ddb_n(cl->step.step_size)) != 0 ||
+              add(it, "bastion_id", stsrole_ddb_s(cl->bastion_id)) != 0 ||
+              add(it, "accepted", stsrole_ddb_n(cl->now)) != 0 ||
+              add(it, "nonce", stsrole_ddb_s(cl->nonce)) != 0 ||
+              add(it, "ttl", stsrole_ddb_n(step_time + STSROLE_REPLAY_TTL)) != 0 ||
+              /* Names, not the bare words: keeps the expression clear of
+               * DynamoDB's reserved words whatever the attributes are. */
+              cJSON_AddStringToObject(nm, "#pk", "pk") == NULL ||
+              cJSON_AddStringToObject(nm, "#t", "step_time") == NULL ||
+              add(vl, ":t", stsrole_ddb_n(step_time)) != 0;
+    }
+    free(pk);
+    if (bad) {
+        cJSON_Delete(it);
+        cJSON_Delete(nm);
+        cJSON_Delete(vl);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    *item = it;
+    *names = nm;
+    *values = vl;
+    return STSROLE_OK;
+}
+
+/* After a failed condition: is the claim that stands the one we sent? */
+static int
+claim_is_ours(struct stsrole_aws_client *c, const char *table, cJSON *item, const char *nonce,
+              int *ours, struct stsrole_error *err)
+{
+    cJSON *key = cJSON_CreateObject(), *found = NULL;
+    const char *have;
+    int rc;
+
+    *ours = 0;
+    if (key == NULL ||
+        add(key, "pk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "pk"), 1)) != 0 ||
+        add(key, "sk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sk"), 1)) != 0) {
+        cJSON_Delete(key);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    rc = stsrole_ddb_get_item(c, table, key, 1, &found, err);
+    cJSON_Delete(key);
+    if (rc != STSROLE_OK)
+        return rc;
+    have = stsrole_ddb_item_s(found, "nonce");
+    *ours = have != NULL && strcmp(have, nonce) == 0;
+    cJSON_Delete(found);
+    return STSROLE_OK;
+}
+
+int
+stsrole_replay_claim(struct stsrole_aws_client *c, const char *table,
+                     const struct stsrole_replay_claim *cl, enum stsrole_replay_verdict *verdict,
+                     struct stsrole_error *err)
+{
+    struct stsrole_ddb_write w;
+    enum stsrole_ddb_outcome outcome;
+    cJSON *item, *names, *values;
+    struct stsrole_error e2;
+    int rc, ours = 0;
+
+    *verdict = STSROLE_REPLAY_USED;
+    rc = stsrole_replay_request(cl, &item, &names, &values, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    memset(&w, 0, sizeof(w));
+    w.table = table;
+    w.item = item;
+    w.condition = "attribute_not_exists(#pk) OR #t < :t";
+    w.names = names;
+    w.values = values;
+    rc = stsrole_ddb_put_item(c, &w, &outcome, err);
+    if (rc == STSROLE_OK && outcome == STSROLE_DDB_WRITTEN) {
+        *verdict = STSROLE_REPLAY_FRESH;
+    } else if (rc == STSROLE_OK) {
+        /* Only the read-back can turn a failed condition into a success;
+         * when it fails too, the code stays refused (fail closed). */
+        if (claim_is_ours(c, table, item, cl->nonce, &ours, &e2) == STSROLE_OK && ours)
+            *verdict = STSROLE_REPLAY_FRESH;
+        else
+            stsrole_fail(err, STSROLE_E_DENIED,
+                         "code already used on this or another bastion (fleet replay refused)");
+    }
+    cJSON_Delete(item);
+    cJSON_Delete(names);
+    cJSON_Delete(values);
+    return rc;
+}
+
+int
+stsrole_replay_check(const struct stsrole_config *cfg, const char *user,
+                     const struct stsrole_totp_step *step, enum stsrole_replay_verdict *verdict,
+                     struct stsrole_error *err)
+{
+    struct stsrole_http_config http;
+    struct stsrole_creds_provider base;
+    struct stsrole_aws_client c;
+    struct stsrole_replay_claim cl;
+    unsigned char raw[16];
+    char nonce[33];
+    time_t now = time(NULL);
+    int rc;
+
+    *verdict = STSROLE_REPLAY_USED;
+    if (cfg->replay_table == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "replay_store is not dynamodb:TABLE");
+    if (now == (time_t)-1)
+        return stsrole_fail(err, STSROLE_E_IO, "the system clock is unavailable");
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return stsrole_fail(err, STSROLE_E_IO, "no randomness for the replay claim");
+    stsrole_hex(raw, sizeof(raw), nonce);
+    memset(&cl, 0, sizeof(cl));
+    cl.user = user;
+    cl.step = *step;
+    cl.bastion_id = cfg->bastion_id;
+    cl.now = (int64_t)now;
+    cl.nonce = nonce;
+    stsrole_config_http(cfg, &http);
+    rc = stsrole_config_provider(cfg, &http, &base, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    stsrole_ddb_client(&c, cfg, &http, &base);
+    rc = stsrole_replay_claim(&c, cfg->replay_table, cl.user != NULL ? &cl : NULL, verdict, err);
+    stsrole_creds_provider_free(&base);
+    return rc;
+}

@@ -1,0 +1,47 @@
+#!/bin/sh
+# run.sh: builds the PAM and DynamoDB test drivers and runs the two-bastion fleet tests against one moto.
+# Usage: tests/fleet/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
+# Prints one line per case and "fleet: N passed, N failed"; exits non-zero on any failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+builddir=${1:-${STSROLE_BUILDDIR:-$top/build}}
+builddir=$(cd "$builddir" 2>/dev/null && pwd) || { echo "skipped: fleet: no build directory $builddir"; echo "fleet: 0 passed, 0 failed"; exit 1; }
+module=$builddir/pam/.libs/pam_stsrole.so
+lib=$builddir/lib/.libs/libstsrole.a
+for f in "$module" "$lib"; do
+    if [ ! -f "$f" ]; then
+        echo "skipped: fleet: $f not built (make -C $builddir)"
+        echo "fleet: 0 passed, 0 failed"
+        exit 1
+    fi
+done
+tmp=$(mktemp -d /tmp/stsrole-fleet.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+# A module built with --enable-sanitizers needs the same runtime in the
+# drivers: preloaded into pamdrive, linked into fleetdrive.
+preload=
+san=
+if ldd "$module" 2>/dev/null | grep -q libasan; then
+    preload=$(ldd "$module" | awk '/libasan/ {print $3}')
+    ubsan=$(ldd "$module" | awk '/libubsan/ {print $3}')
+    [ -n "$ubsan" ] && preload="$preload:$ubsan"
+    san="-fsanitize=address,undefined"
+fi
+cc=${CC:-cc}
+if ! $cc -std=gnu99 -Wall -Wextra -Werror -o "$tmp/pamdrive" "$top/tests/pam/pamdrive.c" \
+        $(pkg-config --cflags --libs pam); then
+    echo "FAIL - fleet: the PAM test driver does not build"
+    echo "fleet: 0 passed, 1 failed"
+    exit 1
+fi
+# shellcheck disable=SC2086 # word splitting of the flag lists is intended
+if ! $cc -std=gnu99 -Wall -Wextra -Werror $san -I"$top/lib" -I"$builddir" \
+        -o "$tmp/fleetdrive" "$here/fleetdrive.c" "$lib" \
+        $(pkg-config --libs libcurl libcjson openssl inih expat liboath); then
+    echo "FAIL - fleet: the DynamoDB test driver does not build"
+    echo "fleet: 0 passed, 1 failed"
+    exit 1
+fi
+PAMDRIVE=$tmp/pamdrive FLEETDRIVE=$tmp/fleetdrive PAM_MODULE=$module PAMDRIVE_PRELOAD=$preload \
+    python3 "$here/test_fleet.py"

@@ -1,0 +1,192 @@
+"""gwlib.py: helpers for the gateway tests: session records, the daemon, the CLI, the audit log.
+
+Session records are written here in lib/session.c's JSON form (version 1), atomically (temp
+file, fsync, rename, fsync of the directory), just as pam_stsrole writes them.
+"""
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+SESSION_VERSION = 1
+
+
+def build_dir():
+    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    return os.environ.get("STSROLE_BUILD", os.path.join(top, "build"))
+
+
+def gatewayd_path():
+    return os.environ.get("STSROLE_GATEWAYD",
+                          os.path.join(build_dir(), "gateway", "stsrole-gatewayd"))
+
+
+def stsrolectl_path():
+    return os.environ.get("STSROLECTL", os.path.join(build_dir(), "gateway", "stsrolectl"))
+
+
+def _write_atomic(path, data):
+    d = os.path.dirname(path)
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def session_record(user, role_name, role_arn, assumed_role_id, access_key_id, expiration,
+                   sshd_pid=0, session_id=None, opened=None, rhost="192.0.2.10", tty="pts/1"):
+    sid = session_id or secrets.token_hex(16)
+    return {
+        "version": SESSION_VERSION, "session_id": sid, "user": user, "uid": 1000,
+        "rhost": rhost, "tty": tty, "sshd_pid": sshd_pid, "role_name": role_name,
+        "role_arn": role_arn, "assumed_role_id": assumed_role_id,
+        "session_name": assumed_role_id.split(":", 1)[1], "access_key_id": access_key_id,
+        "expiration": int(expiration), "source_identity": user, "aws_request_id": None,
+        "opened": int(opened if opened is not None else time.time()), "closed": 0,
+    }
+
+
+def write_session(state_dir, rec):
+    d = os.path.join(state_dir, "sessions")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    _write_atomic(os.path.join(d, rec["session_id"] + ".json"),
+                  (json.dumps(rec) + "\n").encode())
+
+
+def close_session(state_dir, rec, when=None):
+    rec = dict(rec, closed=int(when or time.time()))
+    write_session(state_dir, rec)
+    return rec
+
+
+def fake_userid(tag, n, long=False):
+    """An aws:userid as STS issues it: AROA + 17 characters, ':', a session name."""
+    name = "%s@b1.%s" % (tag, secrets.token_hex(8))
+    if long:
+        name = (name + "-" * 64)[:60] + "%04d" % n
+    return "AROAFAKE%013d:%s" % (n, name)
+
+
+def wait_for(pred, timeout=15.0, what="condition"):
+    """Polls pred until it returns something true; bounded by timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(0.05)
+
+
+def audit_lines(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+class Gateway:
+    """stsrole-gatewayd in the foreground, with a stand-in for systemd's notify socket: a thread
+    reads every sd_notify message (as systemd would), and start() returns on READY=1."""
+
+    def __init__(self, conf, env, args=(), log=None):
+        self.conf = conf
+        self.env = dict(env)
+        self.args = list(args)
+        self.proc = None
+        self.log = log
+        self.notify = None
+        self.msgs = []
+        self.cond = threading.Condition()
+        self.reader = None
+
+    def _read(self, sock):
+        while True:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.cond:
+                self.msgs.append(data.decode(errors="replace"))
+                self.cond.notify_all()
+
+    def wait_message(self, line, timeout=20.0, since=0):
+        """Waits until an sd_notify message at index >= since holds `line`; returns its index."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i in range(since, len(self.msgs)):
+                    if line in self.msgs[i].split("\n"):
+                        return i
+                left = end - time.monotonic()
+                if left <= 0 or (self.proc is not None and self.proc.poll() is not None):
+                    return None
+                self.cond.wait(min(left, 0.5))
+
+    def start(self, timeout=20.0):
+        ndir = tempfile.mkdtemp(prefix="gw-notify-")
+        path = os.path.join(ndir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(path)
+        self.msgs = []
+        self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
+        self.reader.start()
+        env = dict(self.env, NOTIFY_SOCKET=path)
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen([gatewayd_path(), "--config", self.conf] + self.args,
+                                     env=env, stdout=out, stderr=out)
+        if self.wait_message("READY=1", timeout) is not None:
+            return self
+        rc = self.proc.poll()
+        self.kill9()
+        raise AssertionError("gateway did not signal READY=1 (exit %s)" % rc)
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._close()
+
+    def stop(self, timeout=20.0):
+        rc = None
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=timeout)
+        self._close()
+        return rc
+
+    def _close(self):
+        if self.notify is not None:
+            path = self.notify.getsockname()
+            self.notify.shutdown(socket.SHUT_RDWR)
+            self.notify.close()
+            self.notify = None
+            try:
+                os.unlink(path)
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
+
+
+def ctl(conf, *args, env=None):
+    p = subprocess.run([stsrolectl_path(), "--config", conf] + list(args), env=env,
+                       capture_output=True, text=True, timeout=180)
+    return p.returncode, p.stdout, p.stderr
