@@ -15,7 +15,9 @@
 
 #include "assume.h"
 #include "conf.h"
+#include "ddb.h"
 #include "http.h"
+#include "replay.h"
 #include "role.h"
 #include "session.h"
 #include "sts.h"
@@ -212,6 +214,62 @@ auth_code(int status)
     }
 }
 
+/*
+ * The fleet-wide replay check (replay_store = dynamodb:TABLE), once liboath
+ * has accepted code on this bastion: the code's time step is claimed for
+ * the user in DynamoDB.  A step that this or another bastion accepted
+ * already is PAM_AUTH_ERR, like a replay liboath catches.  When the store
+ * cannot answer, failmode decides: secure refuses with
+ * PAM_AUTHINFO_UNAVAIL (pam_sm_authenticate(3): the module cannot reach
+ * the authentication information, "due to a network or hardware
+ * failure"); safe lets liboath's local verdict stand and logs that it
+ * did.  Neither is ever PAM_SUCCESS or PAM_IGNORE for a refused code.
+ */
+static int
+fleet_replay(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
+             const char *code, struct decision *d, struct stsrole_error *err)
+{
+    static int http_ready;
+    struct stsrole_totp_step step;
+    enum stsrole_replay_verdict verdict = STSROLE_REPLAY_USED;
+    struct decision w;
+    const char *unavailable = "replay-store-unavailable";
+    int status;
+
+    status = stsrole_totp_step(cfg->usersfile, user, code, cfg->totp_window, &step, err);
+    if (status != STSROLE_OK)
+        unavailable = "replay-step-unknown"; /* e.g. an event-based (HOTP/E) entry */
+    if (status == STSROLE_OK && !http_ready) {
+        status = stsrole_http_global_init(err);
+        http_ready = status == STSROLE_OK;
+    }
+    if (status == STSROLE_OK)
+        status = stsrole_replay_check(cfg, user, &step, &verdict, err);
+    if (err->request_id[0] != '\0')
+        d->request_id = err->request_id;
+    if (status == STSROLE_OK && verdict == STSROLE_REPLAY_FRESH)
+        return PAM_SUCCESS;
+    if (status == STSROLE_OK) {
+        d->outcome = "replayed-fleet";
+        return PAM_AUTH_ERR;
+    }
+    if (status == STSROLE_E_NOMEM) {
+        d->outcome = "error";
+        return PAM_BUF_ERR;
+    }
+    if (cfg->failmode == STSROLE_FAIL_SAFE) {
+        w = *d;
+        w.outcome = "replay-store-failopen";
+        w.reason = err->msg;
+        log_decision(pamh, LOG_WARNING, &w);
+        stsrole_error_clear(err);
+        d->request_id = NULL;
+        return PAM_SUCCESS;
+    }
+    d->outcome = unavailable;
+    return PAM_AUTHINFO_UNAVAIL;
+}
+
 /* After a good code, a user with several roles picks one now: sshd's
  * keyboard-interactive can prompt here, while its open_session cannot. */
 static int
@@ -301,6 +359,11 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
                                              : "error";
     if (rc != PAM_SUCCESS)
         goto out;
+    if (cfg.replay_table != NULL) {
+        rc = fleet_replay(pamh, &cfg, user, code, &d, &err);
+        if (rc != PAM_SUCCESS)
+            goto out;
+    }
 
     rc = preselect_role(pamh, &cfg, user, &picked, &err);
     if (rc != PAM_SUCCESS) {
@@ -558,6 +621,30 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         what = "could not record the session";
         goto fail;
     }
+    /* The fleet registry, after the local record: if this fails, the fail
+     * path closes the local record and the gateway revokes. */
+    if (cfg.registry_table != NULL) {
+        struct stsrole_registry_entry reg;
+
+        memset(&reg, 0, sizeof(reg));
+        memcpy(reg.session_id, session_id, sizeof(reg.session_id));
+        reg.bastion_id = cfg.bastion_id;
+        reg.user = (char *)user;
+        reg.role_name = role->name;
+        reg.role_arn = role->arn;
+        reg.revoker_arn = role->revoker_arn;
+        reg.assumed_role_id = as.assumed_role_id;
+        reg.session_name = mint.session_name;
+        reg.access_key_id = as.creds.access_key_id;
+        reg.rhost = (char *)d.rhost;
+        reg.expiration = as.creds.expiration;
+        reg.opened = rec.opened;
+        status = stsrole_registry_record(&cfg, &reg, &err);
+        if (status != STSROLE_OK) {
+            what = "could not register the session in the fleet registry";
+            goto fail;
+        }
+    }
 
     keep = calloc(1, sizeof(*keep));
     if (keep != NULL) {
@@ -641,7 +728,8 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     d.role = o->role;
     d.session_name = o->session_name;
     d.session_id = o->session_id;
-    /* Local files only: logout never waits on AWS; the gateway revokes. */
+    /* Local files only: logout never waits on AWS.  The gateway revokes,
+     * and removes the fleet registry item (ddb.h) when there is one. */
     status = stsrole_session_mark_closed(o->state_dir, o->session_id, (int64_t)time(NULL), &err);
     clear_env(pamh);
     d.outcome = status == STSROLE_OK ? "closed" : "error";
