@@ -302,25 +302,14 @@ write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-static void
-serve(struct gw *g, int fd)
+char *
+gw_ctl_respond(struct gw *g, const char *request, size_t len)
 {
-    char buf[GW_REQUEST_MAX + 1], *text;
     const cJSON *cmd;
-    cJSON *req = NULL, *resp;
-    size_t len = 0;
-    ssize_t n;
+    cJSON *req, *resp;
+    char *text;
 
-    while (len < GW_REQUEST_MAX && memchr(buf, '\n', len) == NULL) {
-        n = read(fd, buf + len, GW_REQUEST_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    req = cJSON_ParseWithLength(buf, len);
+    req = cJSON_ParseWithLength(request, len);
     cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
     if (!cJSON_IsString(cmd))
         resp = error("malformed request");
@@ -335,6 +324,26 @@ serve(struct gw *g, int fd)
     cJSON_Delete(req);
     text = resp != NULL ? cJSON_PrintUnformatted(resp) : NULL;
     cJSON_Delete(resp);
+    return text;
+}
+
+static void
+serve(struct gw *g, int fd)
+{
+    char buf[GW_REQUEST_MAX + 1], *text;
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < GW_REQUEST_MAX && memchr(buf, '\n', len) == NULL) {
+        n = read(fd, buf + len, GW_REQUEST_MAX - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    text = gw_ctl_respond(g, buf, len);
     if (text != NULL) {
         if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0)
             gw_log(LOG_WARNING, "control socket: the client went away");

@@ -3,6 +3,8 @@
 #ifndef STSROLE_GWPROTO_H
 #define STSROLE_GWPROTO_H
 
+#include <stddef.h>
+
 /*
  * STATE_DIR/gatewayd.sock, a SOCK_STREAM unix socket, mode 0600 in a 0700
  * root-owned STATE_DIR; the gateway also checks SO_PEERCRED and answers
@@ -19,5 +21,16 @@
 #define GW_SOCKET_NAME "gatewayd.sock"
 #define GW_REQUEST_MAX 4096
 #define GW_RESPONSE_MAX (4 * 1024 * 1024)
+
+struct gw;
+
+/*
+ * The gateway's side, in gw_ctl.c: runs one request (len bytes as read
+ * from the socket, at most GW_REQUEST_MAX) and returns the answer line
+ * without its '\n', to be freed with free(), or NULL when out of memory.
+ * Kept apart from the socket so that everything a client can send is
+ * reachable by tests/fuzz/fuzz_gateway_request.c.
+ */
+char *gw_ctl_respond(struct gw *g, const char *request, size_t len);
 
 #endif

@@ -83,6 +83,10 @@ int __wrap_pam_set_data(struct pam_handle *pamh, const char *name, void *data,
 int __real_pam_set_data(struct pam_handle *pamh, const char *name, void *data,
                         void (*cleanup)(struct pam_handle *, void *, int));
 
+/* The gateway's side (faultinj_gw.c), for stsrole-gatewayd only: syslog()
+ * into FAULTINJ_SYSLOG=PATH, one line per call, so a test can read it. */
+void __wrap_syslog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* For wrappers of other interfaces (faultinj_pam.c, a gateway's own):
  * counts one call of NAME and says whether it is the one to fail.  NAME
  * must be a string literal (it is kept, not copied). */

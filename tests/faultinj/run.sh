@@ -1,38 +1,54 @@
 #!/bin/sh
-# run.sh: builds the fault-injection copy of pam_stsrole.so and walks every failure point.
+# run.sh: builds the fault-injection copies of pam_stsrole.so and stsrole-gatewayd, walks their
+# failure points.
 #
-# Usage: tests/faultinj/run.sh [--build-only] [-- ARGS for faultinj.py]
+# Usage: tests/faultinj/run.sh [--build-only] [--full] [-- ARGS for faultinj.py]
+#   (default)  quick: every failure point of the PAM transactions; for the
+#              gateway every point of the wrapped I/O, clock and curl calls,
+#              and every 7th point of malloc/calloc/realloc/strdup/strndup
+#              (the stride starts at 1, 2, ... 7 in turn from one run of
+#              tests/run to the next is NOT done: it is fixed, so a failure
+#              repeats).  About 4-5 minutes on 2 cores.
+#   --full     (or FAULTINJ_FULL=1; `make check-full`): every failure point
+#              of the gateway too.  About 4x longer.
 # Builds into $TOP/build-faultinj (configured there for config.h only):
-#   asan/pam_stsrole.so   -fsanitize=address,undefined: the walk runs this one
-#   plain/pam_stsrole.so  no sanitizer: the valgrind sample runs this one
-#   pamdrive              tests/pam/pamdrive.c, as tests/pam/run.sh builds it
-# Both .so are compiled from the sources that lib/Makefile.am and
-# pam/Makefile.am list, linked with -Wl,--wrap for every function in WRAPS
-# plus tests/faultinj/faultinj.c (and faultinj_pam.c), which fail the Nth
-# call (FAULTINJ_FAIL=NAME:N) and check that secrets are wiped before free.
-# --wrap rewrites only the references resolved when that .so is linked:
-# calls inside libc, libcurl, libcjson, liboath, libpam and OpenSSL are
-# neither counted nor failed.
+#   asan/pam_stsrole.so      -fsanitize=address,undefined: the PAM walk runs this one
+#   plain/pam_stsrole.so     no sanitizer: the valgrind sample runs this one
+#   asan/stsrole-gatewayd    -fsanitize=address,undefined: the gateway walk runs this one
+#   plain/stsrolectl         no sanitizer, no wrapping: `audit verify` after each point
+#   pamdrive                 tests/pam/pamdrive.c, as tests/pam/run.sh builds it
+# Each is compiled from the sources that lib/Makefile.am, pam/Makefile.am and
+# gateway/Makefile.am list; the module and the gateway are linked with
+# -Wl,--wrap for every function in WRAPS plus tests/faultinj/faultinj.c
+# (and faultinj_pam.c, or faultinj_gw.c), which fail the Nth call
+# (FAULTINJ_FAIL=NAME:N) and check that secrets are wiped before free.
+# --wrap rewrites only the references resolved when that object is linked:
+# calls inside libc, libcurl, libcjson, liboath, libpam, libsystemd and
+# OpenSSL are neither counted nor failed.
 #
-# Extending to the gateway: build its objects the same way (compile_set
-# with gateway/Makefile.am's stsrole_gatewayd_SOURCES, then link_program
-# below without faultinj_pam.o), and add a target to faultinj.py (see
-# GatewayTarget there).  Prints one line per failure point class and
-# "faultinj: N passed, N failed"; exits non-zero on any failure.
+# Prints one line per failure point class, the number of failure points
+# injected, and "faultinj: N passed, N failed" (PAM and gateway together);
+# exits non-zero on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 bd=$top/build-faultinj
 build_only=0
-if [ "${1:-}" = "--build-only" ]; then
-    build_only=1
+full=${FAULTINJ_FULL:-0}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --build-only) build_only=1 ;;
+    --full) full=1 ;;
+    --) shift; break ;;
+    *) break ;;
+    esac
     shift
-fi
-[ "${1:-}" = "--" ] && shift
+done
 
 WRAPS="malloc calloc realloc free strdup strndup open openat read write fsync rename \
 curl_easy_perform time clock_gettime RAND_bytes pam_putenv pam_set_data stsrole_sts_parse_assume"
 PKGS="pam libcrypto libcurl libcjson liboath inih expat"
+GW_PKGS="libcrypto libcurl libcjson liboath inih expat libsystemd"
 
 fail_build() {
     echo "FAIL - faultinj: $1"
@@ -43,7 +59,7 @@ fail_build() {
 for tool in cc pkg-config; do
     command -v $tool >/dev/null 2>&1 || fail_build "$tool is not installed"
 done
-pkg-config --exists $PKGS || fail_build "missing development packages for: $PKGS"
+pkg-config --exists $PKGS $GW_PKGS || fail_build "missing development packages for: $PKGS $GW_PKGS"
 
 mkdir -p "$bd" || fail_build "cannot create $bd"
 if [ ! -f "$bd/config.h" ] || [ "$top/configure" -nt "$bd/config.h" ]; then
@@ -69,14 +85,17 @@ am_sources() {
 
 lib_srcs=$(am_sources "$top/lib/Makefile.am" libstsrole_la_SOURCES | sed "s|^|$top/lib/|")
 pam_srcs=$(am_sources "$top/pam/Makefile.am" pam_stsrole_la_SOURCES | sed "s|^|$top/pam/|")
-[ -n "$lib_srcs" ] && [ -n "$pam_srcs" ] || fail_build "no sources found in the Makefile.am files"
+gw_srcs=$(am_sources "$top/gateway/Makefile.am" stsrole_gatewayd_SOURCES | sed "s|^|$top/gateway/|")
+ctl_srcs=$(am_sources "$top/gateway/Makefile.am" stsrolectl_SOURCES | sed "s|^|$top/gateway/|")
+[ -n "$lib_srcs" ] && [ -n "$pam_srcs" ] && [ -n "$gw_srcs" ] && [ -n "$ctl_srcs" ] ||
+    fail_build "no sources found in the Makefile.am files"
 
 WARN="-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 -Wpointer-arith -Wno-unused-parameter"
 # -O0: every call site stays a call, so failure points map onto source
 # functions one to one; no _FORTIFY_SOURCE, so read() stays read().
 BASE="-std=gnu11 -g -O0 -fPIC -fno-omit-frame-pointer -U_FORTIFY_SOURCE -D_GNU_SOURCE \
--I$bd -I$top/lib $(pkg-config --cflags $PKGS)"
+-I$bd -I$top/lib $(pkg-config --cflags $PKGS $GW_PKGS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
 # compile_set DIR EXTRA_CFLAGS SOURCES...: objects into DIR, rebuilt when older than their source
@@ -86,7 +105,8 @@ compile_set() {
     extra=$2
     shift 2
     mkdir -p "$dir"
-    newest_h=$(ls -t "$top"/lib/*.h "$top"/pam/*.h "$here"/*.h "$bd/config.h" | head -1)
+    newest_h=$(ls -t "$top"/lib/*.h "$top"/pam/*.h "$top"/gateway/*.h "$here"/*.h "$bd/config.h" |
+        head -1)
     objs=
     for src in "$@"; do
         obj=$dir/$(basename "$(dirname "$src")")_$(basename "$src" .c).o
@@ -129,8 +149,28 @@ build_variant() {
     link_module "$bd/$name" "$extra" $objs
 }
 
+# The gateway: a program, with syslog() captured (faultinj_gw.c).
+build_gateway() {
+    # shellcheck disable=SC2086
+    objs=$(compile_set "$bd/asan" "$SAN" $lib_srcs $gw_srcs "$here/faultinj.c" \
+        "$here/faultinj_gw.c") || return 1
+    # shellcheck disable=SC2046,SC2086
+    ${CC:-cc} $SAN -o "$bd/asan/stsrole-gatewayd" $objs $(wrap_flags) -Wl,--wrap=syslog \
+        $(pkg-config --libs $GW_PKGS) -lm
+}
+
+# stsrolectl as it ships (no wrapping, no sanitizer), for `audit verify`.
+build_ctl() {
+    # shellcheck disable=SC2086
+    objs=$(compile_set "$bd/plain" "" $lib_srcs $ctl_srcs) || return 1
+    # shellcheck disable=SC2046,SC2086
+    ${CC:-cc} -o "$bd/plain/stsrolectl" $objs $(pkg-config --libs $GW_PKGS) -lm
+}
+
 build_variant asan "$SAN" || fail_build "the ASan fault-injection module does not build"
 build_variant plain "" || fail_build "the plain fault-injection module does not build"
+build_gateway || fail_build "the ASan fault-injection stsrole-gatewayd does not build"
+build_ctl || fail_build "stsrolectl does not build"
 if [ ! -x "$bd/pamdrive" ] || [ "$top/tests/pam/pamdrive.c" -nt "$bd/pamdrive" ]; then
     ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$bd/pamdrive" "$top/tests/pam/pamdrive.c" \
         $(pkg-config --cflags --libs pam) || fail_build "the PAM test driver does not build"
@@ -139,6 +179,9 @@ fi
 
 asan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libasan/ {print $3}')
 ubsan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libubsan/ {print $3}')
+mode=quick
+[ "$full" = 1 ] && mode=full
 exec python3 "$here/faultinj.py" --builddir "$bd" --module-asan "$bd/asan/pam_stsrole.so" \
     --module-plain "$bd/plain/pam_stsrole.so" --pamdrive "$bd/pamdrive" \
-    --preload "$asan_rt${ubsan_rt:+:$ubsan_rt}" "$@"
+    --preload "$asan_rt${ubsan_rt:+:$ubsan_rt}" --gateway "$bd/asan/stsrole-gatewayd" \
+    --stsrolectl "$bd/plain/stsrolectl" --gw-mode "$mode" "$@"
