@@ -228,6 +228,15 @@ stsrole_audit_verify_line(struct stsrole_audit_verifier *v, const char *line, si
                        "the first line does not start the chain (seq %llu, prev not "
                        "genesis): a line is missing before it",
                        (unsigned long long)li.seq);
+        /* The gateway's last record must be among the lines checked: a
+         * file that begins after it could have been rewritten wholesale.
+         * (A rotation between asking the gateway and reading the file also
+         * lands here; verifying again, with the rotated file, settles it.) */
+        if (v->head_seq != 0 && li.seq > v->head_seq)
+            return bad(v, n,
+                       "the file begins at seq %llu, after the gateway's last record (seq "
+                       "%llu): verify it together with the file before it",
+                       (unsigned long long)li.seq, (unsigned long long)v->head_seq);
     } else if (li.seq != v->seq + 1) {
         if (li.seq > v->seq + 1)
             return bad(v, n, "seq %llu where %llu was due: a line is missing before this one",

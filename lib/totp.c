@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <liboath/oath.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,10 +143,53 @@ map_oath(int orc, const char *usersfile, const char *user, struct stsrole_error 
     }
 }
 
+/*
+ * What liboath 2.6 mishandles, refused before it sees the file: a NUL byte
+ * (liboath reads past it, our own step lookup would not), and an entry of
+ * this user without a secret (liboath records an accepted code on such an
+ * entry instead of the one that matched, locking the user out).
+ */
+static int
+lint_usersfile(const char *text, size_t len, const char *user, const char *usersfile,
+               struct stsrole_error *err)
+{
+    const char *line = text, *end = text + len, *nl;
+    char buf[1024], *save, *f[4];
+    int lineno = 0, n, bad = 0;
+
+    if (memchr(text, '\0', len) != NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: contains a NUL byte", usersfile);
+    for (; line < end && !bad; line = nl + 1) {
+        size_t l;
+
+        nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl == NULL)
+            nl = end;
+        lineno++;
+        l = (size_t)(nl - line);
+        if (l >= sizeof(buf))
+            l = sizeof(buf) - 1;
+        memcpy(buf, line, l);
+        buf[l] = '\0';
+        /* The separators liboath's own parser uses (usersfile.c). */
+        save = NULL;
+        for (n = 0; n < 4; n++)
+            if ((f[n] = strtok_r(n == 0 ? buf : NULL, " \t\r\n", &save)) == NULL)
+                break;
+        bad = n >= 2 && f[0][0] != '#' && strcmp(f[1], user) == 0 && n < 4;
+        stsrole_wipe(buf, sizeof(buf));
+    }
+    if (bad)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: the entry of %s has no secret",
+                            usersfile, lineno, user);
+    return STSROLE_OK;
+}
+
 int
 stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
                     struct stsrole_error *err)
 {
+    struct stsrole_buf text;
     time_t last = 0;
     int rc, orc;
 
@@ -158,6 +202,13 @@ stsrole_totp_verify(const char *usersfile, const char *user, const char *code, i
         return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
                             TOTP_MAX_DIGITS);
     rc = stsrole_totp_check_usersfile(usersfile, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_read_safely(usersfile, 0, STSROLE_SAFE_SECRET, TOTP_USERSFILE_MAX, &text, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = lint_usersfile(text.data, text.len, user, usersfile, err);
+    stsrole_buf_free(&text);
     if (rc != STSROLE_OK)
         return rc;
     if (oath_init() != OATH_OK)
@@ -235,6 +286,9 @@ stsrole_totp_locate(const char *text, size_t len, const char *user, const char *
                             TOTP_MAX_DIGITS);
     if (now <= 0)
         return stsrole_fail(err, STSROLE_E_INVALID, "no current time");
+    rc = lint_usersfile(text != NULL ? text : "", text != NULL ? len : 0, user, "usersfile", err);
+    if (rc != STSROLE_OK)
+        return rc;
     /* The copy holds every secret of the file: wiped below. */
     copy = stsrole_strndup(text != NULL ? text : "", len);
     if (copy == NULL)
