@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -17,6 +18,7 @@
 #include "audit.h"
 #include "conf.h"
 #include "ctl.h"
+#include "ddb.h"
 #include "gwproto.h"
 
 /* A revocation may wait on AWS (retries within 15 s per call). */
@@ -147,15 +149,120 @@ simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_co
     return rc;
 }
 
+static int
+by_bastion_then_opened(const void *a, const void *b)
+{
+    const struct stsrole_registry_entry *x = a, *y = b;
+    int c = strcmp(x->bastion_id, y->bastion_id);
+
+    if (c != 0)
+        return c;
+    return x->opened < y->opened ? -1 : x->opened > y->opened ? 1 : 0;
+}
+
+static void
+add_iso(cJSON *o, const char *k, int64_t t)
+{
+    char iso[21];
+
+    stsrole_iso8601(t, iso);
+    cJSON_AddStringToObject(o, k, iso);
+}
+
+/* sessions --fleet: the registry itself, read with this bastion's base
+ * credentials; no gateway needed. */
+static int
+fleet_sessions(const char *config_path, int json)
+{
+    struct stsrole_config cfg;
+    struct stsrole_http_config http;
+    struct stsrole_creds_provider base;
+    struct stsrole_aws_client c;
+    struct stsrole_error err;
+    struct stsrole_registry_entry *list = NULL;
+    size_t i, n = 0, skipped = 0;
+    char opened[21], expires[21], *text;
+    cJSON *arr, *o;
+    int rc;
+
+    if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
+        return rc;
+    if (cfg.registry_table == NULL) {
+        fprintf(stderr, "stsrolectl: sessions --fleet needs registry_table in %s\n", cfg.path);
+        stsrole_config_free(&cfg);
+        return CTL_EXIT_CONFIG;
+    }
+    stsrole_config_http(&cfg, &http);
+    if ((rc = stsrole_http_global_init(&err)) != STSROLE_OK ||
+        (rc = stsrole_config_provider(&cfg, &http, &base, &err)) != STSROLE_OK) {
+        fprintf(stderr, "stsrolectl: %s\n", err.msg);
+        stsrole_config_free(&cfg);
+        return ctl_exit_for(rc);
+    }
+    stsrole_ddb_client(&c, &cfg, &http, &base);
+    rc = stsrole_registry_list(&c, cfg.registry_table, NULL, (int64_t)time(NULL), &list, &n,
+                               &skipped, &err);
+    stsrole_creds_provider_free(&base);
+    if (rc != STSROLE_OK) {
+        fprintf(stderr, "stsrolectl: registry %s: %s\n", cfg.registry_table, err.msg);
+        stsrole_config_free(&cfg);
+        return ctl_exit_for(rc);
+    }
+    qsort(list, n, sizeof(*list), by_bastion_then_opened);
+    if (json) {
+        arr = cJSON_CreateArray();
+        for (i = 0; arr != NULL && i < n; i++) {
+            if ((o = cJSON_CreateObject()) == NULL)
+                break;
+            cJSON_AddItemToArray(arr, o);
+            cJSON_AddStringToObject(o, "session_id", list[i].session_id);
+            cJSON_AddStringToObject(o, "bastion_id", list[i].bastion_id);
+            cJSON_AddStringToObject(o, "user", list[i].user);
+            cJSON_AddStringToObject(o, "role_name", list[i].role_name);
+            cJSON_AddStringToObject(o, "role_arn", list[i].role_arn);
+            cJSON_AddStringToObject(o, "assumed_role_id", list[i].assumed_role_id);
+            cJSON_AddStringToObject(o, "session_name", list[i].session_name);
+            cJSON_AddStringToObject(o, "access_key_id", list[i].access_key_id);
+            if (list[i].rhost != NULL)
+                cJSON_AddStringToObject(o, "rhost", list[i].rhost);
+            else
+                cJSON_AddNullToObject(o, "rhost");
+            add_iso(o, "opened", list[i].opened);
+            add_iso(o, "expiration", list[i].expiration);
+        }
+        text = arr != NULL ? cJSON_Print(arr) : NULL;
+        printf("%s\n", text ? text : "[]");
+        free(text);
+        cJSON_Delete(arr);
+    } else {
+        printf("%-32s  %-16s  %-12s  %-22s  %-15s  %-20s  %s\n", "SESSION", "BASTION", "USER",
+               "ROLE", "FROM", "OPENED", "EXPIRES");
+        for (i = 0; i < n; i++) {
+            stsrole_iso8601(list[i].opened, opened);
+            stsrole_iso8601(list[i].expiration, expires);
+            printf("%-32s  %-16s  %-12s  %-22s  %-15s  %-20s  %s\n", list[i].session_id,
+                   list[i].bastion_id, list[i].user, list[i].role_name,
+                   list[i].rhost ? list[i].rhost : "-", opened, expires);
+        }
+    }
+    if (skipped > 0)
+        fprintf(stderr, "stsrolectl: %zu registry items of another format were skipped\n", skipped);
+    stsrole_registry_list_free(list, n);
+    stsrole_config_free(&cfg);
+    return CTL_EXIT_OK;
+}
+
 int
 ctl_sessions(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {
-        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {CONFIG_OPT,
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"fleet", no_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
     struct stsrole_config cfg;
     const cJSON *arr, *s;
     cJSON *resp = NULL;
-    int c, json = 0, rc;
+    int c, json = 0, fleet = 0, rc;
     char *text;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -164,13 +271,17 @@ ctl_sessions(int argc, char **argv, const char *config_path)
             config_path = optarg;
         else if (c == 'j')
             json = 1;
+        else if (c == 'f')
+            fleet = 1;
         else
             return CTL_EXIT_USAGE;
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: stsrolectl sessions [--json]\n");
+        fprintf(stderr, "usage: stsrolectl sessions [--fleet] [--json]\n");
         return CTL_EXIT_USAGE;
     }
+    if (fleet)
+        return fleet_sessions(config_path, json);
     if ((rc = simple(config_path, "sessions", &resp, &cfg)) != CTL_EXIT_OK)
         goto out;
     if (!answer_ok(resp)) {
@@ -206,12 +317,13 @@ ctl_revoke(int argc, char **argv, const char *config_path)
                                          {"user", required_argument, NULL, 'u'},
                                          {"all", no_argument, NULL, 'a'},
                                          {"role", required_argument, NULL, 'r'},
+                                         {"fleet", no_argument, NULL, 'f'},
                                          {NULL, 0, NULL, 0}};
     const char *session = NULL, *user = NULL, *role = NULL;
     struct stsrole_config cfg;
     const cJSON *v;
     cJSON *req, *resp = NULL;
-    int c, all = 0, rc;
+    int c, all = 0, fleet = 0, rc;
 
     memset(&cfg, 0, sizeof(cfg));
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -231,13 +343,17 @@ ctl_revoke(int argc, char **argv, const char *config_path)
         case 'r':
             role = optarg;
             break;
+        case 'f':
+            fleet = 1;
+            break;
         default:
             return CTL_EXIT_USAGE;
         }
     }
-    if (optind != argc || (!!session + !!user + !!all) != 1 || (all != (role != NULL))) {
-        fprintf(stderr,
-                "usage: stsrolectl revoke --session ID | --user USER | --all --role NAME\n");
+    if (optind != argc || (!!session + !!user + !!all) != 1 || (all != (role != NULL)) ||
+        (fleet && user == NULL)) {
+        fprintf(stderr, "usage: stsrolectl revoke --session ID | --user USER [--fleet] | --all "
+                        "--role NAME\n");
         return CTL_EXIT_USAGE;
     }
     if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
@@ -252,10 +368,32 @@ ctl_revoke(int argc, char **argv, const char *config_path)
         cJSON_AddBoolToObject(req, "all", 1);
         cJSON_AddStringToObject(req, "role", role);
     }
+    if (fleet)
+        cJSON_AddBoolToObject(req, "fleet", 1);
     rc = ask(&cfg, req, &resp, 0);
     cJSON_Delete(req);
     if (rc != CTL_EXIT_OK)
         goto out;
+    if (fleet) {
+        cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(resp, "revoked"))
+        {
+            printf("revoked %-16s  %s  (%s)\n", str(v, "bastion_id"), str(v, "session_id"),
+                   str(v, "via"));
+        }
+        cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(resp, "expired"))
+        {
+            printf("expired %-16s  %s  (nothing left to deny)\n", str(v, "bastion_id"),
+                   str(v, "session_id"));
+        }
+        cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(resp, "failed"))
+        {
+            printf("FAILED  %-16s  %s: %s\n", str(v, "bastion_id"), str(v, "session_id"),
+                   str(v, "error"));
+        }
+        if (!answer_ok(resp))
+            rc = CTL_EXIT_UNAVAIL;
+        goto out;
+    }
     if (all) {
         if (!answer_ok(resp)) {
             v = cJSON_GetObjectItemCaseSensitive(resp, "status");
@@ -439,6 +577,14 @@ ctl_status(int argc, char **argv, const char *config_path)
                    num(r, "left"), num(r, "capacity"));
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
+        }
+        r = cJSON_GetObjectItemCaseSensitive(resp, "ship");
+        if (r != NULL) {
+            printf("shipping: %s:%s, %s, through seq %.0f, %.0f bytes waiting, last sent %s\n",
+                   str(r, "group"), str(r, "stream"), str(r, "state"), num(r, "shipped_seq"),
+                   num(r, "backlog_bytes"), str(r, "last_ok"));
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "failing")))
+                printf("          FAILING: %s\n", str(r, "last_error"));
         }
         if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(resp, "last_error")))
             printf("last error: %s\n", str(resp, "last_error"));

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw.h"
+#include "gw_refresh.h"
 #include "iam.h"
 
 #define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
@@ -39,7 +40,9 @@ gw_now_ms(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    /* A failed clock_gettime leaves ts unset (as lib/aws.c's real_now_ms knows). */
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return (int64_t)time(NULL) * 1000;
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -48,7 +51,8 @@ gw_mono_ms(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return (int64_t)time(NULL) * 1000;
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -80,7 +84,7 @@ gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char
     r.uid = -1;
     if (s != NULL) {
         r.user = s->rec.user;
-        r.uid = (long long)s->rec.uid;
+        r.uid = s->remote ? -1 : (long long)s->rec.uid;
         r.rhost = s->rec.rhost;
         r.tty = s->rec.tty;
         r.session_id = s->rec.session_id;
@@ -109,6 +113,7 @@ gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char
         return -1;
     }
     g->audit_broken = 0;
+    gw_ship_appended(g);
     stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
     syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
            "%s", summary);
@@ -375,7 +380,7 @@ notify_status(struct gw *g)
 static void
 run(struct gw *g)
 {
-    struct pollfd pfd[3];
+    struct pollfd pfd[5];
     uint64_t wd_usec = 0;
     int64_t now, wake, next_wd = 0;
     int timeout, loops;
@@ -383,15 +388,22 @@ run(struct gw *g)
     if (sd_watchdog_enabled(0, &wd_usec) <= 0)
         wd_usec = 0;
     while (!g->stop) {
+        gw_refresh_step(g);
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
         gw_sessions_step(g);
         gw_prune(g);
+        gw_fleet_step(g);
+        gw_ship_step(g);
         notify_status(g);
         now = gw_mono_ms();
         wake = gw_next_wakeup_ms(g);
+        if (gw_fleet_next_ms(g) < wake)
+            wake = gw_fleet_next_ms(g);
         if (g->next_reconcile_ms < wake)
             wake = g->next_reconcile_ms;
+        if (gw_refresh_next_ms(g) < wake)
+            wake = gw_refresh_next_ms(g);
         /* While the audit log fails, retry it once a second, not in a spin. */
         if (g->audit_broken && wake < now + 1000)
             wake = now + 1000;
@@ -407,7 +419,9 @@ run(struct gw *g)
         pfd[0] = (struct pollfd){.fd = g->signal_fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = g->inotify_fd, .events = POLLIN};
         pfd[2] = (struct pollfd){.fd = g->sock_fd, .events = POLLIN};
-        if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+        pfd[3] = (struct pollfd){.fd = gw_ship_fd(g), .events = POLLIN};
+        pfd[4] = (struct pollfd){.fd = gw_refresh_fd(g), .events = POLLIN};
+        if (poll(pfd, 5, timeout) < 0 && errno != EINTR) {
             gw_log(LOG_ERR, "poll: %s", strerror(errno));
             break;
         }
@@ -515,7 +529,9 @@ main(int argc, char **argv)
     snprintf(detail, sizeof(detail), "version %s, pid %d, policy %s%s", PACKAGE_VERSION,
              (int)getpid(), g.policy_name, g.audit.tail_ok ? "" : ", audit tail does not verify");
     gw_audit(&g, "gateway.start", NULL, NULL, g.audit.tail_ok ? "ok" : "error", NULL, detail);
-    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0)
+    if (gw_ship_start(&g) != 0)
+        gw_log(LOG_ERR, "audit shipping is off: it could not start");
+    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0 || gw_refresh_start(&g) != 0)
         goto out;
     gw_sessions_scan(&g);
     g.next_reconcile_ms = gw_mono_ms() + (int64_t)g.reconcile_s * 1000;
@@ -527,6 +543,9 @@ main(int argc, char **argv)
     gw_audit(&g, "gateway.stop", NULL, NULL, "ok", NULL, NULL);
     rc = 0;
 out:
+    gw_refresh_stop(&g);
+    gw_ship_stop(&g);
+    gw_fleet_free(&g);
     gw_ctl_close(&g);
     if (g.inotify_fd >= 0)
         close(g.inotify_fd);

@@ -26,6 +26,7 @@ struct gw_session {
     int closed;         /* the record says closed, its sshd is gone, or the record is gone */
     int record_present; /* STATE_DIR/sessions/<id>.json exists */
     int manual;         /* stsrolectl revoke asked for it */
+    int remote;         /* another bastion's, from the registry: revoke --fleet; never tracked */
     const char *revoke_detail;
     int attempts;        /* failed revocation attempts */
     int failed_audited;  /* revoke.failed written for the current failure run */
@@ -95,6 +96,10 @@ struct gw {
     struct gw_session **batch;
     size_t n_batch;
     struct gw_role *batch_role;
+    struct gw_ship *ship;   /* gw_ship.c: NULL while audit_log_group is unset */
+    struct gw_fleet *fleet; /* gw_fleet.c: registry items waiting to be deleted */
+
+    struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
 };
 
 /* gatewayd.c */
@@ -137,5 +142,25 @@ int64_t gw_next_wakeup_ms(const struct gw *g);
 int gw_ctl_listen(struct gw *g);
 void gw_ctl_accept(struct gw *g);
 void gw_ctl_close(struct gw *g);
+
+/* gw_revoke.c, for revoke --fleet: revokes sessions of one role now (v may
+ * hold remote sessions that are in no list). */
+void gw_revoke_sessions(struct gw *g, const char *arn, struct gw_session **v, size_t n);
+
+/* gw_ship.c: the audit log shipped to CloudWatch Logs by a thread of its own. */
+struct cJSON;
+int gw_ship_start(struct gw *g);     /* after the audit log is open; 0 also when off */
+void gw_ship_appended(struct gw *g); /* after each durable append */
+void gw_ship_step(struct gw *g);     /* main loop: writes the shipper's audit records */
+int gw_ship_fd(const struct gw *g);  /* readable when gw_ship_step has work, or -1 */
+void gw_ship_stop(struct gw *g);     /* ships what it can within a deadline, then stops */
+int gw_ship_status(struct gw *g, struct cJSON *o); /* adds "ship"; 1 when failing */
+
+/* gw_fleet.c: the session registry (registry_table) from the gateway's side. */
+void gw_fleet_forget(struct gw *g, const struct gw_session *s); /* its item, once revoked */
+void gw_fleet_step(struct gw *g);                               /* deletes the items due */
+int64_t gw_fleet_next_ms(const struct gw *g);
+struct cJSON *gw_fleet_revoke(struct gw *g, const char *user); /* revoke --user --fleet */
+void gw_fleet_free(struct gw *g);
 
 #endif

@@ -122,6 +122,8 @@ session_json(const struct gw_session *s)
     add_time(o, "opened", s->rec.opened);
     add_time(o, "expiration", s->rec.expiration);
     add_time(o, "closed", s->rec.closed);
+    cJSON_AddStringToObject(o, "credentials_mode", s->rec.refresh ? "process" : "env");
+    add_str(o, "parent", s->rec.parent); /* a refreshed credential: its SSH session */
     cJSON_AddStringToObject(o, "state", state_of(s));
     return o;
 }
@@ -168,6 +170,12 @@ do_revoke(struct gw *g, const cJSON *req)
     size_t i, n = 0;
     int rc;
 
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "fleet"))) {
+        if (!cJSON_IsString(user))
+            return error("revoke --fleet needs --user USER");
+        o = gw_fleet_revoke(g, user->valuestring);
+        return o != NULL ? o : error("out of memory");
+    }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"))) {
         if (!cJSON_IsString(role))
             return error("revoke --all needs --role NAME");
@@ -278,7 +286,7 @@ do_status(struct gw *g)
         if (r->last_error[0])
             health = "degraded";
     }
-    if (failing > 0 || g->audit_broken || !g->audit.tail_ok)
+    if (failing > 0 || g->audit_broken || !g->audit.tail_ok || gw_ship_status(g, o))
         health = "degraded";
     cJSON_AddStringToObject(o, "health", health);
     add_str(o, "last_error", g->last_error[0] ? g->last_error : NULL);

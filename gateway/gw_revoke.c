@@ -377,6 +377,8 @@ learn_others(struct gw_role *r, struct stsrole_aws_client *c)
     char **names = NULL, *doc;
     size_t i, total = 0;
 
+    /* on_retry audits err.request_id, which stsrole_fail leaves as it was. */
+    stsrole_error_clear(&err);
     if (stsrole_iam_list_role_policies(c, r->name, &names, &err) != STSROLE_OK) {
         if (!r->others_known)
             gw_log(LOG_NOTICE,
@@ -545,7 +547,9 @@ mark_revoked(struct gw *g, struct gw_session *s, const char *request_id, const c
     if (s->open_audited && (!s->closed || s->close_audited) &&
         gw_audit(g, "revoke.ok", s, NULL, "ok", request_id, detail) == 0)
         s->revoke_audited = 1;
-    gw_track_save(g, s);
+    if (!s->remote)
+        gw_track_save(g, s);
+    gw_fleet_forget(g, s);
 }
 
 /* Live sessions of role r whose credentials a cut-off at `older` denies. */
@@ -707,6 +711,13 @@ failed:
     sessions_failed(g, v, n, &err);
     free(ents);
     free(covered);
+}
+
+void
+gw_revoke_sessions(struct gw *g, const char *arn, struct gw_session **v, size_t n)
+{
+    if (n > 0)
+        revoke_role(g, arn, v, n);
 }
 
 static int

@@ -14,6 +14,7 @@
  *   {"cmd":"sessions"}
  *   {"cmd":"revoke","session":"<id>"}   {"cmd":"revoke","user":"alice"}
  *   {"cmd":"revoke","all":true,"role":"SecurityAuditRole"}
+ *   {"cmd":"revoke","user":"alice","fleet":true}   (every bastion's, from the registry)
  *   {"cmd":"status"}
  *
  * and one JSON object back, {"ok":true,...} or {"ok":false,"error":"..."}.

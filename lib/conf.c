@@ -13,6 +13,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "cwlogs.h"
 #include "http.h"
 #include "safefile.h"
 
@@ -27,7 +28,7 @@ struct parse {
     int line;
     int failed;
     struct stsrole_error *err;
-    unsigned seen; /* bitmask of [stsrole] keys seen, to refuse duplicates */
+    uint64_t seen; /* bitmask of [stsrole] keys seen, to refuse duplicates */
 };
 
 static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -183,6 +184,14 @@ global_key(struct parse *p, const char *name, const char *value)
         "replay_store",
         "registry_table",
         "dynamodb_endpoint",
+        "logs_endpoint",
+        "audit_log_group",
+        "audit_log_stream",
+        "audit_ship_batch",
+        "credentials_mode",
+        "refresh_margin",
+        "runtime_dir",
+        "credential_helper",
         NULL,
     };
     size_t i;
@@ -192,9 +201,9 @@ global_key(struct parse *p, const char *name, const char *value)
             break;
     if (keys[i] == NULL)
         return perr(p, "unknown key '%s' in [stsrole]", name);
-    if (p->seen & (1u << i))
+    if (p->seen & ((uint64_t)1 << i))
         return perr(p, "'%s' is set twice", name);
-    p->seen |= 1u << i;
+    p->seen |= (uint64_t)1 << i;
 
     if (strcmp(name, "region") == 0) {
         if (strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(value) ||
@@ -210,6 +219,27 @@ global_key(struct parse *p, const char *name, const char *value)
         return set_url(p, &c->imds_endpoint, name, value);
     if (strcmp(name, "dynamodb_endpoint") == 0)
         return set_url(p, &c->dynamodb_endpoint, name, value);
+    if (strcmp(name, "logs_endpoint") == 0)
+        return set_url(p, &c->logs_endpoint, name, value);
+    if (strcmp(name, "audit_log_group") == 0) {
+        if (!stsrole_logs_group_valid(value))
+            return perr(p,
+                        "'audit_log_group = %s': a log group name is 1-512 of A-Z a-z 0-9 "
+                        "_ - . / #",
+                        value);
+        return set_str(p, &c->audit_log_group, name, value);
+    }
+    if (strcmp(name, "audit_log_stream") == 0) {
+        if (!stsrole_logs_stream_valid(value))
+            return perr(p,
+                        "'audit_log_stream = %s': a log stream name is 1-512 characters "
+                        "without ':' or '*'",
+                        value);
+        return set_str(p, &c->audit_log_stream, name, value);
+    }
+    /* PutLogEvents takes at most 10,000 events (CloudWatch Logs API). */
+    if (strcmp(name, "audit_ship_batch") == 0)
+        return parse_int(p, name, value, 1, 10000, &c->audit_ship_batch);
     if (strcmp(name, "replay_store") == 0) {
         if (strcmp(value, "local") == 0)
             return 1;
@@ -240,6 +270,30 @@ global_key(struct parse *p, const char *name, const char *value)
     }
     if (strcmp(name, "credentials_profile") == 0)
         return set_str(p, &c->credentials_profile, name, value);
+    if (strcmp(name, "credentials_mode") == 0) {
+        if (strcmp(value, "env") == 0)
+            c->credentials_mode = STSROLE_MODE_ENV;
+        else if (strcmp(value, "process") == 0)
+            c->credentials_mode = STSROLE_MODE_PROCESS;
+        else
+            return perr(p, "'credentials_mode = %s': expected env or process", value);
+        return 1;
+    }
+    /* At least a minute, so a refresh that needs a few retries still lands
+     * before the old credential expires. */
+    if (strcmp(name, "refresh_margin") == 0)
+        return parse_int(p, name, value, 60, 43199, &c->refresh_margin);
+    if (strcmp(name, "runtime_dir") == 0 || strcmp(name, "credential_helper") == 0) {
+        if (value[0] != '/')
+            return perr(p, "'%s = %s': must be an absolute path", name, value);
+        /* Both end up in the session's AWS config file, whose
+         * credential_process line is split on whitespace. */
+        if (strpbrk(value, " \t\"'\\") != NULL)
+            return perr(p, "'%s = %s': must not contain spaces or quotes", name, value);
+        return set_str(p,
+                       strcmp(name, "runtime_dir") == 0 ? &c->runtime_dir : &c->credential_helper,
+                       name, value);
+    }
     if (strcmp(name, "ca_file") == 0 || strcmp(name, "usersfile") == 0 ||
         strcmp(name, "state_dir") == 0 || strcmp(name, "audit_log") == 0) {
         char **slot = strcmp(name, "ca_file") == 0     ? &c->ca_file
@@ -413,6 +467,15 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: [role %s] has neither 'users' nor 'groups'", name,
                                 c->roles[i].name);
+        /* A margin as long as the credential would refresh it as soon as
+         * it is issued, again and again. */
+        if (c->credentials_mode == STSROLE_MODE_PROCESS &&
+            c->refresh_margin >= (c->roles[i].duration ? c->roles[i].duration : c->duration))
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: refresh_margin (%d) must be shorter than the duration of "
+                                "[role %s] (%d)",
+                                name, c->refresh_margin, c->roles[i].name,
+                                c->roles[i].duration ? c->roles[i].duration : c->duration);
     }
     if (c->bastion_id == NULL) {
         size_t n;
@@ -426,6 +489,11 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
     snprintf(buf, sizeof(buf), "https://dynamodb.%s.amazonaws.com", c->region);
     if (!set_default(&c->dynamodb_endpoint, buf))
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    snprintf(buf, sizeof(buf), "https://logs.%s.amazonaws.com", c->region);
+    if (!set_default(&c->logs_endpoint, buf) ||
+        (c->audit_log_group != NULL && c->bastion_id != NULL &&
+         !set_default(&c->audit_log_stream, c->bastion_id)))
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     snprintf(buf, sizeof(buf), "https://sts.%s.amazonaws.com", c->region);
     if (!set_default(&c->sts_endpoint, buf) ||
         !set_default(&c->iam_endpoint, "https://iam.amazonaws.com") ||
@@ -433,7 +501,10 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
         !set_default(&c->credentials_profile, "default") ||
         !set_default(&c->usersfile, "/etc/stsrole/users.oath") ||
         !set_default(&c->state_dir, "/var/lib/stsrole") ||
-        !set_default(&c->audit_log, "/var/log/stsrole/audit.log") || c->bastion_id == NULL)
+        !set_default(&c->audit_log, "/var/log/stsrole/audit.log") ||
+        !set_default(&c->runtime_dir, "/run/stsrole") ||
+        !set_default(&c->credential_helper, "/usr/bin/stsrole-credential-process") ||
+        c->bastion_id == NULL)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     return STSROLE_OK;
 }
@@ -450,6 +521,8 @@ stsrole_config_parse(const char *text, const char *name, struct stsrole_config *
     cfg->totp_window = 1;
     cfg->timeout = 10;
     cfg->credentials = STSROLE_CREDS_IMDS;
+    cfg->audit_ship_batch = 1000;
+    cfg->refresh_margin = 900; /* botocore refreshes within 15 minutes of expiry */
     memset(&p, 0, sizeof(p));
     p.cfg = cfg;
     p.name = name;
@@ -551,6 +624,11 @@ stsrole_config_free(struct stsrole_config *c)
     free(c->replay_table);
     free(c->registry_table);
     free(c->dynamodb_endpoint);
+    free(c->logs_endpoint);
+    free(c->audit_log_group);
+    free(c->audit_log_stream);
+    free(c->runtime_dir);
+    free(c->credential_helper);
     memset(c, 0, sizeof(*c));
 }
 

@@ -14,6 +14,12 @@ enum stsrole_failmode {
     STSROLE_FAIL_SAFE,
 };
 
+/* How a session reaches its credentials (stsrole.conf(5), credentials_mode). */
+enum stsrole_credentials_mode {
+    STSROLE_MODE_ENV = 0, /* static AWS_* variables, valid until they expire */
+    STSROLE_MODE_PROCESS, /* an AWS config file whose credential_process asks the gateway */
+};
+
 struct stsrole_role {
     char *name;
     char *arn;
@@ -48,6 +54,19 @@ struct stsrole_config {
     char *replay_table;
     char *registry_table;
     char *dynamodb_endpoint; /* default https://dynamodb.REGION.amazonaws.com */
+    /* The gateway ships the audit log to CloudWatch Logs while
+     * audit_log_group is set (stsrole-gatewayd(8), SHIPPING). */
+    char *logs_endpoint;    /* default https://logs.REGION.amazonaws.com */
+    char *audit_log_group;  /* NULL: no shipping */
+    char *audit_log_stream; /* default bastion_id */
+    int audit_ship_batch;   /* events per PutLogEvents, default 1000 */
+    /* credentials_mode = process: the gateway refreshes the session's
+     * credential refresh_margin seconds before it expires and serves it on
+     * RUNTIME_DIR/credentials.sock to credential_helper. */
+    enum stsrole_credentials_mode credentials_mode;
+    int refresh_margin;      /* default 900 */
+    char *runtime_dir;       /* default /run/stsrole */
+    char *credential_helper; /* default /usr/bin/stsrole-credential-process */
     enum stsrole_failmode failmode;
     int duration;
     int totp_window;

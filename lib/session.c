@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "safefile.h"
@@ -34,6 +37,7 @@ stsrole_session_free(struct stsrole_session *s)
     free(s->access_key_id);
     free(s->source_identity);
     free(s->aws_request_id);
+    free(s->parent);
     memset(s, 0, sizeof(*s));
 }
 
@@ -93,6 +97,8 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
         return stsrole_fail(err, STSROLE_E_INVALID, "session record without a valid id");
     /* Refuse what stsrole_session_from_json would refuse, so no record is
      * written that the gateway cannot read back. */
+    if (s->parent != NULL && !stsrole_session_id_valid(s->parent))
+        return stsrole_fail(err, STSROLE_E_INVALID, "session record: parent id is malformed");
     if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->expiration < 0 ||
         s->expiration > TIME_MAX_VALID || s->opened < 0 || s->opened > TIME_MAX_VALID ||
         s->closed < 0 || s->closed > TIME_MAX_VALID)
@@ -117,6 +123,11 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
     bad |= add_str(o, "aws_request_id", s->aws_request_id);
     bad |= add_int(o, "opened", s->opened);
     bad |= add_int(o, "closed", s->closed);
+    /* Only in credentials_mode = process, so env-mode records read as before. */
+    if (s->refresh)
+        bad |= add_str(o, "credentials_mode", "process");
+    if (s->parent != NULL)
+        bad |= add_str(o, "parent", s->parent);
     text = bad ? NULL : cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -165,6 +176,24 @@ get_int(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t *out,
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: %s: out of range", key);
     *out = (int64_t)d;
     return STSROLE_OK;
+}
+
+/* "credentials_mode": absent or "env" (0), or "process" (1). */
+static int
+get_mode(const cJSON *o, int *refresh, struct stsrole_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, "credentials_mode");
+
+    *refresh = 0;
+    if (item == NULL || cJSON_IsNull(item))
+        return STSROLE_OK;
+    if (cJSON_IsString(item) && strcmp(item->valuestring, "env") == 0)
+        return STSROLE_OK;
+    if (cJSON_IsString(item) && strcmp(item->valuestring, "process") == 0) {
+        *refresh = 1;
+        return STSROLE_OK;
+    }
+    return stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: credentials_mode: unknown");
 }
 
 int
@@ -220,6 +249,13 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
         (rc = get_int(o, "opened", 0, TIME_MAX_VALID, &r.opened, err)) != STSROLE_OK ||
         (rc = get_int(o, "closed", 0, TIME_MAX_VALID, &r.closed, err)) != STSROLE_OK)
         goto out;
+    if ((rc = get_mode(o, &r.refresh, err)) != STSROLE_OK ||
+        (rc = get_str(o, "parent", 0, &r.parent, err)) != STSROLE_OK)
+        goto out;
+    if (r.parent != NULL && !stsrole_session_id_valid(r.parent)) {
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: parent is malformed");
+        goto out;
+    }
     *s = r;
     memset(&r, 0, sizeof(r));
 out:
@@ -424,5 +460,230 @@ stsrole_session_mark_closed(const char *state_dir, const char *session_id, int64
         stsrole_session_free(&s);
     }
     stsrole_session_unlock(fd);
+    return rc;
+}
+
+/* ---- credentials_mode = process ------------------------------------------------------ */
+
+/* A directory people must reach but not change: made with mode if missing,
+ * then held to open_state_dir's rules (a real directory, root-owned, not
+ * group- or world-writable), and given the search bits it lacks. */
+static int
+open_shared_dir(const char *path, mode_t mode, int *fd_out, struct stsrole_error *err)
+{
+    struct stat st;
+    int fd, rc;
+
+    if (mkdir(path, mode) != 0 && errno != EEXIST)
+        return stsrole_fail(err, STSROLE_E_IO, "%s: mkdir: %s", path, strerror(errno));
+    rc = open_state_dir(path, 0, &fd, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    if (fstat(fd, &st) != 0 ||
+        ((st.st_mode & 0111) != 0111 && fchmod(fd, (st.st_mode & 07777) | 0111) != 0)) {
+        rc = stsrole_fail(err, STSROLE_E_IO, "%s: cannot make it searchable: %s", path,
+                          strerror(errno));
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return STSROLE_OK;
+}
+
+int
+stsrole_session_runtime_dir(const char *runtime_dir, int *fd_out, struct stsrole_error *err)
+{
+    *fd_out = -1;
+    if (runtime_dir == NULL || runtime_dir[0] != '/')
+        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir must be an absolute path");
+    return open_shared_dir(runtime_dir, 0755, fd_out, err);
+}
+
+/* RUNTIME_DIR/aws: 0711, so a user reaches the file whose name they know
+ * (from AWS_CONFIG_FILE) and cannot list who else is logged in. */
+static int
+config_dir(const char *runtime_dir, char *dir, size_t dirlen, int *fd_out,
+           struct stsrole_error *err)
+{
+    int fd, rc;
+
+    rc = stsrole_session_runtime_dir(runtime_dir, &fd, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    close(fd);
+    if ((size_t)snprintf(dir, dirlen, "%s/%s", runtime_dir, STSROLE_AWS_CONFIG_DIR) >= dirlen)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long");
+    return open_shared_dir(dir, 0711, fd_out, err);
+}
+
+int
+stsrole_session_aws_config(const char *runtime_dir, const char *session_id, uid_t uid, gid_t gid,
+                           const char *helper, const char *region, char *path, size_t pathlen,
+                           struct stsrole_error *err)
+{
+    struct stsrole_buf text;
+    char dir[4096], name[48];
+    int dfd, fd, rc;
+
+    if (!stsrole_session_id_valid(session_id) || helper == NULL || region == NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID, "AWS config file: bad arguments");
+    rc = config_dir(runtime_dir, dir, sizeof(dir), &dfd, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    snprintf(name, sizeof(name), "%s.config", session_id);
+    if ((size_t)snprintf(path, pathlen, "%s/%s", dir, name) >= pathlen) {
+        close(dfd);
+        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long");
+    }
+    stsrole_buf_init(&text, 0);
+    /* botocore splits credential_process on whitespace; stsrole.conf
+     * refuses spaces and quotes in both paths. */
+    rc = stsrole_buf_printf(&text,
+                            "# stsrole: the AWS configuration of SSH session %s, removed at "
+                            "logout.\n"
+                            "# stsrole-gatewayd serves and refreshes its credential while the "
+                            "session lives.\n"
+                            "[profile %s]\n"
+                            "credential_process = %s --socket %s/%s --session %s\n"
+                            "region = %s\n",
+                            session_id, STSROLE_AWS_PROFILE, helper, runtime_dir,
+                            STSROLE_CRED_SOCKET, session_id, region);
+    if (rc != STSROLE_OK) {
+        close(dfd);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    /* Session ids are random: a file by this name is a leftover. */
+    (void)unlinkat(dfd, name, 0);
+    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+    } else {
+        if (write(fd, text.data, text.len) != (ssize_t)text.len || fchown(fd, uid, gid) != 0 ||
+            fchmod(fd, 0600) != 0)
+            rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+        if (close(fd) != 0 && rc == STSROLE_OK)
+            rc = stsrole_fail(err, STSROLE_E_IO, "%s: close: %s", path, strerror(errno));
+        if (rc != STSROLE_OK)
+            (void)unlinkat(dfd, name, 0);
+    }
+    stsrole_buf_free(&text);
+    close(dfd);
+    return rc;
+}
+
+int
+stsrole_session_aws_config_remove(const char *runtime_dir, const char *session_id,
+                                  struct stsrole_error *err)
+{
+    char path[4200];
+
+    if (!stsrole_session_id_valid(session_id) || runtime_dir == NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID, "AWS config file: bad arguments");
+    snprintf(path, sizeof(path), "%s/%s/%s.config", runtime_dir, STSROLE_AWS_CONFIG_DIR,
+             session_id);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+    return STSROLE_OK;
+}
+
+static void
+wipe_json_strings(cJSON *o)
+{
+    cJSON *it;
+
+    cJSON_ArrayForEach(it, o)
+    {
+        if (cJSON_IsString(it) && it->valuestring != NULL)
+            stsrole_wipe(it->valuestring, strlen(it->valuestring));
+    }
+}
+
+int
+stsrole_session_handoff(const char *runtime_dir, const char *session_id,
+                        const struct stsrole_creds *c, int timeout_ms, struct stsrole_error *err)
+{
+    struct sockaddr_un sa;
+    struct timeval tv;
+    struct ucred peer;
+    socklen_t plen = sizeof(peer);
+    cJSON *req, *resp;
+    const cJSON *e;
+    char *text = NULL, answer[1024];
+    size_t len = 0, tlen;
+    ssize_t n;
+    int fd, rc = STSROLE_OK;
+
+    if (!stsrole_session_id_valid(session_id) || c == NULL || c->access_key_id == NULL ||
+        c->secret_access_key == NULL || c->session_token == NULL || runtime_dir == NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID, "handoff: bad arguments");
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", runtime_dir,
+                         STSROLE_CRED_SOCKET) >= sizeof(sa.sun_path))
+        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long for a unix socket");
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return stsrole_fail(err, STSROLE_E_IO, "socket: %s", strerror(errno));
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        rc = stsrole_fail(err, STSROLE_E_IO, "cannot reach stsrole-gatewayd at %s: %s", sa.sun_path,
+                          strerror(errno));
+        close(fd);
+        return rc;
+    }
+    /* The secret goes only to a root process: whoever else managed to
+     * bind this path gets nothing. */
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 ||
+        (peer.uid != 0 && peer.uid != geteuid())) {
+        close(fd);
+        return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: the listener is not root", sa.sun_path);
+    }
+    req = cJSON_CreateObject();
+    if (req != NULL && cJSON_AddStringToObject(req, "cmd", "adopt") != NULL &&
+        cJSON_AddStringToObject(req, "session", session_id) != NULL &&
+        cJSON_AddStringToObject(req, "AccessKeyId", c->access_key_id) != NULL &&
+        cJSON_AddStringToObject(req, "SecretAccessKey", c->secret_access_key) != NULL &&
+        cJSON_AddStringToObject(req, "SessionToken", c->session_token) != NULL &&
+        cJSON_AddNumberToObject(req, "Expiration", (double)c->expiration) != NULL)
+        text = cJSON_PrintUnformatted(req);
+    wipe_json_strings(req);
+    cJSON_Delete(req);
+    if (text == NULL) {
+        close(fd);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    tlen = strlen(text);
+    text[tlen] = '\n'; /* replaces the terminator; the length is kept */
+    n = send(fd, text, tlen + 1, MSG_NOSIGNAL);
+    stsrole_wipe(text, tlen + 1);
+    free(text);
+    if (n != (ssize_t)(tlen + 1)) {
+        close(fd);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: send: %s", sa.sun_path,
+                            n < 0 ? strerror(errno) : "short write");
+    }
+    while (len < sizeof(answer) - 1 && memchr(answer, '\n', len) == NULL) {
+        n = read(fd, answer + len, sizeof(answer) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    answer[len] = '\0';
+    resp = cJSON_ParseWithLength(answer, len);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
+        rc = STSROLE_OK;
+    } else {
+        e = cJSON_GetObjectItemCaseSensitive(resp, "error");
+        rc = stsrole_fail(err, len == 0 ? STSROLE_E_IO : STSROLE_E_DENIED, "stsrole-gatewayd: %s",
+                          cJSON_IsString(e) ? e->valuestring
+                          : len == 0        ? "no answer"
+                                            : "malformed answer");
+    }
+    cJSON_Delete(resp);
     return rc;
 }

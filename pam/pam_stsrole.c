@@ -46,11 +46,16 @@ struct open_session {
     char *state_dir;
     char *role;
     char *session_name;
+    char *runtime_dir; /* credentials_mode = process: the AWS config file to remove */
 };
 
 static const char *const env_names[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",  "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_REGION",        "AWS_DEFAULT_REGION",    "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN",
+    "AWS_ACCESS_KEY_ID",   "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",   "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_REGION",          "AWS_DEFAULT_REGION",
+    "STSROLE_SESSION_ID",  "STSROLE_ROLE_ARN",
+    "AWS_CONFIG_FILE",     "AWS_PROFILE",
+    "AWS_SDK_LOAD_CONFIG",
 };
 
 /* ---- logging --------------------------------------------------------- */
@@ -409,6 +414,7 @@ open_session_free(pam_handle_t *pamh, void *data, int error_status)
     free(o->state_dir);
     free(o->role);
     free(o->session_name);
+    free(o->runtime_dir);
     stsrole_wipe(o, sizeof(*o));
     free(o);
 }
@@ -426,24 +432,61 @@ clear_env(pam_handle_t *pamh)
     }
 }
 
+/* aws_config: credentials_mode = process.  Then no key goes into the
+ * environment: the SDKs look there before the profile, so a static key
+ * would win and never be refreshed. */
 static int
 set_env(pam_handle_t *pamh, const struct stsrole_config *cfg, const struct stsrole_role *role,
-        const struct stsrole_assumed *as, const char *session_id)
+        const struct stsrole_assumed *as, const char *session_id, const char *aws_config)
 {
     char expires[21];
     int rc;
 
     stsrole_iso8601(as->creds.expiration, expires);
-    if ((rc = put_env(pamh, "AWS_ACCESS_KEY_ID", as->creds.access_key_id)) != PAM_SUCCESS ||
-        (rc = put_env(pamh, "AWS_SECRET_ACCESS_KEY", as->creds.secret_access_key)) != PAM_SUCCESS ||
-        (rc = put_env(pamh, "AWS_SESSION_TOKEN", as->creds.session_token)) != PAM_SUCCESS ||
-        (rc = put_env(pamh, "AWS_CREDENTIAL_EXPIRATION", expires)) != PAM_SUCCESS ||
-        (rc = put_env(pamh, "AWS_REGION", cfg->region)) != PAM_SUCCESS ||
+    if (aws_config != NULL)
+        rc = put_env(pamh, "AWS_CONFIG_FILE", aws_config) != PAM_SUCCESS ||
+                     put_env(pamh, "AWS_PROFILE", STSROLE_AWS_PROFILE) != PAM_SUCCESS ||
+                     /* the Go SDK (v1) reads the config file only when told to */
+                     put_env(pamh, "AWS_SDK_LOAD_CONFIG", "1") != PAM_SUCCESS
+                 ? PAM_BUF_ERR
+                 : PAM_SUCCESS;
+    else
+        rc = put_env(pamh, "AWS_ACCESS_KEY_ID", as->creds.access_key_id) != PAM_SUCCESS ||
+                     put_env(pamh, "AWS_SECRET_ACCESS_KEY", as->creds.secret_access_key) !=
+                         PAM_SUCCESS ||
+                     put_env(pamh, "AWS_SESSION_TOKEN", as->creds.session_token) != PAM_SUCCESS ||
+                     put_env(pamh, "AWS_CREDENTIAL_EXPIRATION", expires) != PAM_SUCCESS
+                 ? PAM_BUF_ERR
+                 : PAM_SUCCESS;
+    if (rc != PAM_SUCCESS || (rc = put_env(pamh, "AWS_REGION", cfg->region)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "AWS_DEFAULT_REGION", cfg->region)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "STSROLE_SESSION_ID", session_id)) != PAM_SUCCESS ||
         (rc = put_env(pamh, "STSROLE_ROLE_ARN", role->arn)) != PAM_SUCCESS)
         clear_env(pamh);
     return rc;
+}
+
+/* credentials_mode = process: the gateway serves the login's credential
+ * until it refreshes it.  A gateway that cannot be reached does not stop
+ * the login: the record is on disk, so the gateway mints for the session
+ * when it is back, and revokes every credential at logout. */
+static void
+handoff(pam_handle_t *pamh, int flags, const struct stsrole_config *cfg, const char *session_id,
+        const struct stsrole_assumed *as, const struct decision *d)
+{
+    struct stsrole_error err;
+    struct decision w;
+
+    stsrole_error_clear(&err);
+    if (stsrole_session_handoff(cfg->runtime_dir, session_id, &as->creds, 2000, &err) == STSROLE_OK)
+        return;
+    w = *d;
+    w.outcome = "handoff-failed";
+    w.reason = err.msg;
+    log_decision(pamh, LOG_WARNING, &w);
+    if (!(flags & PAM_SILENT))
+        pam_info(pamh, "stsrole: the gateway is not answering; AWS credentials follow when it "
+                       "is back.");
 }
 
 static int
@@ -510,10 +553,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     struct decision d = {.phase = "open"};
     struct args a;
     const char *user, *what = NULL;
-    char session_id[33] = "", request_id[128] = "";
+    char session_id[33] = "", request_id[128] = "", aws_config[4096] = "";
     uid_t uid;
     gid_t gid;
-    int status, rc, recorded = 0, safe;
+    int status, rc, recorded = 0, safe, configured = 0;
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&as, 0, sizeof(as));
@@ -608,6 +651,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     rec.aws_request_id = request_id;
     rec.opened = (int64_t)time(NULL);
     rec.closed = 0;
+    rec.refresh = cfg.credentials_mode == STSROLE_MODE_PROCESS;
     if (rec.opened <= 0) {
         status = stsrole_fail(&err, STSROLE_E_IO, "the system clock is unavailable");
         what = "could not record the session";
@@ -646,15 +690,28 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         }
     }
 
+    if (rec.refresh) {
+        status =
+            stsrole_session_aws_config(cfg.runtime_dir, session_id, uid, gid, cfg.credential_helper,
+                                       cfg.region, aws_config, sizeof(aws_config), &err);
+        if (status != STSROLE_OK) {
+            what = "could not write the session's AWS config file";
+            goto fail;
+        }
+        configured = 1;
+        handoff(pamh, flags, &cfg, session_id, &as, &d);
+    }
+
     keep = calloc(1, sizeof(*keep));
     if (keep != NULL) {
         memcpy(keep->session_id, session_id, sizeof(keep->session_id));
         keep->state_dir = strdup(cfg.state_dir);
         keep->role = strdup(role->name);
         keep->session_name = strdup(mint.session_name);
+        keep->runtime_dir = configured ? strdup(cfg.runtime_dir) : NULL;
     }
     if (keep == NULL || keep->state_dir == NULL || keep->role == NULL ||
-        keep->session_name == NULL) {
+        keep->session_name == NULL || (configured && keep->runtime_dir == NULL)) {
         open_session_free(pamh, keep, 0);
         status = stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
         what = "out of memory";
@@ -666,7 +723,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         what = "could not keep the session id";
         goto fail;
     }
-    if (set_env(pamh, &cfg, role, &as, session_id) != PAM_SUCCESS) {
+    if (set_env(pamh, &cfg, role, &as, session_id, configured ? aws_config : NULL) != PAM_SUCCESS) {
         pam_set_data(pamh, DATA_SESSION, NULL, NULL);
         status = stsrole_fail(&err, STSROLE_E_NOMEM, "pam_putenv failed");
         what = "could not set the environment";
@@ -688,6 +745,10 @@ fail:
          * fails harmlessly when no record was written). */
         struct stsrole_error e2;
         stsrole_session_mark_closed(cfg.state_dir, session_id, (int64_t)time(NULL), &e2);
+    }
+    if (configured) {
+        struct stsrole_error e3;
+        stsrole_session_aws_config_remove(cfg.runtime_dir, session_id, &e3);
     }
     stsrole_assumed_free(&as);
     d.reason = err.msg;
@@ -731,6 +792,11 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     /* Local files only: logout never waits on AWS.  The gateway revokes,
      * and removes the fleet registry item (ddb.h) when there is one. */
     status = stsrole_session_mark_closed(o->state_dir, o->session_id, (int64_t)time(NULL), &err);
+    if (o->runtime_dir != NULL) {
+        /* The gateway removes it too, should this fail. */
+        struct stsrole_error e2;
+        stsrole_session_aws_config_remove(o->runtime_dir, o->session_id, &e2);
+    }
     clear_env(pamh);
     d.outcome = status == STSROLE_OK ? "closed" : "error";
     d.reason = err.msg;

@@ -26,7 +26,7 @@
 
 #define MAX_NAMES 32
 #define MAX_SECRETS 64
-#define MAX_FRAMES 16
+#define MAX_FRAMES 32
 #define ARENA_MAX (256u * 1024 * 1024)
 
 struct counter {

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""faultinj.py: walks every injected failure point of a full PAM transaction, and checks the result.
+"""faultinj.py: walks every injected failure point of a full PAM transaction and of the gateway.
 
-Run by tests/faultinj/run.sh, which builds the fault-injection module
-(faultinj.c linked in with -Wl,--wrap) and passes its paths.  Needs root
-(root-owned users file and config), oathtool and moto.
+Run by tests/faultinj/run.sh, which builds the fault-injection module and
+gateway (faultinj.c linked in with -Wl,--wrap) and passes their paths.
+Needs root (root-owned users file and config), oathtool, objdump and moto.
 
-For each target (today: the PAM module; the gateway hooks in as another
-Target, see GatewayTarget), a clean transaction first counts the calls
-of every wrapped function.  Then, one run per failure point, the Nth call
+For each target (the PAM module: PamTarget; stsrole-gatewayd: GatewayTarget,
+whose scenario and checks its docstring lists), a clean run first counts
+the calls of every wrapped function.  Then, one run per failure point, the Nth call
 of one function fails (FAULTINJ_FAIL=NAME:N), for every N up to the
 count and every function.  At each point:
   - the module returns a PAM error, never PAM_SUCCESS or PAM_IGNORE,
@@ -22,9 +22,9 @@ count and every function.  At each point:
   - nothing is lost from the session records: a success has its record,
     a record that exists is valid, a close that succeeds closed it, and
     no temporary file is left behind.
-Prints one line per failure point class (function x PAM phase), the
-security-checklist cases, a valgrind sample, and
-"faultinj: N passed, N failed".
+Prints one line per failure point class (function x PAM phase, function x
+gateway phase), the security-checklist cases, a valgrind sample, the number
+of failure points injected, and "faultinj: N passed, N failed".
 """
 import argparse
 import bisect
@@ -32,8 +32,10 @@ import collections
 import concurrent.futures
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +46,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
+import gwlib  # noqa: E402  (tests/gateway: session records, the notify socket)
+import mototest  # noqa: E402
+
 STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")
 MKCERTS = os.path.join(TOP, "tests", "stub", "mkcerts.sh")
 
@@ -63,6 +69,8 @@ ENV_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 STS_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
 SID_RE = re.compile(r"^[0-9a-f]{32}$")
 JSON_INT_MAX = 2 ** 53
+# --gw-mode quick: the gateway's allocator calls are walked every GW_STRIDE-th point.
+GW_STRIDE = 3
 
 passed = 0
 failed = 0
@@ -600,21 +608,582 @@ class PamTarget:
         return [(fn, n) for fn in sorted(counts) for n in range(1, counts[fn] + 1)]
 
 
+class GwWorld:
+    """One gateway's private config, state dir, audit log, syslog capture and IAM role."""
+
+    def __init__(self, root, target, role, bastion):
+        self.root = root
+        self.role = role
+        self.role_arn = target.menv["roles"][role]
+        self.bastion = bastion
+        self.policy = "stsrole-revoked-" + bastion
+        self.state = os.path.join(root, "state")
+        self.audit = os.path.join(root, "audit.log")
+        self.syslog = os.path.join(root, "syslog")
+        self.secrets = os.path.join(root, "secrets")
+        menv = target.menv
+        lines = ["[stsrole]", "region = %s" % menv["region"], "sts_endpoint = %s" % menv["url"],
+                 "iam_endpoint = %s" % menv["url"], "credentials = env",
+                 "state_dir = %s" % self.state, "audit_log = %s" % self.audit,
+                 "bastion_id = %s" % bastion, "timeout = 5", "",
+                 "[role %s]" % role, "arn = %s" % menv["roles"][role],
+                 "revoker_arn = %s" % menv["roles"]["StsRoleRevoker"], "users = %s" % USER]
+        self.conf = os.path.join(root, "stsrole.conf")
+        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def record(self, tag, n, expires, opened, closed=0):
+        """A session record as pam_stsrole writes it (gwlib's form), with a fake aws:userid."""
+        name = "%s@%s.%s" % (tag, self.bastion, os.urandom(6).hex())
+        arid = "AROAFIGW%013d:%s" % (n, name)
+        rec = gwlib.session_record(tag, self.role, self.role_arn, arid,
+                                   "ASIAFIGW%012d" % n, expires, opened=opened)
+        rec["closed"] = int(closed)
+        gwlib.write_session(self.state, rec)
+        return rec
+
+    def audit_lines(self):
+        """(records, lines that are not a JSON object in UTF-8)."""
+        good, bad = [], []
+        try:
+            with open(self.audit, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return good, bad
+        for ln in data.split(b"\n"):
+            if not ln.strip():
+                continue
+            try:
+                rec = json.loads(ln.decode("utf-8"))
+                if not isinstance(rec, dict):
+                    raise ValueError("not an object")
+                good.append(rec)
+            except ValueError:
+                bad.append(ln)
+        return good, bad
+
+    def events(self, session_id=None, event=None):
+        return [e for e in self.audit_lines()[0]
+                if (session_id is None or e.get("session_id") == session_id) and
+                (event is None or e.get("event") == event)]
+
+    def leftovers(self):
+        """Files left in the state directory once every session is finished."""
+        out = []
+        for sub in ("sessions", "gateway/track", "gateway/roles"):
+            d = os.path.join(self.state, sub)
+            for fn in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                if sub == "gateway/roles" and re.match(r"^[0-9a-f]{32}\.json$", fn):
+                    continue  # the role's state: kept for good
+                out.append("%s/%s" % (sub, fn))
+        return out
+
+
+class GwProc(gwlib.Gateway):
+    """The fault-injection stsrole-gatewayd with a stand-in notify socket (gwlib's), which,
+    unlike gwlib.Gateway.start, may legitimately fail to start: start() says whether
+    READY=1 came."""
+
+    def __init__(self, exe, conf, env, args, log):
+        super().__init__(conf, env, args, log=log)
+        self.exe = exe
+
+    def start(self, timeout=20.0):
+        ndir = tempfile.mkdtemp(prefix="figw-notify-")
+        path = os.path.join(ndir, "notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(path)
+        self.msgs = []
+        self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
+        self.reader.start()
+        env = dict(self.env, NOTIFY_SOCKET=path)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([self.exe, "--config", self.conf] + self.args,
+                                         env=env, stdout=out, stderr=out)
+        return self.wait_message("READY=1", timeout) is not None
+
+    def finish(self, timeout=30.0):
+        """SIGTERM if still running; the exit status (-999: had to be killed)."""
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+                rc = -999
+        else:
+            rc = self.proc.returncode
+        self._close()
+        return rc
+
+    def status_reached(self, text, timeout):
+        """Waits for an sd_notify STATUS= line that holds text."""
+        end = time.monotonic() + timeout
+        seen = 0
+        while True:
+            with self.cond:
+                for i in range(seen, len(self.msgs)):
+                    if any(ln.startswith("STATUS=") and text in ln
+                           for ln in self.msgs[i].split("\n")):
+                        return True
+                seen = len(self.msgs)
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return False
+                self.cond.wait(min(left, 0.5))
+
+
+class GwRun:
+    """One failure point: the faulted gateway through the scenario, then a clean restart."""
+
+    def __init__(self, world):
+        self.world = world
+        self.phases = []  # [(label, started, exit status, log text, Report)]
+        self.problems = []
+        self.notes = []
+        self.retried = set()  # revoke.retry / revoke.failed lines before a revoke.ok
+        self.outcome = ""
+        self.report = None  # the faulted phase's report (counts, fired)
+
+
 class GatewayTarget:
-    """Hook for stsrole-gatewayd.  When it lands: build it with run.sh's
-    compile_set (gateway/Makefile.am's sources, faultinj.c without
-    faultinj_pam.c) and a link_program that mirrors link_module; here,
-    start it on a private socket and state dir, drive one session open ->
-    close -> revoke through stsrolectl, and assert per point: no crash or
-    leak, no secret in its log or audit log, every record still valid,
-    the audit chain verifies (stsrolectl audit verify), and a revoke that
-    failed is retried or reported, never dropped."""
+    """stsrole-gatewayd through a short life, one failure point at a time.
+
+    The scenario, in a private state dir and audit log against the target's own moto:
+      1. a session S2 that closed while the gateway was down, whose credential has already
+         expired (a session that outlived its credential);
+      2. start (READY=1 over the notify socket): S2 is revoked (revoker role AssumeRole,
+         GetRolePolicy/ListRolePolicies, PutRolePolicy) and at once pruned
+         (DeleteRolePolicy: nothing else is left in it);
+      3. a session S1 opens (its record appears), then closes: revoked (PutRolePolicy);
+      4. SIGTERM.
+    Then a clean gateway starts on the same state and audit log, and is stopped once it
+    follows no session.  At each point: neither gateway crashes, trips ASan/UBSan or leaks
+    (LeakSanitizer at exit); no secret (the base secret key, the revoker role's secret key
+    and session token, learned where the gateway decodes them) reaches the audit log, the
+    syslog capture or stderr, and every freed block that held one was wiped; the faulted
+    gateway either refuses to start (exit status, a message) or runs and stops on SIGTERM
+    with status 0; it never writes revoke.ok for a revocation that did not land (S1 is in
+    IAM whenever its revoke.ok is in the log); in the end S1 and S2 each have exactly one
+    session.open, session.close and revoke.ok, in that order, S1 is listed exactly once in
+    the role's deny policy in IAM, `stsrolectl audit verify` passes, every audit line is
+    JSON in UTF-8, and no record, track file or temporary file is left behind.  Audit
+    shipping (audit_log_group: a thread, gw_ship.c) stays off: faultinj.c's counters
+    assume one thread."""
 
     name = "gateway"
+    # Wrapped I/O, clock, curl and randomness: walked at every point in both modes.
+    IO = ("open", "openat", "read", "write", "fsync", "rename", "curl_easy_perform", "time",
+          "clock_gettime", "RAND_bytes")
+    STAGE_S = 5.0  # bound on each scenario step of a faulted gateway (retries back off 1-2 s)
+
+    def __init__(self, driver, moto, jobs):
+        self.d = driver
+        self.args = driver.args
+        self.exe = self.args.gateway
+        self.ctl = self.args.stsrolectl
+        self.symbols = Symbols(self.exe)
+        self.run_ret = self._run_call_offset()
+        self.slots = ["FiGwRole%d" % i for i in range(max(jobs, 1))]
+        roles = dict(mototest.DEFAULT_ROLES)
+        for r in self.slots:
+            roles[r] = {"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": ["iam:Get*"],
+                                       "Resource": "*"}]}
+        self.menv = moto.seed(roles=roles)
+        self.free_slots = queue.Queue()
+        for r in self.slots:
+            self.free_slots.put(r)
+        sts = moto.client("sts", creds=self.menv["base"])
+        checker = sts.assume_role(RoleArn=self.menv["roles"]["StsRoleRevoker"],
+                                  RoleSessionName="faultinj-checker", DurationSeconds=43200)
+        self.iam_creds = checker["Credentials"]
+        self.moto = moto
+        self.iam_local = threading.local()
+        self.base_env = mototest.base_env(self.menv)
+        self.extra_secrets = []
+        self.seq = 0
+        self.lock = threading.Lock()
 
     @staticmethod
     def available(args):
-        return bool(getattr(args, "gateway", None))
+        return bool(getattr(args, "gateway", None)) and os.access(args.gateway, os.X_OK)
+
+    def _run_call_offset(self):
+        """The return address of main's call to run(): frames in main below it are start-up,
+        above it shut-down (-O0 keeps source order)."""
+        out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "--disassemble=main",
+                              self.exe], capture_output=True, text=True).stdout
+        lines = out.splitlines()
+        for i, ln in enumerate(lines):
+            if re.search(r"\bcall\s+[0-9a-f]+ <run>", ln):
+                for nxt in lines[i + 1:]:
+                    m = re.match(r"^\s*([0-9a-f]+):", nxt)
+                    if m:
+                        return int(m.group(1), 16) - 1
+        return None
+
+    def iam(self):
+        c = getattr(self.iam_local, "iam", None)
+        if c is None:
+            c = self.iam_local.iam = self.moto.client("iam", creds=self.iam_creds)
+        return c
+
+    def userids(self, w):
+        try:
+            doc = self.iam().get_role_policy(RoleName=w.role, PolicyName=w.policy)[
+                "PolicyDocument"]
+        except self.iam().exceptions.NoSuchEntityException:
+            return []
+        if isinstance(doc, str):
+            doc = json.loads(doc)
+        out = []
+        for st in doc.get("Statement", []):
+            if st.get("Sid") == "StsroleRevoked":
+                v = st["Condition"]["StringEquals"]["aws:userid"]
+                out += v if isinstance(v, list) else [v]
+        return out
+
+    def drop_policy(self, w):
+        try:
+            self.iam().delete_role_policy(RoleName=w.role, PolicyName=w.policy)
+        except self.iam().exceptions.NoSuchEntityException:
+            pass
+
+    def secrets(self, learned):
+        out = [("base-secret-key", self.base_env["AWS_SECRET_ACCESS_KEY"]),
+               ("moto-token-prefix", MOTO_TOKEN_PREFIX),
+               ("checker-secret-key", self.iam_creds["SecretAccessKey"])]
+        return out + sorted(learned.items()) + self.extra_secrets
+
+    def phase_of(self, frames):
+        chain = []
+        for f in frames:
+            if f == "x":
+                continue
+            off = int(f, 16)
+            chain.append((self.symbols.name(off), off))
+        names = [n for n, _ in chain]
+        if "run" in names:
+            below = names[:names.index("run")]
+            for fn, label in (("gw_sessions_step", "audit/track step"),
+                              ("gw_revoke_due", "revocation"), ("gw_prune", "prune"),
+                              ("gw_sessions_inotify", "inotify"), ("gw_sessions_scan", "scan"),
+                              ("handle_signals", "signal"), ("gw_ctl_accept", "control socket"),
+                              ("notify_status", "status"), ("gw_refresh_step", "refresh"),
+                              ("gw_fleet_step", "fleet"), ("gw_ship_step", "ship")):
+                if fn in below:
+                    return label
+            return "event loop"
+        for n, off in chain:
+            if n == "main":
+                if self.run_ret is not None and off > self.run_ret:
+                    return "stop"
+                return "start"
+        return "?"
+
+    # -- one point ---------------------------------------------------------------------------
+
+    def new_world(self, tag, role):
+        with self.lock:
+            self.seq += 1
+            n = self.seq
+        return GwWorld(self.d.new_root("gw-" + tag), self, role, "figw%05d" % n)
+
+    def env(self, w, fail, report, extra=None):
+        e = dict(self.base_env)
+        for k in ("FAULTINJ_FAIL", "JOURNAL_STREAM", "NOTIFY_SOCKET"):
+            e.pop(k, None)
+        if fail:
+            e["FAULTINJ_FAIL"] = "%s:%d" % fail
+        e["FAULTINJ_REPORT"] = report
+        e["FAULTINJ_SYSLOG"] = w.syslog
+        e["FAULTINJ_SECRETS"] = w.secrets
+        e["ASAN_OPTIONS"] = ("detect_leaks=1:abort_on_error=0:exitcode=98:"
+                             "max_malloc_fill_size=16777216:malloc_fill_byte=190:handle_abort=1")
+        e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        e.update(extra or {})
+        return e
+
+    def gateway(self, w, label, fail=None, extra_env=None):
+        report = os.path.join(w.root, "report-" + label)
+        log = os.path.join(w.root, "stderr-" + label)
+        g = GwProc(self.exe, w.conf, self.env(w, fail, report, extra_env),
+                   ["--skew", "0", "--reconcile", "3600"], log)
+        return g, report, log
+
+    def wait_events(self, w, g, pred, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            if pred():
+                return True
+            if time.monotonic() > end or g.proc.poll() is not None:
+                return pred()
+            time.sleep(0.02)
+
+    def scenario(self, fail=None, tag=None, extra_env=None, role=None, plant=()):
+        slot = role or self.free_slots.get()
+        try:
+            w = self.new_world(tag or ("%s.%d" % fail if fail else "clean"), slot)
+            return self._scenario(w, fail, extra_env, plant)
+        finally:
+            if role is None:
+                self.free_slots.put(slot)
+
+    def _scenario(self, w, fail, extra_env, plant):
+        r = GwRun(w)
+        now = int(time.time())
+        with open(w.secrets, "w") as f:
+            for label, value in self.secrets({}) + list(plant):
+                f.write("%s - %s\n" % (label, value.encode().hex()))
+        # 1. closed while the gateway was down; its credential expired a minute ago.
+        s2 = w.record("zoe", 2, expires=now - 60, opened=now - 3700, closed=now - 120)
+        s1 = None
+        g, report, log = self.gateway(w, "faulted", fail, extra_env)
+        started = g.start()
+        ran_to_end = False
+        stalled = []
+        if started and not self.wait_events(w, g, lambda: [
+                e for e in w.events(event="prune") if e.get("outcome") == "ok"], self.STAGE_S):
+            stalled.append("prune")
+        s1 = w.record("yan", 1, expires=now + 3600, opened=now)
+        if started and not self.wait_events(
+                w, g, lambda: w.events(s1["session_id"], "session.open"), self.STAGE_S):
+            stalled.append("S1 open")
+        s1 = gwlib.close_session(w.state, s1)
+        if started:
+            ran_to_end = self.wait_events(
+                w, g, lambda: w.events(s1["session_id"], "revoke.ok"), self.STAGE_S)
+            if not ran_to_end:
+                stalled.append("S1 revoke")
+        alive = g.proc.poll() is None
+        rc = g.finish()
+        text = open(log, errors="replace").read()
+        r.report = Report(report)
+        r.phases.append(("faulted", started, rc, text, r.report))
+        if started and not alive:
+            r.problems.append("the gateway exited by itself after READY=1 (status %s)" % rc)
+        elif started and rc != 0:
+            r.problems.append("SIGTERM: exit status %s" % rc)
+        elif not started and rc in (0, None):
+            r.problems.append("no READY=1, yet exit status %s" % rc)
+        elif not started and not text.strip():
+            r.problems.append("refused to start without saying why (exit %s)" % rc)
+        # Never revoke.ok for a revocation that did not land: S1 never expires here, so
+        # nothing may have taken it out of IAM again.
+        ids1 = self.userids(w)
+        if w.events(s1["session_id"], "revoke.ok") and s1["assumed_role_id"] not in ids1:
+            r.problems.append("revoke.ok for S1 in the log, but S1 is not in IAM")
+        p1_ok = len(w.events(s1["session_id"], "revoke.ok"))
+        # 2. a clean gateway on the same state finishes the job.
+        g2, report2, log2 = self.gateway(w, "restart")
+        started2 = g2.start()
+        done = started2 and g2.status_reached("0 sessions followed, 0 to revoke", 30)
+        rc2 = g2.finish()
+        text2 = open(log2, errors="replace").read()
+        rep2 = Report(report2)
+        r.phases.append(("restart", started2, rc2, text2, rep2))
+        if not started2:
+            r.problems.append("the clean restart did not start (exit %s): %s"
+                              % (rc2, text2.strip()[-300:]))
+        elif not done:
+            r.problems.append("the clean restart never finished its sessions (%s)"
+                              % [m for m in g2.msgs if "STATUS=" in m][-1:])
+        if started2 and rc2 != 0:
+            r.problems.append("restart: SIGTERM: exit status %s" % rc2)
+        self.check(r, s1, s2)
+        where = "in the run" if p1_ok else "after restart"
+        if not started:
+            first = "refused to start (exit %s)" % rc
+        elif not stalled:
+            first = "ran, S1 revoked %s" % where
+        else:
+            # e.g. a record whose read failed: the next full scan (--reconcile) finds it.
+            first = "ran, no %s within %.0f s, S1 revoked %s" % (
+                "/".join(stalled), self.STAGE_S, where)
+        r.outcome = first + "".join(", %s first" % e for e in sorted(r.retried))
+        return r
+
+    def check(self, r, s1, s2):
+        w = r.world
+        learned = {}
+        for _, _, _, _, rep in r.phases:
+            learned.update(rep.learned)
+        secrets = self.secrets(learned)
+        logs = [("the audit log", open(w.audit, errors="replace").read()
+                 if os.path.exists(w.audit) else ""),
+                ("syslog", open(w.syslog, errors="replace").read()
+                 if os.path.exists(w.syslog) else "")]
+        for label, started, rc, text, rep in r.phases:
+            logs.append(("stderr (%s)" % label, text))
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                           "UndefinedBehavior"):
+                if marker in text:
+                    i = text.find(marker)
+                    r.problems.append("%s: %s: %s" % (label, marker,
+                                                      " | ".join(text[i:].splitlines()[:14])))
+                    break
+            if rc is not None and rc < 0 and rc != -999:
+                r.problems.append("%s: killed by signal %d" % (label, -rc))
+            if rc == -999:
+                r.problems.append("%s: did not stop on SIGTERM" % label)
+            if not rep.present:
+                r.problems.append("%s: no fault-injection report (did it exit normally?)"
+                                  % label)
+            for lbl, size, frames in rep.violations:
+                r.problems.append("%s: freed without wiping: %s in a %d-byte block, free() "
+                                  "from %s" % (label, lbl, size,
+                                               " < ".join(self.symbols.chain(frames)[:6])))
+            if rep.overflow:
+                r.problems.append("%s: free() check incomplete" % label)
+        if not learned:
+            r.problems.append("the revoker's secret key and token were never learned")
+        for where, text in logs:
+            for label, value in secrets:
+                if value and value in text:
+                    r.problems.append("secret %s in %s" % (label, where))
+        # Nothing lost, nothing twice.
+        for name, s in (("S1", s1), ("S2", s2)):
+            # revoke.retry and revoke.failed (a failure the gateway does not expect to go
+            # away by itself, like ENOMEM) may come before revoke.ok: it is retried anyway.
+            ev = [e["event"] for e in w.events(s["session_id"])]
+            main = [e for e in ev if e in ("session.open", "session.close", "revoke.ok")]
+            late = [e for e in ev[ev.index("revoke.ok") + 1:]] if "revoke.ok" in ev else []
+            if main != ["session.open", "session.close", "revoke.ok"] or late:
+                r.problems.append("%s's audit lines: %s" % (name, ev))
+            elif len(main) != len(ev):
+                r.retried.add([e for e in ev if e not in main][0])
+        ids = self.userids(w)
+        if ids.count(s1["assumed_role_id"]) != 1:
+            r.problems.append("S1 is listed %d times in IAM" % ids.count(s1["assumed_role_id"]))
+        if ids.count(s2["assumed_role_id"]) > 1:
+            r.problems.append("S2 is listed %d times in IAM" % ids.count(s2["assumed_role_id"]))
+        elif s2["assumed_role_id"] in ids:
+            r.notes.append("S2 (expired) is still listed: IAM's copy was read back without "
+                           "its expiry; it goes after the longest credential lifetime")
+        elif not [e for e in w.events(event="prune") if e.get("outcome") == "ok"]:
+            # Fails safe (the entry was expired), but the log does not say it went.
+            r.notes.append("S2 was pruned from IAM, but no prune line reached the audit log")
+        p = subprocess.run([self.ctl, "--config", w.conf, "audit", "verify"],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            r.problems.append("stsrolectl audit verify: exit %d: %s" % (
+                p.returncode, (p.stdout + p.stderr).strip()[-400:]))
+        left = w.leftovers()
+        if left:
+            r.problems.append("left in the state directory: %s" % left)
+        recs, garbled = w.audit_lines()
+        if garbled:
+            r.problems.append("%d audit lines are not JSON in UTF-8, e.g. %r"
+                              % (len(garbled), garbled[0][:300]))
+        if [e for e in recs if e.get("event") == "revoke.ok" and e.get("outcome") != "ok"]:
+            r.problems.append("revoke.ok lines whose outcome is not ok")
+        self.drop_policy(w)
+
+
+def gw_controls(target):
+    """The gateway's checks can fail: a block it leaks is reported, a planted value that
+    its logs hold is found there, one it frees unwiped is found too."""
+    r = target.scenario(tag="control-leak", extra_env={"FAULTINJ_LEAK_CONTROL": "1"})
+    text = r.phases[0][3]
+    result("control: LeakSanitizer reports a block leaked by the gateway (exit %s)"
+           % r.phases[0][2], r.phases[0][2] == 98 and "LeakSanitizer" in text
+           and "4242 byte" in text, text[-1500:])
+    target.d.done(r.world, True)
+    # The policy name is in the audit line gateway.start, the syslog summary and stderr;
+    # the region is freed with a plain free() by design (not a secret).
+    target.extra_secrets = [("control-policy", "stsrole-revoked-figw")]
+    try:
+        r = target.scenario(tag="control-log", plant=[("control-region", "us-east-1")])
+    finally:
+        target.extra_secrets = []
+    got = [p for p in r.problems if "control-policy" in p]
+    result("control: a planted value is found in the audit log, syslog and stderr (%d hits)"
+           % len(got), any("audit log" in p for p in got) and any("syslog" in p for p in got)
+           and any("stderr" in p for p in got), "; ".join(r.problems)[:1000])
+    got = [p for p in r.problems if "control-region" in p]
+    result("control: the wrapped free() notices a planted value freed unwiped", bool(got),
+           "; ".join(r.problems)[:1000])
+    target.d.done(r.world, True)
+
+
+def gw_points(target, counts, full):
+    """Every point of the I/O functions; malloc's family every point (full) or with a
+    stride of GW_STRIDE (quick)."""
+    pts = []
+    for fn in sorted(counts):
+        n = counts[fn]
+        if full or fn in GatewayTarget.IO:
+            pts += [(fn, i) for i in range(1, n + 1)]
+        else:
+            pts += [(fn, i) for i in range(1, n + 1, GW_STRIDE)]
+    return pts
+
+
+def gw_walk(target, jobs, full, limit=0):
+    clean = []
+    for _ in range(2):
+        r = target.scenario()
+        ok = not r.problems and r.phases[0][1]
+        pruned = [e for e in r.world.events(event="prune") if e.get("outcome") == "ok" and
+                  "deleted" in (e.get("detail") or "")]
+        if not pruned:
+            r.problems.append("no prune line saying the expired session's policy was deleted")
+            ok = False
+        result("gateway: the clean run works (%s)" % r.outcome, ok,
+               "; ".join(r.problems)[:3000] + "\n" + r.phases[0][3][-2000:])
+        target.d.done(r.world, ok)
+        if not ok:
+            return 0, {}, {}
+        clean.append(r)
+    counts = {}
+    for r in clean:
+        for fn, n in r.report.counts.items():
+            counts[fn] = max(counts.get(fn, 0), n)
+    counts.pop("free", None)
+    print("gateway: clean run, %s" % " ".join("%s=%d" % kv for kv in sorted(counts.items())))
+    points = gw_points(target, counts, full)
+    if target.args.points:
+        want = {(f, int(n)) for f, _, n in (x.partition(":") for x in
+                                            target.args.points.split(","))}
+        points = [pt for pt in points if pt in want]
+    if limit:
+        points = points[:limit]
+    print("gateway: walking %d failure points (%s)" % (
+        len(points), "every point" if full else
+        "every point of %s; every %dth of the allocators" % ("/".join(
+            fn for fn in sorted(counts) if fn in GatewayTarget.IO), GW_STRIDE)))
+    sys.stdout.flush()
+    classes = collections.OrderedDict()
+
+    def one(pt):
+        r = target.scenario(fail=pt)
+        fired = r.report.fired if r.report else None
+        if fired:
+            phase = target.phase_of(fired[2])
+            site = " < ".join(target.symbols.chain(fired[2])[:5])
+        elif r.report is not None and r.report.present:
+            phase, site = "not reached", ""
+        else:
+            phase, site = "unknown (no report: did not exit normally)", ""
+        target.d.done(r.world, not r.problems)
+        return pt, phase, site, r
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
+        for pt, phase, site, r in ex.map(one, points):
+            key = (pt[0], phase)
+            c = classes.setdefault(key, {"n": 0, "bad": [], "outcomes": collections.Counter(),
+                                         "notes": []})
+            c["n"] += 1
+            c["outcomes"][r.outcome] += 1
+            for note in r.notes:
+                c["notes"].append("%s:%d at %s: %s" % (pt[0], pt[1], site, note))
+            if r.problems:
+                c["bad"].append("%s:%d at %s (%s): %s" % (pt[0], pt[1], site, r.outcome,
+                                                          "; ".join(r.problems)[:1500]))
+    return len(points), classes, counts
 
 
 # ------------------------------------------------------------ the walk ---
@@ -975,13 +1544,20 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--limit", type=int, default=0, help="walk only the first N points")
     ap.add_argument("--valgrind-sample", type=int, default=8)
-    ap.add_argument("--only", default="", help="comma list: walk,checklist,valgrind,control")
+    ap.add_argument("--gateway", default="", help="the fault-injection stsrole-gatewayd")
+    ap.add_argument("--stsrolectl", default="", help="stsrolectl, for audit verify")
+    ap.add_argument("--gw-mode", choices=("quick", "full"), default="full",
+                    help="quick: a stride over the gateway's allocator calls; full: every point")
+    ap.add_argument("--gw-jobs", type=int, default=4 * (os.cpu_count() or 2),
+                    help="gateways at once (each mostly waits on moto and its timers)")
+    ap.add_argument("--only", default="",
+                    help="comma list: walk,checklist,valgrind,control,gateway")
     ap.add_argument("--points", default="", help="comma list of NAME:N to walk (debugging)")
     ap.add_argument("--kinds", default="", help="comma list of PamTarget.KINDS to walk")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else {"walk", "checklist", "valgrind",
-                                                        "control"}
+                                                        "control", "gateway"}
     if os.geteuid() != 0:
         print("skipped: faultinj: needs root (root-owned users file and config)")
         print("faultinj: 0 passed, 0 failed")
@@ -1004,40 +1580,54 @@ def main():
     symbols = Symbols(args.module_asan)
     total_points = 0
     try:
-        with Moto(log=os.path.join(tmp, "moto.log")) as m:
-            menv = m.seed()
-            target = PamTarget(driver, menv, Totp(), symbols)
-            if os.path.exists(STUB):
-                target.stub = Stub()
-            counts_by_kind = {}
-            if "control" in only:
-                positive_controls(target)
-            if "walk" in only:
-                kinds = args.kinds.split(",") if args.kinds else list(target.KINDS)
-                for kind in kinds:
-                    if target.KINDS[kind].get("stub") and target.stub is None:
-                        skip("walk %s %s" % (target.name, kind), "tests/stub/stsstub.py is missing")
-                        continue
-                    t0 = time.monotonic()
-                    n, classes, counts = walk(target, kind, args.jobs, args.limit)
-                    total_points += n
-                    counts_by_kind[kind] = counts
-                    print_classes(target, kind, classes)
-                    print("walk %s %s: %d failure points in %.0f s" % (
-                        target.name, kind, n, time.monotonic() - t0))
-            if "checklist" in only:
-                stub_tests(target)
-                proxy_test(target)
-                http_remote_test(target)
-                tls_tests(target)
-            if "valgrind" in only:
-                valgrind_sample(target, counts_by_kind, args.jobs)
-            if target.stub is not None:
-                target.stub.close()
-        if GatewayTarget.available(args):
+        if only & {"walk", "checklist", "valgrind", "control"}:
+            with Moto(log=os.path.join(tmp, "moto.log")) as m:
+                menv = m.seed()
+                target = PamTarget(driver, menv, Totp(), symbols)
+                if os.path.exists(STUB):
+                    target.stub = Stub()
+                counts_by_kind = {}
+                if "control" in only:
+                    positive_controls(target)
+                if "walk" in only:
+                    kinds = args.kinds.split(",") if args.kinds else list(target.KINDS)
+                    for kind in kinds:
+                        if target.KINDS[kind].get("stub") and target.stub is None:
+                            skip("walk %s %s" % (target.name, kind),
+                                 "tests/stub/stsstub.py is missing")
+                            continue
+                        t0 = time.monotonic()
+                        n, classes, counts = walk(target, kind, args.jobs, args.limit)
+                        total_points += n
+                        counts_by_kind[kind] = counts
+                        print_classes(target, kind, classes)
+                        print("walk %s %s: %d failure points in %.0f s" % (
+                            target.name, kind, n, time.monotonic() - t0))
+                if "checklist" in only:
+                    stub_tests(target)
+                    proxy_test(target)
+                    http_remote_test(target)
+                    tls_tests(target)
+                if "valgrind" in only:
+                    valgrind_sample(target, counts_by_kind, args.jobs)
+                if target.stub is not None:
+                    target.stub.close()
+        if "gateway" not in only:
             pass
+        elif not GatewayTarget.available(args):
+            skip("faultinj gateway", "no fault-injection stsrole-gatewayd (run.sh --gateway)")
+        elif shutil.which("objdump") is None:
+            skip("faultinj gateway", "objdump is not installed (binutils)")
         else:
-            skip("faultinj gateway", "stsrole-gatewayd is not wired in yet (GatewayTarget)")
+            with Moto(log=os.path.join(tmp, "moto-gw.log")) as m:
+                gw = GatewayTarget(driver, m, args.gw_jobs)
+                gw_controls(gw)
+                t0 = time.monotonic()
+                n, classes, _ = gw_walk(gw, args.gw_jobs, args.gw_mode == "full", args.limit)
+                total_points += n
+                print_classes(gw, args.gw_mode, classes)
+                print("walk gateway %s: %d failure points in %.0f s" % (
+                    args.gw_mode, n, time.monotonic() - t0))
     finally:
         if args.keep or driver.keep_failures < 5:
             print("kept %s" % tmp)

@@ -2,15 +2,15 @@
 # run.sh: builds the fault-injection copies of pam_stsrole.so and stsrole-gatewayd, walks their
 # failure points.
 #
-# Usage: tests/faultinj/run.sh [--build-only] [--full] [-- ARGS for faultinj.py]
-#   (default)  quick: every failure point of the PAM transactions; for the
-#              gateway every point of the wrapped I/O, clock and curl calls,
-#              and every 7th point of malloc/calloc/realloc/strdup/strndup
-#              (the stride starts at 1, 2, ... 7 in turn from one run of
-#              tests/run to the next is NOT done: it is fixed, so a failure
-#              repeats).  About 4-5 minutes on 2 cores.
-#   --full     (or FAULTINJ_FULL=1; `make check-full`): every failure point
-#              of the gateway too.  About 4x longer.
+# Usage: tests/faultinj/run.sh [--build-only] [--quick] [-- ARGS for faultinj.py]
+#   (default)  every failure point: the PAM transactions (~730 points, ~40 s)
+#              and the gateway's scenario (~500 points, ~90-160 s with 8
+#              gateways at once); about 3-4 minutes on 2 cores with the build.
+#   --quick    (or FAULTINJ_QUICK=1): the gateway's allocator calls (malloc,
+#              calloc, realloc, strdup, strndup) every 3rd point only, from
+#              the 1st (a fixed stride, so a failure repeats); every point of
+#              its I/O, clock, curl and RAND_bytes calls still.  For when the
+#              gateway grows past the time budget; PAM is always walked whole.
 # Builds into $TOP/build-faultinj (configured there for config.h only):
 #   asan/pam_stsrole.so      -fsanitize=address,undefined: the PAM walk runs this one
 #   plain/pam_stsrole.so     no sanitizer: the valgrind sample runs this one
@@ -34,11 +34,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 bd=$top/build-faultinj
 build_only=0
-full=${FAULTINJ_FULL:-0}
+quick=${FAULTINJ_QUICK:-0}
 while [ $# -gt 0 ]; do
     case $1 in
     --build-only) build_only=1 ;;
-    --full) full=1 ;;
+    --quick) quick=1 ;;
     --) shift; break ;;
     *) break ;;
     esac
@@ -179,8 +179,8 @@ fi
 
 asan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libasan/ {print $3}')
 ubsan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libubsan/ {print $3}')
-mode=quick
-[ "$full" = 1 ] && mode=full
+mode=full
+[ "$quick" = 1 ] && mode=quick
 exec python3 "$here/faultinj.py" --builddir "$bd" --module-asan "$bd/asan/pam_stsrole.so" \
     --module-plain "$bd/plain/pam_stsrole.so" --pamdrive "$bd/pamdrive" \
     --preload "$asan_rt${ubsan_rt:+:$ubsan_rt}" --gateway "$bd/asan/stsrole-gatewayd" \

@@ -43,5 +43,17 @@ if ! $cc -std=gnu99 -Wall -Wextra -Werror $san -I"$top/lib" -I"$builddir" \
     echo "fleet: 0 passed, 1 failed"
     exit 1
 fi
-PAMDRIVE=$tmp/pamdrive FLEETDRIVE=$tmp/fleetdrive PAM_MODULE=$module PAMDRIVE_PRELOAD=$preload \
+export PAMDRIVE=$tmp/pamdrive FLEETDRIVE=$tmp/fleetdrive PAM_MODULE=$module \
+    PAMDRIVE_PRELOAD=$preload STSROLE_BUILD=$builddir
+# Two suites (the PAM side, then the gateways); each prints its own "fleet: N passed, N failed",
+# which are summed into one.  A suite that exits non-zero fails the run.
+{
     python3 "$here/test_fleet.py"
+    echo "fleet-suite-exit $?"
+    python3 "$here/test_fleet_gateway.py"
+    echo "fleet-suite-exit $?"
+} | awk '
+    /^fleet: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; next }
+    /^fleet-suite-exit / { if ($2 != 0) bad = 1; next }
+    { print; fflush() }
+    END { printf "fleet: %d passed, %d failed\n", p, f; exit (bad || f > 0) }'

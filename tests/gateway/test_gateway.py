@@ -169,9 +169,11 @@ def case_prune(w):
     wait_for(lambda: rec["assumed_role_id"] in w.userids("PruneRole"), 10, "the entry")
     # --skew 0: the entry goes as soon as the credential has expired.
     wait_for(lambda: w.policy("PruneRole") is None, 15, "the empty policy to be deleted")
-    ev = [e for e in w.events(event="prune") if e["role_arn"] == w.roles["PruneRole"]]
-    check(ev and ev[-1]["outcome"] == "ok" and "deleted" in ev[-1]["detail"],
-          "no prune line saying the policy was deleted: %s" % ev)
+    # The gateway writes the prune line just after DeleteRolePolicy returns: wait for it.
+    ev = wait_for(lambda: [e for e in w.events(event="prune")
+                           if e["role_arn"] == w.roles["PruneRole"] and "deleted" in
+                           (e.get("detail") or "")], 10, "the prune line")
+    check(ev[-1]["outcome"] == "ok", "prune line not ok: %s" % ev)
 
 
 def case_gateway_down(w):

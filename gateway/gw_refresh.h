@@ -1,0 +1,47 @@
+/* gw_refresh.h: credentials_mode = process in the gateway: refresh, serve to the owner, stop. */
+#ifndef STSROLE_GW_REFRESH_H
+#define STSROLE_GW_REFRESH_H
+
+#include <stdint.h>
+
+/*
+ * RUNTIME_DIR/credentials.sock (session.h: STSROLE_CRED_SOCKET), a
+ * SOCK_STREAM unix socket, mode 0666 in a root-owned 0755 RUNTIME_DIR:
+ * every local user may connect, and the gateway decides by SO_PEERCRED
+ * who gets what.  One request per connection, one JSON object on one
+ * line, at most GW_CRED_REQUEST_MAX bytes:
+ *
+ *   {"cmd":"credentials","session":"<id>"}
+ *       from stsrole-credential-process, as the session's user.  Answered
+ *       with the credential_process document itself ({"Version":1,
+ *       "AccessKeyId":...,"Expiration":"..."}) only when the peer's uid
+ *       owns that session, its record is open and unchanged, its sshd is
+ *       alive, and no credential of it was revoked.  While the session's
+ *       credential is being minted (a new login, a restarted gateway) the
+ *       answer waits, at most GW_CRED_WAIT_MS.
+ *   {"cmd":"adopt","session":"<id>","AccessKeyId":...,"SecretAccessKey":...,
+ *    "SessionToken":...,"Expiration":<epoch>}
+ *       from pam_stsrole (uid 0 only): the login's own credential, served
+ *       until the first refresh.  It must match the session's record.
+ *
+ * Any other answer is {"ok":false,"error":"..."}; adopt answers {"ok":true}.
+ */
+#define GW_CRED_REQUEST_MAX 8192
+#define GW_CRED_WAIT_MS 10000
+
+struct gw;
+
+/* Binds the socket and starts the thread that serves it, when
+ * credentials_mode = process (else does nothing).  0 on success. */
+int gw_refresh_start(struct gw *g);
+/* Every loop, before gw_sessions_step: refreshed credentials follow their
+ * SSH session's close and revocation, credentials due are minted. */
+void gw_refresh_step(struct gw *g);
+/* Monotonic ms of the next refresh or retry, INT64_MAX when none. */
+int64_t gw_refresh_next_ms(const struct gw *g);
+/* Readable when a hand-off arrived (poll it); -1 when refresh is off. */
+int gw_refresh_fd(const struct gw *g);
+/* Stops the thread, removes the socket, wipes every secret. */
+void gw_refresh_stop(struct gw *g);
+
+#endif
