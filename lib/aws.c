@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
 #include "aws.h"
@@ -270,4 +271,25 @@ stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, const c
     snprintf(ctype, sizeof(ctype), "application/x-amz-json-%s",
              json_version != NULL ? json_version : "1.0");
     return aws_call(c, &json, body, resp, err);
+}
+
+int
+stsrole_aws_json_body(struct cJSON *o, int failed, struct stsrole_buf *out,
+                      struct stsrole_error *err)
+{
+    char *text;
+    int rc;
+
+    if (o == NULL || failed) {
+        cJSON_Delete(o);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    stsrole_buf_reset(out);
+    rc = stsrole_buf_puts(out, text);
+    cJSON_free(text);
+    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
 }

@@ -49,6 +49,13 @@ int stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, con
                      const char *body, struct stsrole_http_response *resp,
                      struct stsrole_error *err);
 
+struct cJSON;
+/* A JSON-protocol request body: prints o (compact) into out, replacing what
+ * out held, and deletes o.  failed != 0, or o == NULL, means building o ran
+ * out of memory: o is deleted and STSROLE_E_NOMEM returned. */
+int stsrole_aws_json_body(struct cJSON *o, int failed, struct stsrole_buf *out,
+                          struct stsrole_error *err);
+
 /*
  * Appends "&name=value" (no '&' when out is empty) to a Query-API form
  * body, encoded as application/x-www-form-urlencoded: AWS's unreserved

@@ -60,7 +60,6 @@ read_line(char *str, int num, void *stream)
     return str;
 }
 
-
 static int
 perr(struct parse *p, const char *fmt, ...)
 {

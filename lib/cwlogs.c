@@ -105,27 +105,6 @@ names_ok(const char *group, const char *stream, struct stsrole_error *err)
     return STSROLE_OK;
 }
 
-/* Prints o into out and deletes o. */
-static int
-finish_body(cJSON *o, int failed, struct stsrole_buf *out, struct stsrole_error *err)
-{
-    char *text;
-    int rc;
-
-    if (o == NULL || failed) {
-        cJSON_Delete(o);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    }
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL)
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    stsrole_buf_reset(out);
-    rc = stsrole_buf_puts(out, text);
-    cJSON_free(text);
-    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
-}
-
 int
 stsrole_logs_put_body(const char *group, const char *stream, const struct stsrole_log_event *ev,
                       size_t n, struct stsrole_buf *out, struct stsrole_error *err)
@@ -168,7 +147,7 @@ stsrole_logs_put_body(const char *group, const char *stream, const struct stsrol
               cJSON_AddNumberToObject(e, "timestamp", (double)ev[i].timestamp) == NULL ||
               !cJSON_AddItemToObject(e, "message", cJSON_CreateStringReference(ev[i].message));
     }
-    return finish_body(o, bad, out, err);
+    return stsrole_aws_json_body(o, bad, out, err);
 }
 
 static long long
@@ -254,10 +233,11 @@ stsrole_logs_create_stream(struct stsrole_aws_client *c, const char *group, cons
         return rc;
     stsrole_buf_init(&body, 0);
     o = cJSON_CreateObject();
-    rc = finish_body(o,
-                     o == NULL || cJSON_AddStringToObject(o, "logGroupName", group) == NULL ||
-                         cJSON_AddStringToObject(o, "logStreamName", stream) == NULL,
-                     &body, err);
+    rc = stsrole_aws_json_body(o,
+                               o == NULL ||
+                                   cJSON_AddStringToObject(o, "logGroupName", group) == NULL ||
+                                   cJSON_AddStringToObject(o, "logStreamName", stream) == NULL,
+                               &body, err);
     if (rc == STSROLE_OK)
         rc = call(c, "CreateLogStream", body.data, &resp, err);
     stsrole_buf_free(&body);
@@ -286,7 +266,7 @@ stsrole_logs_get_body(const char *group, const char *stream, int from_head, int 
         return stsrole_fail(err, STSROLE_E_INVALID, "GetLogEvents limit %d out of 1-%d", limit,
                             STSROLE_LOGS_MAX_EVENTS);
     o = cJSON_CreateObject();
-    return finish_body(
+    return stsrole_aws_json_body(
         o,
         o == NULL || cJSON_AddStringToObject(o, "logGroupName", group) == NULL ||
             cJSON_AddStringToObject(o, "logStreamName", stream) == NULL ||

@@ -113,27 +113,6 @@ add_str(cJSON *o, const char *name, const char *v)
     return cJSON_AddStringToObject(o, name, v) != NULL ? 0 : -1;
 }
 
-/* Prints o into out and deletes o. */
-static int
-finish_body(cJSON *o, int failed, struct stsrole_buf *out, struct stsrole_error *err)
-{
-    char *text;
-    int rc;
-
-    if (o == NULL || failed) {
-        cJSON_Delete(o);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    }
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL)
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    stsrole_buf_reset(out);
-    rc = stsrole_buf_puts(out, text);
-    cJSON_free(text);
-    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
-}
-
 /* ---- requests ---------------------------------------------------------- */
 
 int
@@ -158,7 +137,7 @@ stsrole_ddb_write_body(const struct stsrole_ddb_write *w, const char *op, struct
           add_str(o, "ConditionExpression", w->condition) != 0 ||
           add_copy(o, "ExpressionAttributeNames", w->names) != 0 ||
           add_copy(o, "ExpressionAttributeValues", w->values) != 0;
-    return finish_body(o, bad, out, err);
+    return stsrole_aws_json_body(o, bad, out, err);
 }
 
 int
@@ -179,7 +158,7 @@ stsrole_ddb_read_body(const struct stsrole_ddb_read *r, struct stsrole_buf *out,
           add_copy(o, "ExclusiveStartKey", r->start_key) != 0 ||
           (r->limit > 0 && cJSON_AddNumberToObject(o, "Limit", r->limit) == NULL) ||
           (r->consistent && cJSON_AddTrueToObject(o, "ConsistentRead") == NULL);
-    return finish_body(o, bad, out, err);
+    return stsrole_aws_json_body(o, bad, out, err);
 }
 
 int
@@ -284,7 +263,7 @@ stsrole_ddb_get_item(struct stsrole_aws_client *c, const char *table, const cJSO
     bad = o == NULL || add_str(o, "TableName", table) != 0 || add_copy(o, "Key", key) != 0 ||
           (consistent && cJSON_AddTrueToObject(o, "ConsistentRead") == NULL);
     stsrole_buf_init(&body, 0);
-    rc = finish_body(o, bad, &body, err);
+    rc = stsrole_aws_json_body(o, bad, &body, err);
     if (rc == STSROLE_OK)
         rc = call(c, "GetItem", &body, &resp, err);
     stsrole_buf_free(&body);
