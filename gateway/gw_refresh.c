@@ -951,12 +951,9 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     const struct stsrole_role *role = gw_conf_role_by_arn(g, p->rec.role_arn);
     struct stsrole_assume_params ap;
     struct stsrole_aws_client c;
-    struct stsrole_http_response resp;
     struct stsrole_tag tags[50];
-    struct stsrole_buf body;
     struct stsrole_session rec;
     char nonce[17], name[65];
-    size_t i;
     int rc;
 
     memset(as, 0, sizeof(*as));
@@ -967,27 +964,12 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     if ((rc = stsrole_session_id(child, err)) != STSROLE_OK)
         return rc;
     snprintf(nonce, sizeof(nonce), "%.16s", child);
-    rc = stsrole_session_name(p->rec.user, g->cfg.bastion_id, nonce, name, err);
+    /* stsrole:mfa=totp was checked at this session's login. */
+    rc = stsrole_person_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce, tags, name,
+                               &ap, err);
     if (rc != STSROLE_OK)
         return rc;
-    tags[0] = (struct stsrole_tag){"stsrole:bastion", g->cfg.bastion_id};
-    tags[1] = (struct stsrole_tag){"stsrole:mfa", "totp"}; /* checked at this session's login */
-    tags[2] = (struct stsrole_tag){"stsrole:session", p->rec.session_id};
-    for (i = 0; i < role->n_tags && i < 47; i++)
-        tags[3 + i] = (struct stsrole_tag){role->tag_keys[i], role->tag_values[i]};
-    memset(&ap, 0, sizeof(ap));
-    ap.role_arn = role->arn;
-    ap.session_name = name;
-    ap.duration = role->duration ? role->duration : g->cfg.duration;
     ap.source_identity = p->rec.source_identity;
-    ap.tags = tags;
-    ap.n_tags = 3 + i;
-    ap.external_id = role->external_id;
-    stsrole_buf_init(&body, 0);
-    if ((rc = stsrole_sts_assume_body(&ap, &body, err)) != STSROLE_OK) {
-        stsrole_buf_free(&body);
-        return rc;
-    }
     memset(&c, 0, sizeof(c));
     c.http = &g->http;
     c.base = &g->base;
@@ -995,15 +977,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     c.service = "sts";
     c.endpoint = g->cfg.sts_endpoint;
     c.deadline_ms = MINT_DEADLINE_MS;
-    rc = stsrole_aws_query(&c, body.data, &resp, err);
-    stsrole_buf_free(&body);
-    if (rc != STSROLE_OK) {
-        snprintf(request_id, 128, "%s", err->request_id);
-        return rc;
-    }
-    snprintf(request_id, 128, "%s", resp.request_id);
-    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, as, err);
-    stsrole_http_response_free(&resp);
+    rc = stsrole_assume_role(&c, &ap, as, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     if (as->creds.session_token == NULL) {

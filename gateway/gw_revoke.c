@@ -265,10 +265,8 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     struct gw_revoker *rv = NULL, *nv;
     struct stsrole_assume_params ap;
     struct stsrole_aws_client c;
-    struct stsrole_http_response resp;
     struct stsrole_assumed a;
-    struct stsrole_buf body;
-    char name[65];
+    char name[65], request_id[128];
     size_t i;
     int rc;
 
@@ -298,11 +296,6 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     ap.role_arn = arn;
     ap.session_name = name;
     ap.duration = REVOKER_DURATION;
-    stsrole_buf_init(&body, 0);
-    if ((rc = stsrole_sts_assume_body(&ap, &body, err)) != STSROLE_OK) {
-        stsrole_buf_free(&body);
-        return rc;
-    }
     memset(&c, 0, sizeof(c));
     c.http = &g->http;
     c.base = &g->base;
@@ -310,13 +303,7 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     c.service = "sts";
     c.endpoint = g->cfg.sts_endpoint;
     c.deadline_ms = AWS_DEADLINE_MS;
-    rc = stsrole_aws_query(&c, body.data, &resp, err);
-    stsrole_buf_free(&body);
-    if (rc != STSROLE_OK)
-        return rc;
-    memset(&a, 0, sizeof(a));
-    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, &a, err);
-    stsrole_http_response_free(&resp);
+    rc = stsrole_assume_role(&c, &ap, &a, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     stsrole_creds_clear(&rv->creds);

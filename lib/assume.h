@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "aws.h"
 #include "conf.h"
 #include "sts.h"
 
@@ -16,6 +17,23 @@ int stsrole_session_name(const char *user, const char *bastion_id, const char *n
 
 /* A fresh random session id (hex, 32 characters) into out[33]. */
 int stsrole_session_id(char out[33], struct stsrole_error *err);
+
+/* The AssumeRole parameters of a person's session: session name
+ * "<user>@<bastion_id>.<nonce>" (into name), SourceIdentity = user, the tags
+ * stsrole:bastion, stsrole:mfa=totp, stsrole:session = session_id and the
+ * role's tag.KEY lines (into tags), the role's (or the global) duration and
+ * its ExternalId.  ap points into tags and name. */
+int stsrole_person_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
+                          const char *user, const char *session_id, const char *nonce,
+                          struct stsrole_tag tags[50], char name[65],
+                          struct stsrole_assume_params *ap, struct stsrole_error *err);
+
+/* One AssumeRole through client c: validates and encodes ap, sends it with
+ * c's retries, decodes the answer into out.  request_id receives AWS's
+ * request id, on failure too when AWS answered. */
+int stsrole_assume_role(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
+                        struct stsrole_assumed *out, char request_id[128],
+                        struct stsrole_error *err);
 
 /* What a mint needs beyond the config. */
 struct stsrole_mint {
