@@ -108,6 +108,7 @@ struct stsrole_audit_verifier {
      * that the chain alone cannot. */
     uint64_t head_seq;
     char head_prev[65];
+    int head_checked; /* set once the line at head_seq was compared */
 };
 
 void stsrole_audit_verify_init(struct stsrole_audit_verifier *v);

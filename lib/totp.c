@@ -176,11 +176,17 @@ lint_usersfile(const char *text, size_t len, const char *user, const char *users
         for (n = 0; n < 4; n++)
             if ((f[n] = strtok_r(n == 0 ? buf : NULL, " \t\r\n", &save)) == NULL)
                 break;
-        bad = n >= 2 && f[0][0] != '#' && strcmp(f[1], user) == 0 && n < 4;
+        if (n >= 2 && f[0][0] != '#' && strcmp(f[1], user) == 0) {
+            size_t hl = n < 4 ? 0 : strlen(f[3]);
+            /* liboath takes the secret as hex; one that is not (or of odd
+             * length) is a broken entry liboath may skip or half-read. */
+            bad = hl == 0 || hl % 2 != 0 || strspn(f[3], "0123456789abcdefABCDEF") != hl;
+        }
         stsrole_wipe(buf, sizeof(buf));
     }
     if (bad)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: the entry of %s has no secret",
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s:%d: the entry of %s has no secret, or one that is not hex",
                             usersfile, lineno, user);
     return STSROLE_OK;
 }
