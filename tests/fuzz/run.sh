@@ -213,7 +213,9 @@ for name in "${targets[@]}"; do
     if [ -d "$here/corpus/$name" ]; then
         cp "$here/corpus/$name"/* "$work/corpus/" 2>/dev/null
     fi
-    opts=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1
+    # FUZZ_SEED makes a run repeatable (tests/run sets it, so CI explores
+    # the same path each time); unset, libFuzzer picks a new seed.
+    opts=(${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$secs" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1
         -artifact_prefix="$bdir/crashes/$name-")
     [ -f "$here/dict/$name.dict" ] && opts+=(-dict="$here/dict/$name.dict")
     (cd "$work" && UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
