@@ -145,6 +145,17 @@ class Login:
                       self.user_env())
 
 
+def asan_runtime(module):
+    """The sanitizer runtimes a module built with --enable-sanitizers needs, ':'-joined."""
+    try:
+        out = subprocess.run(["ldd", module], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return ":".join(ln.split()[2] for ln in out.splitlines()
+                    if ("libasan" in ln or "libubsan" in ln) and "=>" in ln)
+
+
 class World:
     def __init__(self, moto, menv, tmp, sessdrive):
         self.moto = moto
@@ -153,9 +164,13 @@ class World:
         self.sessdrive = sessdrive
         self.env = base_env(menv)
         self.pam_env = dict(self.env)
-        if os.environ.get("SESSDRIVE_PRELOAD"):
-            self.pam_env.update(LD_PRELOAD=os.environ["SESSDRIVE_PRELOAD"],
-                                ASAN_OPTIONS="detect_leaks=0")
+        preload = os.environ.get("SESSDRIVE_PRELOAD") or asan_runtime(
+            os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so"))
+        if preload:
+            # The driver itself is not instrumented: the module's ASan runtime
+            # must be loaded first, and not be fussy about the order.
+            self.pam_env.update(LD_PRELOAD=preload,
+                                ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0")
         self.roles = menv["roles"]
         self.state = os.path.join(tmp, "state")
         self.run = os.path.join(tmp, "run")
