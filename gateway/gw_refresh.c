@@ -970,12 +970,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;
-    memset(&c, 0, sizeof(c));
-    c.http = &g->http;
-    c.base = &g->base;
-    c.region = g->cfg.region;
-    c.service = "sts";
-    c.endpoint = g->cfg.sts_endpoint;
+    stsrole_config_client(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = MINT_DEADLINE_MS;
     rc = stsrole_assume_role(&c, &ap, as, request_id, err);
     if (rc != STSROLE_OK)

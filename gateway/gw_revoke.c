@@ -296,12 +296,7 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     ap.role_arn = arn;
     ap.session_name = name;
     ap.duration = REVOKER_DURATION;
-    memset(&c, 0, sizeof(c));
-    c.http = &g->http;
-    c.base = &g->base;
-    c.region = g->cfg.region;
-    c.service = "sts";
-    c.endpoint = g->cfg.sts_endpoint;
+    stsrole_config_client(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = AWS_DEADLINE_MS;
     rc = stsrole_assume_role(&c, &ap, &a, request_id, err);
     if (rc != STSROLE_OK)

@@ -162,14 +162,7 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     rc = stsrole_config_provider(cfg, &http, &base, err);
     if (rc != STSROLE_OK)
         return rc;
-    memset(&client, 0, sizeof(client));
-    client.http = &http;
-    client.base = &base;
-    client.region = cfg->region;
-    client.service = "sts";
-    client.endpoint = cfg->sts_endpoint;
-    /* A login waits on this: bound it well below sshd's LoginGraceTime. */
-    client.deadline_ms = cfg->timeout * 1000 * 2 + 2000;
+    stsrole_config_client(cfg, &http, &base, "sts", cfg->sts_endpoint, &client);
     rc = stsrole_assume_role(&client, &ap, out, request_id, err);
     stsrole_creds_provider_free(&base);
     return rc;

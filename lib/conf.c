@@ -651,6 +651,20 @@ stsrole_config_http(const struct stsrole_config *cfg, struct stsrole_http_config
     http->timeout_ms = (long)cfg->timeout * 1000L;
 }
 
+void
+stsrole_config_client(const struct stsrole_config *cfg, const struct stsrole_http_config *http,
+                      struct stsrole_creds_provider *base, const char *service,
+                      const char *endpoint, struct stsrole_aws_client *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->http = http;
+    c->base = base;
+    c->region = cfg->region;
+    c->service = service;
+    c->endpoint = endpoint;
+    c->deadline_ms = cfg->timeout * 1000 * 2 + 2000;
+}
+
 int
 stsrole_config_provider(const struct stsrole_config *cfg, const struct stsrole_http_config *http,
                         struct stsrole_creds_provider *p, struct stsrole_error *err)

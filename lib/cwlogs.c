@@ -21,13 +21,7 @@ void
 stsrole_logs_client(struct stsrole_aws_client *c, const struct stsrole_config *cfg,
                     const struct stsrole_http_config *http, struct stsrole_creds_provider *base)
 {
-    memset(c, 0, sizeof(*c));
-    c->http = http;
-    c->base = base;
-    c->region = cfg->region;
-    c->service = "logs";
-    c->endpoint = cfg->logs_endpoint;
-    c->deadline_ms = cfg->timeout * 1000 * 2 + 2000;
+    stsrole_config_client(cfg, http, base, "logs", cfg->logs_endpoint, c);
     c->max_attempts = 1;
 }
 

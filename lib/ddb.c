@@ -21,14 +21,7 @@ void
 stsrole_ddb_client(struct stsrole_aws_client *c, const struct stsrole_config *cfg,
                    const struct stsrole_http_config *http, struct stsrole_creds_provider *base)
 {
-    memset(c, 0, sizeof(*c));
-    c->http = http;
-    c->base = base;
-    c->region = cfg->region;
-    c->service = "dynamodb";
-    c->endpoint = cfg->dynamodb_endpoint;
-    /* A login waits on this: bound it well below sshd's LoginGraceTime. */
-    c->deadline_ms = cfg->timeout * 1000 * 2 + 2000;
+    stsrole_config_client(cfg, http, base, "dynamodb", cfg->dynamodb_endpoint, c);
 }
 
 /* ---- attribute values ------------------------------------------------- */
