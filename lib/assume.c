@@ -125,7 +125,7 @@ stsrole_assume_role(struct stsrole_aws_client *c, const struct stsrole_assume_pa
         return rc;
     }
     snprintf(request_id, 128, "%s", resp.request_id);
-    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, out, err);
+    rc = stsrole_sts_parse_assume(resp.content_type, resp.body.data, resp.body.len, out, err);
     stsrole_http_response_free(&resp);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -59,6 +60,45 @@ stsrole_form_append(struct stsrole_buf *out, const char *name, const char *value
         }
     }
     return rc;
+}
+
+/* "type/subtype; params" equals want, ignoring case and parameters. */
+static int
+media_type_is(const char *ctype, const char *want)
+{
+    size_t n = strlen(want);
+
+    while (*ctype == ' ' || *ctype == '\t')
+        ctype++;
+    return strncasecmp(ctype, want, n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ' || ctype[n] == '\t');
+}
+
+enum stsrole_aws_format
+stsrole_aws_format(const char *content_type, const char *body, size_t len)
+{
+    size_t i = 0;
+
+    if (content_type != NULL && *content_type != '\0') {
+        if (media_type_is(content_type, "application/json") ||
+            media_type_is(content_type, "application/x-amz-json-1.0") ||
+            media_type_is(content_type, "application/x-amz-json-1.1"))
+            return STSROLE_AWS_JSON;
+        if (media_type_is(content_type, "text/xml") ||
+            media_type_is(content_type, "application/xml"))
+            return STSROLE_AWS_XML;
+    }
+    if (body == NULL)
+        return STSROLE_AWS_UNKNOWN;
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    while (i < len && strchr(" \t\r\n", body[i]) != NULL && body[i] != '\0')
+        i++;
+    if (i < len && body[i] == '{')
+        return STSROLE_AWS_JSON;
+    if (i < len && body[i] == '<')
+        return STSROLE_AWS_XML;
+    return STSROLE_AWS_UNKNOWN;
 }
 
 static int64_t
@@ -180,8 +220,8 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
         return rc;
     if (resp->status >= 200 && resp->status < 300)
         return STSROLE_OK;
-    rc = stsrole_aws_classify(resp->status, resp->body.data ? resp->body.data : "", resp->body.len,
-                              err);
+    rc = stsrole_aws_classify_as(stsrole_aws_format(resp->content_type, NULL, 0), resp->status,
+                                 resp->body.data ? resp->body.data : "", resp->body.len, err);
     if (err != NULL && err->request_id[0] == '\0' && resp->request_id[0] != '\0')
         snprintf(err->request_id, sizeof(err->request_id), "%s", resp->request_id);
     stsrole_http_response_free(resp);

@@ -17,6 +17,24 @@
  */
 int stsrole_aws_classify(long http_status, const char *body, size_t len, struct stsrole_error *err);
 
+/* How an answer is encoded. */
+enum stsrole_aws_format { STSROLE_AWS_UNKNOWN = 0, STSROLE_AWS_JSON, STSROLE_AWS_XML };
+
+/*
+ * Pure: the encoding of an answer, by its Content-Type: application/json
+ * and application/x-amz-json-* are JSON, text/xml and application/xml are
+ * XML.  Real STS and IAM answer JSON when asked with Accept:
+ * application/json, and XML otherwise (moto always answers XML).  Only
+ * when the type is absent or neither does the first character of body
+ * decide; UNKNOWN when that is neither '{' nor '<'.
+ */
+enum stsrole_aws_format stsrole_aws_format(const char *content_type, const char *body, size_t len);
+
+/* stsrole_aws_classify for a body whose format is already known (UNKNOWN:
+ * sniffed from the body). */
+int stsrole_aws_classify_as(enum stsrole_aws_format format, long http_status, const char *body,
+                            size_t len, struct stsrole_error *err);
+
 /* One AWS endpoint a client talks to. */
 struct stsrole_aws_client {
     const struct stsrole_http_config *http;

@@ -434,19 +434,25 @@ decode_xml(const char *body, size_t len, struct decoded *d)
 int
 stsrole_aws_classify(long http_status, const char *body, size_t len, struct stsrole_error *err)
 {
+    return stsrole_aws_classify_as(STSROLE_AWS_UNKNOWN, http_status, body, len, err);
+}
+
+int
+stsrole_aws_classify_as(enum stsrole_aws_format format, long http_status, const char *body,
+                        size_t len, struct stsrole_error *err)
+{
     struct decoded d;
     enum stsrole_status cls;
-    size_t i = 0;
     int rc = -1;
 
     memset(&d, 0, sizeof(d));
     stsrole_error_clear(err);
     if (body != NULL && len > 0 && len <= ERR_BODY_MAX && memchr(body, '\0', len) == NULL) {
-        while (i < len && strchr(" \t\r\n", body[i]) != NULL)
-            i++;
-        if (i < len && body[i] == '{')
+        if (format == STSROLE_AWS_UNKNOWN)
+            format = stsrole_aws_format(NULL, body, len);
+        if (format == STSROLE_AWS_JSON)
             rc = decode_json(body, len, &d);
-        else if (i < len && body[i] == '<')
+        else if (format == STSROLE_AWS_XML)
             rc = decode_xml(body, len, &d);
     }
     if (rc != 0) {

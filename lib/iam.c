@@ -1,7 +1,9 @@
-/* iam.c: the few IAM calls the gateway makes on a target role's inline policy, and their XML. */
+/* iam.c: the few IAM calls the gateway makes on a target role's inline policy; answers in JSON or
+ * XML. */
 #include "config.h"
 
 #include <ctype.h>
+#include <cjson/cJSON.h>
 #include <expat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,15 +263,59 @@ url_decode(char *s)
     return 0;
 }
 
-int
-stsrole_iam_parse_get_role_policy(const char *xml, size_t len, char **doc,
-                                  struct stsrole_error *err)
+/*
+ * The JSON form of a Query-API answer, as IAM sends it when asked with
+ * Accept: application/json:
+ *   {"<Op>Response":{"<Op>Result":{...},"ResponseMetadata":{...}}}
+ * The result object of op, or NULL.
+ */
+static const cJSON *
+json_result(const cJSON *doc, const char *op)
 {
+    char name[64];
+    const cJSON *resp;
+
+    snprintf(name, sizeof(name), "%sResponse", op);
+    resp = cJSON_GetObjectItemCaseSensitive(doc, name);
+    snprintf(name, sizeof(name), "%sResult", op);
+    return cJSON_IsObject(resp) ? cJSON_GetObjectItemCaseSensitive(resp, name) : NULL;
+}
+
+static int
+json_parse(const char *body, size_t len, cJSON **doc, struct stsrole_error *err)
+{
+    if (body == NULL || len > (size_t)STSROLE_HTTP_MAX_RESPONSE)
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "IAM answer missing or too large");
+    if ((*doc = cJSON_ParseWithLength(body, len)) == NULL)
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "malformed IAM answer (JSON)");
+    return STSROLE_OK;
+}
+
+/* The PolicyDocument as IAM sends it, in either format: vals[0] (heap). */
+static int
+get_role_policy_raw(const char *content_type, const char *body, size_t len, char **raw,
+                    struct stsrole_error *err)
+{
+    const cJSON *res, *d;
     struct xml_ctx x;
+    cJSON *doc;
     int rc;
 
-    *doc = NULL;
-    if ((rc = xml_collect(xml, len, "PolicyDocument", &x, err)) != STSROLE_OK)
+    *raw = NULL;
+    if (stsrole_aws_format(content_type, body, len) == STSROLE_AWS_JSON) {
+        if ((rc = json_parse(body, len, &doc, err)) != STSROLE_OK)
+            return rc;
+        res = json_result(doc, "GetRolePolicy");
+        d = res != NULL ? cJSON_GetObjectItemCaseSensitive(res, "PolicyDocument") : NULL;
+        if (cJSON_IsString(d) && (*raw = stsrole_strdup(d->valuestring)) == NULL)
+            rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing JSON");
+        else if (!cJSON_IsString(d))
+            rc = stsrole_fail(err, STSROLE_E_PROTOCOL,
+                              "GetRolePolicy answer without a PolicyDocument");
+        cJSON_Delete(doc);
+        return rc;
+    }
+    if ((rc = xml_collect(body, len, "PolicyDocument", &x, err)) != STSROLE_OK)
         return rc;
     stsrole_buf_free(&x.marker);
     if (x.n != 1) {
@@ -278,27 +324,93 @@ stsrole_iam_parse_get_role_policy(const char *xml, size_t len, char **doc,
                             "GetRolePolicy answer without one "
                             "PolicyDocument");
     }
-    /* IAM URL-encodes policy documents in its answers; a document that is
-     * already JSON is left alone. */
-    if (x.vals[0][strspn(x.vals[0], " \t\r\n")] != '{' && url_decode(x.vals[0]) != 0) {
-        stsrole_strv_free(x.vals);
-        return stsrole_fail(err, STSROLE_E_PROTOCOL, "PolicyDocument is badly URL-encoded");
-    }
-    *doc = x.vals[0];
+    *raw = x.vals[0];
     free(x.vals);
     return STSROLE_OK;
 }
 
 int
-stsrole_iam_parse_list_role_policies(const char *xml, size_t len, char ***names, char **marker,
-                                     struct stsrole_error *err)
+stsrole_iam_parse_get_role_policy(const char *content_type, const char *body, size_t len,
+                                  char **doc, struct stsrole_error *err)
+{
+    char *raw;
+    int rc;
+
+    *doc = NULL;
+    if ((rc = get_role_policy_raw(content_type, body, len, &raw, err)) != STSROLE_OK)
+        return rc;
+    /* IAM URL-encodes policy documents in its answers, in JSON and XML
+     * alike; a document that is already JSON is left alone. */
+    if (raw[strspn(raw, " \t\r\n")] != '{' && url_decode(raw) != 0) {
+        free(raw);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "PolicyDocument is badly URL-encoded");
+    }
+    *doc = raw;
+    return STSROLE_OK;
+}
+
+/* ListRolePolicies in JSON: PolicyNames an array of strings, IsTruncated
+ * a boolean, Marker a string when truncated. */
+static int
+list_role_policies_json(const char *body, size_t len, char ***names, char **marker,
+                        struct stsrole_error *err)
+{
+    const cJSON *res, *arr, *it, *trunc, *mk;
+    cJSON *doc;
+    char **v;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = json_parse(body, len, &doc, err)) != STSROLE_OK)
+        return rc;
+    res = json_result(doc, "ListRolePolicies");
+    arr = res != NULL ? cJSON_GetObjectItemCaseSensitive(res, "PolicyNames") : NULL;
+    trunc = res != NULL ? cJSON_GetObjectItemCaseSensitive(res, "IsTruncated") : NULL;
+    mk = res != NULL ? cJSON_GetObjectItemCaseSensitive(res, "Marker") : NULL;
+    if (!cJSON_IsArray(arr) || (trunc != NULL && !cJSON_IsBool(trunc)) ||
+        (cJSON_IsTrue(trunc) && !cJSON_IsString(mk))) {
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_PROTOCOL, "malformed ListRolePolicies answer (JSON)");
+    }
+    if ((v = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v))) == NULL) {
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory parsing JSON");
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsString(it) || (v[n] = stsrole_strdup(it->valuestring)) == NULL) {
+            rc = cJSON_IsString(it)
+                     ? stsrole_fail(err, STSROLE_E_NOMEM, "out of memory")
+                     : stsrole_fail(err, STSROLE_E_PROTOCOL,
+                                    "ListRolePolicies: a policy name is not a string");
+            stsrole_strv_free(v);
+            cJSON_Delete(doc);
+            return rc;
+        }
+        n++;
+    }
+    if (cJSON_IsTrue(trunc) && (*marker = stsrole_strdup(mk->valuestring)) == NULL) {
+        stsrole_strv_free(v);
+        cJSON_Delete(doc);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    cJSON_Delete(doc);
+    *names = v;
+    return STSROLE_OK;
+}
+
+int
+stsrole_iam_parse_list_role_policies(const char *content_type, const char *body, size_t len,
+                                     char ***names, char **marker, struct stsrole_error *err)
 {
     struct xml_ctx x;
     int rc;
 
     *names = NULL;
     *marker = NULL;
-    if ((rc = xml_collect(xml, len, "member", &x, err)) != STSROLE_OK)
+    if (stsrole_aws_format(content_type, body, len) == STSROLE_AWS_JSON)
+        return list_role_policies_json(body, len, names, marker, err);
+    if ((rc = xml_collect(body, len, "member", &x, err)) != STSROLE_OK)
         return rc;
     if (x.vals == NULL && (x.vals = calloc(1, sizeof(*x.vals))) == NULL) {
         stsrole_buf_free(&x.marker);
@@ -360,7 +472,8 @@ stsrole_iam_get_role_policy(struct stsrole_aws_client *c, const char *role, cons
         goto out;
     rc = call(c, &form, &resp, request_id, err);
     if (rc == STSROLE_OK)
-        rc = stsrole_iam_parse_get_role_policy(resp.body.data, resp.body.len, doc, err);
+        rc = stsrole_iam_parse_get_role_policy(resp.content_type, resp.body.data, resp.body.len,
+                                               doc, err);
     else if (is_no_such_entity(err))
         rc = stsrole_fail(err, STSROLE_E_NOTFOUND, "role %s has no inline policy %s", role, policy);
     stsrole_http_response_free(&resp);
@@ -425,8 +538,8 @@ stsrole_iam_list_role_policies(struct stsrole_aws_client *c, const char *role, c
             break;
         rc = call(c, &form, &resp, NULL, err);
         if (rc == STSROLE_OK)
-            rc = stsrole_iam_parse_list_role_policies(resp.body.data, resp.body.len, &page, &next,
-                                                      err);
+            rc = stsrole_iam_parse_list_role_policies(resp.content_type, resp.body.data,
+                                                      resp.body.len, &page, &next, err);
         stsrole_http_response_free(&resp);
         if (rc != STSROLE_OK)
             break;

@@ -1,4 +1,5 @@
-/* iam.h: the few IAM calls the gateway makes on a target role's inline policy, and their XML. */
+/* iam.h: the few IAM calls the gateway makes on a target role's inline policy; answers in JSON or
+ * XML. */
 #ifndef STSROLE_IAM_H
 #define STSROLE_IAM_H
 
@@ -29,14 +30,17 @@ int stsrole_iam_delete_role_policy_body(const char *role, const char *policy,
 int stsrole_iam_list_role_policies_body(const char *role, const char *marker,
                                         struct stsrole_buf *out, struct stsrole_error *err);
 
-/* Pure: the PolicyDocument of a GetRolePolicy answer (XML), URL-decoded as
- * IAM sends it (RFC 3986), into *doc (heap).  STSROLE_E_PROTOCOL when absent. */
-int stsrole_iam_parse_get_role_policy(const char *body, size_t len, char **doc,
-                                      struct stsrole_error *err);
-/* Pure: the PolicyNames of a ListRolePolicies answer, NULL-terminated
- * (free with stsrole_strv_free), and the Marker when IsTruncated. */
-int stsrole_iam_parse_list_role_policies(const char *body, size_t len, char ***names, char **marker,
-                                         struct stsrole_error *err);
+/* Pure: the PolicyDocument of a GetRolePolicy answer, JSON or XML as
+ * content_type says (stsrole_aws_format; NULL: sniffed), URL-decoded as
+ * IAM sends it (RFC 3986), into *doc (heap).  STSROLE_E_PROTOCOL when
+ * absent. */
+int stsrole_iam_parse_get_role_policy(const char *content_type, const char *body, size_t len,
+                                      char **doc, struct stsrole_error *err);
+/* Pure: the PolicyNames of a ListRolePolicies answer (JSON or XML, as
+ * above), NULL-terminated (free with stsrole_strv_free), and the Marker
+ * when IsTruncated. */
+int stsrole_iam_parse_list_role_policies(const char *content_type, const char *body, size_t len,
+                                         char ***names, char **marker, struct stsrole_error *err);
 void stsrole_strv_free(char **v);
 
 /*

@@ -1032,10 +1032,10 @@ parse_xml(const char *body, size_t len, struct stsrole_assumed *out, struct stsr
 }
 
 int
-stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
-                         struct stsrole_error *err)
+stsrole_sts_parse_assume(const char *content_type, const char *body, size_t len,
+                         struct stsrole_assumed *out, struct stsrole_error *err)
 {
-    size_t i = 0;
+    enum stsrole_aws_format format;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -1045,13 +1045,10 @@ stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *o
     if (len > BODY_MAX)
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "AssumeRole answer: %zu bytes, at most %d",
                             len, BODY_MAX);
-    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    while (i < len && is_xml_space(body[i]))
-        i++;
-    if (i < len && body[i] == '{')
+    format = stsrole_aws_format(content_type, body, len);
+    if (format == STSROLE_AWS_JSON)
         rc = parse_json(body, len, out, err);
-    else if (i < len && body[i] == '<')
+    else if (format == STSROLE_AWS_XML)
         rc = parse_xml(body, len, out, err);
     else
         rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "AssumeRole answer: neither JSON nor XML");

@@ -46,10 +46,10 @@ int stsrole_sts_validate(const struct stsrole_assume_params *p, struct stsrole_e
 int stsrole_sts_assume_body(const struct stsrole_assume_params *p, struct stsrole_buf *out,
                             struct stsrole_error *err);
 
-/* Decodes a 2xx AssumeRole answer, JSON or XML (sniffed from the body).
- * Every field is checked; anything missing or malformed is
- * STSROLE_E_PROTOCOL. */
-int stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
-                             struct stsrole_error *err);
+/* Decodes a 2xx AssumeRole answer, JSON or XML as its content_type says
+ * (stsrole_aws_format; NULL: sniffed from the body).  Every field is
+ * checked; anything missing or malformed is STSROLE_E_PROTOCOL. */
+int stsrole_sts_parse_assume(const char *content_type, const char *body, size_t len,
+                             struct stsrole_assumed *out, struct stsrole_error *err);
 
 #endif

@@ -551,10 +551,10 @@ __wrap_RAND_bytes(unsigned char *buf, int n)
  * checked too.  (A cross-object reference inside the core, so --wrap
  * reaches it.) */
 int
-__wrap_stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
-                                struct stsrole_error *err)
+__wrap_stsrole_sts_parse_assume(const char *content_type, const char *body, size_t len,
+                                struct stsrole_assumed *out, struct stsrole_error *err)
 {
-    int rc = __real_stsrole_sts_parse_assume(body, len, out, err);
+    int rc = __real_stsrole_sts_parse_assume(content_type, body, len, out, err);
 
     if (rc == STSROLE_OK) {
         faultinj_learn_secret("learned-secret-key", out->creds.secret_access_key);

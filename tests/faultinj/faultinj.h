@@ -69,10 +69,10 @@ int __real_RAND_bytes(unsigned char *buf, int n);
 /* Not failed, only watched: learns the minted secrets (faultinj.c). */
 struct stsrole_assumed;
 struct stsrole_error;
-int __wrap_stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
-                                    struct stsrole_error *err);
-int __real_stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
-                                    struct stsrole_error *err);
+int __wrap_stsrole_sts_parse_assume(const char *content_type, const char *body, size_t len,
+                                    struct stsrole_assumed *out, struct stsrole_error *err);
+int __real_stsrole_sts_parse_assume(const char *content_type, const char *body, size_t len,
+                                    struct stsrole_assumed *out, struct stsrole_error *err);
 
 /* PAM's side (faultinj_pam.c), for the module only. */
 struct pam_handle;

@@ -11,7 +11,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     stsrole_error_clear(&err);
-    rc = stsrole_sts_parse_assume((const char *)data, size, &a, &err);
+    rc = stsrole_sts_parse_assume(NULL, (const char *)data, size, &a, &err);
     fuzz_check_error(&err, rc);
     if (rc == STSROLE_OK) {
         /* What AssumeRole returns goes into the session's environment:

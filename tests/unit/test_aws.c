@@ -50,6 +50,24 @@ test_form_append(void **state)
     stsrole_buf_free(&b);
 }
 
+/* Decode by Content-Type; sniff only when it says nothing useful. */
+static void
+test_format(void **state)
+{
+    (void)state;
+    assert_int_equal(stsrole_aws_format("application/json", "<x/>", 4), STSROLE_AWS_JSON);
+    assert_int_equal(stsrole_aws_format("Application/JSON; charset=UTF-8", NULL, 0),
+                     STSROLE_AWS_JSON);
+    assert_int_equal(stsrole_aws_format("application/x-amz-json-1.1", NULL, 0), STSROLE_AWS_JSON);
+    assert_int_equal(stsrole_aws_format("text/xml", "{}", 2), STSROLE_AWS_XML);
+    assert_int_equal(stsrole_aws_format("application/xml;charset=utf-8", "{}", 2), STSROLE_AWS_XML);
+    assert_int_equal(stsrole_aws_format("application/jsonx", "<a/>", 4), STSROLE_AWS_XML);
+    assert_int_equal(stsrole_aws_format("", " \n{}", 4), STSROLE_AWS_JSON);
+    assert_int_equal(stsrole_aws_format(NULL, "\xef\xbb\xbf<a/>", 7), STSROLE_AWS_XML);
+    assert_int_equal(stsrole_aws_format("text/html", "oops", 4), STSROLE_AWS_UNKNOWN);
+    assert_int_equal(stsrole_aws_format(NULL, NULL, 0), STSROLE_AWS_UNKNOWN);
+}
+
 static void
 test_backoff(void **state)
 {
@@ -150,6 +168,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_check),
         cmocka_unit_test(test_form_append),
+        cmocka_unit_test(test_format),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_retry_until_attempts),
     };

@@ -407,7 +407,8 @@ test_iam_get_role_policy_answer(void **state)
     char *doc;
 
     (void)state;
-    assert_int_equal(stsrole_iam_parse_get_role_policy(xml, strlen(xml), &doc, &e), STSROLE_OK);
+    assert_int_equal(stsrole_iam_parse_get_role_policy("text/xml", xml, strlen(xml), &doc, &e),
+                     STSROLE_OK);
     assert_non_null(strstr(doc, "\"aws:userid\":[\"AROAX:a+b@b1.01\"]"));
     stsrole_revoked_init(&s);
     assert_int_equal(stsrole_revoked_from_json(doc, strlen(doc), NOW, NOW, &s, &e), STSROLE_OK);
@@ -415,8 +416,71 @@ test_iam_get_role_policy_answer(void **state)
     assert_string_equal(s.v[0].userid, "AROAX:a+b@b1.01"); /* '+' stays '+' */
     stsrole_revoked_free(&s);
     free(doc);
-    assert_int_equal(stsrole_iam_parse_get_role_policy("<a><b>", 6, &doc, &e), STSROLE_E_PROTOCOL);
-    assert_int_equal(stsrole_iam_parse_get_role_policy("<a/>", 4, &doc, &e), STSROLE_E_PROTOCOL);
+    assert_int_equal(stsrole_iam_parse_get_role_policy(NULL, "<a><b>", 6, &doc, &e),
+                     STSROLE_E_PROTOCOL);
+    assert_int_equal(stsrole_iam_parse_get_role_policy(NULL, "<a/>", 4, &doc, &e),
+                     STSROLE_E_PROTOCOL);
+}
+
+/* IAM asked with Accept: application/json answers JSON: the same nesting
+ * as the XML, PolicyDocument still URL-encoded, PolicyNames an array and
+ * IsTruncated a boolean.  Decided by Content-Type, not by the body. */
+static void
+test_iam_json_answers(void **state)
+{
+    const char *get = "{\"GetRolePolicyResponse\":{\"GetRolePolicyResult\":{"
+                      "\"PolicyDocument\":\"%7B%22Version%22%3A%222012-10-17%22%7D\","
+                      "\"PolicyName\":\"stsrole-revoked-b1\",\"RoleName\":\"R\"},"
+                      "\"ResponseMetadata\":{\"RequestId\":\"r-1\"}}}";
+    const char *list = "{\"ListRolePoliciesResponse\":{\"ListRolePoliciesResult\":{"
+                       "\"IsTruncated\":true,\"Marker\":\"m/1+=\",\"PolicyNames\":"
+                       "[\"permissions\",\"stsrole-revoked-b2\"]},"
+                       "\"ResponseMetadata\":{\"RequestId\":\"r-2\"}}}";
+    const char *last = "{\"ListRolePoliciesResponse\":{\"ListRolePoliciesResult\":{"
+                       "\"IsTruncated\":false,\"PolicyNames\":[]}}}";
+    struct stsrole_error e;
+    char *doc, **names, *marker;
+
+    (void)state;
+    assert_int_equal(
+        stsrole_iam_parse_get_role_policy("application/json", get, strlen(get), &doc, &e),
+        STSROLE_OK);
+    assert_string_equal(doc, "{\"Version\":\"2012-10-17\"}");
+    free(doc);
+    assert_int_equal(stsrole_iam_parse_get_role_policy("application/json;charset=UTF-8", get,
+                                                       strlen(get), &doc, &e),
+                     STSROLE_OK);
+    free(doc);
+    /* Content-Type wins: XML declared, JSON sent, is malformed. */
+    assert_int_equal(stsrole_iam_parse_get_role_policy("text/xml", get, strlen(get), &doc, &e),
+                     STSROLE_E_PROTOCOL);
+    assert_int_equal(
+        stsrole_iam_parse_get_role_policy("application/json", "{\"a\":1}", 7, &doc, &e),
+        STSROLE_E_PROTOCOL);
+    assert_null(doc);
+    assert_int_equal(stsrole_iam_parse_list_role_policies("application/json", list, strlen(list),
+                                                          &names, &marker, &e),
+                     STSROLE_OK);
+    assert_string_equal(names[0], "permissions");
+    assert_string_equal(names[1], "stsrole-revoked-b2");
+    assert_null(names[2]);
+    assert_string_equal(marker, "m/1+=");
+    stsrole_strv_free(names);
+    free(marker);
+    assert_int_equal(stsrole_iam_parse_list_role_policies("application/json", last, strlen(last),
+                                                          &names, &marker, &e),
+                     STSROLE_OK);
+    assert_null(names[0]);
+    assert_null(marker);
+    stsrole_strv_free(names);
+    /* A name that is not a string, or IsTruncated as a string, is refused. */
+    assert_int_equal(stsrole_iam_parse_list_role_policies(
+                         "application/json",
+                         "{\"ListRolePoliciesResponse\":{\"ListRolePoliciesResult\":{"
+                         "\"PolicyNames\":[1]}}}",
+                         75, &names, &marker, &e),
+                     STSROLE_E_PROTOCOL);
+    assert_null(names);
 }
 
 static void
@@ -431,8 +495,9 @@ test_iam_list_and_bodies(void **state)
     char **names, *marker, account[13], name[65];
 
     (void)state;
-    assert_int_equal(stsrole_iam_parse_list_role_policies(xml, strlen(xml), &names, &marker, &e),
-                     STSROLE_OK);
+    assert_int_equal(
+        stsrole_iam_parse_list_role_policies("text/xml", xml, strlen(xml), &names, &marker, &e),
+        STSROLE_OK);
     assert_string_equal(names[0], "permissions");
     assert_string_equal(names[1], "stsrole-revoked-b2");
     assert_null(names[2]);
@@ -474,6 +539,7 @@ main(void)
         cmocka_unit_test(test_generated_document_is_json),
         cmocka_unit_test(test_iam_get_role_policy_answer),
         cmocka_unit_test(test_iam_list_and_bodies),
+        cmocka_unit_test(test_iam_json_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

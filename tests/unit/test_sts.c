@@ -573,7 +573,7 @@ static int
 parse(const char *body, size_t len, struct stsrole_assumed *a, struct stsrole_error *err)
 {
     memset(err, 0, sizeof(*err));
-    return stsrole_sts_parse_assume(body, len, a, err);
+    return stsrole_sts_parse_assume(NULL, body, len, a, err);
 }
 
 static void
