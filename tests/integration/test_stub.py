@@ -686,6 +686,92 @@ def imds_expires_soon(env):
     return "IMDS credential fetched %d time(s)" % n
 
 
+# -- the gateway's IAM calls, answered in JSON (as real IAM does) and in XML --
+
+sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
+from gwlib import Gateway, audit_lines, close_session, session_record, wait_for, write_session  # noqa: E402,E501
+
+
+def gateway_revoke(env, name, fmt, revoker):
+    """Two logouts with a gateway restart between them: the second revocation must read the
+    deny policy the first one wrote (GetRolePolicy) and keep its entry."""
+    gatewayd = os.path.join(os.path.dirname(CLI), "stsrole-gatewayd")
+    if not os.access(gatewayd, os.X_OK):
+        raise Skip("stsrole-gatewayd is not built beside " + CLI)
+    os.environ["STSROLE_GATEWAYD"] = gatewayd  # what gwlib.Gateway starts
+    stub = Stub(env.work, name, "--query-format", fmt)
+    try:
+        d = os.path.join(env.work, name)
+        os.makedirs(d, mode=0o700)
+        role_arn = "arn:aws:iam::%s:role/SecurityAuditRole" % ACCOUNT
+        conf = os.path.join(d, "stsrole.conf")
+        with open(conf, "w") as fh:
+            fh.write("\n".join([
+                "[stsrole]", "region = us-east-1", "sts_endpoint = " + stub.url(),
+                "iam_endpoint = " + stub.url(), "credentials = env", "timeout = 3",
+                "state_dir = " + os.path.join(d, "state"),
+                "audit_log = " + os.path.join(d, "audit.log"), "bastion_id = b1", "",
+                "[role audit]", "arn = " + role_arn,
+                "revoker_arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, env.key(revoker, name)),
+                "users = alice", ""]))
+        os.chmod(conf, 0o600)
+        genv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
+                "AWS_ACCESS_KEY_ID": BASE_KEY_ID, "AWS_SECRET_ACCESS_KEY": BASE_SECRET}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                genv[k] = os.environ[k]
+        state = os.path.join(d, "state")
+        ids = []
+        for n in range(2):
+            gw = Gateway(conf, genv, ["--skew", "0"], log=os.path.join(d, "gatewayd.log"))
+            gw.start()
+            try:
+                arid = "AROASTUBAUDIT%08d:alice@b1.%s%d" % (n, fmt, n)
+                rec = session_record("alice", "audit", role_arn, arid, "ASIASTUB%012d" % n,
+                                     time.time() + 3600)
+                write_session(state, rec)
+                close_session(state, rec)
+                ids.append(arid)
+                try:
+                    wait_for(lambda: [e for e in audit_lines(os.path.join(d, "audit.log"))
+                                      if e.get("session_id") == rec["session_id"]
+                                      and e["event"] in ("revoke.ok", "revoke.failed")],
+                             20, "revoke.ok")
+                except AssertionError as e:
+                    retries = [x.get("detail") for x in audit_lines(os.path.join(d, "audit.log"))
+                               if x["event"] == "revoke.retry"]
+                    raise Fail("revocation %d: %s; retries: %s" % (n + 1, e, retries[-1:]))
+            finally:
+                gw.stop()
+        gets = [r for r in stub.records(kind="iam")
+                if r.get("form", {}).get("Action") == "GetRolePolicy" and r.get("status") == 200]
+        if not gets:
+            raise Fail("the second revocation never read the existing policy")
+        if fmt == "json" and "application/json" not in gets[-1]["headers"].get("Accept", ""):
+            raise Fail("IAM was not asked for JSON")
+        puts = [r for r in stub.records(kind="iam")
+                if r.get("form", {}).get("Action") == "PutRolePolicy" and r.get("status") == 200]
+        if not puts:
+            raise Fail("no PutRolePolicy reached IAM")
+        doc = puts[-1]["form"]["PolicyDocument"]
+        missing = [i for i in ids if i not in doc]
+        if missing:
+            raise Fail("the last deny policy lacks %s: %s" % (missing, doc[:300]))
+        return "%d IAM calls in %s" % (len(stub.records(kind="iam")), fmt.upper())
+    finally:
+        stub.stop()
+
+
+@case
+def gateway_iam_json(env):
+    return gateway_revoke(env, "gateway-iam-json", "json", "json-exp")
+
+
+@case
+def gateway_iam_xml(env):
+    return gateway_revoke(env, "gateway-iam-xml", "xml", "xml-ok")
+
+
 # -- driver -----------------------------------------------------------------
 
 def run_case(env, fn):

@@ -43,6 +43,10 @@ SILENT_CAP_S = 30  # a "silent" answer never holds a connection longer than this
 MAX_REQUEST_BODY = 64 * 1024
 OVERSIZE_BYTES = 1024 * 1024
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
+IAM_ACTIONS = ("GetRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies")
+IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
+FORMATS = ("auto", "json", "xml")
 IMDS_ROLE = "stub-instance-role"
 IMDS_KEY_ID = "ASIASTUBIMDSKEY00001"
 IMDS_SECRET = "stubImdsSecretKeyDoNotLeak0000000000001"
@@ -93,6 +97,10 @@ class State:
         self.lock = threading.Lock()
         self.counters = {}  # scenario key -> requests seen (for "sequence")
         self.imds_tokens = {}  # token -> expiry epoch
+        self.iam = {}  # role name -> {policy name -> document}: the stub's IAM
+        if args.iam_seed:
+            with open(args.iam_seed, encoding="utf-8") as fh:
+                self.iam = {r: dict(p) for r, p in json.load(fh).items()}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -194,16 +202,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- STS --------------------------------------------------------------
 
-    def aws_error(self, status, code, message, kind="Sender"):
-        body = (
-            '<ErrorResponse xmlns="%s">\n'
-            "  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n"
-            "    <Message>%s</Message>\n  </Error>\n"
-            "  <RequestId>%s</RequestId>\n</ErrorResponse>\n"
-            % (STS_NS, kind, code, xml_escape(message), self.rec["request_id"])
-        )
+    def wants_json(self):
+        """Real STS and IAM answer JSON when the request asks for it (Accept:
+        application/json), XML otherwise; --query-format json|xml forces one (xml: as moto)."""
+        fmt = self.server.state.args.query_format
+        if fmt != "auto":
+            return fmt == "json"
+        return "application/json" in self.headers.get("Accept", "")
+
+    def aws_error(self, status, code, message, kind="Sender", ns=STS_NS):
+        if self.wants_json():
+            # The Query API's error in JSON, as STS and IAM send it.
+            body = json.dumps({"Error": {"Code": code, "Message": message, "Type": kind},
+                               "RequestId": self.rec["request_id"]})
+            ctype = "application/json"
+        else:
+            body = (
+                '<ErrorResponse xmlns="%s">\n'
+                "  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n"
+                "    <Message>%s</Message>\n  </Error>\n"
+                "  <RequestId>%s</RequestId>\n</ErrorResponse>\n"
+                % (ns, kind, code, xml_escape(message), self.rec["request_id"])
+            )
+            ctype = "text/xml"
         self.finish_log(status=status, action="reject", error_code=code, error=message)
-        self.send(status, body, content_type="text/xml")
+        self.send(status, body, content_type=ctype)
 
     def sts(self, body):
         # Checks the shape every real AssumeRole call has; a client that gets one of
@@ -223,6 +246,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(400, "MalformedQueryString", "stub: bad form body: %s" % e)
         form = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
         self.rec["form"] = {k: v for k, v in form.items() if k not in ("TokenCode",)}
+        if form.get("Action") in IAM_ACTIONS:
+            self.rec["kind"] = "iam"
+            return self.iam(form)
         if form.get("Action") != "AssumeRole":
             return self.aws_error(400, "InvalidAction", "stub: Action must be AssumeRole, got %r"
                                   % form.get("Action"))
@@ -278,6 +304,80 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not SCENARIO_RE.match(scenario):
             return self.aws_error(400, "ValidationError", "stub: bad scenario name %r" % scenario)
         self.serve_case(scenario, key, session)
+
+    # -- IAM (the inline-policy calls the gateway makes) -------------------
+
+    def iam(self, form):
+        auth = self.headers.get("Authorization", "")
+        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
+                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$", auth)
+        if not m:
+            return self.aws_error(400, "IncompleteSignature", "stub: bad Authorization",
+                                  ns=IAM_NS)
+        self.rec.update(auth_key_id=m.group(1), auth_region=m.group(3),
+                        auth_service=m.group(4))
+        if m.group(4) != "iam":
+            return self.aws_error(400, "IncompleteSignature", "stub: credential scope service "
+                                  "must be iam, got %r" % m.group(4), ns=IAM_NS)
+        if form.get("Version") != "2010-05-08":
+            return self.aws_error(400, "InvalidParameterValue",
+                                  "stub: Version must be 2010-05-08", ns=IAM_NS)
+        action, role = form["Action"], form.get("RoleName", "")
+        name = form.get("PolicyName")
+        if not isinstance(role, str) or not IAM_NAME_RE.match(role) or len(role) > 64:
+            return self.aws_error(400, "ValidationError", "stub: bad RoleName", ns=IAM_NS)
+        st = self.server.state
+        with st.lock:
+            policies = st.iam.setdefault(role, {})
+            if action == "ListRolePolicies":
+                result = {"PolicyNames": sorted(policies), "IsTruncated": False}
+            elif not isinstance(name, str) or not IAM_NAME_RE.match(name):
+                return self.aws_error(400, "ValidationError", "stub: bad PolicyName", ns=IAM_NS)
+            elif action == "PutRolePolicy":
+                doc = form.get("PolicyDocument")
+                try:
+                    json.loads(doc)
+                except (TypeError, ValueError):
+                    return self.aws_error(400, "MalformedPolicyDocument",
+                                          "stub: PolicyDocument is not JSON", ns=IAM_NS)
+                policies[name] = doc
+                result = None
+            elif name not in policies:
+                return self.aws_error(404, "NoSuchEntity", "The role policy with name %s cannot "
+                                      "be found." % name, ns=IAM_NS)
+            elif action == "DeleteRolePolicy":
+                del policies[name]
+                result = None
+            else:
+                # IAM URL-encodes the document in its answer, in JSON and in XML.
+                result = {"RoleName": role, "PolicyName": name,
+                          "PolicyDocument": urllib.parse.quote(policies[name], safe="")}
+        self.iam_reply(action, result)
+
+    def iam_reply(self, action, result):
+        rid = self.rec["request_id"]
+        if self.wants_json():
+            doc = {action + "Response": {"ResponseMetadata": {"RequestId": rid}}}
+            if result is not None:
+                doc[action + "Response"][action + "Result"] = result
+            body, ctype = json.dumps(doc), "application/json"
+        else:
+            inner = ""
+            if result is not None:
+                for k, v in result.items():
+                    if isinstance(v, list):
+                        v = "".join("<member>%s</member>" % xml_escape(x) for x in v)
+                    elif isinstance(v, bool):
+                        v = "true" if v else "false"
+                    else:
+                        v = xml_escape(v)
+                    inner += "<%s>%s</%s>" % (k, v, k)
+                inner = "<%sResult>%s</%sResult>" % (action, inner, action)
+            body = ('<%sResponse xmlns="%s">%s<ResponseMetadata><RequestId>%s</RequestId>'
+                    "</ResponseMetadata></%sResponse>\n" % (action, IAM_NS, inner, rid, action))
+            ctype = "text/xml"
+        self.finish_log(status=200, action="reply", response=body[:4096])
+        self.send(200, body, content_type=ctype)
 
     def load_case(self, scenario):
         path = os.path.join(self.server.state.args.cases, scenario + ".json")
@@ -484,6 +584,10 @@ def main():
     p.add_argument("--cases", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                    "cases"))
     p.add_argument("--imds-mode", choices=IMDS_MODES, default="ok")
+    p.add_argument("--query-format", choices=FORMATS, default="auto",
+                   help="IAM answers and STS/IAM errors: JSON when asked with Accept: "
+                   "application/json (auto, as AWS does), or always json or xml (as moto)")
+    p.add_argument("--iam-seed", help="JSON {role: {policy name: document}} to start IAM with")
     p.add_argument("--redirect-to", help="Location for the redirect case "
                    "(default: this server's /redirect-target/)")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
