@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "assume.h"
+#include "aws.h"
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"
@@ -128,6 +129,13 @@ ctl_assume(int argc, char **argv, const char *config_path)
     stsrole_config_free(&cfg);
     if (rc != STSROLE_OK)
         return fail(role_name, &err);
+    if (stsrole_aws_clock_skew() != 0)
+        fprintf(stderr,
+                "stsrolectl: warning: clock skew: the local clock is %lld s %s AWS's; the "
+                "request was signed again with AWS's time (fix NTP)\n",
+                (long long)(stsrole_aws_clock_skew() < 0 ? -stsrole_aws_clock_skew()
+                                                         : stsrole_aws_clock_skew()),
+                stsrole_aws_clock_skew() < 0 ? "ahead of" : "behind");
     if (print_credential_process(&a) != 0) {
         stsrole_assumed_free(&a);
         fprintf(stderr, "stsrolectl: cannot write the credential\n");

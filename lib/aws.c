@@ -18,6 +18,46 @@
 #define DEFAULT_ATTEMPTS 5
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 5000
+/* AWS refuses a signature more than 5 minutes off its clock; a Date that
+ * differs from our estimate by less than this cannot explain a refusal. */
+#define SKEW_MIN_S 60
+
+/* AWS's clock minus ours, in seconds, learned from a refused answer's
+ * Date header; every later signature of this process uses it.  Shared by
+ * all clients and threads (the gateway ships from a thread). */
+static int64_t clock_skew;
+
+int64_t
+stsrole_aws_clock_skew(void)
+{
+    return __atomic_load_n(&clock_skew, __ATOMIC_RELAXED);
+}
+
+void
+stsrole_aws_set_clock_skew(int64_t seconds)
+{
+    __atomic_store_n(&clock_skew, seconds, __ATOMIC_RELAXED);
+}
+
+int
+stsrole_aws_is_skew_error(const struct stsrole_error *err)
+{
+    if (err == NULL)
+        return 0;
+    /* RequestTimeTooSkewed (S3 style, some Query services), RequestExpired
+     * (EC2), InvalidSignatureException (the JSON protocols: "Signature
+     * expired: ... is now earlier than ..."), and STS/IAM's
+     * SignatureDoesNotMatch when its message is about time rather than
+     * about the key. */
+    if (strcmp(err->aws_code, "RequestTimeTooSkewed") == 0 ||
+        strcmp(err->aws_code, "RequestExpired") == 0)
+        return 1;
+    if (strcmp(err->aws_code, "InvalidSignatureException") == 0 ||
+        strcmp(err->aws_code, "SignatureDoesNotMatch") == 0)
+        return strstr(err->msg, "Signature expired") != NULL ||
+               strstr(err->msg, "Signature not yet current") != NULL;
+    return 0;
+}
 
 int
 stsrole_aws_backoff_ms(int attempt, double r)
@@ -160,7 +200,7 @@ struct protocol {
 static int
 attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
              const struct stsrole_creds *cr, const char *body, long timeout_ms,
-             struct stsrole_http_response *resp, struct stsrole_error *err)
+             struct stsrole_http_response *resp, int64_t *server_date, struct stsrole_error *err)
 {
     struct stsrole_http_config http = *c->http;
     struct stsrole_header h[7];
@@ -192,7 +232,7 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
     sp.access_key_id = cr->access_key_id;
     sp.secret_access_key = cr->secret_access_key;
     sp.session_token = cr->session_token;
-    sp.now = (int64_t)time(NULL);
+    sp.now = (int64_t)time(NULL) + stsrole_aws_clock_skew();
     sp.normalize_path = 1;
     rc = stsrole_sigv4_sign_headers(&sreq, &sp, &sig, err);
     if (rc != STSROLE_OK)
@@ -218,6 +258,7 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
     stsrole_sigv4_signed_free(&sig);
     if (rc != STSROLE_OK)
         return rc;
+    *server_date = resp->date;
     if (resp->status >= 200 && resp->status < 300)
         return STSROLE_OK;
     rc = stsrole_aws_classify_as(stsrole_aws_format(resp->content_type, NULL, 0), resp->status,
@@ -226,6 +267,33 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
         snprintf(err->request_id, sizeof(err->request_id), "%s", resp->request_id);
     stsrole_http_response_free(resp);
     return rc == STSROLE_OK ? stsrole_fail(err, STSROLE_E_SERVER, "unexpected HTTP status") : rc;
+}
+
+/* After a refusal about time: takes AWS's clock from the answer's Date and
+ * reports the correction through on_retry (err then names the skew).
+ * Returns 1 when the request is worth signing again. */
+static int
+learn_skew(struct stsrole_aws_client *c, int attempt, int64_t server_date,
+           struct stsrole_error *err)
+{
+    int64_t old = stsrole_aws_clock_skew(), skew;
+    char msg[STSROLE_ERRMSG_MAX];
+
+    if (server_date <= 0 || !stsrole_aws_is_skew_error(err))
+        return 0;
+    skew = server_date - (int64_t)time(NULL);
+    if (skew - old < SKEW_MIN_S && old - skew < SKEW_MIN_S)
+        return 0;
+    stsrole_aws_set_clock_skew(skew);
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    stsrole_fail(err, err->status,
+                 "clock skew: the local clock is %lld s %s %s's; signing again with the "
+                 "corrected time (%s)",
+                 (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind",
+                 c->endpoint, msg);
+    if (c->on_retry != NULL)
+        c->on_retry(c->ctx, attempt, 0, err);
+    return 1;
 }
 
 static int
@@ -238,7 +306,8 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
     int attempts = c->max_attempts > 0 ? c->max_attempts : DEFAULT_ATTEMPTS;
     int64_t start = now_ms(c->ctx), left;
     const struct stsrole_creds *cr;
-    int attempt, rc = STSROLE_E_NETWORK, delay;
+    int attempt, rc = STSROLE_E_NETWORK, delay, skew_fixed = 0;
+    int64_t server_date;
 
     memset(resp, 0, sizeof(*resp));
     rc = stsrole_url_check(c->endpoint, err);
@@ -261,9 +330,16 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
             if (left <= 0)
                 return stsrole_fail(err, STSROLE_E_NETWORK, "%s: deadline of %d ms passed",
                                     c->endpoint, deadline);
-            rc = attempt_once(c, proto, cr, body, (long)left, resp, err);
+            server_date = 0;
+            rc = attempt_once(c, proto, cr, body, (long)left, resp, &server_date, err);
             if (rc == STSROLE_OK)
                 return STSROLE_OK;
+            if (!skew_fixed && learn_skew(c, attempt, server_date, err)) {
+                /* What the SDKs do: correct the clock from the answer's
+                 * Date and sign once more at once. */
+                skew_fixed = 1;
+                continue;
+            }
             if (rc == STSROLE_E_EXPIRED && c->base != NULL && attempt == 1) {
                 /* The cached base credential may have been rotated early
                  * (IMDS); fetch a fresh one once before giving up. */

@@ -55,8 +55,12 @@ struct stsrole_aws_client {
 
 /* Signs and POSTs a form-encoded Query API body, asking for JSON.  Retries
  * throttled, server and network failures with jittered exponential backoff
- * within the deadline.  On a 2xx answer fills resp and returns OK; on an
- * AWS error returns its class with err filled. */
+ * within the deadline.  A refusal about the signature's time
+ * (stsrole_aws_is_skew_error) whose answer carries a Date more than a
+ * minute from the corrected local clock sets the process's clock skew
+ * from it, calls on_retry (err names the skew, delay 0) and signs once
+ * more.  On a 2xx answer fills resp and returns OK; on an AWS error
+ * returns its class with err filled. */
 int stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
                       struct stsrole_http_response *resp, struct stsrole_error *err);
 
@@ -82,6 +86,18 @@ int stsrole_aws_json_body(struct cJSON *o, int failed, struct stsrole_buf *out,
  * re-encode the parsed form (moto) only agree with this one.
  */
 int stsrole_form_append(struct stsrole_buf *out, const char *name, const char *value);
+
+/* The process's clock correction: AWS's clock minus the local one, in
+ * seconds, as last learned from an answer's Date (0: none learned).  Every
+ * signature adds it.  Thread-safe. */
+int64_t stsrole_aws_clock_skew(void);
+void stsrole_aws_set_clock_skew(int64_t seconds);
+
+/* Pure: whether err (a classified AWS refusal) says the request's time was
+ * off: RequestTimeTooSkewed, RequestExpired, or SignatureDoesNotMatch /
+ * InvalidSignatureException with a "Signature expired" or "Signature not
+ * yet current" message. */
+int stsrole_aws_is_skew_error(const struct stsrole_error *err);
 
 /* Backoff for attempt n (1-based): full jitter over min(cap, base*2^n). Pure
  * given the random value r in [0,1). */

@@ -496,6 +496,32 @@ def silent_server_times_out(env):
     return "%d attempts, %.1fs" % (attempts(stub, key), res.secs)
 
 
+def skew_case(env, name, scenario, words):
+    """AWS's clock differs from ours by an hour or more: the first signature is refused, the
+    CLI learns AWS's time from the Date header, signs once more, succeeds, and says so."""
+    stub, key, res = simple(env, name, scenario)
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    rec = stub.records(kind="sts", scenario=key)
+    if len(rec) != 2:
+        raise Fail("%d requests, want 2 (refused, then corrected)" % len(rec))
+    if rec[0].get("action") != "reject" or abs(rec[1].get("signed_off_s", 9999)) > 60:
+        raise Fail("the retry was not signed with AWS's time: off by %s s"
+                   % rec[1].get("signed_off_s"))
+    if "clock skew" not in res.err or words not in res.err:
+        raise Fail("no clock-skew warning on stderr: %r" % res.err[:300])
+    return "second signature %+d s from AWS's clock" % rec[1]["signed_off_s"]
+
+
+@case
+def clock_behind_aws(env):
+    return skew_case(env, "clock-behind-aws", "skew-aws-ahead", "behind")
+
+
+@case
+def clock_ahead_of_aws(env):
+    return skew_case(env, "clock-ahead-of-aws", "skew-aws-behind", "ahead of")
+
+
 def malformed(env, name, scenario):
     stub, key, res = simple(env, name, scenario)
     expect_failure(res, EX_PROTOCOL, None, stub, key)

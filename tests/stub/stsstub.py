@@ -22,6 +22,7 @@ Standard library only.  Nothing here is secure: the credentials are fake.
 
 import argparse
 import datetime
+import email.utils
 import http.server
 import json
 import os
@@ -109,6 +110,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self):
         return self.server_version
+
+    def date_time_string(self, timestamp=None):
+        # The Date header shows the stub's clock, which a case may set off ours (clock_offset).
+        return email.utils.formatdate((timestamp or time.time()) + getattr(self, "clock_offset", 0),
+                                      usegmt=True)
     timeout = SILENT_CAP_S + 5  # an idle client cannot hold a thread forever
 
     # -- plumbing ---------------------------------------------------------
@@ -392,6 +398,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if case is None:
             return self.aws_error(400, "ValidationError",
                                   "stub: no case file for scenario %r" % scenario)
+        if "clock_offset" in case:
+            # AWS's clock is clock_offset seconds from ours: a signature more than 5 minutes
+            # off it is refused as real STS refuses it, with that clock in the Date header.
+            self.clock_offset = int(case["clock_offset"])
+            aws_now = time.time() + self.clock_offset
+            try:
+                signed = datetime.datetime.strptime(self.headers.get("X-Amz-Date", ""),
+                                                    "%Y%m%dT%H%M%SZ").replace(
+                    tzinfo=datetime.timezone.utc).timestamp()
+            except ValueError:
+                return self.aws_error(400, "IncompleteSignature", "stub: bad X-Amz-Date")
+            self.rec["signed_off_s"] = int(signed - aws_now)
+            if abs(signed - aws_now) > 300:
+                fmt = "%Y%m%dT%H%M%SZ"
+                t = lambda e: datetime.datetime.fromtimestamp(  # noqa: E731
+                    e, datetime.timezone.utc).strftime(fmt)
+                if case.get("skew_code") == "RequestTimeTooSkewed":
+                    msg = "The difference between the request time and the current time is " \
+                          "too large."
+                elif signed < aws_now:
+                    msg = "Signature expired: %s is now earlier than %s (%s - 5 min.)" % (
+                        t(signed), t(aws_now - 300), t(aws_now))
+                else:
+                    msg = "Signature not yet current: %s is still later than %s (%s + 5 min.)" % (
+                        t(signed), t(aws_now + 300), t(aws_now))
+                return self.aws_error(403, case.get("skew_code", "SignatureDoesNotMatch"), msg)
+            case = self.load_case(case["then"])
         if case.get("action") == "sequence":
             st = self.server.state
             with st.lock:

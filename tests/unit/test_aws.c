@@ -68,6 +68,37 @@ test_format(void **state)
     assert_int_equal(stsrole_aws_format(NULL, NULL, 0), STSROLE_AWS_UNKNOWN);
 }
 
+/* Which refusals are about the request's time, as the SDKs read them. */
+static void
+test_skew_error(void **state)
+{
+    struct stsrole_error e;
+    const char *ddb = "{\"__type\":\"com.amazon.coral.service#InvalidSignatureException\","
+                      "\"message\":\"Signature expired: 20261205T100000Z is now earlier than "
+                      "20261205T105500Z (20261205T110000Z - 5 min.)\"}";
+    const char *key = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The "
+                      "request signature we calculated does not match</Message></Error>"
+                      "</ErrorResponse>";
+    const char *sts = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>"
+                      "Signature not yet current: 20261205T130000Z is still later than "
+                      "20261205T110500Z (20261205T110000Z + 5 min.)</Message></Error>"
+                      "</ErrorResponse>";
+
+    (void)state;
+    stsrole_aws_classify(400, ddb, strlen(ddb), &e);
+    assert_true(stsrole_aws_is_skew_error(&e));
+    stsrole_aws_classify(403, sts, strlen(sts), &e);
+    assert_true(stsrole_aws_is_skew_error(&e));
+    stsrole_aws_classify(403, key, strlen(key), &e);
+    assert_false(stsrole_aws_is_skew_error(&e)); /* a wrong key is not a clock */
+    stsrole_aws_classify(403, "{\"Error\":{\"Code\":\"RequestTimeTooSkewed\"}}", 41, &e);
+    assert_true(stsrole_aws_is_skew_error(&e));
+    assert_false(stsrole_aws_is_skew_error(NULL));
+    stsrole_aws_set_clock_skew(-42);
+    assert_int_equal(stsrole_aws_clock_skew(), -42);
+    stsrole_aws_set_clock_skew(0);
+}
+
 static void
 test_backoff(void **state)
 {
@@ -166,11 +197,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_check),
-        cmocka_unit_test(test_form_append),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_retry_until_attempts),
+        cmocka_unit_test(test_url_check), cmocka_unit_test(test_form_append),
+        cmocka_unit_test(test_format),    cmocka_unit_test(test_skew_error),
+        cmocka_unit_test(test_backoff),   cmocka_unit_test(test_retry_until_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
