@@ -812,6 +812,21 @@ describe('StackSet template workload-roles.yaml', () => {
     }
   )
 
+  // CloudTrail marks AssumeRole read-only; EventBridge delivers read-only management events only
+  // to rules in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS (EventBridge User Guide).
+  test('rules matching AssumeRole see read-only management events', { skip }, () => {
+    let n = 0
+    for (const [id, r] of byType('AWS::Events::Rule')) {
+      const pat = r.Properties.EventPattern
+      const names = pat.detail?.eventName ?? []
+      if (pat.source?.includes('aws.sts') && names.includes('AssumeRole')) {
+        assert.equal(r.Properties.State, 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS', id)
+        n++
+      }
+    }
+    assert.equal(n, 3, 'three AssumeRole rules')
+  })
+
   test('monitoring: a rule and an alarm for each high-signal event', { skip }, () => {
     const rules = Object.fromEntries(
       byType('AWS::Events::Rule').map(([id, r]) => [r.Properties.Name, { id, ...r }])
