@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -121,10 +122,37 @@ class Moto:
             self.proc = None
 
     def __enter__(self):
-        return self.start()
+        self.start()
+        self._capture()
+        return self
 
     def __exit__(self, *exc):
+        if getattr(self, "_recorder", None) is not None:
+            self._recorder.stdin.close()
+            self._recorder.wait(10)
+            self._recorder = None
+            self.url = self.backend_url
         self.stop()
+
+    def _capture(self):
+        """With STSROLE_CAPTURE=DIR, every request to moto passes through the stub's recording
+        proxy (tests/stub/stsstub.py --forward), which logs it in DIR for tests/model."""
+        cap = os.environ.get("STSROLE_CAPTURE")
+        self.backend_url = self.url
+        self._recorder = None
+        if not cap:
+            return
+        os.makedirs(cap, exist_ok=True)
+        stub = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "stub", "stsstub.py")
+        log = os.path.join(cap, "capture-%d-%d.jsonl" % (os.getpid(), self.port))
+        self._recorder = subprocess.Popen(
+            [sys.executable, stub, "--port", "0", "--forward", self.url, "--log", log,
+             "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self._recorder.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("the recording proxy did not start")
+        self.url = "http://127.0.0.1:%s" % line[1]
 
     # -- seeding ---------------------------------------------------------
     def client(self, service, account=None, creds=None):

@@ -190,6 +190,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(400, "stub: %s\n" % e, content_type="text/plain")
             return
         path = urllib.parse.urlsplit(self.path).path
+        if self.server.state.args.forward:
+            self.rec = self.base_record("forward", body)
+            return self.forward(body)
         if path.startswith("/latest/"):
             self.rec = self.base_record("imds", body)
             self.imds(path)
@@ -205,6 +208,45 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.sts(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_any
+
+    # -- forward: record each request and its answer, relay it to --forward --
+
+    def forward(self, body):
+        """A recording proxy: the request goes to the --forward server as it came (the same
+        Host header, so a signature over it still verifies), and both sides are logged."""
+        import http.client
+        target = urllib.parse.urlsplit(self.server.state.args.forward)
+        self.rec["body"] = body.decode("utf-8", "replace")
+        hop = ("connection", "keep-alive", "transfer-encoding", "proxy-connection", "te",
+               "upgrade", "content-length")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+        headers["Content-Length"] = str(len(body))
+        try:
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            conn.request(self.command, self.path, body=body, headers=headers,
+                         encode_chunked=False)
+            r = conn.getresponse()
+            data = r.read()
+            rheaders = [(k, v) for k, v in r.getheaders() if k.lower() not in hop]
+            status = r.status
+            conn.close()
+        except OSError as e:
+            self.finish_log(status=502, error=str(e))
+            return self.send(502, "stub: forward failed: %s\n" % e, content_type="text/plain",
+                             request_id=False)
+        ctype = dict((k.lower(), v) for k, v in rheaders).get("content-type", "")
+        self.finish_log(status=status, response_content_type=ctype,
+                        response=data[:MAX_REQUEST_BODY].decode("utf-8", "replace"))
+        self.send_response(status)
+        for k, v in rheaders:
+            if k.lower() not in ("date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self.wfile.flush()
+        return None
 
     # -- STS --------------------------------------------------------------
 
@@ -620,6 +662,8 @@ def main():
     p.add_argument("--query-format", choices=FORMATS, default="auto",
                    help="IAM answers and STS/IAM errors: JSON when asked with Accept: "
                    "application/json (auto, as AWS does), or always json or xml (as moto)")
+    p.add_argument("--forward", metavar="URL",
+                   help="record every request and its answer in the log, and relay it to URL")
     p.add_argument("--iam-seed", help="JSON {role: {policy name: document}} to start IAM with")
     p.add_argument("--redirect-to", help="Location for the redirect case "
                    "(default: this server's /redirect-target/)")
