@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "aws.h"
+#include "partition.h"
 
 static void
 test_url_check(void **state)
@@ -97,6 +98,37 @@ test_skew_error(void **state)
     stsrole_aws_set_clock_skew(-42);
     assert_int_equal(stsrole_aws_clock_skew(), -42);
     stsrole_aws_set_clock_skew(0);
+}
+
+/* The partition, IAM endpoint and IAM signing region follow from the region. */
+static void
+test_partition(void **state)
+{
+    const struct stsrole_partition *p;
+    struct stsrole_error e;
+
+    (void)state;
+    assert_int_equal(stsrole_partition_of("eu-west-1", &p, &e), STSROLE_OK);
+    assert_string_equal(p->name, "aws");
+    assert_string_equal(p->iam_region, "us-east-1");
+    assert_string_equal(p->iam_endpoint, "https://iam.amazonaws.com");
+    assert_int_equal(stsrole_partition_of("cn-northwest-1", &p, &e), STSROLE_OK);
+    assert_string_equal(p->name, "aws-cn");
+    assert_string_equal(p->dns_suffix, "amazonaws.com.cn");
+    assert_string_equal(p->iam_region, "cn-north-1");
+    assert_string_equal(p->iam_endpoint, "https://iam.cn-north-1.amazonaws.com.cn");
+    assert_int_equal(stsrole_partition_of("us-gov-east-1", &p, &e), STSROLE_OK);
+    assert_string_equal(p->name, "aws-us-gov");
+    assert_string_equal(p->iam_region, "us-gov-west-1");
+    assert_string_equal(p->iam_endpoint, "https://iam.us-gov.amazonaws.com");
+    assert_true(stsrole_arn_in_partition("arn:aws-us-gov:iam::123456789012:role/R", p));
+    assert_false(stsrole_arn_in_partition("arn:aws:iam::123456789012:role/R", p));
+    assert_false(stsrole_arn_in_partition("arn:aws-us-gov-x:iam::1:role/R", p));
+    assert_int_equal(stsrole_partition_of("us-iso-east-1", &p, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "us-iso-east-1"));
+    assert_int_equal(stsrole_partition_of("useast1", &p, &e), STSROLE_E_CONFIG);
+    assert_int_equal(stsrole_partition_of("us-east-", &p, &e), STSROLE_E_CONFIG);
+    assert_int_equal(stsrole_partition_of(NULL, &p, &e), STSROLE_E_CONFIG);
 }
 
 static void
@@ -197,9 +229,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_check), cmocka_unit_test(test_form_append),
-        cmocka_unit_test(test_format),    cmocka_unit_test(test_skew_error),
-        cmocka_unit_test(test_backoff),   cmocka_unit_test(test_retry_until_attempts),
+        cmocka_unit_test(test_url_check),
+        cmocka_unit_test(test_form_append),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_skew_error),
+        cmocka_unit_test(test_partition),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_retry_until_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
