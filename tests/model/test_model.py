@@ -237,23 +237,29 @@ class World:
         self.seen = {}
 
 
+def check_request(sess, r):
+    """Holds one captured request to its service's model; returns (service, operation)."""
+    svc, model, op, params, scope = identify(sess, r)
+    want_scope = model.metadata.get("signingName", model.metadata["endpointPrefix"])
+    check(scope == want_scope, "%s.%s signed for service %r, the model says %r"
+          % (svc, op, scope, want_scope))
+    check(op in model.operation_names, "%s has no operation %r" % (svc, op))
+    opm = model.operation_model(op)
+    if model.metadata["protocol"] == "query":
+        form = dict(params)
+        params = query_params(opm.input_shape, form)
+        check(not form, "%s.%s: parameters the model does not have: %s"
+              % (svc, op, sorted(form)))
+    validate(opm.input_shape, params, "%s.%s" % (svc, op))
+    return svc, op
+
+
 def case_requests(w):
     check(w.recs, "no request with stsrole's User-Agent was captured")
     faults = []
     for r in w.recs:
         try:
-            svc, model, op, params, scope = identify(w.sess, r)
-            want_scope = model.metadata.get("signingName", model.metadata["endpointPrefix"])
-            check(scope == want_scope, "%s.%s signed for service %r, the model says %r"
-                  % (svc, op, scope, want_scope))
-            check(op in model.operation_names, "%s has no operation %r" % (svc, op))
-            opm = model.operation_model(op)
-            if isinstance(params, dict) and model.metadata["protocol"] == "query":
-                form = dict(params)
-                params = query_params(opm.input_shape, form)
-                check(not form, "%s.%s: parameters the model does not have: %s"
-                      % (svc, op, sorted(form)))
-            validate(opm.input_shape, params, "%s.%s" % (svc, op))
+            svc, op = check_request(w.sess, r)
             w.seen.setdefault(svc, {}).setdefault(op, 0)
             w.seen[svc][op] += 1
         except AssertionError as e:
@@ -262,6 +268,38 @@ def case_requests(w):
           % (len(faults), len(w.recs), " | ".join(sorted(set(faults))[:6])))
     print("   %d requests: %s" % (len(w.recs), ", ".join(
         "%s.%s x%d" % (s, o, n) for s in sorted(w.seen) for o, n in sorted(w.seen[s].items()))))
+
+
+def case_checker_refuses(w):
+    """The checker itself refuses what AWS refuses (else a pass above would mean nothing)."""
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/us-east-1/%s/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)
+    form = "application/x-www-form-urlencoded; charset=utf-8"
+    sts = "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3A" \
+          "role%2FR&RoleSessionName="
+    bad = [
+        ("sts", form, None, sts + "a+b"),                                   # pattern
+        ("sts", form, None, sts + "ab&DurationSeconds=43201"),              # maximum
+        ("sts", form, None, sts + "ab&Tags.member.1.Key=k"),                # required Value
+        ("sts", form, None, sts + "ab&SessionName=x"),                      # unknown name
+        ("iam", form, None, "Action=GetRolePolicy&Version=2010-05-08&RoleName=R"),  # required
+        ("sts", form, None, "Action=AssumeRole&Version=2010-05-08&RoleName=R"),  # wrong scope
+        ("dynamodb", "application/x-amz-json-1.0", "DynamoDB_20120810.PutItem",
+         json.dumps({"TableName": "t", "Item": {}, "ReturnValues": "EVERYTHING"})),  # enum
+        ("logs", "application/x-amz-json-1.0", "Logs_20140328.PutLogEvents",
+         json.dumps({"logGroupName": "g", "logStreamName": "s", "logEvents": []})),  # ctype
+        ("logs", "application/x-amz-json-1.1", "Logs_20140328.PutLogEvent",
+         json.dumps({"logGroupName": "g"})),                                # no such operation
+    ]
+    for svc, ctype, target, body in bad:
+        rec = {"headers": {"Authorization": auth % svc, "Content-Type": ctype}, "body": body}
+        if target:
+            rec["headers"]["X-Amz-Target"] = target
+        try:
+            check_request(w.sess, rec)
+        except AssertionError:
+            continue
+        raise AssertionError("the checker accepted %s %s" % (target or svc, body[:120]))
 
 
 def case_coverage(w):
@@ -283,7 +321,11 @@ def case_json_answers(w):
             continue
         svc = "dynamodb" if target.startswith("DynamoDB_") else "logs"
         opm = w.sess.get_service_model(svc).operation_model(target.split(".", 1)[1])
-        validate(opm.output_shape, json.loads(r["response"] or "{}"), "%s answer" % target)
+        out = json.loads(r["response"] or "{}")
+        if opm.output_shape is None:
+            check(out == {}, "%s answer: a result where the model has none" % target)
+        else:
+            validate(opm.output_shape, out, "%s answer" % target)
         n += 1
     check(n, "no JSON-protocol answer was captured")
     print("   %d answers" % n)
@@ -386,6 +428,7 @@ def main():
     try:
         w = World(load_captures(cap))
         suite.case("every captured request matches the AWS model", case_requests, w)
+        suite.case("the checker refuses requests AWS would refuse", case_checker_refuses, w)
         suite.case("every operation stsrole uses was captured", case_coverage, w)
         suite.case("JSON-protocol answers match the model's output shapes", case_json_answers, w)
         suite.case("the stub's JSON AssumeRole answers match the model", case_stub_sts_answers, w)
