@@ -451,10 +451,92 @@ gateway_head(const char *file, const char *config_path, struct stsrole_audit_ver
     stsrole_config_free(&cfg);
 }
 
+/* An exported CloudWatch Logs stream is read whole; this bounds it. */
+#define EXPORT_MAX (512L * 1024 * 1024)
+
+static char *
+read_export(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    struct stsrole_buf b;
+    char chunk[65536];
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    stsrole_buf_init(&b, EXPORT_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (stsrole_buf_append(&b, chunk, n) != STSROLE_OK)
+            break;
+    if (ferror(f) || !feof(f)) {
+        fclose(f);
+        stsrole_buf_free(&b);
+        return NULL;
+    }
+    fclose(f);
+    *len = b.len;
+    return b.data != NULL ? stsrole_buf_steal(&b) : strdup("");
+}
+
+/* "audit verify --stream EXPORT...": the chain across a shipped stream,
+ * its duplicates (at-least-once delivery) and its gaps. */
+static int
+audit_verify_stream(int n, char **files)
+{
+    struct stsrole_audit_stream *st = NULL;
+    struct stsrole_error err;
+    char **texts = calloc((size_t)n, sizeof(*texts));
+    size_t *lens = calloc((size_t)n, sizeof(*lens)), ns = 0, i;
+    int k, rc = CTL_EXIT_OK;
+
+    for (k = 0; texts != NULL && lens != NULL && k < n; k++)
+        if ((texts[k] = read_export(files[k], &lens[k])) == NULL) {
+            fprintf(stderr, "stsrolectl: cannot read %s\n", files[k]);
+            rc = CTL_EXIT_DATAERR;
+            break;
+        }
+    if (texts == NULL || lens == NULL) {
+        fprintf(stderr, "stsrolectl: out of memory\n");
+        rc = CTL_EXIT_FAIL;
+    } else if (rc == CTL_EXIT_OK &&
+               stsrole_audit_verify_export((const char *const *)texts, lens, (size_t)n, &st, &ns,
+                                           &err) != STSROLE_OK) {
+        fprintf(stderr, "stsrolectl: %s\n", err.msg);
+        rc = CTL_EXIT_DATAERR;
+    }
+    for (i = 0; i < ns; i++) {
+        printf("%s: %zu events, %zu records, seq %llu..%llu, %zu duplicates",
+               st[i].name[0] != '\0' ? st[i].name : "stream", st[i].events, st[i].records,
+               (unsigned long long)st[i].first_seq, (unsigned long long)st[i].last_seq,
+               st[i].duplicates);
+        if (st[i].gaps > 0)
+            printf(", %zu gaps (%llu records missing; first seq %s)", st[i].gaps,
+                   (unsigned long long)st[i].missing, st[i].first_gap);
+        if (st[i].broken > 0)
+            printf(", chain BROKEN: %s\n", st[i].why);
+        else
+            printf(st[i].gaps > 0 ? ", chain intact where present\n" : ", chain intact\n");
+        if (st[i].broken > 0 || st[i].gaps > 0)
+            rc = CTL_EXIT_FAIL;
+    }
+    if (rc == CTL_EXIT_OK && ns == 0) {
+        printf("no events\n");
+        rc = CTL_EXIT_FAIL;
+    }
+    for (k = 0; texts != NULL && k < n; k++)
+        free(texts[k]);
+    free(texts);
+    free(lens);
+    free(st);
+    return rc;
+}
+
 int
 ctl_audit(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {CONFIG_OPT, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        CONFIG_OPT, {"stream", no_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
+    int stream = 0;
     struct stsrole_audit_verifier v, head;
     struct stsrole_config cfg;
     struct stsrole_error err;
@@ -463,15 +545,22 @@ ctl_audit(int argc, char **argv, const char *config_path)
     int c, i, n, rc = CTL_EXIT_OK;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'c')
+        if (c == 's')
+            stream = 1;
+        else if (c == 'c')
+            config_path = optarg;
+        else
             return CTL_EXIT_USAGE;
-        config_path = optarg;
     }
-    if (optind >= argc || strcmp(argv[optind], "verify") != 0) {
-        fprintf(stderr, "usage: stsrolectl audit verify [FILE...]\n");
+    if (optind >= argc || strcmp(argv[optind], "verify") != 0 ||
+        (stream && argc - optind - 1 < 1)) {
+        fprintf(stderr, "usage: stsrolectl audit verify [FILE...]\n"
+                        "       stsrolectl audit verify --stream EXPORT...\n");
         return CTL_EXIT_USAGE;
     }
     n = argc - optind - 1;
+    if (stream)
+        return audit_verify_stream(n, argv + optind + 1);
     if (n == 0) {
         if ((rc = load(config_path, &cfg, 0)) != CTL_EXIT_OK)
             return rc;

@@ -23,6 +23,7 @@ usage(FILE *f)
             "  revoke --session ID | --user USER [--fleet] | --all --role NAME\n"
             "                      revoke credentials now\n"
             "  audit verify [FILE...]\n"
+            "  audit verify --stream EXPORT...\n"
             "                      check the audit log's hash chain (several files: oldest first)\n"
             "  status [--json]     gateway health, queue depth, policy budget per role\n"
             "\n"

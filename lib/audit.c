@@ -569,3 +569,180 @@ stsrole_audit_close(struct stsrole_audit_log *a)
     memset(a, 0, sizeof(*a));
     a->fd = -1;
 }
+
+/* ---- an exported CloudWatch Logs stream ---------------------------------- */
+
+struct export_event {
+    size_t stream;    /* index into the stream table */
+    size_t order;     /* position in the export */
+    const char *line; /* the message: one audit line */
+    struct line_info li;
+    char self[65]; /* SHA-256 of the line: the next record's prev */
+    char why[128]; /* when not ok */
+    int ok;
+};
+
+static int
+export_cmp(const void *a, const void *b)
+{
+    const struct export_event *x = a, *y = b;
+
+    if (x->stream != y->stream)
+        return x->stream < y->stream ? -1 : 1;
+    if (x->li.seq != y->li.seq)
+        return x->li.seq < y->li.seq ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int
+stream_index(struct stsrole_audit_stream **s, size_t *n, const char *name, size_t *idx)
+{
+    struct stsrole_audit_stream *ns;
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        if (strcmp((*s)[i].name, name) == 0) {
+            *idx = i;
+            return STSROLE_OK;
+        }
+    if ((ns = realloc(*s, (*n + 1) * sizeof(**s))) == NULL)
+        return STSROLE_E_NOMEM;
+    *s = ns;
+    memset(&ns[*n], 0, sizeof(ns[*n]));
+    snprintf(ns[*n].name, sizeof(ns[*n].name), "%s", name);
+    *idx = (*n)++;
+    return STSROLE_OK;
+}
+
+static void stream_broken(struct stsrole_audit_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+stream_broken(struct stsrole_audit_stream *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->broken++ != 0)
+        return; /* the first fault is the one worth reading */
+    va_start(ap, fmt);
+    vsnprintf(s->why, sizeof(s->why), fmt, ap);
+    va_end(ap);
+}
+
+/* Walks one stream's events, sorted by seq, and fills its report. */
+static void
+export_walk(struct stsrole_audit_stream *s, const struct export_event *e, size_t n)
+{
+    const struct export_event *last = NULL;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        s->events++;
+        if (!e[i].ok) {
+            stream_broken(s, "event %zu: %s", e[i].order + 1, e[i].why);
+            continue;
+        }
+        if (last != NULL && e[i].li.seq == last->li.seq) {
+            if (strcmp(e[i].line, last->line) == 0)
+                s->duplicates++; /* delivered twice: PutLogEvents is at-least-once */
+            else
+                stream_broken(s, "two different records with seq %llu",
+                              (unsigned long long)e[i].li.seq);
+            continue;
+        }
+        s->records++;
+        if (last == NULL) {
+            s->first_seq = e[i].li.seq;
+        } else if (e[i].li.seq != last->li.seq + 1) {
+            if (s->gaps++ == 0)
+                snprintf(s->first_gap, sizeof(s->first_gap), "%llu..%llu",
+                         (unsigned long long)last->li.seq + 1, (unsigned long long)e[i].li.seq - 1);
+            s->missing += e[i].li.seq - last->li.seq - 1;
+        } else if (strcmp(e[i].li.prev, last->self) != 0) {
+            stream_broken(s,
+                          "seq %llu: its prev is not the SHA-256 of seq %llu (a record was "
+                          "altered)",
+                          (unsigned long long)e[i].li.seq, (unsigned long long)last->li.seq);
+        }
+        s->last_seq = e[i].li.seq;
+        last = &e[i];
+    }
+}
+
+int
+stsrole_audit_verify_export(const char *const *texts, const size_t *lens, size_t ntexts,
+                            struct stsrole_audit_stream **streams, size_t *nstreams,
+                            struct stsrole_error *err)
+{
+    struct export_event *ev = NULL, *nev;
+    cJSON **docs;
+    size_t n = 0, cap = 0, t, i, j;
+    int rc = STSROLE_OK;
+
+    *streams = NULL;
+    *nstreams = 0;
+    if ((docs = calloc(ntexts + 1, sizeof(*docs))) == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    for (t = 0; t < ntexts && rc == STSROLE_OK; t++) {
+        const cJSON *events, *it, *msg, *name;
+
+        docs[t] = cJSON_ParseWithLength(texts[t], lens[t]);
+        events = cJSON_GetObjectItemCaseSensitive(docs[t], "events");
+        if (!cJSON_IsArray(events)) {
+            rc = stsrole_fail(err, STSROLE_E_PROTOCOL,
+                              "export %zu is not the JSON of aws logs get-log-events or "
+                              "filter-log-events (no \"events\" array)",
+                              t + 1);
+            break;
+        }
+        cJSON_ArrayForEach(it, events)
+        {
+            msg = cJSON_GetObjectItemCaseSensitive(it, "message");
+            name = cJSON_GetObjectItemCaseSensitive(it, "logStreamName");
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                if ((nev = realloc(ev, cap * sizeof(*ev))) == NULL) {
+                    rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+                    break;
+                }
+                ev = nev;
+            }
+            memset(&ev[n], 0, sizeof(ev[n]));
+            if (stream_index(streams, nstreams, cJSON_IsString(name) ? name->valuestring : "",
+                             &ev[n].stream) != STSROLE_OK) {
+                rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+                break;
+            }
+            ev[n].order = n;
+            if (!cJSON_IsString(msg)) {
+                ev[n].line = "";
+                snprintf(ev[n].why, sizeof(ev[n].why), "an event without a message");
+            } else {
+                ev[n].line = msg->valuestring;
+                ev[n].ok = line_check(msg->valuestring, strlen(msg->valuestring), &ev[n].li,
+                                      ev[n].why, sizeof(ev[n].why)) == STSROLE_OK;
+                if (ev[n].ok)
+                    stsrole_sha256_hex(msg->valuestring, strlen(msg->valuestring), ev[n].self);
+            }
+            n++;
+        }
+    }
+    if (rc == STSROLE_OK && n > 0) {
+        qsort(ev, n, sizeof(*ev), export_cmp);
+        for (i = 0; i < n; i = j) {
+            for (j = i; j < n && ev[j].stream == ev[i].stream; j++)
+                ;
+            export_walk(&(*streams)[ev[i].stream], ev + i, j - i);
+        }
+    }
+    free(ev);
+    for (t = 0; t < ntexts; t++)
+        cJSON_Delete(docs[t]);
+    free(docs);
+    if (rc != STSROLE_OK) {
+        free(*streams);
+        *streams = NULL;
+        *nstreams = 0;
+    }
+    return rc;
+}

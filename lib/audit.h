@@ -121,4 +121,33 @@ int stsrole_audit_verify_line(struct stsrole_audit_verifier *v, const char *line
 int stsrole_audit_verify_file(const char *path, struct stsrole_audit_verifier *v,
                               struct stsrole_error *err);
 
+/*
+ * An audit stream as CloudWatch Logs gives it back: the JSON that `aws logs
+ * get-log-events` or `aws logs filter-log-events` prints, one or more
+ * documents (pages) in order.  Each event's message is one audit line,
+ * with its own chain hash (hash) and its predecessor's (prev).  Shipping
+ * is at-least-once, so a record may arrive twice; events are grouped by
+ * logStreamName (one stream per bastion) and sorted by seq.
+ */
+struct stsrole_audit_stream {
+    char name[513];     /* logStreamName, "" when the export does not name it */
+    size_t events;      /* events read */
+    size_t records;     /* distinct records */
+    size_t duplicates;  /* events repeating a record already read, byte for byte */
+    uint64_t first_seq; /* the stream may begin after seq 1 (retention, a filter) */
+    uint64_t last_seq;
+    size_t gaps;        /* runs of missing seqs between first_seq and last_seq */
+    uint64_t missing;   /* seqs missing in all */
+    char first_gap[48]; /* "FROM..TO" of the first gap */
+    size_t broken;      /* faults: an altered, unreadable or conflicting record */
+    char why[256];      /* the first of them */
+};
+
+/* Pure: checks the chain of every stream in the exports (texts[i] of
+ * lens[i] bytes).  *streams (free()) gets one report per stream.
+ * STSROLE_E_PROTOCOL when an export is not such JSON at all. */
+int stsrole_audit_verify_export(const char *const *texts, const size_t *lens, size_t ntexts,
+                                struct stsrole_audit_stream **streams, size_t *nstreams,
+                                struct stsrole_error *err);
+
 #endif
