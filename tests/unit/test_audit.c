@@ -287,6 +287,101 @@ test_torn_tail_is_cut(void **state)
     free(buf);
 }
 
+/* An export as `aws logs get-log-events` prints it, of the lines picked
+ * (1-based; 0 ends), each in stream name. */
+static char *
+export_of(char *buf, const int *pick, const char *name)
+{
+    cJSON *doc = cJSON_CreateObject(), *events = cJSON_AddArrayToObject(doc, "events");
+    char *out, *line, *end, save;
+    int i;
+
+    for (i = 0; pick[i] != 0; i++) {
+        cJSON *ev = cJSON_CreateObject();
+
+        line = line_at(buf, pick[i]);
+        end = strchr(line, '\n');
+        save = *end;
+        *end = '\0';
+        cJSON_AddNumberToObject(ev, "timestamp", 1700000000000.0 + pick[i]);
+        cJSON_AddStringToObject(ev, "message", line);
+        if (name != NULL)
+            cJSON_AddStringToObject(ev, "logStreamName", name);
+        *end = save;
+        cJSON_AddItemToArray(events, ev);
+    }
+    out = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return out;
+}
+
+static void
+test_export_duplicates_and_gaps(void **state)
+{
+    static const int dup[] = {1, 2, 3, 3, 4, 5, 6, 0}, gap[] = {2, 3, 5, 6, 0}, a[] = {1, 2, 0},
+                     b[] = {2, 1, 3, 0};
+    struct fixture *f = *state;
+    struct stsrole_audit_stream *st;
+    struct stsrole_error e;
+    const char *texts[2];
+    size_t lens[2], n, len;
+    char *buf, *x, *y;
+
+    write_log(f->path, 6);
+    buf = slurp(f->path, &len);
+    /* Delivered twice: counted, and the chain still holds. */
+    x = export_of(buf, dup, NULL);
+    texts[0] = x, lens[0] = strlen(x);
+    assert_int_equal(stsrole_audit_verify_export(texts, lens, 1, &st, &n, &e), STSROLE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st[0].events, 7);
+    assert_int_equal(st[0].records, 6);
+    assert_int_equal(st[0].duplicates, 1);
+    assert_int_equal(st[0].gaps, 0);
+    assert_int_equal(st[0].broken, 0);
+    free(st);
+    free(x);
+    /* Starts at seq 2 (retention) and lacks seq 4: one gap. */
+    x = export_of(buf, gap, NULL);
+    texts[0] = x, lens[0] = strlen(x);
+    assert_int_equal(stsrole_audit_verify_export(texts, lens, 1, &st, &n, &e), STSROLE_OK);
+    assert_int_equal(st[0].first_seq, 2);
+    assert_int_equal(st[0].last_seq, 6);
+    assert_int_equal(st[0].gaps, 1);
+    assert_int_equal(st[0].missing, 1);
+    assert_string_equal(st[0].first_gap, "4..4");
+    assert_int_equal(st[0].broken, 0);
+    free(st);
+    free(x);
+    /* Two pages, two streams, out of order within one: sorted by seq. */
+    x = export_of(buf, a, "gw-a");
+    y = export_of(buf, b, "gw-b");
+    texts[0] = x, lens[0] = strlen(x), texts[1] = y, lens[1] = strlen(y);
+    assert_int_equal(stsrole_audit_verify_export(texts, lens, 2, &st, &n, &e), STSROLE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(st[0].name, "gw-a");
+    assert_int_equal(st[0].records, 2);
+    assert_string_equal(st[1].name, "gw-b");
+    assert_int_equal(st[1].records, 3);
+    assert_int_equal(st[1].broken, 0);
+    free(st);
+    free(x);
+    /* An edited record is broken (its hash); so is a non-export. */
+    x = export_of(buf, dup, NULL);
+    *strstr(x, "user2") = 'U';
+    texts[0] = x, lens[0] = strlen(x);
+    assert_int_equal(stsrole_audit_verify_export(texts, lens, 1, &st, &n, &e), STSROLE_OK);
+    assert_true(st[0].broken > 0);
+    assert_non_null(strstr(st[0].why, "hash"));
+    free(st);
+    free(x);
+    texts[0] = "[1]", lens[0] = 3;
+    assert_int_equal(stsrole_audit_verify_export(texts, lens, 1, &st, &n, &e), STSROLE_E_PROTOCOL);
+    assert_null(st);
+    free(y);
+    free(buf);
+}
+
 static void
 test_edit_is_caught_on_that_line(void **state)
 {
@@ -519,6 +614,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rewritten_line_with_new_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_continues_the_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_tail_keeps_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_duplicates_and_gaps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
