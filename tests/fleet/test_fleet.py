@@ -380,8 +380,9 @@ class LoseFirstAnswer(http.server.ThreadingHTTPServer):
     has reached moto it drops the connection instead of answering: the write happened,
     the bastion cannot know it."""
 
-    def __init__(self, upstream_port):
+    def __init__(self, upstream_port, table=None):
         self.upstream_port = upstream_port
+        self.table = table  # only a PutItem to this table, when set
         self.seen = []
         self.dropped = False
         super().__init__(("127.0.0.1", 0), self.Handler)
@@ -404,7 +405,9 @@ class LoseFirstAnswer(http.server.ThreadingHTTPServer):
             data = resp.read()
             up.close()
             srv.seen.append(target.split(".")[-1])
-            if target.endswith(".PutItem") and not srv.dropped:
+            table = json.loads(body or b"{}").get("TableName") if target else None
+            if target.endswith(".PutItem") and not srv.dropped and \
+                    srv.table in (None, table):
                 srv.dropped = True
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -440,6 +443,34 @@ def lost_answer(a, b, m, menv, env, roles):
         result("lost answer: and the code is still refused on bastion B (%s)" % rb.code("auth"),
                rb.code("auth") == "PAM_AUTH_ERR" and "outcome=replayed-fleet" in rb.logtext(),
                rb.logtext())
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def lost_registry_answer(a, m, menv, env, roles):
+    """The registry's conditional PutItem lands but its answer is lost: the retry fails the
+    condition on our own item, and the read-back finds our nonce, so the login goes on."""
+    proxy = LoseFirstAnswer(m.port, table=SESSION_TABLE)
+    t = threading.Thread(target=proxy.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = "http://127.0.0.1:%d" % proxy.server_address[1]
+        a.config("lossyreg", menv, roles, dynamodb_endpoint=url)
+        r = a.drive("lossyreg", "daemon", ["auth", "open", "env", "close"], [totp("daemon")],
+                    env)
+        sid = r.env.get("STSROLE_SESSION_ID", "")
+        got = [it for it in items(m, menv, SESSION_TABLE)
+               if it.get("session_id", {}).get("S") == sid]
+        result("lost answer: the registry PutItem lands, its answer is lost; the retry fails the "
+               "condition on our own item, the read-back finds our nonce: the login goes on "
+               "(%s, %s)" % (r.code("open"), " ".join(proxy.seen)),
+               r.code("open") == "PAM_SUCCESS" and proxy.dropped and len(got) == 1
+               and proxy.seen.count("GetItem") >= 1,
+               "%s %s" % (r.logtext()[-600:], json.dumps(got)[:300]))
+        ddb = m.client("dynamodb", creds=menv["base"])
+        for it in got:  # the tests after this one count the registry's items
+            ddb.delete_item(TableName=SESSION_TABLE, Key={"pk": it["pk"], "sk": it["sk"]})
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -649,7 +680,7 @@ def main():
     template_matches_policy()
     root = tempfile.mkdtemp(prefix="stsrole-fleettest.")
     race_users = ["r%02d" % i for i in range(ROUNDS)]
-    users = ["carol", "dave", "lena", "nobody", "ctl", "evt"] + race_users
+    users = ["carol", "dave", "lena", "nobody", "ctl", "evt", "daemon"] + race_users
     try:
         a = Bastion(root, "fleet-a", users)
         b = Bastion(root, "fleet-b", users)
@@ -657,7 +688,7 @@ def main():
             menv = seed_fleet(m)
             env = base_env(menv)
             roles = {"SecurityAuditRole": {"arn": menv["roles"]["SecurityAuditRole"],
-                                           "users": "nobody carol dave"}}
+                                           "users": "nobody carol dave daemon"}}
             for x in (a, b):
                 x.config("fleet", menv, roles)
                 x.config("local", menv, roles, replay_store="local", registry_table=None)
@@ -667,6 +698,7 @@ def main():
             outage(a, menv, env, roles)
             lost_answer(a, b, m, menv, env, roles)
             registry(a, b, m, menv, env)
+            lost_registry_answer(a, m, menv, env, roles)
             valgrind(a, b, env)
     finally:
         if os.environ.get("KEEP_FLEETTEST"):
