@@ -162,7 +162,7 @@ class Env:
         return ("%s.%s" % (scenario, re.sub(r"[^A-Za-z0-9]", "", case)))[:64]
 
     def conf(self, case, endpoint, role_key, credentials="env", imds=None, ca=None,
-             mode=0o600, extra=""):
+             mode=0o600, extra="", role_extra=""):
         lines = ["[stsrole]", "region = us-east-1", "sts_endpoint = " + endpoint,
                  "credentials = " + credentials]
         if imds:
@@ -173,7 +173,7 @@ class Env:
         if extra:
             lines.append(extra)
         lines += ["", "[role target]", "arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, role_key),
-                  "users = alice", ""]
+                  "users = alice"] + ([role_extra] if role_extra else []) + [""]
         path = os.path.join(self.work, case + ".conf")
         with open(path, "w") as fh:
             fh.write("\n".join(lines))
@@ -520,6 +520,38 @@ def clock_behind_aws(env):
 @case
 def clock_ahead_of_aws(env):
     return skew_case(env, "clock-ahead-of-aws", "skew-aws-behind", "ahead of")
+
+
+@case
+def chained_duration_capped(env):
+    """The base credential carries a session token, so it is a role session: AWS caps
+    AssumeRole from it at one hour (role chaining).  duration = 7200 is sent as 3600, and the
+    CLI says so, instead of failing with ValidationError."""
+    stub = env.stub("plain")
+    key = env.key("json-exp", "chained-duration-capped")
+    res = assume(env.conf("chained-duration-capped", stub.url(), key, extra="duration = 7200"),
+                 env_extra={"AWS_SESSION_TOKEN": "stubBaseTokenDoNotLeak/chained"})
+    expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+    form = stub.records(kind="sts", scenario=key)[-1]["form"]
+    if form.get("DurationSeconds") != "3600":
+        raise Fail("DurationSeconds %r, want '3600'" % form.get("DurationSeconds"))
+    if "3600" not in res.err or "chain" not in res.err:
+        raise Fail("no word of the cap on stderr: %r" % res.err[:300])
+
+
+@case
+def chained_duration_refused_for_imds(env):
+    """credentials = imds is always a role session: a duration over 3600 is refused when the
+    config is read, naming the key, before anything is sent."""
+    stub = env.stub("plain")
+    key = env.key("json-exp", "chained-duration-imds")
+    res = assume(env.conf("chained-duration-imds", stub.url(), key, credentials="imds",
+                          imds=stub.url(), role_extra="duration = 7200"), base_creds=False)
+    expect_failure(res, EX_CONFIG, ("duration",))
+    if "[role target]" not in res.err or "3600" not in res.err:
+        raise Fail("the error does not name the key and the limit: %r" % res.err[:300])
+    if attempts(stub, key):
+        raise Fail("AssumeRole was sent")
 
 
 def malformed(env, name, scenario):

@@ -341,11 +341,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(400, "ValidationError",
                                   "stub: RoleSessionName missing or invalid: %r" % session)
         arn = form.get("RoleArn")
-        am = re.match(r"^arn:aws:iam::\d{12}:role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$",
-                      arn if isinstance(arn, str) else "")
+        am = re.match(r"^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role/(?:[\w+=,.@-]+/)*"
+                      r"([\w+=,.@-]{1,64})$", arn if isinstance(arn, str) else "")
         if not am:
             return self.aws_error(400, "ValidationError",
                                   "stub: RoleArn missing or not a role ARN: %r" % arn)
+        # Role chaining: AssumeRole signed with a role session's credential (it carries a
+        # session token) is capped at one hour, as real STS refuses it.
+        dur = form.get("DurationSeconds")
+        if token is not None and isinstance(dur, str) and dur.isdigit() and int(dur) > 3600:
+            return self.aws_error(400, "ValidationError",
+                                  "The requested DurationSeconds exceeds the 1 hour session "
+                                  "limit for roles assumed by role chaining.")
         key = am.group(1)
         scenario = key.split(".", 1)[0]
         self.rec["scenario"] = key
