@@ -750,7 +750,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from gwlib import Gateway, audit_lines, close_session, session_record, wait_for, write_session  # noqa: E402,E501
 
 
-def gateway_revoke(env, name, fmt, revoker):
+def gateway_revoke(env, name, fmt, revoker, region="us-east-1", partition="aws",
+                   iam_region="us-east-1"):
     """Two logouts with a gateway restart between them: the second revocation must read the
     deny policy the first one wrote (GetRolePolicy) and keep its entry."""
     gatewayd = os.path.join(os.path.dirname(CLI), "stsrole-gatewayd")
@@ -761,16 +762,17 @@ def gateway_revoke(env, name, fmt, revoker):
     try:
         d = os.path.join(env.work, name)
         os.makedirs(d, mode=0o700)
-        role_arn = "arn:aws:iam::%s:role/SecurityAuditRole" % ACCOUNT
+        role_arn = "arn:%s:iam::%s:role/SecurityAuditRole" % (partition, ACCOUNT)
         conf = os.path.join(d, "stsrole.conf")
         with open(conf, "w") as fh:
             fh.write("\n".join([
-                "[stsrole]", "region = us-east-1", "sts_endpoint = " + stub.url(),
+                "[stsrole]", "region = " + region, "sts_endpoint = " + stub.url(),
                 "iam_endpoint = " + stub.url(), "credentials = env", "timeout = 3",
                 "state_dir = " + os.path.join(d, "state"),
                 "audit_log = " + os.path.join(d, "audit.log"), "bastion_id = b1", "",
                 "[role audit]", "arn = " + role_arn,
-                "revoker_arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, env.key(revoker, name)),
+                "revoker_arn = arn:%s:iam::%s:role/%s" % (partition, ACCOUNT,
+                                                          env.key(revoker, name)),
                 "users = alice", ""]))
         os.chmod(conf, 0o600)
         genv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
@@ -815,6 +817,13 @@ def gateway_revoke(env, name, fmt, revoker):
         missing = [i for i in ids if i not in doc]
         if missing:
             raise Fail("the last deny policy lacks %s: %s" % (missing, doc[:300]))
+        # IAM is global within a partition: it is signed for the partition's IAM region.
+        regions = sorted({r.get("auth_region") for r in stub.records(kind="iam")})
+        if regions != [iam_region]:
+            raise Fail("IAM requests signed for %s, want %s" % (regions, iam_region))
+        sts_regions = sorted({r.get("auth_region") for r in stub.records(kind="sts")})
+        if sts_regions != [region]:
+            raise Fail("STS requests signed for %s, want %s" % (sts_regions, region))
         return "%d IAM calls in %s" % (len(stub.records(kind="iam")), fmt.upper())
     finally:
         stub.stop()
@@ -828,6 +837,20 @@ def gateway_iam_json(env):
 @case
 def gateway_iam_xml(env):
     return gateway_revoke(env, "gateway-iam-xml", "xml", "xml-ok")
+
+
+@case
+def gateway_iam_aws_cn(env):
+    # aws-cn: role ARNs arn:aws-cn:..., IAM signed for cn-north-1 (its one IAM endpoint).
+    return gateway_revoke(env, "gateway-iam-aws-cn", "json", "json-exp", region="cn-northwest-1",
+                          partition="aws-cn", iam_region="cn-north-1")
+
+
+@case
+def gateway_iam_aws_us_gov(env):
+    return gateway_revoke(env, "gateway-iam-aws-us-gov", "json", "json-exp",
+                          region="us-gov-east-1", partition="aws-us-gov",
+                          iam_region="us-gov-west-1")
 
 
 # -- driver -----------------------------------------------------------------
