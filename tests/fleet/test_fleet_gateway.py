@@ -63,7 +63,10 @@ class LogsProxy(http.server.ThreadingHTTPServer):
     hold_after(k)   the k-th PutLogEvents from now reaches moto, then its answer is held
                     until release(): the batch is stored, the gateway does not know;
     hold_before(k)  the k-th PutLogEvents is held and never forwarded;
-    drop_after(k)   the k-th PutLogEvents reaches moto, then the connection is cut."""
+    drop_after(k)   the k-th PutLogEvents reaches moto, then the connection is cut.
+    empty_pages     while set, a GetLogEvents without nextToken gets an empty page whose
+                    nextBackwardToken leads to the page moto gave: real CloudWatch Logs may
+                    answer an empty page while events exist, and only paging finds them."""
 
     daemon_threads = True
 
@@ -75,6 +78,9 @@ class LogsProxy(http.server.ThreadingHTTPServer):
         self.held = threading.Event()
         self.released = threading.Event()
         self.puts = 0
+        self.empty_pages = False
+        self.cached = {}  # our token -> the page moto gave
+        self.paged = 0    # GetLogEvents that followed one of our tokens
         super().__init__(("127.0.0.1", 0), self.Handler)
 
     @property
@@ -115,7 +121,16 @@ class LogsProxy(http.server.ThreadingHTTPServer):
             srv = self.server
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             put = self.headers.get("X-Amz-Target", "").endswith(".PutLogEvents")
+            get = self.headers.get("X-Amz-Target", "").endswith(".GetLogEvents")
+            token = json.loads(body or b"{}").get("nextToken") if get else None
             action = None
+            with srv.lock:
+                page = srv.cached.pop(token, None) if token else None
+                if page is not None:
+                    srv.paged += 1
+            if page is not None:
+                self.reply(200, [("Content-Type", "application/x-amz-json-1.1")], page)
+                return
             with srv.lock:
                 if srv.down:
                     data = json.dumps({"__type": "ServiceUnavailableException",
@@ -153,6 +168,12 @@ class LogsProxy(http.server.ThreadingHTTPServer):
             if action == "drop_after":
                 self.cut()
                 return
+            if get and token is None and srv.empty_pages and resp.status == 200:
+                with srv.lock:
+                    ours = "b/stsrole-test-%d" % len(srv.cached)
+                    srv.cached[ours] = data
+                data = json.dumps({"events": [], "nextForwardToken": "f/stsrole-test-end",
+                                   "nextBackwardToken": ours}).encode()
             self.reply(resp.status, resp.getheaders(), data)
 
 
@@ -391,13 +412,19 @@ def case_kill_after_landed(w):
 
 
 def case_kill_before_arrival(w):
+    # The restart must page: its first GetLogEvents comes back empty (as real CloudWatch Logs
+    # may answer), and an empty page does not mean the batch is absent.
+    w.proxy.empty_pages = True
     w.proxy.arm("hold_before", 1)
     g = w.start("a")
     check(w.proxy.held.wait(60), "no PutLogEvents after the restart")
     g.kill9()  # this batch never reaches CloudWatch Logs
     w.proxy.release()
+    w.proxy.empty_pages = False
     check("in the stream already; not sending it again" in w.glog("a"),
-          "the restart did not find the batch that landed before the kill")
+          "the restart did not find the batch that landed before the kill (behind an empty "
+          "page: %d pages followed)" % w.proxy.paged)
+    check(w.proxy.paged > 0, "the gateway never followed nextBackwardToken past an empty page")
     check(len(w.stream("gw-a")) == 3 * BATCH_A, "the held batch reached the stream")
 
 
