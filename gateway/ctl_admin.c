@@ -675,6 +675,14 @@ ctl_status(int argc, char **argv, const char *config_path)
             if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "failing")))
                 printf("          FAILING: %s\n", str(r, "last_error"));
         }
+        if (num(resp, "clock_skew_s") != 0)
+            printf("clock:    SKEWED: AWS's clock is %.0f s %s ours; requests are signed with "
+                   "AWS's time (fix NTP)\n",
+                   num(resp, "clock_skew_s") < 0 ? -num(resp, "clock_skew_s")
+                                                 : num(resp, "clock_skew_s"),
+                   num(resp, "clock_skew_s") < 0 ? "behind" : "ahead of");
+        else
+            printf("clock:    in step with AWS (no skew learned)\n");
         if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(resp, "last_error")))
             printf("last error: %s\n", str(resp, "last_error"));
     }

@@ -249,6 +249,8 @@ do_status(struct gw *g)
     cJSON_AddNumberToObject(o, "failing", (double)failing);
     cJSON_AddNumberToObject(o, "revoked_total", (double)g->revoked_total);
     cJSON_AddNumberToObject(o, "skew", (double)g->skew);
+    /* AWS's clock minus ours, learned from a refused signature's Date. */
+    cJSON_AddNumberToObject(o, "clock_skew_s", (double)stsrole_aws_clock_skew());
     audit = cJSON_AddObjectToObject(o, "audit");
     add_str(audit, "path", g->audit.path);
     cJSON_AddNumberToObject(audit, "seq", (double)g->audit.seq);

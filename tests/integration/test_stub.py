@@ -751,7 +751,7 @@ from gwlib import Gateway, audit_lines, close_session, session_record, wait_for,
 
 
 def gateway_revoke(env, name, fmt, revoker, region="us-east-1", partition="aws",
-                   iam_region="us-east-1"):
+                   iam_region="us-east-1", clock_skew=None):
     """Two logouts with a gateway restart between them: the second revocation must read the
     deny policy the first one wrote (GetRolePolicy) and keep its entry."""
     gatewayd = os.path.join(os.path.dirname(CLI), "stsrole-gatewayd")
@@ -801,6 +801,8 @@ def gateway_revoke(env, name, fmt, revoker, region="us-east-1", partition="aws",
                     retries = [x.get("detail") for x in audit_lines(os.path.join(d, "audit.log"))
                                if x["event"] == "revoke.retry"]
                     raise Fail("revocation %d: %s; retries: %s" % (n + 1, e, retries[-1:]))
+                if clock_skew is not None and n == 0:
+                    status_shows_skew(conf, genv, clock_skew)
             finally:
                 gw.stop()
         gets = [r for r in stub.records(kind="iam")
@@ -827,6 +829,28 @@ def gateway_revoke(env, name, fmt, revoker, region="us-east-1", partition="aws",
         return "%d IAM calls in %s" % (len(stub.records(kind="iam")), fmt.upper())
     finally:
         stub.stop()
+
+
+def status_shows_skew(conf, genv, want):
+    r = subprocess.run([CLI, "--config", conf, "status", "--json"], env=genv,
+                       capture_output=True, text=True, timeout=30)
+    try:
+        got = json.loads(r.stdout).get("clock_skew_s")
+    except ValueError:
+        raise Fail("status --json: %r %r" % (r.stdout[:200], r.stderr[:200]))
+    if not isinstance(got, (int, float)) or abs(got - want) > 10:
+        raise Fail("status shows clock_skew_s %r, want about %d" % (got, want))
+    r = subprocess.run([CLI, "--config", conf, "status"], env=genv, capture_output=True,
+                       text=True, timeout=30)
+    if "SKEWED" not in r.stdout:
+        raise Fail("stsrolectl status does not show the skew: %r" % r.stdout[-400:])
+
+
+@case
+def gateway_clock_skew(env):
+    # The revoker's AssumeRole meets AWS's clock an hour ahead: the gateway learns it, revokes,
+    # and stsrolectl status shows it.
+    return gateway_revoke(env, "gateway-clock-skew", "json", "skew-aws-ahead", clock_skew=3600)
 
 
 @case
