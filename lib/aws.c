@@ -48,12 +48,13 @@ stsrole_aws_is_skew_error(const struct stsrole_error *err)
      * (EC2), InvalidSignatureException (the JSON protocols: "Signature
      * expired: ... is now earlier than ..."), and STS/IAM's
      * SignatureDoesNotMatch when its message is about time rather than
-     * about the key. */
+     * about the key.  The caller also wants the answer's Date to differ
+     * from the local clock before it signs again. */
     if (strcmp(err->aws_code, "RequestTimeTooSkewed") == 0 ||
-        strcmp(err->aws_code, "RequestExpired") == 0)
+        strcmp(err->aws_code, "RequestExpired") == 0 ||
+        strcmp(err->aws_code, "InvalidSignatureException") == 0)
         return 1;
-    if (strcmp(err->aws_code, "InvalidSignatureException") == 0 ||
-        strcmp(err->aws_code, "SignatureDoesNotMatch") == 0)
+    if (strcmp(err->aws_code, "SignatureDoesNotMatch") == 0)
         return strstr(err->msg, "Signature expired") != NULL ||
                strstr(err->msg, "Signature not yet current") != NULL;
     return 0;

@@ -93,10 +93,10 @@ int stsrole_form_append(struct stsrole_buf *out, const char *name, const char *v
 int64_t stsrole_aws_clock_skew(void);
 void stsrole_aws_set_clock_skew(int64_t seconds);
 
-/* Pure: whether err (a classified AWS refusal) says the request's time was
- * off: RequestTimeTooSkewed, RequestExpired, or SignatureDoesNotMatch /
- * InvalidSignatureException with a "Signature expired" or "Signature not
- * yet current" message. */
+/* Pure: whether err (a classified AWS refusal) may say the request's time
+ * was off: RequestTimeTooSkewed, RequestExpired, InvalidSignatureException,
+ * or SignatureDoesNotMatch with a "Signature expired" or "Signature not yet
+ * current" message. */
 int stsrole_aws_is_skew_error(const struct stsrole_error *err);
 
 /* Backoff for attempt n (1-based): full jitter over min(cap, base*2^n). Pure
