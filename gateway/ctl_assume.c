@@ -9,7 +9,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "assume.h"
+#include "mint.h"
+#include "session.h"
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"

@@ -16,7 +16,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "assume.h"
+#include "mint.h"
 #include "aws.h"
 #include "gw.h"
 #include "gw_refresh.h"
@@ -965,14 +965,14 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
         return rc;
     snprintf(nonce, sizeof(nonce), "%.16s", child);
     /* stsrole:mfa=totp was checked at this session's login. */
-    rc = stsrole_person_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce, tags, name,
-                               &ap, err);
+    rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce, tags, name, &ap,
+                             err);
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;
-    stsrole_config_client(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
+    stsrole_client_aws(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = MINT_DEADLINE_MS;
-    rc = stsrole_assume_role(&c, &ap, as, request_id, err);
+    rc = stsrole_sts_assume_role(&c, &ap, as, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     if (as->creds.session_token == NULL) {

@@ -19,7 +19,7 @@
 #include "cwlogs.h"
 #include "gw.h"
 #include "safefile.h"
-#include "sigv4.h"
+#include "hash.h"
 
 /*
  * Store and forward.  The local audit log is the store: the shipper only
@@ -1165,14 +1165,14 @@ gw_ship_start(struct gw *g)
         ship_free(sh);
         return -1;
     }
-    stsrole_config_http(&sh->cfg, &sh->http);
+    stsrole_client_http(&sh->cfg, &sh->http);
     sh->http.max_response = STSROLE_LOGS_MAX_RESPONSE;
-    if (stsrole_config_provider(&sh->cfg, &sh->http, &sh->base, &err) != STSROLE_OK) {
+    if (stsrole_client_provider(&sh->cfg, &sh->http, &sh->base, &err) != STSROLE_OK) {
         gw_log(LOG_ERR, "audit shipping: %s", err.msg);
         ship_free(sh);
         return -1;
     }
-    stsrole_logs_client(&sh->client, &sh->cfg, &sh->http, &sh->base);
+    stsrole_client_logs(&sh->client, &sh->cfg, &sh->http, &sh->base);
     publish(g, sh);
     if (pthread_create(&sh->thread, NULL, ship_main, sh) != 0) {
         gw_log(LOG_ERR, "audit shipping: cannot start its thread");

@@ -15,12 +15,80 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "safefile.h"
 #include "session.h"
 
 #define SESSION_FORMAT_VERSION 1
 /* A record is a few hundred bytes; anything far larger is not ours. */
 #define SESSION_MAX_BYTES (64 * 1024)
+
+/* STS's RoleSessionName and SourceIdentity character set: [\w+=,.@-]. */
+static int
+sts_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("_+=,.@-", c) != NULL;
+}
+
+static size_t
+copy_sanitised(char *dst, const char *src, size_t max)
+{
+    size_t i;
+
+    for (i = 0; i < max && src[i] != '\0'; i++)
+        dst[i] = sts_name_char((unsigned char)src[i]) ? src[i] : '-';
+    return i;
+}
+
+int
+stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                     struct stsrole_error *err)
+{
+    size_t ulen, blen, nlen, room, o = 0;
+
+    if (user == NULL || *user == '\0' || bastion_id == NULL || *bastion_id == '\0' ||
+        nonce == NULL || *nonce == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: empty user, bastion or nonce");
+    nlen = strlen(nonce);
+    if (nlen > 32)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: nonce longer than 32");
+    /* 64 = RoleSessionName's maximum; '@' and '.' take two.  The nonce
+     * is kept whole (it makes the name unique per SSH session); the user
+     * keeps at least half of what is left, the bastion id the rest. */
+    room = 64 - 2 - nlen;
+    ulen = strlen(user);
+    blen = strlen(bastion_id);
+    if (ulen + blen > room) {
+        if (ulen > room / 2 && blen > room - room / 2) {
+            ulen = room / 2 + (room % 2);
+            blen = room - ulen;
+        } else if (ulen > blen) {
+            ulen = room - blen;
+        } else {
+            blen = room - ulen;
+        }
+    }
+    o += copy_sanitised(out + o, user, ulen);
+    out[o++] = '@';
+    o += copy_sanitised(out + o, bastion_id, blen);
+    out[o++] = '.';
+    o += copy_sanitised(out + o, nonce, nlen);
+    out[o] = '\0';
+    return STSROLE_OK;
+}
+
+int
+stsrole_session_id(char out[33], struct stsrole_error *err)
+{
+    unsigned char raw[16];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return stsrole_fail(err, STSROLE_E_IO, "no randomness for the session id");
+    stsrole_hex(raw, sizeof(raw), out);
+    return STSROLE_OK;
+}
 
 void
 stsrole_session_free(struct stsrole_session *s)

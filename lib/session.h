@@ -35,6 +35,16 @@ struct stsrole_session {
     char *parent; /* set in the record of a refreshed credential: the SSH session's id */
 };
 
+/* RoleSessionName "<user>@<bastion_id>.<nonce>": characters outside STS's
+ * set [\w+=,.@-] are replaced by '-', and the user and bastion parts are
+ * shortened so the whole fits in 64 characters with the full nonce kept.
+ * Pure.  out must hold 65 bytes. */
+int stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                         struct stsrole_error *err);
+
+/* A fresh random session id (hex, 32 characters) into out[33]. */
+int stsrole_session_id(char out[33], struct stsrole_error *err);
+
 void stsrole_session_free(struct stsrole_session *s);
 
 /* Pure: 1 when id is exactly 32 lowercase hex digits (the only form that

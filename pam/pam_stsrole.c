@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "assume.h"
+#include "login.h"
+#include "mint.h"
 #include "conf.h"
 #include "ddb.h"
 #include "http.h"
@@ -249,7 +250,7 @@ fleet_replay(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *u
         http_ready = status == STSROLE_OK;
     }
     if (status == STSROLE_OK)
-        status = stsrole_replay_check(cfg, user, &step, &verdict, err);
+        status = stsrole_login_replay(cfg, user, &step, &verdict, err);
     if (err->request_id[0] != '\0')
         d->request_id = err->request_id;
     if (status == STSROLE_OK && verdict == STSROLE_REPLAY_FRESH)
@@ -683,7 +684,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         reg.rhost = (char *)d.rhost;
         reg.expiration = as.creds.expiration;
         reg.opened = rec.opened;
-        status = stsrole_registry_record(&cfg, &reg, &err);
+        status = stsrole_login_register(&cfg, &reg, &err);
         if (status != STSROLE_OK) {
             what = "could not register the session in the fleet registry";
             goto fail;

@@ -1,0 +1,36 @@
+/* mint.h: mint one session credential for a person from the config: session name, tags, AssumeRole.
+ */
+#ifndef STSROLE_MINT_H
+#define STSROLE_MINT_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "sts.h"
+
+/* The AssumeRole parameters of a person's session: session name
+ * "<user>@<bastion_id>.<nonce>" (into name), SourceIdentity = user, the tags
+ * stsrole:bastion, stsrole:mfa=totp, stsrole:session = session_id and the
+ * role's tag.KEY lines (into tags), the role's (or the global) duration and
+ * its ExternalId.  ap points into tags and name. */
+int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
+                        const char *user, const char *session_id, const char *nonce,
+                        struct stsrole_tag tags[50], char name[65],
+                        struct stsrole_assume_params *ap, struct stsrole_error *err);
+
+/* What a mint needs beyond the config. */
+struct stsrole_mint {
+    const char *user;       /* SourceIdentity */
+    const char *session_id; /* STSROLE_SESSION_ID; also the nonce in the session name */
+    char session_name[65];  /* filled by stsrole_mint */
+};
+
+/* Assumes role for m->user: builds the session name, SourceIdentity and
+ * the tags stsrole:bastion, stsrole:mfa=totp, stsrole:session, the role's
+ * duration and ExternalId, then calls STS through cfg's endpoint and base
+ * credentials, with retries.  err carries the AWS request id on failure. */
+int stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
+                 struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
+                 struct stsrole_error *err);
+
+#endif
