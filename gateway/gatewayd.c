@@ -327,7 +327,7 @@ run(struct gw *g)
         pfd[1] = (struct pollfd){.fd = g->inotify_fd, .events = POLLIN};
         pfd[2] = (struct pollfd){.fd = g->sock_fd, .events = POLLIN};
         pfd[3] = (struct pollfd){.fd = gw_ship_fd(g), .events = POLLIN};
-        pfd[4] = (struct pollfd){.fd = gw_refresh_fd(g), .events = POLLIN};
+        pfd[4] = (struct pollfd){.fd = gw_credsock_fd(g), .events = POLLIN};
         if (poll(pfd, 5, timeout) < 0 && errno != EINTR) {
             gw_log(LOG_ERR, "poll: %s", strerror(errno));
             break;
@@ -438,7 +438,7 @@ main(int argc, char **argv)
     gw_audit(&g, "gateway.start", NULL, NULL, g.audit.tail_ok ? "ok" : "error", NULL, detail);
     if (gw_ship_start(&g) != 0)
         gw_log(LOG_ERR, "audit shipping is off: it could not start");
-    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0 || gw_refresh_start(&g) != 0)
+    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0 || gw_credsock_start(&g) != 0)
         goto out;
     gw_sessions_scan(&g);
     g.next_reconcile_ms = gw_mono_ms() + (int64_t)g.reconcile_s * 1000;
@@ -450,7 +450,7 @@ main(int argc, char **argv)
     gw_audit(&g, "gateway.stop", NULL, NULL, "ok", NULL, NULL);
     rc = 0;
 out:
-    gw_refresh_stop(&g);
+    gw_credsock_stop(&g);
     gw_ship_stop(&g);
     gw_registry_free(&g);
     gw_ctl_close(&g);

@@ -20,6 +20,8 @@
 #include "http.h"
 #include "replay.h"
 #include "role.h"
+#include "handoff.h"
+#include "runtime.h"
 #include "session.h"
 #include "sts.h"
 #include "totp.h"
@@ -479,7 +481,7 @@ handoff(pam_handle_t *pamh, int flags, const struct stsrole_config *cfg, const c
     struct decision w;
 
     stsrole_error_clear(&err);
-    if (stsrole_session_handoff(cfg->runtime_dir, session_id, &as->creds, 2000, &err) == STSROLE_OK)
+    if (stsrole_handoff(cfg->runtime_dir, session_id, &as->creds, 2000, &err) == STSROLE_OK)
         return;
     w = *d;
     w.outcome = "handoff-failed";
@@ -693,7 +695,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     if (rec.refresh) {
         status =
-            stsrole_session_aws_config(cfg.runtime_dir, session_id, uid, gid, cfg.credential_helper,
+            stsrole_runtime_aws_config(cfg.runtime_dir, session_id, uid, gid, cfg.credential_helper,
                                        cfg.region, aws_config, sizeof(aws_config), &err);
         if (status != STSROLE_OK) {
             what = "could not write the session's AWS config file";
@@ -749,7 +751,7 @@ fail:
     }
     if (configured) {
         struct stsrole_error e3;
-        stsrole_session_aws_config_remove(cfg.runtime_dir, session_id, &e3);
+        stsrole_runtime_aws_config_remove(cfg.runtime_dir, session_id, &e3);
     }
     stsrole_assumed_free(&as);
     d.reason = err.msg;
@@ -796,7 +798,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     if (o->runtime_dir != NULL) {
         /* The gateway removes it too, should this fail. */
         struct stsrole_error e2;
-        stsrole_session_aws_config_remove(o->runtime_dir, o->session_id, &e2);
+        stsrole_runtime_aws_config_remove(o->runtime_dir, o->session_id, &e2);
     }
     clear_env(pamh);
     d.outcome = status == STSROLE_OK ? "closed" : "error";
