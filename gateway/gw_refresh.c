@@ -268,23 +268,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
         stsrole_assumed_free(as);
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "AssumeRole answered without a token");
     }
-    memset(&rec, 0, sizeof(rec));
-    memcpy(rec.session_id, child, 33);
-    rec.user = p->rec.user;
-    rec.uid = p->rec.uid;
-    rec.rhost = p->rec.rhost;
-    rec.tty = p->rec.tty;
-    rec.sshd_pid = p->rec.sshd_pid;
-    rec.role_name = p->rec.role_name;
-    rec.role_arn = p->rec.role_arn;
-    rec.assumed_role_id = as->assumed_role_id;
-    rec.session_name = name;
-    rec.access_key_id = as->creds.access_key_id;
-    rec.expiration = as->creds.expiration;
-    rec.source_identity =
-        as->source_identity != NULL ? as->source_identity : p->rec.source_identity;
-    rec.aws_request_id = request_id;
-    rec.opened = gw_now();
+    stsrole_session_build(&rec, child, &p->rec, as, name, request_id, gw_now());
     rec.refresh = 1;
     rec.parent = p->rec.session_id;
     rc = stsrole_session_write(g->cfg.state_dir, &rec, err);

@@ -91,6 +91,29 @@ stsrole_session_id(char out[33], struct stsrole_error *err)
 }
 
 void
+stsrole_session_build(struct stsrole_session *rec, const char *session_id,
+                      const struct stsrole_session *who, const struct stsrole_assumed *as,
+                      const char *session_name, const char *request_id, int64_t opened)
+{
+    memset(rec, 0, sizeof(*rec));
+    memcpy(rec->session_id, session_id, sizeof(rec->session_id));
+    rec->user = who->user;
+    rec->uid = who->uid;
+    rec->rhost = who->rhost;
+    rec->tty = who->tty;
+    rec->sshd_pid = who->sshd_pid;
+    rec->role_name = who->role_name;
+    rec->role_arn = who->role_arn;
+    rec->assumed_role_id = as->assumed_role_id;
+    rec->session_name = (char *)session_name;
+    rec->access_key_id = as->creds.access_key_id;
+    rec->expiration = as->creds.expiration;
+    rec->source_identity = as->source_identity != NULL ? as->source_identity : who->source_identity;
+    rec->aws_request_id = (char *)request_id;
+    rec->opened = opened;
+}
+
+void
 stsrole_session_free(struct stsrole_session *s)
 {
     if (s == NULL)

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "creds.h"
+#include "sts.h"
 #include "stsrole.h"
 
 /*
@@ -44,6 +45,17 @@ int stsrole_session_name(const char *user, const char *bastion_id, const char *n
 
 /* A fresh random session id (hex, 32 characters) into out[33]. */
 int stsrole_session_id(char out[33], struct stsrole_error *err);
+
+/*
+ * Fills rec for a credential just minted, borrowing every string: the
+ * person's fields (user, uid, rhost, tty, sshd_pid, role_name, role_arn,
+ * source_identity) from who, the credential's (assumed_role_id,
+ * access_key_id, expiration, and the SourceIdentity STS echoed, when it
+ * did) from as.  refresh and parent are 0 and NULL; closed is 0.
+ */
+void stsrole_session_build(struct stsrole_session *rec, const char *session_id,
+                           const struct stsrole_session *who, const struct stsrole_assumed *as,
+                           const char *session_name, const char *request_id, int64_t opened);
 
 void stsrole_session_free(struct stsrole_session *s);
 
