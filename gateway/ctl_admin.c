@@ -20,8 +20,8 @@
 #include "conf.h"
 #include "ctl.h"
 #include "ddb.h"
-#include "registry.h"
 #include "gwproto.h"
+#include "registry.h"
 
 /* A revocation may wait on AWS (retries within 15 s per call). */
 #define CTL_TIMEOUT_S 120

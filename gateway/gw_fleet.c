@@ -9,9 +9,9 @@
 #include <syslog.h>
 
 #include "ddb.h"
-#include "registry.h"
 #include "gw.h"
 #include "policy.h"
+#include "registry.h"
 
 /*
  * revoke --user USER --fleet: this gateway denies every live session of

@@ -17,11 +17,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "mint.h"
 #include "aws.h"
 #include "gw.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
+#include "mint.h"
 #include "runtime.h"
 #include "session.h"
 #include "sts.h"

@@ -7,8 +7,8 @@
 #include <syslog.h>
 
 #include "ddb.h"
-#include "registry.h"
 #include "gw.h"
+#include "registry.h"
 
 #define FORGET_MAX 4096 /* items queued for deletion; past that, TTL removes them */
 #define FORGET_CAP_S 300

@@ -10,12 +10,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "mint.h"
 #include "aws.h"
 #include "gw.h"
-#include "iam.h"
-#include "safefile.h"
 #include "hash.h"
+#include "iam.h"
+#include "mint.h"
+#include "safefile.h"
 #include "sts.h"
 
 #define ROLE_STATE_MAX (256 * 1024)

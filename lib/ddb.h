@@ -1,4 +1,4 @@
-/* ddb.h: a minimal DynamoDB client (JSON protocol) and the fleet session registry's item format. */
+/* ddb.h: a minimal DynamoDB client (JSON protocol): items, writes, reads. */
 #ifndef STSROLE_DDB_H
 #define STSROLE_DDB_H
 

@@ -8,8 +8,8 @@
 #include "mint.h"
 #include "registry.h"
 #include "replay.h"
-#include "stsrole.h"
 #include "sts.h"
+#include "stsrole.h"
 #include "totp.h"
 
 /* pam_stsrole's auth: builds the client from cfg (cfg->replay_table must

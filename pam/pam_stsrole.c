@@ -14,14 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "http.h"
 #include "login.h"
 #include "mint.h"
-#include "conf.h"
-#include "ddb.h"
-#include "http.h"
 #include "replay.h"
 #include "role.h"
-#include "handoff.h"
 #include "runtime.h"
 #include "session.h"
 #include "sts.h"
@@ -690,7 +688,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     d.session_name = o->session_name;
     d.session_id = o->session_id;
     /* Local files only: logout never waits on AWS.  The gateway revokes,
-     * and removes the fleet registry item (ddb.h) when there is one. */
+     * and removes the fleet registry item (registry.h) when there is one. */
     status = stsrole_session_mark_closed(o->state_dir, o->session_id, (int64_t)time(NULL), &err);
     if (o->runtime_dir != NULL) {
         /* The gateway removes it too, should this fail. */
