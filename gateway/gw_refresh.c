@@ -261,7 +261,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     ap.source_identity = p->rec.source_identity;
     stsrole_client_aws(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = MINT_DEADLINE_MS;
-    rc = stsrole_sts_assume_role(&c, &ap, as, request_id, err);
+    rc = stsrole_mint_assume(&c, &ap, as, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     if (as->creds.session_token == NULL) {

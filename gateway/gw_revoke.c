@@ -298,7 +298,7 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     ap.duration = REVOKER_DURATION;
     stsrole_client_aws(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = AWS_DEADLINE_MS;
-    rc = stsrole_sts_assume_role(&c, &ap, &a, request_id, err);
+    rc = stsrole_mint_assume(&c, &ap, &a, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     stsrole_creds_clear(&rv->creds);

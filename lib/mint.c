@@ -39,6 +39,32 @@ stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role 
 }
 
 int
+stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
+                    struct stsrole_assumed *out, char request_id[128], struct stsrole_error *err)
+{
+    struct stsrole_http_response resp;
+    struct stsrole_buf body;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    request_id[0] = '\0';
+    stsrole_buf_init(&body, 0);
+    rc = stsrole_sts_assume_body(ap, &body, err);
+    if (rc == STSROLE_OK)
+        rc = stsrole_aws_query(c, body.data, &resp, err);
+    stsrole_buf_free(&body); /* may hold a TokenCode */
+    if (rc != STSROLE_OK) {
+        if (err != NULL)
+            snprintf(request_id, 128, "%s", err->request_id);
+        return rc;
+    }
+    snprintf(request_id, 128, "%s", resp.request_id);
+    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, out, err);
+    stsrole_http_response_free(&resp);
+    return rc;
+}
+
+int
 stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
              struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
              struct stsrole_error *err)
@@ -71,7 +97,7 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     if (rc != STSROLE_OK)
         return rc;
     stsrole_client_aws(cfg, &http, &base, "sts", cfg->sts_endpoint, &client);
-    rc = stsrole_sts_assume_role(&client, &ap, out, request_id, err);
+    rc = stsrole_mint_assume(&client, &ap, out, request_id, err);
     stsrole_creds_provider_free(&base);
     return rc;
 }

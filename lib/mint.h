@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "aws.h"
 #include "conf.h"
 #include "sts.h"
 
@@ -17,6 +18,15 @@ int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_r
                         const char *user, const char *session_id, const char *nonce,
                         struct stsrole_tag tags[50], char name[65],
                         struct stsrole_assume_params *ap, struct stsrole_error *err);
+
+/* (In mint.c, not sts.c, so that the call to stsrole_sts_parse_assume
+ * stays a reference between objects, which the fault injection wraps.) */
+/* One AssumeRole through client c: validates and encodes ap, sends it with
+ * c's retries, decodes the answer into out.  request_id receives AWS's
+ * request id, on failure too when AWS answered. */
+int stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
+                        struct stsrole_assumed *out, char request_id[128],
+                        struct stsrole_error *err);
 
 /* What a mint needs beyond the config. */
 struct stsrole_mint {

@@ -1059,30 +1059,3 @@ stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *o
         stsrole_assumed_free(out);
     return rc;
 }
-
-int
-stsrole_sts_assume_role(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
-                        struct stsrole_assumed *out, char request_id[128],
-                        struct stsrole_error *err)
-{
-    struct stsrole_http_response resp;
-    struct stsrole_buf body;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    request_id[0] = '\0';
-    stsrole_buf_init(&body, 0);
-    rc = stsrole_sts_assume_body(ap, &body, err);
-    if (rc == STSROLE_OK)
-        rc = stsrole_aws_query(c, body.data, &resp, err);
-    stsrole_buf_free(&body); /* may hold a TokenCode */
-    if (rc != STSROLE_OK) {
-        if (err != NULL)
-            snprintf(request_id, 128, "%s", err->request_id);
-        return rc;
-    }
-    snprintf(request_id, 128, "%s", resp.request_id);
-    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, out, err);
-    stsrole_http_response_free(&resp);
-    return rc;
-}

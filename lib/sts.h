@@ -4,7 +4,6 @@
 
 #include <stdint.h>
 
-#include "aws.h"
 #include "creds.h"
 #include "stsrole.h"
 
@@ -52,12 +51,5 @@ int stsrole_sts_assume_body(const struct stsrole_assume_params *p, struct stsrol
  * STSROLE_E_PROTOCOL. */
 int stsrole_sts_parse_assume(const char *body, size_t len, struct stsrole_assumed *out,
                              struct stsrole_error *err);
-
-/* One AssumeRole through client c: validates and encodes ap, sends it with
- * c's retries, decodes the answer into out.  request_id receives AWS's
- * request id, on failure too when AWS answered. */
-int stsrole_sts_assume_role(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
-                            struct stsrole_assumed *out, char request_id[128],
-                            struct stsrole_error *err);
 
 #endif
