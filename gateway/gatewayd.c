@@ -382,6 +382,7 @@ main(int argc, char **argv)
     g.skew = DEFAULT_SKEW;
     g.reconcile_s = DEFAULT_RECONCILE;
     g.inotify_fd = g.sock_fd = g.signal_fd = g.lock_fd = -1;
+    g.audit_appended = gw_ship_appended;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -98,7 +98,10 @@ struct gw {
     struct gw_session **batch;
     size_t n_batch;
     struct gw_role *batch_role;
-    struct gw_ship *ship;   /* gw_ship.c: NULL while audit_log_group is unset */
+    struct gw_ship *ship; /* gw_ship.c: NULL while audit_log_group is unset */
+    /* Called by gw_audit after each durable append (gw_ship_appended), so
+     * gw_audit.c does not call up into the shipper that calls it. */
+    void (*audit_appended)(struct gw *g);
     struct gw_fleet *fleet; /* gw_registry.c: registry items waiting to be deleted */
 
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */

@@ -49,7 +49,8 @@ gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char
         return -1;
     }
     g->audit_broken = 0;
-    gw_ship_appended(g);
+    if (g->audit_appended != NULL)
+        g->audit_appended(g);
     stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
     syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
            "%s", summary);
