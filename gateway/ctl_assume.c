@@ -9,11 +9,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "assume.h"
 #include "aws.h"
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"
+#include "mint.h"
+#include "session.h"
 
 static int
 fail(const char *what, const struct stsrole_error *err)
