@@ -130,6 +130,12 @@ ctl_assume(int argc, char **argv, const char *config_path)
     stsrole_config_free(&cfg);
     if (rc != STSROLE_OK)
         return fail(role_name, &err);
+    if (m.chained_from != 0)
+        fprintf(stderr,
+                "stsrolectl: warning: duration %d cut to %d seconds: the base credential carries "
+                "a session token, so it is a role session, and AWS caps AssumeRole from one at "
+                "that (role chaining)\n",
+                m.chained_from, STSROLE_CHAINED_MAX);
     if (stsrole_aws_clock_skew() != 0)
         fprintf(stderr,
                 "stsrolectl: warning: clock skew: the local clock is %lld s %s AWS's; the "

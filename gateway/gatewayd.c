@@ -302,6 +302,7 @@ run(struct gw *g)
         gw_prune(g);
         gw_registry_step(g);
         gw_ship_step(g);
+        gw_log_clock_skew();
         notify_status(g);
         now = gw_mono_ms();
         wake = gw_next_wakeup_ms(g);

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <time.h>
 
+#include "aws.h"
 #include "gw_log.h"
 
 static int log_journal; /* stderr is the journal: use sd-daemon(3) priority prefixes */
@@ -56,4 +58,19 @@ gw_log(int prio, const char *fmt, ...)
         fprintf(stderr, "<%d>%s\n", prio, msg);
     else
         fprintf(stderr, "stsrole-gatewayd: %s\n", msg);
+}
+
+void
+gw_log_clock_skew(void)
+{
+    static int64_t said;
+    int64_t skew = stsrole_aws_clock_skew();
+
+    if (skew == said)
+        return;
+    said = skew;
+    gw_log(LOG_WARNING,
+           "clock skew: AWS refused a signature as out of time; the local clock is %lld s %s "
+           "AWS's, and requests are signed with AWS's time from now on (fix NTP)",
+           (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind");
 }

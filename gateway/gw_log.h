@@ -10,5 +10,8 @@ int64_t gw_mono_ms(void);
 /* Reads JOURNAL_STREAM once: with it, lines carry sd-daemon(3) priority prefixes. */
 void gw_log_init(void);
 void gw_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs a warning each time the clock correction learned from AWS (lib/aws.c)
+ * changes: the bastion's clock is off, and NTP needs fixing. */
+void gw_log_clock_skew(void);
 
 #endif

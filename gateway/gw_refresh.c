@@ -32,6 +32,9 @@
 #define HANDOFF_GRACE_S 10
 #define MINTS_PER_STEP 8
 
+/* The role-chaining cut is logged once per run, not at every refresh. */
+static int chained_logged;
+
 static int
 refreshed(const struct gw_session *s)
 {
@@ -243,7 +246,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     struct stsrole_tag tags[50];
     struct stsrole_session rec;
     char nonce[17], name[65];
-    int rc;
+    int rc, cut;
 
     memset(as, 0, sizeof(*as));
     request_id[0] = '\0';
@@ -259,6 +262,15 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;
+    if ((rc = stsrole_mint_chained(&g->base, &ap, &cut, err)) != STSROLE_OK)
+        return rc;
+    if (cut != 0 && !chained_logged) {
+        chained_logged = 1;
+        gw_log(LOG_WARNING,
+               "duration %d of role %s cut to %d seconds: the base credential is a role session, "
+               "and AWS caps AssumeRole from one at that (role chaining); said once",
+               cut, role->name, ap.duration);
+    }
     stsrole_client_aws(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = MINT_DEADLINE_MS;
     rc = stsrole_mint_assume(&c, &ap, as, request_id, err);

@@ -341,7 +341,9 @@ iam_client(struct gw *g, struct gw_role *r, struct stsrole_aws_client *c, struct
     memset(c, 0, sizeof(*c));
     c->http = &g->http;
     c->creds = creds;
-    c->region = STSROLE_IAM_REGION;
+    /* IAM is global within its partition and signs for one region:
+     * us-east-1, cn-north-1 or us-gov-west-1. */
+    c->region = g->cfg.partition->iam_region;
     c->service = "iam";
     c->endpoint = g->cfg.iam_endpoint;
     c->deadline_ms = AWS_DEADLINE_MS;

@@ -34,17 +34,21 @@
  * of its own (ship.gap, ship.rejected) back to the main thread, the log's
  * only writer.
  *
- * Exactly once.  PutLogEvents is not idempotent: CloudWatch Logs ignores
+ * At least once.  PutLogEvents is not idempotent: CloudWatch Logs ignores
  * sequence tokens since 2023, so a batch sent twice is stored twice.  The
  * cursor STATE_DIR/gateway/ship.json says where the stream ends: the file,
  * the offset after the last shipped line, its seq and its SHA-256.
  * Before a batch is sent, the cursor records it as pending (durably);
  * after PutLogEvents succeeded, it becomes the new end.  A pending batch
  * found at start (a crash in between), or left by a call whose outcome is
- * unknown (lost answer, timeout, 5xx), is looked for among the stream's
- * newest events (GetLogEvents): there, the cursor moves past it; absent
- * for SETTLE_MS after it was sent, it is sent again.  Nothing else ever
- * sends a line twice, and nothing moves the cursor past a line that is
+ * unknown (lost answer, timeout, 5xx), is looked for in the stream, read
+ * backward page by page (GetLogEvents) until the token repeats: there,
+ * the cursor moves past it; shown absent SETTLE_MS after it was sent (an
+ * older record, or the stream's head, reached first), it is sent again;
+ * neither (empty pages, the page budget spent), it is asked for again
+ * later.  A batch whose PutLogEvents landed but is not yet readable after
+ * SETTLE_MS is sent twice: readers dedupe by seq and hash (stsrolectl
+ * audit verify --stream).  Nothing moves the cursor past a line that is
  * not in the stream, except a line CloudWatch cannot take (ship.gap).
  */
 

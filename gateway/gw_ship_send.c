@@ -25,6 +25,8 @@
  * request in flight to be processed, before "absent" means "not sent". */
 #define SETTLE_MS 10000
 #define TAIL_EVENTS 50
+/* Pages read backward before the stream's state counts as unknown. */
+#define TAIL_PAGES 100
 
 static int
 make_stream(struct gw_ship *sh)
@@ -47,46 +49,107 @@ make_stream(struct gw_ship *sh)
     return 0;
 }
 
+/* What the end of the stream says, read backward page by page. */
+struct tail {
+    int found;       /* an event whose SHA-256 is the one looked for */
+    int passed;      /* an event older than it (a smaller seq): it is not there */
+    int head;        /* the token repeated: every event was read */
+    int have_newest; /* newest_*: the stream's newest event */
+    char newest_hash[65];
+    int64_t newest_ts;
+    uint64_t newest_seq;
+};
+
+/*
+ * Reads the stream from its newest event backward (GetLogEvents,
+ * startFromHead false, following nextBackwardToken) until the event whose
+ * SHA-256 is want turns up, an older record than want_seq does, or the
+ * token comes back unchanged (the stream's head).  CloudWatch Logs may
+ * answer an empty page while older events exist, so an empty page ends
+ * nothing: only the token does.  After TAIL_PAGES pages without an answer
+ * the state is unknown (t->found, passed and head all 0).  want NULL:
+ * only the newest event.  STSROLE_E_NOTFOUND: no such stream.
+ */
+static int
+tail_search(struct gw_ship *sh, const char *want, uint64_t want_seq, struct tail *t,
+            struct stsrole_error *err)
+{
+    struct stsrole_logs_page page;
+    char h[65], prev[65], *token = NULL;
+    uint64_t seq;
+    int64_t ts;
+    size_t i;
+    int pages, rc = STSROLE_OK;
+
+    memset(t, 0, sizeof(*t));
+    for (pages = 0; pages < TAIL_PAGES && !t->found && !t->passed && !t->head; pages++) {
+        rc = stsrole_logs_get_events(&sh->client, sh->group, sh->stream, 0, TAIL_EVENTS, token,
+                                     &page, err);
+        if (rc != STSROLE_OK)
+            break;
+        for (i = page.n; i > 0 && !t->found && !t->passed; i--) {
+            const char *m = page.ev[i - 1].message;
+
+            stsrole_sha256_hex(m, strlen(m), h);
+            if (gw_ship_scan_fields(m, strlen(m), &seq, prev, &ts) != 0)
+                seq = 0;
+            if (!t->have_newest) {
+                t->have_newest = 1;
+                memcpy(t->newest_hash, h, sizeof(h));
+                t->newest_ts = page.ev[i - 1].timestamp;
+                t->newest_seq = seq;
+                if (want == NULL)
+                    t->found = 1;
+            }
+            if (want != NULL && strcmp(h, want) == 0)
+                t->found = 1;
+            else if (want != NULL && seq != 0 && seq < want_seq)
+                t->passed = 1; /* the stream is in seq order: want would be newer */
+        }
+        t->head = page.backward == NULL || (token != NULL && strcmp(page.backward, token) == 0);
+        free(token);
+        token = page.backward;
+        page.backward = NULL;
+        stsrole_logs_page_free(&page);
+    }
+    free(token);
+    return rc;
+}
+
 /*
  * What the stream holds: a pending batch found there becomes the end; one
- * not found after SETTLE_MS is dropped (it is sent again).  Without a
- * cursor, the stream's newest event says where to resume.  0 done, 1 wait
+ * shown absent after SETTLE_MS is dropped (it is sent again); while the
+ * stream's pages say neither, nothing is sent again.  Without a cursor,
+ * the stream's newest event says where to resume.  0 done, 1 wait
  * (*wait_ms), -1 failed.
  */
 int
 gw_ship_send_reconcile(struct gw_ship *sh, int64_t *wait_ms)
 {
-    struct stsrole_logs_page page;
     struct stsrole_error err;
-    char h[65], prev[65];
-    size_t i;
-    int rc, found = -1;
-    int64_t age, ts;
-    uint64_t seq;
+    struct tail t;
+    int rc;
+    int64_t age;
 
     if (sh->have_at && !sh->have_pend) {
         sh->reconciled = 1;
         return 0;
     }
     gw_ship_set_state(sh, "reconciling");
-    rc = stsrole_logs_get_events(&sh->client, sh->group, sh->stream, 0, TAIL_EVENTS, NULL, &page,
-                                 &err);
+    rc = tail_search(sh, sh->have_pend ? sh->pend.hash : NULL, sh->have_pend ? sh->pend.seq : 0, &t,
+                     &err);
     if (rc == STSROLE_E_NOTFOUND) {
         if (make_stream(sh) != 0)
             return -1;
-        memset(&page, 0, sizeof(page));
+        memset(&t, 0, sizeof(t));
+        t.head = 1; /* a new stream holds nothing */
     } else if (rc != STSROLE_OK) {
         gw_ship_failed(sh, "GetLogEvents", &err);
         return -1;
     }
     if (sh->have_pend) {
-        for (i = 0; i < page.n && found < 0; i++) {
-            stsrole_sha256_hex(page.ev[i].message, strlen(page.ev[i].message), h);
-            if (strcmp(h, sh->pend.hash) == 0)
-                found = (int)i;
-        }
         age = gw_now_ms() - sh->pend_since;
-        if (found >= 0) {
+        if (t.found) {
             gw_log(LOG_NOTICE,
                    "audit shipping: the batch through seq %llu is in the stream "
                    "already; not sending it again",
@@ -94,9 +157,18 @@ gw_ship_send_reconcile(struct gw_ship *sh, int64_t *wait_ms)
             sh->at = sh->pend;
             sh->have_at = 1;
         } else if (age >= 0 && age < SETTLE_MS) {
-            stsrole_logs_page_free(&page);
             *wait_ms = SETTLE_MS - age;
             gw_ship_set_state(sh, "settling");
+            return 1;
+        } else if (!t.passed && !t.head) {
+            /* Neither found nor shown absent: sending it again could
+             * store it twice.  Ask again later. */
+            gw_log(LOG_NOTICE,
+                   "audit shipping: %d pages of the stream did not show whether the batch "
+                   "through seq %llu is there; asking again in %d s",
+                   TAIL_PAGES, (unsigned long long)sh->pend.seq, SETTLE_MS / 1000);
+            *wait_ms = SETTLE_MS;
+            gw_ship_set_state(sh, "reconciling: unknown");
             return 1;
         } else {
             gw_log(LOG_NOTICE,
@@ -107,20 +179,26 @@ gw_ship_send_reconcile(struct gw_ship *sh, int64_t *wait_ms)
         sh->have_pend = 0;
         sh->located = 0; /* at moved, or src must go back to it */
         gw_ship_cursor_save(sh);
-    } else if (page.n > 0) {
+    } else if (t.have_newest) {
         /* No cursor: resume after the stream's newest event. */
-        const char *m = page.ev[page.n - 1].message;
-
         memset(&sh->at, 0, sizeof(sh->at));
-        stsrole_sha256_hex(m, strlen(m), sh->at.hash);
+        memcpy(sh->at.hash, t.newest_hash, sizeof(sh->at.hash));
         sh->at.end = -1;
-        sh->at.sent_ts = page.ev[page.n - 1].timestamp;
-        if (gw_ship_scan_fields(m, strlen(m), &seq, prev, &ts) == 0)
-            sh->at.seq = seq;
+        sh->at.sent_ts = t.newest_ts;
+        sh->at.seq = t.newest_seq;
         sh->have_at = 1;
         sh->located = 0;
+    } else if (!t.head) {
+        /* Pages without events and without the head: the stream may hold
+         * events; resuming from the log's start could ship them twice. */
+        gw_log(LOG_NOTICE,
+               "audit shipping: %d pages of the stream showed no event and not its "
+               "start; asking again in %d s",
+               TAIL_PAGES, SETTLE_MS / 1000);
+        *wait_ms = SETTLE_MS;
+        gw_ship_set_state(sh, "reconciling: unknown");
+        return 1;
     }
-    stsrole_logs_page_free(&page);
     sh->reconciled = 1;
     return 0;
 }

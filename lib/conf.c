@@ -16,6 +16,7 @@
 #include "cwlogs.h"
 #include "http.h"
 #include "safefile.h"
+#include "sts.h"
 
 #define CONF_MAX (256 * 1024)
 #define MAX_ROLES 256
@@ -448,20 +449,62 @@ set_default(char **slot, const char *value)
     return *slot != NULL;
 }
 
+/*
+ * Role chaining: AssumeRole called with a role session's credential gets at
+ * most 3600 seconds, and a longer DurationSeconds is a ValidationError
+ * (IAM User Guide, "Role chaining").  An IMDS credential is always a role
+ * session; for env and file: credentials it depends on a session token,
+ * known only at run time (stsrole_mint_chained).
+ */
+static int
+chained_duration(const struct stsrole_config *c, const char *name, const char *role, int duration,
+                 struct stsrole_error *err)
+{
+    if (c->credentials != STSROLE_CREDS_IMDS || duration <= STSROLE_CHAINED_MAX)
+        return STSROLE_OK;
+    return stsrole_fail(err, STSROLE_E_CONFIG,
+                        "%s: %s%s%sduration = %d: credentials = imds is a role session, and AWS "
+                        "caps AssumeRole from a role session at %d seconds (role chaining)",
+                        name, role != NULL ? "[role " : "", role != NULL ? role : "",
+                        role != NULL ? "] " : "", duration, STSROLE_CHAINED_MAX);
+}
+
 static int
 finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
 {
     char host[HOST_NAME_MAX + 1], buf[256];
     size_t i;
+    int rc;
 
     if (c->region == NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]", name);
+    if (stsrole_partition_of(c->region, &c->partition, err) != STSROLE_OK)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: %s", name, err->msg);
     if (c->n_roles == 0)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] section", name);
+    if ((rc = chained_duration(c, name, NULL, c->duration, err)) != STSROLE_OK)
+        return rc;
     for (i = 0; i < c->n_roles; i++) {
         if (c->roles[i].arn == NULL)
             return stsrole_fail(err, STSROLE_E_CONFIG, "%s: [role %s] has no 'arn'", name,
                                 c->roles[i].name);
+        /* STS refuses a role of another partition, and the revoker's IAM
+         * calls could not reach it: refuse it here, naming it. */
+        if (!stsrole_arn_in_partition(c->roles[i].arn, c->partition) ||
+            (c->roles[i].revoker_arn != NULL &&
+             !stsrole_arn_in_partition(c->roles[i].revoker_arn, c->partition))) {
+            int bad_arn = !stsrole_arn_in_partition(c->roles[i].arn, c->partition);
+            const char *arn = bad_arn ? c->roles[i].arn : c->roles[i].revoker_arn;
+
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: [role %s] %s is in partition %.*s, not in %s (the partition "
+                                "of region %s)",
+                                name, c->roles[i].name, bad_arn ? "arn" : "revoker_arn",
+                                (int)strcspn(arn + 4, ":"), arn + 4, c->partition->name, c->region);
+        }
+        if ((rc = chained_duration(c, name, c->roles[i].name, c->roles[i].duration, err)) !=
+            STSROLE_OK)
+            return rc;
         if (c->roles[i].users == NULL && c->roles[i].groups == NULL)
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: [role %s] has neither 'users' nor 'groups'", name,
@@ -485,17 +528,17 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
         host[n > 32 ? 32 : n] = '\0';
         c->bastion_id = strdup(host);
     }
-    snprintf(buf, sizeof(buf), "https://dynamodb.%s.amazonaws.com", c->region);
+    snprintf(buf, sizeof(buf), "https://dynamodb.%s.%s", c->region, c->partition->dns_suffix);
     if (!set_default(&c->dynamodb_endpoint, buf))
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    snprintf(buf, sizeof(buf), "https://logs.%s.amazonaws.com", c->region);
+    snprintf(buf, sizeof(buf), "https://logs.%s.%s", c->region, c->partition->dns_suffix);
     if (!set_default(&c->logs_endpoint, buf) ||
         (c->audit_log_group != NULL && c->bastion_id != NULL &&
          !set_default(&c->audit_log_stream, c->bastion_id)))
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    snprintf(buf, sizeof(buf), "https://sts.%s.amazonaws.com", c->region);
+    snprintf(buf, sizeof(buf), "https://sts.%s.%s", c->region, c->partition->dns_suffix);
     if (!set_default(&c->sts_endpoint, buf) ||
-        !set_default(&c->iam_endpoint, "https://iam.amazonaws.com") ||
+        !set_default(&c->iam_endpoint, c->partition->iam_endpoint) ||
         !set_default(&c->imds_endpoint, "http://169.254.169.254") ||
         !set_default(&c->credentials_profile, "default") ||
         !set_default(&c->usersfile, "/etc/stsrole/users.oath") ||

@@ -6,6 +6,7 @@
 
 #include "aws.h"
 #include "creds.h"
+#include "partition.h"
 #include "stsrole.h"
 
 #define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
@@ -37,8 +38,12 @@ struct stsrole_role {
 struct stsrole_config {
     char *path;
     char *region;
-    char *sts_endpoint; /* default https://sts.REGION.amazonaws.com */
-    char *iam_endpoint; /* default https://iam.amazonaws.com */
+    /* aws, aws-cn or aws-us-gov, from region: the DNS suffix of the default
+     * endpoints, IAM's endpoint and signing region, and the partition every
+     * role ARN must name. */
+    const struct stsrole_partition *partition;
+    char *sts_endpoint; /* default https://sts.REGION.DNS_SUFFIX */
+    char *iam_endpoint; /* default the partition's IAM endpoint */
     enum stsrole_creds_kind credentials;
     char *credentials_path;    /* file:PATH */
     char *credentials_profile; /* credentials_profile, default "default" */
@@ -54,10 +59,10 @@ struct stsrole_config {
      * alone); registry_table, when set, receives one item per session. */
     char *replay_table;
     char *registry_table;
-    char *dynamodb_endpoint; /* default https://dynamodb.REGION.amazonaws.com */
+    char *dynamodb_endpoint; /* default https://dynamodb.REGION.DNS_SUFFIX */
     /* The gateway ships the audit log to CloudWatch Logs while
      * audit_log_group is set (stsrole-gatewayd(8), SHIPPING). */
-    char *logs_endpoint;    /* default https://logs.REGION.amazonaws.com */
+    char *logs_endpoint;    /* default https://logs.REGION.DNS_SUFFIX */
     char *audit_log_group;  /* NULL: no shipping */
     char *audit_log_stream; /* default bastion_id */
     int audit_ship_batch;   /* events per PutLogEvents, default 1000 */

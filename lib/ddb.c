@@ -201,6 +201,42 @@ stsrole_ddb_put_item(struct stsrole_aws_client *c, const struct stsrole_ddb_writ
 }
 
 int
+stsrole_ddb_put_item_once(struct stsrole_aws_client *c, const struct stsrole_ddb_write *w,
+                          const char *nonce_attr, enum stsrole_ddb_outcome *outcome,
+                          struct stsrole_error *err)
+{
+    const char *nonce = stsrole_ddb_item_s(w->item, nonce_attr), *have;
+    cJSON *key, *found = NULL;
+    struct stsrole_error e2;
+    int rc;
+
+    if (nonce == NULL || nonce[0] == '\0' || w->condition == NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "a retry-safe PutItem needs a condition and "
+                            "a nonce attribute");
+    rc = stsrole_ddb_put_item(c, w, outcome, err);
+    if (rc != STSROLE_OK || *outcome != STSROLE_DDB_CONDITION_FAILED)
+        return rc;
+    key = cJSON_CreateObject();
+    if (key == NULL ||
+        !cJSON_AddItemToObject(
+            key, "pk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(w->item, "pk"), 1)) ||
+        !cJSON_AddItemToObject(
+            key, "sk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(w->item, "sk"), 1))) {
+        cJSON_Delete(key);
+        return STSROLE_OK; /* unknown: not ours */
+    }
+    if (stsrole_ddb_get_item(c, w->table, key, 1, &found, &e2) == STSROLE_OK) {
+        have = stsrole_ddb_item_s(found, nonce_attr);
+        if (have != NULL && strcmp(have, nonce) == 0)
+            *outcome = STSROLE_DDB_WRITTEN; /* our earlier attempt landed */
+        cJSON_Delete(found);
+    }
+    cJSON_Delete(key);
+    return STSROLE_OK;
+}
+
+int
 stsrole_ddb_delete_item(struct stsrole_aws_client *c, const struct stsrole_ddb_write *w,
                         enum stsrole_ddb_outcome *outcome, struct stsrole_error *err)
 {

@@ -61,6 +61,20 @@ int stsrole_ddb_delete_item(struct stsrole_aws_client *c, const struct stsrole_d
 int stsrole_ddb_update_item(struct stsrole_aws_client *c, const struct stsrole_ddb_write *w,
                             enum stsrole_ddb_outcome *outcome, struct stsrole_error *err);
 
+/*
+ * A conditional PutItem that is safe to retry.  stsrole_aws_json sends a
+ * write again when its answer was lost; if the first one landed, the
+ * second fails its own condition.  So the item carries a nonce (the
+ * string attribute nonce_attr, a value no other writer uses) and, when the
+ * condition fails, a consistent GetItem of the item's key (pk, sk) tells
+ * whether the item that stands is ours: then *outcome is WRITTEN.  When
+ * that read fails too, the item counts as someone else's (fail closed):
+ * CONDITION_FAILED.  Errors of the PutItem itself are returned as they are.
+ */
+int stsrole_ddb_put_item_once(struct stsrole_aws_client *c, const struct stsrole_ddb_write *w,
+                              const char *nonce_attr, enum stsrole_ddb_outcome *outcome,
+                              struct stsrole_error *err);
+
 /* GetItem.  On STSROLE_OK *item is the item (the caller cJSON_Deletes
  * it) or NULL when there is none.  consistent: ConsistentRead. */
 int stsrole_ddb_get_item(struct stsrole_aws_client *c, const char *table, const struct cJSON *key,

@@ -8,9 +8,9 @@
 #include "aws.h"
 #include "stsrole.h"
 
-/* IAM is a global service: SigV4 scope us-east-1, service "iam", Query API
- * version 2010-05-08. */
-#define STSROLE_IAM_REGION "us-east-1"
+/* IAM is global within its partition: SigV4 scope the partition's IAM
+ * region (struct stsrole_partition), service "iam", Query API version
+ * 2010-05-08. */
 #define STSROLE_IAM_VERSION "2010-05-08"
 
 /* Pure: account and role name from "arn:PARTITION:iam::ACCOUNT:role/PATH/NAME"
@@ -44,7 +44,7 @@ int stsrole_iam_parse_list_role_policies(const char *content_type, const char *b
 void stsrole_strv_free(char **v);
 
 /*
- * The calls.  c must be an "iam" client (region us-east-1, cfg's
+ * The calls.  c must be an "iam" client (the partition's IAM region, cfg's
  * iam_endpoint) with the revoker's credentials.  request_id (may be NULL)
  * receives the AWS request id of the final answer, for the audit log.
  *

@@ -65,6 +65,25 @@ stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_pa
 }
 
 int
+stsrole_mint_chained(struct stsrole_creds_provider *base, struct stsrole_assume_params *ap,
+                     int *cut_from, struct stsrole_error *err)
+{
+    const struct stsrole_creds *cr;
+    int rc;
+
+    *cut_from = 0;
+    if (ap->duration <= STSROLE_CHAINED_MAX)
+        return STSROLE_OK;
+    if ((rc = stsrole_creds_provider_get(base, 0, &cr, err)) != STSROLE_OK)
+        return rc;
+    if (cr->session_token != NULL && cr->session_token[0] != '\0') {
+        *cut_from = ap->duration;
+        ap->duration = STSROLE_CHAINED_MAX;
+    }
+    return STSROLE_OK;
+}
+
+int
 stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
              struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
              struct stsrole_error *err)
@@ -97,7 +116,9 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     if (rc != STSROLE_OK)
         return rc;
     stsrole_client_aws(cfg, &http, &base, "sts", cfg->sts_endpoint, &client);
-    rc = stsrole_mint_assume(&client, &ap, out, request_id, err);
+    rc = stsrole_mint_chained(&base, &ap, &m->chained_from, err);
+    if (rc == STSROLE_OK)
+        rc = stsrole_mint_assume(&client, &ap, out, request_id, err);
     stsrole_creds_provider_free(&base);
     return rc;
 }

@@ -33,12 +33,22 @@ struct stsrole_mint {
     const char *user;       /* SourceIdentity */
     const char *session_id; /* STSROLE_SESSION_ID; also the nonce in the session name */
     char session_name[65];  /* filled by stsrole_mint */
+    int chained_from;       /* filled: the duration asked for, when role chaining cut it */
 };
+
+/* Role chaining, known at run time: when base's credential carries a
+ * session token it is a role session, and AWS refuses AssumeRole from it
+ * for longer than STSROLE_CHAINED_MAX (ValidationError).  Cuts
+ * ap->duration to that and sets *cut_from to what was asked (else 0).
+ * Fetches the base credential (cached in base for the call after). */
+int stsrole_mint_chained(struct stsrole_creds_provider *base, struct stsrole_assume_params *ap,
+                         int *cut_from, struct stsrole_error *err);
 
 /* Assumes role for m->user: builds the session name, SourceIdentity and
  * the tags stsrole:bastion, stsrole:mfa=totp, stsrole:session, the role's
- * duration and ExternalId, then calls STS through cfg's endpoint and base
- * credentials, with retries.  err carries the AWS request id on failure. */
+ * duration (cut by stsrole_mint_chained; m->chained_from says so) and
+ * ExternalId, then calls STS through cfg's endpoint and base credentials,
+ * with retries.  err carries the AWS request id on failure. */
 int stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
                  struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
                  struct stsrole_error *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/rand.h>
 
 #include "registry.h"
 #include "session.h"
@@ -192,16 +193,30 @@ stsrole_registry_put(struct stsrole_aws_client *c, const char *table,
     struct stsrole_ddb_write w;
     enum stsrole_ddb_outcome outcome;
     cJSON *item = NULL;
+    unsigned char raw[16];
+    char nonce[33];
     int rc;
 
     rc = stsrole_registry_item(e, &item, err);
     if (rc != STSROLE_OK)
         return rc;
+    /* The nonce makes the conditional write safe to retry: after a lost
+     * answer the retry fails its condition on our own item, and the
+     * read-back recognises it (stsrole_ddb_put_item_once). */
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        cJSON_Delete(item);
+        return stsrole_fail(err, STSROLE_E_IO, "no randomness for the registry nonce");
+    }
+    stsrole_hex(raw, sizeof(raw), nonce);
+    if (!cJSON_AddItemToObject(item, "nonce", stsrole_ddb_s(nonce))) {
+        cJSON_Delete(item);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
     memset(&w, 0, sizeof(w));
     w.table = table;
     w.item = item;
     w.condition = "attribute_not_exists(pk)";
-    rc = stsrole_ddb_put_item(c, &w, &outcome, err);
+    rc = stsrole_ddb_put_item_once(c, &w, "nonce", &outcome, err);
     cJSON_Delete(item);
     if (rc == STSROLE_OK && outcome == STSROLE_DDB_CONDITION_FAILED)
         return stsrole_fail(err, STSROLE_E_INVALID, "registry: session %s is already registered",

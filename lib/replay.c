@@ -79,32 +79,6 @@ stsrole_replay_request(const struct stsrole_replay_claim *cl, cJSON **item, cJSO
     return STSROLE_OK;
 }
 
-/* After a failed condition: is the claim that stands the one we sent? */
-static int
-claim_is_ours(struct stsrole_aws_client *c, const char *table, cJSON *item, const char *nonce,
-              int *ours, struct stsrole_error *err)
-{
-    cJSON *key = cJSON_CreateObject(), *found = NULL;
-    const char *have;
-    int rc;
-
-    *ours = 0;
-    if (key == NULL ||
-        add(key, "pk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "pk"), 1)) != 0 ||
-        add(key, "sk", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sk"), 1)) != 0) {
-        cJSON_Delete(key);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    }
-    rc = stsrole_ddb_get_item(c, table, key, 1, &found, err);
-    cJSON_Delete(key);
-    if (rc != STSROLE_OK)
-        return rc;
-    have = stsrole_ddb_item_s(found, "nonce");
-    *ours = have != NULL && strcmp(have, nonce) == 0;
-    cJSON_Delete(found);
-    return STSROLE_OK;
-}
-
 int
 stsrole_replay_claim(struct stsrole_aws_client *c, const char *table,
                      const struct stsrole_replay_claim *cl, enum stsrole_replay_verdict *verdict,
@@ -113,8 +87,7 @@ stsrole_replay_claim(struct stsrole_aws_client *c, const char *table,
     struct stsrole_ddb_write w;
     enum stsrole_ddb_outcome outcome;
     cJSON *item, *names, *values;
-    struct stsrole_error e2;
-    int rc, ours = 0;
+    int rc;
 
     *verdict = STSROLE_REPLAY_USED;
     rc = stsrole_replay_request(cl, &item, &names, &values, err);
@@ -126,18 +99,14 @@ stsrole_replay_claim(struct stsrole_aws_client *c, const char *table,
     w.condition = "attribute_not_exists(#pk) OR #t < :t";
     w.names = names;
     w.values = values;
-    rc = stsrole_ddb_put_item(c, &w, &outcome, err);
-    if (rc == STSROLE_OK && outcome == STSROLE_DDB_WRITTEN) {
+    /* A retry after a lost answer finds our own claim: the nonce says so.
+     * When that read fails, the code stays refused (fail closed). */
+    rc = stsrole_ddb_put_item_once(c, &w, "nonce", &outcome, err);
+    if (rc == STSROLE_OK && outcome == STSROLE_DDB_WRITTEN)
         *verdict = STSROLE_REPLAY_FRESH;
-    } else if (rc == STSROLE_OK) {
-        /* Only the read-back can turn a failed condition into a success;
-         * when it fails too, the code stays refused (fail closed). */
-        if (claim_is_ours(c, table, item, cl->nonce, &ours, &e2) == STSROLE_OK && ours)
-            *verdict = STSROLE_REPLAY_FRESH;
-        else
-            stsrole_fail(err, STSROLE_E_DENIED,
-                         "code already used on this or another bastion (fleet replay refused)");
-    }
+    else if (rc == STSROLE_OK)
+        stsrole_fail(err, STSROLE_E_DENIED,
+                     "code already used on this or another bastion (fleet replay refused)");
     cJSON_Delete(item);
     cJSON_Delete(names);
     cJSON_Delete(values);

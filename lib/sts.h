@@ -7,6 +7,10 @@
 #include "creds.h"
 #include "stsrole.h"
 
+/* Role chaining: AssumeRole called with a role session's credential is
+ * capped at one hour (IAM User Guide, "Role chaining"). */
+#define STSROLE_CHAINED_MAX 3600
+
 struct stsrole_tag {
     const char *key;
     const char *value;

@@ -515,6 +515,31 @@ tell_user(pam_handle_t *pamh, int flags, int safe, const char *what,
                   stsrole_status_name(err->status));
 }
 
+/* What AWS forced on this login, said once per process: a duration cut by
+ * role chaining, and a local clock AWS refused (stsrole signed again with
+ * AWS's time, learned from the answer's Date). */
+static void
+aws_warnings(pam_handle_t *pamh, const struct stsrole_login *l)
+{
+    static int chained_said, skew_said;
+    int64_t skew = stsrole_aws_clock_skew();
+
+    if (l->stage >= STSROLE_LOGIN_MINTED && l->mint.chained_from != 0 && !chained_said) {
+        chained_said = 1;
+        pam_syslog(pamh, LOG_WARNING,
+                   "duration %d of role %s cut to %d seconds: the base credential is a role "
+                   "session, and AWS caps AssumeRole from one at that (role chaining)",
+                   l->mint.chained_from, l->role->name, STSROLE_CHAINED_MAX);
+    }
+    if (skew != 0 && !skew_said) {
+        skew_said = 1;
+        pam_syslog(pamh, LOG_WARNING,
+                   "clock skew: the local clock is %lld s %s AWS's; requests are signed with "
+                   "AWS's time (fix NTP)",
+                   (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind");
+    }
+}
+
 PAM_EXTERN int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -597,6 +622,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     l.tty = item_str(pamh, PAM_TTY);
     l.sshd_pid = getpid();
     status = stsrole_login_open(&l, &err);
+    aws_warnings(pamh, &l);
     if (l.stage >= STSROLE_LOGIN_ID)
         d.session_id = l.session_id;
     if (l.stage >= STSROLE_LOGIN_MINTED) {

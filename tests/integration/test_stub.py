@@ -803,6 +803,9 @@ def gateway_revoke(env, name, fmt, revoker, region="us-east-1", partition="aws",
                     raise Fail("revocation %d: %s; retries: %s" % (n + 1, e, retries[-1:]))
                 if clock_skew is not None and n == 0:
                     status_shows_skew(conf, genv, clock_skew)
+                    with open(os.path.join(d, "gatewayd.log"), errors="replace") as fh:
+                        if "clock skew" not in fh.read():
+                            raise Fail("the gateway did not log the clock skew")
             finally:
                 gw.stop()
         gets = [r for r in stub.records(kind="iam")

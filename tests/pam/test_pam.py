@@ -538,6 +538,17 @@ def failmode_tests(w, used, base_env):
     try:
         targets = [("closed-port", "http://127.0.0.1:1", "arn:aws:iam::222222222222:role/X")]
         targets += [(s, stub_url, "arn:aws:iam::111122223333:role/%s" % s) for s in scenarios]
+        # AWS's clock an hour ahead or two hours behind ours: the login still gets its
+        # credentials (signed again with the answer's Date), and syslog says so.
+        for name in ("skew-aws-ahead", "skew-aws-behind") if stub is not None else ():
+            w.config(stub_url, {"R": {"arn": "arn:aws:iam::111122223333:role/" + name,
+                                      "users": "nobody"}}, timeout=3)
+            w.stsrole_service()
+            r = w.drive("nobody", ["open", "env", "close"], env=base_env)
+            logl = " ".join(r.stsrole_log())
+            result("clock skew (%s): the session gets its credentials, syslog says so" % name,
+                   r.code("open") == "PAM_SUCCESS" and "AWS_SESSION_TOKEN" in r.env
+                   and "clock skew" in logl, "%s log=%s" % (r.code("open"), logl[-400:]))
         for name, url, arn in targets:
             for mode in (STSROLE_SECURE, STSROLE_SAFE):
                 w.config(url, {"R": {"arn": arn, "users": "nobody"}}, failmode=mode, timeout=1)

@@ -175,6 +175,65 @@ write_file(const char *path, const char *text, mode_t mode)
     assert_int_equal(chmod(path, mode), 0);
 }
 
+/* The partition follows region: default endpoints, IAM's endpoint, and the
+ * partition every role ARN must be in. */
+static void
+test_partitions(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = cn-north-1\ncredentials = env\n"
+                                          "[role a]\narn = arn:aws-cn:iam::111122223333:role/A\n"
+                                          "revoker_arn = arn:aws-cn:iam::111122223333:role/R\n"
+                                          "users = u\n",
+                                          "t", &c, &e),
+                     STSROLE_OK);
+    assert_string_equal(c.partition->name, "aws-cn");
+    assert_string_equal(c.partition->iam_region, "cn-north-1");
+    assert_string_equal(c.sts_endpoint, "https://sts.cn-north-1.amazonaws.com.cn");
+    assert_string_equal(c.iam_endpoint, "https://iam.cn-north-1.amazonaws.com.cn");
+    assert_string_equal(c.dynamodb_endpoint, "https://dynamodb.cn-north-1.amazonaws.com.cn");
+    assert_string_equal(c.logs_endpoint, "https://logs.cn-north-1.amazonaws.com.cn");
+    stsrole_config_free(&c);
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = us-gov-west-1\n[role a]\narn = "
+                                          "arn:aws-us-gov:iam::1:role/A\nusers = u\n",
+                                          "t", &c, &e),
+                     STSROLE_OK);
+    assert_string_equal(c.partition->iam_region, "us-gov-west-1");
+    assert_string_equal(c.sts_endpoint, "https://sts.us-gov-west-1.amazonaws.com");
+    assert_string_equal(c.iam_endpoint, "https://iam.us-gov.amazonaws.com");
+    stsrole_config_free(&c);
+    expect_error("[stsrole]\nregion = eu-west-1\n[role a]\narn = arn:aws-cn:iam::1:role/A\n"
+                 "users = u\n",
+                 "[role a] arn is in partition");
+    expect_error("[stsrole]\nregion = cn-north-1\n[role a]\narn = arn:aws-cn:iam::1:role/A\n"
+                 "revoker_arn = arn:aws:iam::1:role/R\nusers = u\n",
+                 "[role a] revoker_arn is in partition");
+    expect_error("[stsrole]\nregion = us-iso-east-1\n" ROLE, "us-iso-east-1");
+}
+
+/* Role chaining: a credential from IMDS is a role session, and AWS caps
+ * AssumeRole from one at 3600 s; such a config is refused at load. */
+static void
+test_chained_duration(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    (void)state;
+    expect_error(HEAD "duration = 7200\n" ROLE, "duration = 7200");
+    expect_error(HEAD "credentials = imds\n" ROLE "duration = 3601\n",
+                 "[role a] duration = 3601");
+    expect_error(HEAD ROLE "duration = 3601\n", "role chaining");
+    /* env and file: known only at run time (a session token or not). */
+    assert_int_equal(stsrole_config_parse(HEAD "credentials = env\nduration = 7200\n" ROLE, "t",
+                                          &c, &e),
+                     STSROLE_OK);
+    stsrole_config_free(&c);
+}
+
 static void
 test_file_safety(void **state)
 {
@@ -226,6 +285,8 @@ main(void)
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_defaults_secure),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_partitions),
+        cmocka_unit_test(test_chained_duration),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

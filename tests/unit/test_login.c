@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "login.h"
+#include "mint.h"
 #include "runtime.h"
 #include "session.h"
 
@@ -167,6 +168,41 @@ t_abort_undoes(void **state)
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Role chaining known at run time: a base credential with a session token
+ * is a role session, so a duration over 3600 is cut to 3600 and said. */
+static void
+t_chained_cut(void **state)
+{
+    struct stsrole_creds_provider base;
+    struct stsrole_assume_params ap;
+    struct stsrole_error e;
+    int cut;
+
+    (void)state;
+    memset(&base, 0, sizeof(base));
+    base.kind = STSROLE_CREDS_ENV;
+    setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLECHAINED01", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    setenv("AWS_SESSION_TOKEN", "token", 1);
+    memset(&ap, 0, sizeof(ap));
+    ap.duration = 7200;
+    assert_int_equal(stsrole_mint_chained(&base, &ap, &cut, &e), STSROLE_OK);
+    assert_int_equal(cut, 7200);
+    assert_int_equal(ap.duration, STSROLE_CHAINED_MAX);
+    stsrole_creds_provider_free(&base);
+    /* A long-term key (no token) keeps the duration. */
+    unsetenv("AWS_SESSION_TOKEN");
+    memset(&base, 0, sizeof(base));
+    base.kind = STSROLE_CREDS_ENV;
+    ap.duration = 7200;
+    assert_int_equal(stsrole_mint_chained(&base, &ap, &cut, &e), STSROLE_OK);
+    assert_int_equal(cut, 0);
+    assert_int_equal(ap.duration, 7200);
+    stsrole_creds_provider_free(&base);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+}
+
 int
 main(void)
 {
@@ -174,6 +210,7 @@ main(void)
         cmocka_unit_test(t_build),
         cmocka_unit_test(t_open_fails_at_mint),
         cmocka_unit_test(t_abort_undoes),
+        cmocka_unit_test(t_chained_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
