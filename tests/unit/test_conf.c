@@ -224,13 +224,12 @@ test_chained_duration(void **state)
 
     (void)state;
     expect_error(HEAD "duration = 7200\n" ROLE, "duration = 7200");
-    expect_error(HEAD "credentials = imds\n" ROLE "duration = 3601\n",
-                 "[role a] duration = 3601");
+    expect_error(HEAD "credentials = imds\n" ROLE "duration = 3601\n", "[role a] duration = 3601");
     expect_error(HEAD ROLE "duration = 3601\n", "role chaining");
     /* env and file: known only at run time (a session token or not). */
-    assert_int_equal(stsrole_config_parse(HEAD "credentials = env\nduration = 7200\n" ROLE, "t",
-                                          &c, &e),
-                     STSROLE_OK);
+    assert_int_equal(
+        stsrole_config_parse(HEAD "credentials = env\nduration = 7200\n" ROLE, "t", &c, &e),
+        STSROLE_OK);
     stsrole_config_free(&c);
 }
 
