@@ -141,22 +141,19 @@ free_list(char **l)
     free(l);
 }
 
-/* Splits "a, b c" into a NULL-terminated list of names. */
+/* Splits "a, b c" into a NULL-terminated list of names.  The names are
+ * counted and checked first, so the list takes only the room it needs: a
+ * config has a list or two per role, and every login parses it. */
 static int
 set_list(struct parse *p, char ***slot, const char *key, const char *value)
 {
     char **list;
-    size_t n = 0;
+    size_t n = 0, i, len;
     const char *s = value;
 
     if (*slot != NULL)
         return perr(p, "'%s' is set twice", key);
-    list = calloc(MAX_LIST + 1, sizeof(*list));
-    if (list == NULL)
-        return perr(p, "out of memory");
-    *slot = list;
-    while (*s != '\0') {
-        size_t len;
+    for (;;) {
         s += strspn(s, ", \t");
         len = strcspn(s, ", \t");
         if (len == 0)
@@ -165,14 +162,23 @@ set_list(struct parse *p, char ***slot, const char *key, const char *value)
             return perr(p, "'%s': more than %d names", key, MAX_LIST);
         if (len > 256)
             return perr(p, "'%s': a name longer than 256 characters", key);
-        list[n] = strndup(s, len);
-        if (list[n] == NULL)
-            return perr(p, "out of memory");
         n++;
         s += len;
     }
     if (n == 0)
         return perr(p, "'%s' is empty", key);
+    list = calloc(n + 1, sizeof(*list));
+    if (list == NULL)
+        return perr(p, "out of memory");
+    *slot = list;
+    for (s = value, i = 0; i < n; i++) {
+        s += strspn(s, ", \t");
+        len = strcspn(s, ", \t");
+        list[i] = strndup(s, len);
+        if (list[i] == NULL)
+            return perr(p, "out of memory");
+        s += len;
+    }
     return 1;
 }
 
