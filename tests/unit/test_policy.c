@@ -488,6 +488,53 @@ test_budget_and_capacity(void **state)
     stsrole_revoked_free(&s);
 }
 
+/* Six bastions write their own policy on one role; each counts the others'
+ * against the shared budget.  Together they hold at least 600 sessions
+ * before any compaction. */
+static void
+test_six_bastions_hold_600(void **state)
+{
+    struct stsrole_revoked_set s[6];
+    struct stsrole_revoked_entry add;
+    struct stsrole_revoke_outcome o;
+    struct stsrole_policy_budget b;
+    struct stsrole_error e;
+    size_t i, k, others, total = 0, sizes[6] = {0};
+    int progress = 1;
+    char *doc;
+
+    (void)state;
+    for (k = 0; k < 6; k++)
+        stsrole_revoked_init(&s[k]);
+    while (progress) {
+        progress = 0;
+        for (k = 0; k < 6; k++) {
+            for (others = 0, i = 0; i < 6; i++)
+                others += i != k ? sizes[i] : 0;
+            assert_int_equal(stsrole_revoked_budget(&s[k], others, &b, &e), STSROLE_OK);
+            if (b.capacity == 0)
+                continue;
+            add = sid_entry((unsigned)total, long_person((unsigned)total), NOW - 1000, NOW + 3600);
+            assert_int_equal(stsrole_revoked_add(&s[k], &add, 1, others, NULL, 0, SKEW, &o, &e),
+                             STSROLE_OK);
+            assert_int_equal(o.n_comp, 0);
+            assert_int_equal(o.fallback, 0);
+            doc = to_json(&s[k]);
+            sizes[k] = stsrole_policy_size(doc, strlen(doc));
+            free(doc);
+            total++;
+            progress = 1;
+        }
+    }
+    print_message("six bastions: %zu sessions before any compaction\n", total);
+    assert_true(total >= 600);
+    for (others = 0, k = 0; k < 6; k++)
+        others += sizes[k];
+    assert_true(others <= STSROLE_POLICY_BUDGET);
+    for (k = 0; k < 6; k++)
+        stsrole_revoked_free(&s[k]);
+}
+
 /* Adds one entry, checks the call never fails for the budget, that the
  * document fits, and returns the outcome. */
 static struct stsrole_revoke_outcome
@@ -811,6 +858,7 @@ main(void)
         cmocka_unit_test(test_parse_keeps_foreign_statements),
         cmocka_unit_test(test_prune_after_expiry_plus_skew),
         cmocka_unit_test(test_budget_and_capacity),
+        cmocka_unit_test(test_six_bastions_hold_600),
         cmocka_unit_test(test_one_person_flood_compacts_that_person),
         cmocka_unit_test(test_compaction_spares_own_live),
         cmocka_unit_test(test_compaction_hits_own_live_and_says_so),
