@@ -796,10 +796,12 @@ oldest_live(const struct stsrole_live *live, size_t n_live, const char *person)
 
 /* The cut-off that folds person's entries: all of them (safe = 0), or only
  * those it can fold while staying skew before the person's oldest live
- * credential (safe = 1).  *count gets how many it folds; 0 when none. */
+ * credential and before now (safe = 1), so it hits none of their live
+ * sessions nor any they open later.  *count gets how many it folds. */
 static int64_t
 person_plan(const struct stsrole_revoked_set *s, const char *person,
-            const struct stsrole_live *live, size_t n_live, int64_t skew, int safe, size_t *count)
+            const struct stsrole_live *live, size_t n_live, int64_t now, int64_t skew, int safe,
+            size_t *count)
 {
     int64_t bound = INT64_MAX, best = 0, c;
     size_t i;
@@ -807,10 +809,10 @@ person_plan(const struct stsrole_revoked_set *s, const char *person,
 
     *count = 0;
     if (safe) {
+        /* Neither a live credential nor one issued from now on may be hit. */
         int64_t l = oldest_live(live, n_live, person);
 
-        if (l != INT64_MAX)
-            bound = l - skew;
+        bound = (l < now ? l : now) - skew;
     }
     for (i = 0; i < s->n; i++) {
         if (strcmp(s->v[i].person, person) != 0)
@@ -845,8 +847,8 @@ count_may_hit(const struct stsrole_revoked_set *s, const char *person,
  * fit.  Returns a status; *ok says whether it fits now. */
 static int
 compact_persons(struct stsrole_revoked_set *n, size_t others, const struct stsrole_live *live,
-                size_t n_live, int64_t skew, int safe, struct stsrole_revoke_outcome *out, int *ok,
-                struct stsrole_error *err)
+                size_t n_live, int64_t now, int64_t skew, int safe,
+                struct stsrole_revoke_outcome *out, int *ok, struct stsrole_error *err)
 {
     struct stsrole_revoked_set t;
     size_t i, j, best_count, count, before_size, after_size;
@@ -868,7 +870,7 @@ compact_persons(struct stsrole_revoked_set *n, size_t others, const struct stsro
                 ;
             if (j < i)
                 continue; /* counted already */
-            c = person_plan(n, p, live, n_live, skew, safe, &count);
+            c = person_plan(n, p, live, n_live, now, skew, safe, &count);
             if (count > best_count) {
                 best = p;
                 best_count = count;
@@ -898,6 +900,7 @@ compact_persons(struct stsrole_revoked_set *n, size_t others, const struct stsro
             k->folded = count;
             k->own_live = count_may_hit(&t, best, live, n_live, skew) -
                           count_may_hit(n, best, live, n_live, skew);
+            k->window = best_c + skew > now ? best_c + skew : 0;
         }
         stsrole_revoked_free(n);
         *n = t;
@@ -988,7 +991,8 @@ out:
 int
 stsrole_revoked_add(struct stsrole_revoked_set *s, const struct stsrole_revoked_entry *add,
                     size_t n_add, size_t others, const struct stsrole_live *live, size_t n_live,
-                    int64_t skew, struct stsrole_revoke_outcome *out, struct stsrole_error *err)
+                    int64_t now, int64_t skew, struct stsrole_revoke_outcome *out,
+                    struct stsrole_error *err)
 {
     struct stsrole_revoked_set n;
     struct stsrole_revoked_entry e;
@@ -1021,10 +1025,10 @@ stsrole_revoked_add(struct stsrole_revoked_set *s, const struct stsrole_revoked_
         out->added++;
     }
     if ((rc = fits(&n, others, &ok, err)) != STSROLE_OK ||
-        (!ok &&
-         (rc = compact_persons(&n, others, live, n_live, skew, 1, out, &ok, err)) != STSROLE_OK) ||
-        (!ok &&
-         (rc = compact_persons(&n, others, live, n_live, skew, 0, out, &ok, err)) != STSROLE_OK) ||
+        (!ok && (rc = compact_persons(&n, others, live, n_live, now, skew, 1, out, &ok, err)) !=
+                    STSROLE_OK) ||
+        (!ok && (rc = compact_persons(&n, others, live, n_live, now, skew, 0, out, &ok, err)) !=
+                    STSROLE_OK) ||
         (!ok && (rc = compact_role(&n, others, skew, out, &ok, err)) != STSROLE_OK))
         goto fail;
     if (!ok) {

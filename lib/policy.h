@@ -186,6 +186,7 @@ struct stsrole_compaction {
     int64_t before;  /* the person's cut-off after the compaction */
     size_t folded;   /* listed entries it replaced */
     size_t own_live; /* the person's live credentials it may also deny */
+    int64_t window;  /* their sessions opened before this may be denied too (0: none after now) */
 };
 
 struct stsrole_revoke_outcome {
@@ -204,9 +205,10 @@ struct stsrole_revoke_outcome {
  * When the list would not fit (leaving room for the role-wide statement):
  *
  *  1. per person, the person with the most entries that can be folded
- *     without touching any of their live credentials (live[]; their cut-off
- *     stays skew before the oldest) gets a cut-off statement that replaces
- *     those entries, while that makes the document smaller; then
+ *     without touching any of their live credentials (live[]) or any they
+ *     open later (the cut-off stays skew before the oldest, and before now)
+ *     gets a cut-off statement that replaces those entries, while that
+ *     makes the document smaller; then
  *  2. the person with the most entries gets a cut-off past all of them
  *     (their live credentials it may hit are counted in own_live); then
  *  3. the role-wide cut-off, set just past the fewest (oldest) entries that
@@ -221,7 +223,7 @@ struct stsrole_revoke_outcome {
  */
 int stsrole_revoked_add(struct stsrole_revoked_set *s, const struct stsrole_revoked_entry *add,
                         size_t n_add, size_t others, const struct stsrole_live *live, size_t n_live,
-                        int64_t skew, struct stsrole_revoke_outcome *out,
+                        int64_t now, int64_t skew, struct stsrole_revoke_outcome *out,
                         struct stsrole_error *err);
 
 /* `revoke --all`: the role-wide cut-off moves to now; listed entries it covers go. */

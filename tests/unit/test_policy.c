@@ -193,7 +193,7 @@ test_document_shape(void **state)
     doc = to_json(&s);
     assert_string_equal(doc, ""); /* empty set: delete the policy */
     free(doc);
-    assert_int_equal(stsrole_revoked_add(&s, add, 3, 0, NULL, 0, SKEW, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, add, 3, 0, NULL, 0, NOW, SKEW, &o, &e), STSROLE_OK);
     assert_int_equal(o.added, 3);
     assert_int_equal(o.fallback, 0);
     assert_int_equal(o.n_comp, 0);
@@ -209,12 +209,12 @@ test_document_shape(void **state)
     assert_int_equal(stsrole_policy_size(doc, strlen(doc)), strlen(doc));
     free(doc);
     /* Adding again is idempotent. */
-    assert_int_equal(stsrole_revoked_add(&s, add, 1, 0, NULL, 0, SKEW, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, add, 1, 0, NULL, 0, NOW, SKEW, &o, &e), STSROLE_OK);
     assert_int_equal(s.n, 3);
     /* A later credential of the same session updates its entry. */
     add[0].issued = NOW;
     add[0].expires = NOW + 7200;
-    assert_int_equal(stsrole_revoked_add(&s, add, 1, 0, NULL, 0, SKEW, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, add, 1, 0, NULL, 0, NOW, SKEW, &o, &e), STSROLE_OK);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.v[0].issued, NOW);
     assert_int_equal(s.v[0].expires, NOW + 7200);
@@ -248,7 +248,7 @@ test_rejects_bad_keys(void **state)
     assert_false(stsrole_person_valid("a\"b"));
     stsrole_revoked_init(&s);
     for (i = 0; i < 4; i++)
-        assert_int_equal(stsrole_revoked_add(&s, &bad[i], 1, 0, NULL, 0, SKEW, &o, &e),
+        assert_int_equal(stsrole_revoked_add(&s, &bad[i], 1, 0, NULL, 0, NOW, SKEW, &o, &e),
                          STSROLE_E_INVALID);
     assert_int_equal(s.n, 0);
     stsrole_revoked_free(&s);
@@ -269,15 +269,15 @@ test_parse_back_round_trip(void **state)
     (void)state;
     stsrole_revoked_init(&s);
     stsrole_revoked_init(&r);
-    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
     assert_int_equal(stsrole_revoked_revoke_older(&s, NOW - 5, 0, &collapsed, &e), STSROLE_OK);
     assert_int_equal(collapsed, 1);
     assert_int_equal(s.n, 0);
-    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
     assert_int_equal(o.covered, 1);
     add = sid_entry(2, "dave", NOW, NOW + 60);
-    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
-    assert_int_equal(stsrole_revoked_add(&s, &legacy, 1, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, &legacy, 1, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
     s.np = 0;
     {
         /* a person's cut-off, as a compaction writes it */
@@ -353,7 +353,7 @@ test_merge_after_fallback_folds(void **state)
     (void)state;
     stsrole_revoked_init(&local);
     stsrole_revoked_init(&remote);
-    assert_int_equal(stsrole_revoked_add(&local, add, 2, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&local, add, 2, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
     assert_int_equal(stsrole_revoked_from_json(iam, strlen(iam), NOW + 5, NOW + 43200, &remote, &e),
                      STSROLE_OK);
     assert_int_equal(remote.older_than, NOW - 10);
@@ -383,7 +383,7 @@ test_parse_keeps_foreign_statements(void **state)
     assert_int_equal(r.n, 0);
     assert_non_null(r.foreign);
     assert_false(stsrole_revoked_empty(&r));
-    assert_int_equal(stsrole_revoked_add(&r, &add, 1, 0, NULL, 0, 0, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&r, &add, 1, 0, NULL, 0, NOW, 0, &o, &e), STSROLE_OK);
     doc = to_json(&r);
     assert_non_null(strstr(doc, "{\"Sid\":\"Other\",\"Effect\":\"Deny\",\"Action\":\"s3:*\""));
     assert_non_null(strstr(doc, add.key));
@@ -426,7 +426,7 @@ test_prune_after_expiry_plus_skew(void **state)
 
     (void)state;
     stsrole_revoked_init(&s);
-    assert_int_equal(stsrole_revoked_add(&s, add, 3, 0, NULL, 0, SKEW, &o, &e), STSROLE_OK);
+    assert_int_equal(stsrole_revoked_add(&s, add, 3, 0, NULL, 0, NOW, SKEW, &o, &e), STSROLE_OK);
     assert_int_equal(stsrole_revoked_prune(&s, NOW, SKEW, &gone), 1); /* only past skew */
     assert_int_equal(gone, 0);
     assert_int_equal(s.n, 2);
@@ -472,7 +472,8 @@ test_budget_and_capacity(void **state)
     /* Exactly `capacity` entries fit without any compaction. */
     for (i = 0; i < cap; i++) {
         add = sid_entry((unsigned)i, long_person((unsigned)i), NOW - 1000, NOW + 3600);
-        assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, SKEW, &o, &e), STSROLE_OK);
+        assert_int_equal(stsrole_revoked_add(&s, &add, 1, 0, NULL, 0, NOW, SKEW, &o, &e),
+                         STSROLE_OK);
         assert_int_equal(o.fallback, 0);
         assert_int_equal(o.n_comp, 0);
         assert_int_equal(stsrole_revoked_budget(&s, 0, &b, &e), STSROLE_OK);
@@ -515,8 +516,9 @@ test_six_bastions_hold_600(void **state)
             if (b.capacity == 0)
                 continue;
             add = sid_entry((unsigned)total, long_person((unsigned)total), NOW - 1000, NOW + 3600);
-            assert_int_equal(stsrole_revoked_add(&s[k], &add, 1, others, NULL, 0, SKEW, &o, &e),
-                             STSROLE_OK);
+            assert_int_equal(
+                stsrole_revoked_add(&s[k], &add, 1, others, NULL, 0, NOW, SKEW, &o, &e),
+                STSROLE_OK);
             assert_int_equal(o.n_comp, 0);
             assert_int_equal(o.fallback, 0);
             doc = to_json(&s[k]);
@@ -545,7 +547,7 @@ add_one(struct stsrole_revoked_set *s, const struct stsrole_revoked_entry *add, 
     struct stsrole_policy_budget b;
     struct stsrole_error e;
 
-    assert_int_equal(stsrole_revoked_add(s, add, 1, others, live, n_live, SKEW, &o, &e),
+    assert_int_equal(stsrole_revoked_add(s, add, 1, others, live, n_live, NOW, SKEW, &o, &e),
                      STSROLE_OK);
     assert_int_equal(stsrole_revoked_budget(s, others, &b, &e), STSROLE_OK);
     assert_true(b.used <= b.limit);
@@ -591,6 +593,7 @@ test_one_person_flood_compacts_that_person(void **state)
         for (j = 0; j < o.n_comp; j++) {
             assert_string_equal(o.comp[j].person, "mallory");
             assert_int_equal(o.comp[j].own_live, 0);
+            assert_true(o.comp[j].window == 0 || o.comp[j].window > NOW);
             comps++;
         }
         if (i % 97 == 0 || i == 1999) {
@@ -654,6 +657,32 @@ test_compaction_spares_own_live(void **state)
     stsrole_revoked_free(&s);
 }
 
+/* Entries older than twice the skew fold without touching the person's
+ * later sessions: nothing they open from now on is hit. */
+static void
+test_compaction_spares_later_sessions(void **state)
+{
+    struct stsrole_revoked_set s;
+    struct stsrole_revoked_entry e[80];
+    struct stsrole_revoke_outcome o;
+    size_t i, j, comps = 0, others = STSROLE_POLICY_BUDGET - 1200;
+
+    (void)state;
+    stsrole_revoked_init(&s);
+    for (i = 0; i < 80; i++) {
+        e[i] = sid_entry((unsigned)i, "mallory", NOW - 9000 + (int64_t)i * 10, NOW + 3600);
+        o = add_one(&s, &e[i], others, NULL, 0);
+        for (j = 0; j < o.n_comp; j++) {
+            assert_int_equal(o.comp[j].window, 0);
+            assert_true(o.comp[j].before <= NOW - SKEW);
+            comps++;
+        }
+    }
+    assert_true(comps >= 1);
+    assert_false(stsrole_revoked_may_hit(&s, "mallory", NOW, SKEW));
+    stsrole_revoked_free(&s);
+}
+
 /* When only a cut-off past the person's own live session makes room, it is
  * taken (it hits no one else) and the outcome says so. */
 static void
@@ -712,7 +741,7 @@ burst(size_t n, size_t others, size_t batch)
     for (i = 0; i < n; i += batch) {
         size_t k = n - i < batch ? n - i : batch;
 
-        assert_int_equal(stsrole_revoked_add(&s, &e[i], k, others, live, 2, SKEW, &o, &err),
+        assert_int_equal(stsrole_revoked_add(&s, &e[i], k, others, live, 2, NOW, SKEW, &o, &err),
                          STSROLE_OK);
         assert_int_equal(stsrole_revoked_budget(&s, others, &b, &err), STSROLE_OK);
         assert_true(b.used <= b.limit);
@@ -760,7 +789,7 @@ test_budget_exhausted_changes_nothing(void **state)
     (void)state;
     stsrole_revoked_init(&s);
     /* Other inline policies leave too little even for the cut-off. */
-    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 10200, NULL, 0, SKEW, &o, &e),
+    assert_int_equal(stsrole_revoked_add(&s, &add, 1, 10200, NULL, 0, NOW, SKEW, &o, &e),
                      STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "budget exhausted"));
     assert_int_equal(s.n, 0);
@@ -861,6 +890,7 @@ main(void)
         cmocka_unit_test(test_six_bastions_hold_600),
         cmocka_unit_test(test_one_person_flood_compacts_that_person),
         cmocka_unit_test(test_compaction_spares_own_live),
+        cmocka_unit_test(test_compaction_spares_later_sessions),
         cmocka_unit_test(test_compaction_hits_own_live_and_says_so),
         cmocka_unit_test(test_burst_younger_than_skew),
         cmocka_unit_test(test_budget_exhausted_changes_nothing),
