@@ -224,33 +224,54 @@ stsrole_revoked_may_hit(const struct stsrole_revoked_set *s, const char *person,
     return c != 0 && issued < c + skew;
 }
 
+/* What each of the four drops below keeps or removes. */
+enum drop_what {
+    DROP_EXPIRED,   /* entries: expired more than skew ago */
+    DROP_COVERED,   /* entries: a cut-off denies them already */
+    DROP_STALE,     /* person cut-offs: no credential they deny is left */
+    DROP_REDUNDANT, /* person cut-offs: the role-wide one denies as much, as long */
+};
+
+/* Removes, in place and in order, the entries (or person cut-offs) `what`
+ * names; returns how many went. */
+static size_t
+drop(struct stsrole_revoked_set *s, enum drop_what what, int64_t now, int64_t skew)
+{
+    size_t i, j, n = what <= DROP_COVERED ? s->n : s->np, gone = 0;
+    int out;
+
+    for (i = 0, j = 0; i < n; i++) {
+        if (what == DROP_EXPIRED)
+            out = s->v[i].expires + skew <= now;
+        else if (what == DROP_COVERED)
+            out = stsrole_revoked_covers(s, s->v[i].person, s->v[i].issued, skew);
+        else if (what == DROP_STALE)
+            out = s->p[i].until + skew <= now;
+        else
+            out = s->older_than != 0 && s->p[i].before <= s->older_than &&
+                  s->p[i].until <= s->older_until;
+        if (out) {
+            gone++;
+        } else if (what <= DROP_COVERED) {
+            s->v[j++] = s->v[i];
+        } else {
+            s->p[j++] = s->p[i];
+        }
+    }
+    if (what <= DROP_COVERED)
+        s->n = j;
+    else
+        s->np = j;
+    return gone;
+}
+
 size_t
 stsrole_revoked_prune(struct stsrole_revoked_set *s, int64_t now, int64_t skew,
                       int *cutoffs_removed)
 {
-    size_t i, j, removed = 0;
-    int gone = 0;
+    size_t removed = drop(s, DROP_EXPIRED, now, skew);
+    int gone = (int)drop(s, DROP_STALE, now, skew);
 
-    for (i = 0, j = 0; i < s->n; i++) {
-        if (s->v[i].expires + skew <= now) {
-            removed++;
-            continue;
-        }
-        if (i != j)
-            s->v[j] = s->v[i];
-        j++;
-    }
-    s->n = j;
-    for (i = 0, j = 0; i < s->np; i++) {
-        if (s->p[i].until + skew <= now) {
-            gone++;
-            continue;
-        }
-        if (i != j)
-            s->p[j] = s->p[i];
-        j++;
-    }
-    s->np = j;
     if (s->older_than != 0 && s->older_until + skew <= now) {
         s->older_than = 0;
         s->older_until = 0;
@@ -649,28 +670,9 @@ nomem:
 size_t
 stsrole_revoked_fold(struct stsrole_revoked_set *s, int64_t skew)
 {
-    size_t i, j, dropped = 0;
+    size_t dropped = drop(s, DROP_COVERED, 0, skew);
 
-    for (i = 0, j = 0; i < s->n; i++) {
-        if (stsrole_revoked_covers(s, s->v[i].person, s->v[i].issued, skew)) {
-            dropped++;
-            continue;
-        }
-        if (i != j)
-            s->v[j] = s->v[i];
-        j++;
-    }
-    s->n = j;
-    /* A person's cut-off at or before the role-wide one denies nothing more. */
-    for (i = 0, j = 0; i < s->np; i++) {
-        if (s->older_than != 0 && s->p[i].before <= s->older_than &&
-            s->p[i].until <= s->older_until)
-            continue;
-        if (i != j)
-            s->p[j] = s->p[i];
-        j++;
-    }
-    s->np = j;
+    drop(s, DROP_REDUNDANT, 0, skew);
     return dropped;
 }
 
