@@ -469,6 +469,7 @@ test_budget_and_capacity(void **state)
     cap = b0.capacity;
     print_message("capacity of an empty policy: %zu sessions\n", cap);
     assert_true(cap >= 600);
+    assert_int_equal(cap, 661); /* the figure stsrole-gatewayd(8) and the README give */
     /* Exactly `capacity` entries fit without any compaction. */
     for (i = 0; i < cap; i++) {
         add = sid_entry((unsigned)i, long_person((unsigned)i), NOW - 1000, NOW + 3600);
