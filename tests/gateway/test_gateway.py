@@ -224,6 +224,9 @@ def case_gateway_down(w):
     wait_for(lambda: w.events(live["session_id"], "session.open"), what="the live session")
     close_session(w.state, live)
     wait_for(lambda: live["assumed_role_id"] in w.userids("DownRole"), 10, "the late logout")
+    # revoke.ok follows the write to IAM: wait for the line, not only the policy.
+    wait_for(lambda: all(w.events(r["session_id"], "revoke.ok") for r in closed + [gone, live]),
+             10, "revoke.ok of each")
     for r in closed + [gone, live]:
         ev = [e["event"] for e in w.events(r["session_id"])]
         check(ev == ["session.open", "session.close", "revoke.ok"], "%s: %s" % (r["user"], ev))
