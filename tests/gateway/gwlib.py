@@ -106,9 +106,11 @@ def wait_for(pred, timeout=15.0, what="condition"):
 
 
 def audit_lines(path):
+    """The audit log's complete records: a last line still being written (no newline yet) is
+    left for the next read."""
     try:
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
     except FileNotFoundError:
         return []
 
