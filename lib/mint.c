@@ -57,6 +57,10 @@ stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_pa
 
     memset(out, 0, sizeof(*out));
     request_id[0] = '\0';
+    /* A failure before AWS answers leaves err's request id as it was
+     * (stsrole_fail does not touch it): start from none. */
+    if (err != NULL)
+        err->request_id[0] = '\0';
     stsrole_buf_init(&body, 0);
     rc = stsrole_sts_assume_body(ap, &body, err);
     if (rc == STSROLE_OK)
