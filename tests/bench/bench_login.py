@@ -52,11 +52,8 @@ def prerequisites(module):
         return "%s is not built" % module
     if not os.path.exists(PAM_OATH):
         return "%s is missing (apt-get install -y libpam-oath)" % PAM_OATH
-    for tool in ("moto_server", "cc", "pkg-config"):
-        if shutil.which(tool) is None:
-            return "%s is missing" % tool
-    if subprocess.run(["pkg-config", "--exists", "pam"]).returncode != 0:
-        return "the PAM headers are missing (apt-get install -y libpam0g-dev)"
+    if shutil.which("moto_server") is None:
+        return "moto_server is missing"
     try:
         import mototest  # noqa: F401
     except ImportError as e:
