@@ -380,11 +380,14 @@ class Login:
         self.seconds = seconds
 
 
-def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROMPTS):
+def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROMPTS,
+              gate=None):
     """Runs `ssh -F cfg [ssh_args] dest command`, answering prompts in order.
 
     seconds runs from spawning ssh to its exit.  pexpect's send and close
-    delays are turned off so they do not count (they are sleeps)."""
+    delays are turned off so they do not count (they are sleeps).  gate, when
+    given, is called before each answer is sent (e.g. a threading.Barrier's
+    wait, so that many logins answer at the same moment)."""
     import pexpect
 
     t0 = time.perf_counter()
@@ -406,6 +409,8 @@ def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROM
                 eof = child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=15) == 0
                 transcript.append(child.before or "")
                 break
+            if gate is not None:
+                gate()
             child.sendline(answers.pop(0))
             continue
         eof = i == len(prompts)
