@@ -35,6 +35,8 @@ def fleet_actions():
     doc = json.load(open(FLEET_POLICY))
     acts = set()
     for st in doc["Statement"]:
+        if st["Effect"] != "Allow":
+            continue
         a = st["Action"]
         acts.update([a] if isinstance(a, str) else a)
     return sorted(acts)

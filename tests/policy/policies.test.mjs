@@ -621,6 +621,61 @@ describe('a session stsrole minted cannot mint another credential (no escape fro
   })
 })
 
+// The bastion role's DynamoDB writes in the security account (iam/bastion-fleet-policy.json):
+// only the items stsrole writes, only their attributes, and no claim is ever erased.
+describe('fleet policy: the bastion writes only the DynamoDB items it needs', () => {
+  const table = (name) => `arn:aws:dynamodb:us-east-1:${SECURITY}:table/${name}`
+  const REPLAY = table('stsrole-replay')
+  const SESSIONS = table('stsrole-sessions')
+  // The attributes lib/replay.c and lib/ddb.c put in their items.
+  const CLAIM = ['pk', 'sk', 'kind', 'step_time', 'step', 'step_size', 'bastion_id', 'accepted', 'nonce', 'ttl']
+  const SESSION = ['pk', 'sk', 'kind', 'v', 'session_id', 'bastion_id', 'user', 'role_name', 'role_arn',
+    'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl']
+  const asBastion = (action, resource, context = {}, extra = []) =>
+    decide({
+      principal: BASTION_SESSION,
+      action,
+      resource,
+      resourceAccount: SECURITY,
+      context: { 'aws:PrincipalArn': BASTION_ROLE, 'aws:PrincipalAccount': SECURITY, ...context },
+      identity: [load('iam/bastion-fleet-policy.json'), ...extra]
+    })
+  const keys = (pk, attrs) => ({ 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': attrs })
+  const DYNAMO_ADMIN = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'dynamodb:*', Resource: '*' }]
+  }
+
+  test('the replay claim of lib/replay.c: PutItem and its read-back GetItem are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', CLAIM)))
+    isAllowed(await asBastion('dynamodb:GetItem', REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+  })
+  test('a claim item under another key, or with an attribute stsrole does not write, is denied', async () => {
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('bastion#i-0123', CLAIM)))
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', [...CLAIM, 'note'])))
+  })
+  test('a claim is never deleted or updated, even with dynamodb:* added to the role', async () => {
+    for (const action of ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem',
+      'dynamodb:PartiQLUpdate', 'dynamodb:DeleteTable', 'dynamodb:UpdateTimeToLive']) {
+      isExplicitlyDenied(await asBastion(action, REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }, [DYNAMO_ADMIN]))
+    }
+  })
+  test('the session registry of lib/ddb.c: put, get, delete, query and scan are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', SESSION)))
+    for (const action of ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query']) {
+      isAllowed(await asBastion(action, SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+    }
+    isAllowed(await asBastion('dynamodb:Scan', SESSIONS))
+  })
+  test('registry: UpdateItem (unused), other keys or attributes, and other tables are denied', async () => {
+    isDenied(await asBastion('dynamodb:UpdateItem', SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('admin#x', SESSION)))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', [...SESSION, 'shell'])))
+    isDenied(await asBastion('dynamodb:DeleteItem', SESSIONS, { 'dynamodb:LeadingKeys': ['bastion#x'] }))
+    isDenied(await asBastion('dynamodb:PutItem', table('other'), keys('user#alice', CLAIM)))
+  })
+})
+
 describe('service control policies of the workload OU', () => {
   // An administrator role of the workload account with no boundary, so that only the SCPs
   // stand between it and the request.
