@@ -22,7 +22,6 @@ Needs root, sshd, ssh, oathtool, pexpect and moto_server; prints
 """
 import os
 import sys
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -31,38 +30,13 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import sshdtest  # noqa: E402
 from harness import Suite, check  # noqa: E402
 from sshdtest import (PAM_OATH, PROMPT_CODE, PROMPT_OATH, Lab, SetupError,  # noqa: E402
-                      oath_stack, ssh_login, stsrole_stack, totp)
+                      BURST, at_once, oath_stack, ssh_login, stsrole_stack, totp)
 
 PEOPLE = 50
 SAME_CODE = 8
 MARK = "STSROLE-CONC"
-# sshd's default MaxStartups 10:30:100 drops unauthenticated connections
-# beyond 10 at random; a bastion expecting bursts raises it (and so do we).
-SSHD_EXTRA = ("MaxStartups 200:30:300",)
+SSHD_EXTRA = (BURST,)
 COMMAND = "echo %s ${STSROLE_SESSION_ID:-none}" % MARK
-
-
-def together(jobs, timeout=120):
-    """Runs each job(gate) in its own thread; gate() returns once every job has
-    called it (all logins are at their prompt).  Returns the jobs' results."""
-    barrier = threading.Barrier(len(jobs), timeout=timeout)
-    results = [None] * len(jobs)
-
-    def run(i, job):
-        try:
-            results[i] = job(barrier.wait)
-        except threading.BrokenBarrierError as e:
-            results[i] = e
-        except Exception as e:  # noqa: BLE001 - reported by the case
-            results[i] = e
-            barrier.abort()  # one login died before its prompt: do not wait for it
-
-    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 60)
-    return results
 
 
 def got_in(r):
@@ -106,7 +80,7 @@ class Fixture:
 def fifty_at_once(fx):
     codes = [totp(u.secret) for u in fx.people]
     jobs = [lambda gate, u=u, c=c: fx.login(u, c, gate) for u, c in zip(fx.people, codes)]
-    results = together(jobs)
+    results = at_once(jobs)
     fx.sshd.wait_idle()
     ok = sum(got_in(r) for r in results)
     check(ok == PEOPLE, "%d of %d got a shell with a credential\n%s" % (ok, PEOPLE,
@@ -119,7 +93,7 @@ def same_code_once(fx):
     # the current one): liboath accepts a code of the next step in window 1.
     code = totp(user.secret, step_offset=1)
     seen = len(fx.sshd.lines)
-    results = together([lambda gate: fx.login(user, code, gate)] * SAME_CODE)
+    results = at_once([lambda gate: fx.login(user, code, gate)] * SAME_CODE)
     fx.sshd.wait_idle()
     ok = sum(got_in(r) for r in results)
     # Refused as a used code (PAM_AUTH_ERR), not by an error such as a busy
@@ -138,7 +112,7 @@ def stale_lock(fx):
             f.write("left by a login that crashed\n")
     users = fx.people[1:4]
     codes = [totp(u.secret, step_offset=1) for u in users]
-    results = together([lambda gate, u=u, c=c: fx.login(u, c, gate)
+    results = at_once([lambda gate, u=u, c=c: fx.login(u, c, gate)
                         for u, c in zip(users, codes)])
     fx.sshd.wait_idle()
     check(all(got_in(r) for r in results), fx.why(results))

@@ -40,6 +40,10 @@ PROMPT_CODE = r"Verification code: "
 PROMPT_ROLE = r"Role \[1-\d+\]: "
 PROMPT_OATH = r"One-time password \(OATH\) for `[^']*': "
 PROMPTS = (PROMPT_CODE, PROMPT_ROLE, PROMPT_OATH)
+# sshd's default MaxStartups 10:30:100 drops unauthenticated connections
+# beyond 10 at random; a bastion expecting bursts of logins raises it, and so
+# do the tests that log many people in at once (start_sshd(extra=(BURST,))).
+BURST = "MaxStartups 200:30:300"
 
 
 class SetupError(RuntimeError):
@@ -423,3 +427,28 @@ def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROM
     seconds = time.perf_counter() - t0
     child.close(force=True)
     return Login("".join(transcript), seen, child.exitstatus, seconds)
+
+
+def at_once(jobs, timeout=120):
+    """Runs each job(gate) in its own thread; gate() returns once every job has
+    called it (say, when every login is at its prompt, or about to start), so
+    the jobs go on from there at the same moment.  Returns the jobs' results
+    (an exception for a job that raised)."""
+    barrier = threading.Barrier(len(jobs), timeout=timeout)
+    results = [None] * len(jobs)
+
+    def run(i, job):
+        try:
+            results[i] = job(barrier.wait)
+        except threading.BrokenBarrierError as e:
+            results[i] = e
+        except Exception as e:  # noqa: BLE001 - reported by the case
+            results[i] = e
+            barrier.abort()  # one login died before its prompt: do not wait for it
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 60)
+    return results
