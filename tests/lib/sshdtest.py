@@ -41,9 +41,10 @@ PROMPT_ROLE = r"Role \[1-\d+\]: "
 PROMPT_OATH = r"One-time password \(OATH\) for `[^']*': "
 PROMPTS = (PROMPT_CODE, PROMPT_ROLE, PROMPT_OATH)
 # sshd's default MaxStartups 10:30:100 drops unauthenticated connections
-# beyond 10 at random; a bastion expecting bursts of logins raises it, and so
-# do the tests that log many people in at once (start_sshd(extra=(BURST,))).
-BURST = "MaxStartups 200:30:300"
+# beyond 10 at random; a bastion expecting bursts of logins raises it (as
+# examples/bastion/sshd_config.d-stsrole.conf does), and so do the tests that
+# log many people in at once (start_sshd(extra=(BURST,))).
+BURST = "MaxStartups 100:30:200"
 
 
 class SetupError(RuntimeError):
