@@ -368,9 +368,8 @@ stsrole_totp_clear_stale(const char *usersfile, unsigned *removed, struct stsrol
 }
 
 int
-stsrole_totp_verify_locked(const char *usersfile, const char *user, const char *code, int window,
-                           int lock_wait_ms, struct stsrole_totp_report *report,
-                           struct stsrole_error *err)
+stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
+                    int lock_wait_ms, struct stsrole_totp_report *report, struct stsrole_error *err)
 {
     struct stsrole_totp_report r = {0, 0};
     int fd = -1, rc;
@@ -393,14 +392,6 @@ stsrole_totp_verify_locked(const char *usersfile, const char *user, const char *
     if (report != NULL)
         *report = r;
     return rc;
-}
-
-int
-stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
-                    struct stsrole_error *err)
-{
-    return stsrole_totp_verify_locked(usersfile, user, code, window, STSROLE_TOTP_LOCK_WAIT_MS,
-                                      NULL, err);
 }
 
 /* The token types of liboath's users file that carry a time step

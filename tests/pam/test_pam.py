@@ -291,6 +291,20 @@ def auth_tests(w, used):
     unsafe("in a group-writable directory", lambda: os.chmod(w.etc, 0o770),
            lambda: os.chmod(w.etc, 0o700))
 
+    # liboath's lock and temporary file, left by a login that died inside it:
+    # removed under stsrole's own lock, the login goes on, one warning says so.
+    for left in (uf + ".lock", uf + ".new"):
+        with open(left, "w") as f:
+            f.write("left by a login that crashed\n")
+    r = w.drive("nobody", ["auth"], [fresh_code("nobody", used)])
+    stale = [ln for ln in r.stsrole_log() if "outcome=stale-lock-removed" in ln]
+    result("auth: liboath's users.oath.lock and .new left by a crash are removed, the login "
+           "succeeds, one warning names both",
+           r.code("auth") == "PAM_SUCCESS" and not os.path.lexists(uf + ".lock")
+           and not os.path.lexists(uf + ".new") and len(stale) == 1 and "prio=4" in stale[0]
+           and "users.oath.lock" in stale[0] and "users.oath.new" in stale[0],
+           "%s %s" % (r.code("auth"), r.stsrole_log()))
+
     # Bad configurations and arguments.
     bad = os.path.join(w.etc, "bad.conf")
     with open(bad, "w") as f:
