@@ -363,7 +363,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         goto out;
     }
     status = stsrole_totp_verify(cfg.usersfile, user, code, cfg.totp_window,
-                                 STSROLE_TOTP_LOCK_WAIT_MS, &rep, &err);
+                                 cfg.totp_lock_wait * 1000, &rep, &err);
     if (rep.stale != 0)
         log_stale(pamh, &d, cfg.usersfile, rep.stale);
     rc = auth_code(status);
