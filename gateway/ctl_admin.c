@@ -19,6 +19,7 @@
 #include "client.h"
 #include "conf.h"
 #include "ctl.h"
+#include "fdio.h"
 #include "ddb.h"
 #include "gwproto.h"
 #include "registry.h"
@@ -54,7 +55,6 @@ ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
     struct timeval tv = {CTL_TIMEOUT_S, 0};
     char *text, *buf;
     size_t len = 0;
-    ssize_t n;
     int fd, rc = CTL_EXIT_UNAVAIL;
 
     *resp = NULL;
@@ -83,15 +83,7 @@ ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
         fprintf(stderr, "stsrolectl: cannot send to the gateway: %s\n", strerror(errno));
         goto out;
     }
-    while (len < GW_RESPONSE_MAX) {
-        n = read(fd, buf + len, GW_RESPONSE_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
+    len = stsrole_read_line(fd, buf, GW_RESPONSE_MAX);
     if ((*resp = cJSON_ParseWithLength(buf, len)) == NULL) {
         fprintf(stderr, "stsrolectl: no answer from the gateway\n");
         rc = CTL_EXIT_PROTOCOL;
@@ -651,9 +643,11 @@ ctl_status(int argc, char **argv, const char *config_path)
                    : "");
         cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "roles"))
         {
+            const cJSON *pc;
+
             printf("role:     %s (%s)\n", str(r, "name"), str(r, "arn"));
             printf("          %s: %.0f entries%s%s, %.0f of %.0f characters used "
-                   "(other inline policies: %.0f%s), %.0f left, room for %.0f more\n",
+                   "(other inline policies: %.0f%s), %.0f left, room for %.0f more sessions%s\n",
                    str(r, "policy"), num(r, "entries"),
                    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "token_issue_cutoff"))
                        ? ", tokens before "
@@ -665,7 +659,13 @@ ctl_status(int argc, char **argv, const char *config_path)
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "others_known"))
                        ? ""
                        : " or more: not listable",
-                   num(r, "left"), num(r, "capacity"));
+                   num(r, "left"), num(r, "sessions_left"),
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fleet"))
+                       ? " fleet-wide"
+                       : " (this bastion's count; the revoker may not list the others)");
+            cJSON_ArrayForEach(pc, cJSON_GetObjectItemCaseSensitive(r, "person_cutoffs"))
+                printf("          %s: credentials issued before %s denied (compacted)\n",
+                       str(pc, "person"), str(pc, "before"));
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
         }

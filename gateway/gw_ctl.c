@@ -13,6 +13,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "gw.h"
 #include "gwproto.h"
 
@@ -283,6 +284,29 @@ do_status(struct gw *g)
             cJSON_AddNumberToObject(ro, "used", (double)b.used);
             cJSON_AddNumberToObject(ro, "left", (double)b.left);
             cJSON_AddNumberToObject(ro, "capacity", (double)b.capacity);
+            /* revoked sessions (sid entries) that still fit; with
+             * others_known every bastion's policy is counted */
+            cJSON_AddNumberToObject(ro, "sessions_left", (double)b.capacity);
+            cJSON_AddBoolToObject(ro, "fleet", r->others_known);
+        }
+        {
+            cJSON *pa = cJSON_AddArrayToObject(ro, "person_cutoffs");
+            size_t k, n_sid = 0;
+
+            for (k = 0; k < r->set.n; k++)
+                n_sid += r->set.v[k].kind == STSROLE_KEY_SID;
+            cJSON_AddNumberToObject(ro, "sid_entries", (double)n_sid);
+            cJSON_AddNumberToObject(ro, "userid_entries", (double)(r->set.n - n_sid));
+            for (k = 0; pa != NULL && k < r->set.np; k++) {
+                cJSON *po = cJSON_CreateObject();
+
+                if (po == NULL)
+                    break;
+                cJSON_AddItemToArray(pa, po);
+                cJSON_AddStringToObject(po, "person", r->set.p[k].person);
+                stsrole_iso8601(r->set.p[k].before, iso);
+                cJSON_AddStringToObject(po, "before", iso);
+            }
         }
         add_str(ro, "last_error", r->last_error[0] ? r->last_error : NULL);
         if (r->last_error[0])
@@ -341,18 +365,9 @@ static void
 serve(struct gw *g, int fd)
 {
     char buf[GW_REQUEST_MAX + 1], *text;
-    size_t len = 0;
-    ssize_t n;
+    size_t len;
 
-    while (len < GW_REQUEST_MAX && memchr(buf, '\n', len) == NULL) {
-        n = read(fd, buf + len, GW_REQUEST_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
+    len = stsrole_read_line(fd, buf, GW_REQUEST_MAX);
     text = gw_ctl_respond(g, buf, len);
     if (text != NULL) {
         if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0)

@@ -130,7 +130,9 @@ const BASTION_CONTEXT = {
   'aws:RequestTag/stsrole:mfa': 'totp',
   'aws:RequestTag/stsrole:bastion': 'bastion-1',
   'aws:RequestTag/stsrole:session': '0123abcd',
-  'aws:TagKeys': ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session']
+  'aws:RequestTag/stsrole:sid': 'aerukz4jvpg6',
+  'aws:TagKeys': ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session', 'stsrole:sid'],
+  'sts:TransitiveTagKeys': ['stsrole:sid']
 }
 function without(ctx, ...keys) {
   const copy = { ...ctx }
@@ -173,8 +175,43 @@ describe('trust policy of the workload roles', () => {
   })
   test('the bastion role without the stsrole:mfa tag is denied', async () => {
     const context = without(BASTION_CONTEXT, 'aws:RequestTag/stsrole:mfa')
-    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:session']
+    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:session', 'stsrole:sid']
     isDenied(await assume({ context }))
+  })
+  // The revocation key: every credential the bastion mints carries stsrole:sid, transitive, so
+  // one Deny entry ends the SSH session's every credential, and a chained session keeps it.
+  test('without the stsrole:sid tag, AssumeRole and TagSession are denied', async () => {
+    const context = without(BASTION_CONTEXT, 'aws:RequestTag/stsrole:sid')
+    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session']
+    context['sts:TransitiveTagKeys'] = []
+    isDenied(await assume({ context }))
+    isDenied(await assume({ action: 'sts:TagSession', context }))
+  })
+  test('a stsrole:sid that is not 12 characters is denied', async () => {
+    for (const sid of ['short', 'aerukz4jvpg6x', '']) {
+      isDenied(await assume({ context: { ...BASTION_CONTEXT, 'aws:RequestTag/stsrole:sid': sid } }))
+    }
+  })
+  test('stsrole:sid must be transitive', async () => {
+    const context = without(BASTION_CONTEXT, 'sts:TransitiveTagKeys')
+    isDenied(await assume({ context }))
+    isDenied(await assume({ action: 'sts:TagSession', context }))
+    isDenied(await assume({ context: { ...BASTION_CONTEXT, 'sts:TransitiveTagKeys': [] } }))
+  })
+  test('no other tag may be transitive, stsrole:* or not', async () => {
+    for (const keys of [
+      ['stsrole:sid', 'stsrole:mfa'],
+      ['stsrole:sid', 'stsrole:session'],
+      ['stsrole:sid', 'team']
+    ]) {
+      const context = { ...BASTION_CONTEXT, 'sts:TransitiveTagKeys': keys }
+      if (keys.includes('team')) {
+        context['aws:RequestTag/team'] = 'ops'
+        context['aws:TagKeys'] = [...BASTION_CONTEXT['aws:TagKeys'], 'team']
+      }
+      isDenied(await assume({ context }), keys.join(','))
+      isDenied(await assume({ action: 'sts:TagSession', context }), keys.join(','))
+    }
   })
   test('the bastion role with stsrole:mfa other than totp is denied', async () => {
     isDenied(await assume({ context: { ...BASTION_CONTEXT, 'aws:RequestTag/stsrole:mfa': 'none' } }))
@@ -455,6 +492,88 @@ describe('StsRoleRevoker', () => {
   })
 })
 
+// The deny policy stsrole-gatewayd writes (stsrole-gatewayd(8), THE BUDGET): a sid list, a legacy
+// aws:userid list, one person's cut-off and the role-wide cut-off, as lib/policy.c builds them.
+describe('the revocation deny policy on a target role', () => {
+  const CUT = '2026-01-01T12:00:00Z'
+  const PERSON_CUT = '2026-01-01T13:00:00Z'
+  const DENY = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'StsroleSid',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:PrincipalTag/stsrole:sid': ['aerukz4jvpg6', 'bbbbbbbbbbbb'] } }
+      },
+      {
+        Sid: 'StsroleRevoked',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:userid': ['AROAEXAMPLE123456789:carol@bastion-1.0123abcd'] } }
+      },
+      {
+        Sid: 'StsrolePerson1',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceIdentity': 'mallory' },
+          DateLessThan: { 'aws:TokenIssueTime': PERSON_CUT }
+        }
+      },
+      {
+        Sid: 'StsroleRevokedOlder',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': CUT } }
+      }
+    ]
+  }
+  // A SecurityAuditRole session with its tags, as STS makes it from the bastion's AssumeRole.
+  const call = ({ sid = 'cccccccccccc', person = 'alice', issued = '2026-01-01T14:00:00Z', userid }) =>
+    asRole('SecurityAuditRole', {
+      action: 'ec2:DescribeInstances',
+      extra: [DENY],
+      context: {
+        'aws:PrincipalTag/stsrole:sid': sid,
+        'aws:SourceIdentity': person,
+        'aws:TokenIssueTime': issued,
+        'aws:userid': userid ?? `AROAEXAMPLE123456789:${person}@bastion-1.0123abcd`
+      }
+    })
+  test('control: a live session is allowed', async () => {
+    isAllowed(await call({}))
+  })
+  test('a revoked sid is denied, whichever credential of the session asks', async () => {
+    isExplicitlyDenied(await call({ sid: 'aerukz4jvpg6' }))
+    isExplicitlyDenied(await call({ sid: 'bbbbbbbbbbbb', userid: 'AROAEXAMPLE123456789:bob@b2.0fedcba9' }))
+  })
+  test('a sid differing in one character, or in case, is not denied', async () => {
+    isAllowed(await call({ sid: 'aerukz4jvpg7' }))
+    isAllowed(await call({ sid: 'AERUKZ4JVPG6' }))
+  })
+  test('an aws:userid listed before sids existed is still denied', async () => {
+    isExplicitlyDenied(await call({ person: 'carol', userid: 'AROAEXAMPLE123456789:carol@bastion-1.0123abcd' }))
+  })
+  test("a person's cut-off denies only that person's credentials issued before it", async () => {
+    isExplicitlyDenied(await call({ person: 'mallory', issued: '2026-01-01T12:59:59Z' }))
+    isAllowed(await call({ person: 'mallory', issued: '2026-01-01T13:00:01Z' }))
+    isAllowed(await call({ person: 'bob', issued: '2026-01-01T12:59:59Z' }))
+    isAllowed(await call({ person: 'mallory2', issued: '2026-01-01T12:30:00Z' }))
+  })
+  test('the role-wide cut-off denies everyone issued before it, and nobody after', async () => {
+    isExplicitlyDenied(await call({ person: 'bob', issued: '2026-01-01T11:59:59Z' }))
+    isAllowed(await call({ person: 'bob', issued: '2026-01-01T12:00:01Z' }))
+  })
+  test('the document is within the inline policy budget', () => {
+    assert.ok(JSON.stringify(DENY).length <= 10240)
+  })
+})
+
 describe('the permissions boundary caps any Allow added later', () => {
   const createUser = { action: 'iam:CreateUser', resource: `arn:aws:iam::${WORKLOAD}:user/mallory` }
   test('control: "*:*" without the boundary would allow iam:CreateUser', async () => {
@@ -506,6 +625,177 @@ describe('the permissions boundary caps any Allow added later', () => {
     isExplicitlyDenied(
       await asRole('StsRoleRevoker', { action: 'ec2:DescribeInstances', extra: [ADMIN_LIKE] })
     )
+  })
+})
+
+// Revocation denies the session on its own role; a credential the session minted itself would
+// outlive that. The boundary keeps every session stsrole minted (recognised by its stsrole:mfa
+// session tag) from minting one, whatever its role allows (BreakGlassRole allows "*").
+describe('a session stsrole minted cannot mint another credential (no escape from revocation)', () => {
+  const SESSION_TAGS = {
+    'aws:PrincipalTag/stsrole:mfa': 'totp',
+    'aws:PrincipalTag/stsrole:bastion': 'bastion-1',
+    'aws:PrincipalTag/stsrole:session': '0123abcd'
+  }
+  const MINT = [
+    'sts:AssumeRole',
+    'sts:AssumeRoleWithSAML',
+    'sts:AssumeRoleWithWebIdentity',
+    'sts:GetFederationToken',
+    'sts:GetSessionToken'
+  ]
+  // Somewhere to chain to: a role outside stsrole's path in the same account, and one elsewhere.
+  const ELSEWHERE = [`arn:aws:iam::${WORKLOAD}:role/app-deploy`, `arn:aws:iam::${OTHER}:role/admin`]
+  const boundaryWithout = () => {
+    const b = load('iam/permissions-boundary.json')
+    b.Statement = b.Statement.filter((st) => st.Sid !== 'StsroleSessionsMintNoFurtherCredentials')
+    return b
+  }
+  const breakGlass = (boundary, context) =>
+    decide({
+      principal: `arn:aws:sts::${WORKLOAD}:assumed-role/BreakGlassRole/alice@bastion-1.0123abcd`,
+      action: 'sts:AssumeRole',
+      resource: ELSEWHERE[0],
+      context: { 'aws:PrincipalArn': roleArn('BreakGlassRole'), 'aws:PrincipalAccount': WORKLOAD, ...context },
+      identity: [load(POLICY_FILE.BreakGlassRole)],
+      boundary
+    })
+
+  test('control: without the statement a BreakGlassRole session could chain AssumeRole', async () => {
+    isAllowed(await breakGlass(boundaryWithout(), SESSION_TAGS))
+  })
+  for (const role of [...TARGET_ROLES, 'StsRoleRevoker']) {
+    test(`a session of ${role} with the stsrole tags: every STS mint is explicitly denied`, async () => {
+      for (const action of MINT) {
+        // GetSessionToken names no resource; GetFederationToken names the federated user.
+        const resources =
+          action === 'sts:GetSessionToken'
+            ? ['*']
+            : action === 'sts:GetFederationToken'
+              ? [`arn:aws:sts::${WORKLOAD}:federated-user/alice`]
+              : ELSEWHERE
+        for (const resource of resources) {
+          isExplicitlyDenied(
+            await asRole(role, { action, resource, context: SESSION_TAGS, extra: [ADMIN_LIKE] })
+          )
+        }
+      }
+    })
+  }
+  test('also when the session says stsrole:mfa=none (an operator\'s stsrolectl assume)', async () => {
+    isExplicitlyDenied(
+      await breakGlass(load('iam/permissions-boundary.json'), {
+        ...SESSION_TAGS,
+        'aws:PrincipalTag/stsrole:mfa': 'none'
+      })
+    )
+  })
+  test('after revocation the chained AssumeRole is denied all the same', async () => {
+    // The gateway's Deny on the role (aws:userid of the session) and the boundary both apply.
+    const revoked = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'StsroleRevoked',
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '*',
+          Condition: { StringLike: { 'aws:userid': ['AROAEXAMPLEBREAKGLASS:alice@bastion-1.0123abcd'] } }
+        }
+      ]
+    }
+    const r = await decide({
+      principal: `arn:aws:sts::${WORKLOAD}:assumed-role/BreakGlassRole/alice@bastion-1.0123abcd`,
+      action: 'sts:AssumeRole',
+      resource: ELSEWHERE[0],
+      context: {
+        'aws:PrincipalArn': roleArn('BreakGlassRole'),
+        'aws:PrincipalAccount': WORKLOAD,
+        'aws:userid': 'AROAEXAMPLEBREAKGLASS:alice@bastion-1.0123abcd',
+        ...SESSION_TAGS
+      },
+      identity: [load(POLICY_FILE.BreakGlassRole), revoked],
+      boundary: load('iam/permissions-boundary.json')
+    })
+    isExplicitlyDenied(r)
+  })
+  test("the bastion's own AssumeRole (no stsrole tags) is not caught by the statement", async () => {
+    // Even were the boundary put on the bastion role, its AssumeRole into a workload role stays
+    // allowed: its session carries no stsrole:mfa tag of its own.
+    isAllowed(
+      await decide({
+        principal: BASTION_SESSION,
+        action: 'sts:AssumeRole',
+        resource: roleArn('SecurityAuditRole'),
+        context: BASTION_CONTEXT,
+        identity: [load('iam/bastion-broker-policy.json')],
+        boundary: load('iam/permissions-boundary.json'),
+        resourcePolicy: load('iam/workload-trust-policy.json')
+      })
+    )
+    isAllowed(await assume())
+  })
+  test('a workload role session without stsrole tags (not minted by stsrole) is not caught', async () => {
+    isAllowed(await breakGlass(load('iam/permissions-boundary.json'), {}))
+  })
+})
+
+// The bastion role's DynamoDB writes in the security account (iam/bastion-fleet-policy.json):
+// only the items stsrole writes, only their attributes, and no claim is ever erased.
+describe('fleet policy: the bastion writes only the DynamoDB items it needs', () => {
+  const table = (name) => `arn:aws:dynamodb:us-east-1:${SECURITY}:table/${name}`
+  const REPLAY = table('stsrole-replay')
+  const SESSIONS = table('stsrole-sessions')
+  // The attributes lib/replay.c and lib/registry.c put in their items (tests/fleet checks the
+  // items it wrote against the policy's lists).
+  const CLAIM = ['pk', 'sk', 'kind', 'step_time', 'step', 'step_size', 'bastion_id', 'accepted', 'nonce', 'ttl']
+  const SESSION = ['pk', 'sk', 'kind', 'v', 'session_id', 'bastion_id', 'user', 'role_name', 'role_arn',
+    'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl',
+    'sid', 'refresh']
+  const asBastion = (action, resource, context = {}, extra = []) =>
+    decide({
+      principal: BASTION_SESSION,
+      action,
+      resource,
+      resourceAccount: SECURITY,
+      context: { 'aws:PrincipalArn': BASTION_ROLE, 'aws:PrincipalAccount': SECURITY, ...context },
+      identity: [load('iam/bastion-fleet-policy.json'), ...extra]
+    })
+  const keys = (pk, attrs) => ({ 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': attrs })
+  const DYNAMO_ADMIN = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'dynamodb:*', Resource: '*' }]
+  }
+
+  test('the replay claim of lib/replay.c: PutItem and its read-back GetItem are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', CLAIM)))
+    isAllowed(await asBastion('dynamodb:GetItem', REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+  })
+  test('a claim item under another key, or with an attribute stsrole does not write, is denied', async () => {
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('bastion#i-0123', CLAIM)))
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', [...CLAIM, 'note'])))
+  })
+  test('a claim is never deleted or updated, even with dynamodb:* added to the role', async () => {
+    for (const action of ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem',
+      'dynamodb:PartiQLUpdate', 'dynamodb:DeleteTable', 'dynamodb:UpdateTimeToLive']) {
+      isExplicitlyDenied(await asBastion(action, REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }, [DYNAMO_ADMIN]))
+    }
+  })
+  test('the session registry of lib/registry.c: put, refresh, get, delete, query and scan are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', SESSION)))
+    // A refresh moves the item's expiration (lib/registry.c: SET expiration, ttl).
+    isAllowed(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'ttl'])))
+    for (const action of ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query']) {
+      isAllowed(await asBastion(action, SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+    }
+    isAllowed(await asBastion('dynamodb:Scan', SESSIONS))
+  })
+  test('registry: other keys or attributes, and other tables are denied', async () => {
+    isDenied(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'shell'])))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('admin#x', SESSION)))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', [...SESSION, 'shell'])))
+    isDenied(await asBastion('dynamodb:DeleteItem', SESSIONS, { 'dynamodb:LeadingKeys': ['bastion#x'] }))
+    isDenied(await asBastion('dynamodb:PutItem', table('other'), keys('user#alice', CLAIM)))
   })
 })
 
