@@ -37,7 +37,7 @@ struct stsrole_mint {
     const char *session_id;        /* STSROLE_SESSION_ID; also the nonce in the session name */
     char session_name[65];         /* filled by stsrole_mint */
     char sid[STSROLE_SID_LEN + 1]; /* filled by stsrole_mint: the stsrole:sid tag */
-    int chained_from; /* filled: the duration asked for, when role chaining cut it */
+    int chained_from;              /* filled: the duration asked for, when role chaining cut it */
 };
 
 /* Role chaining, known at run time: when base's credential carries a
