@@ -46,12 +46,12 @@ try:
 except ImportError:  # pragma: no cover - the image's python3 has botocore
     botocore = None
 
-# Every operation stsrole sends, by service (lib/assume.c, lib/iam.c, lib/ddb.c, lib/replay.c,
-# lib/cwlogs.c).  A capture that lacks one fails: the flows no longer exercise it.
+# Every operation stsrole sends, by service (lib/mint.c, lib/iam.c, lib/ddb.c, lib/replay.c,
+# lib/registry.c, lib/cwlogs.c).  A capture that lacks one fails: the flows no longer exercise it.
 USED = {
     "sts": {"AssumeRole"},
     "iam": {"GetRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies"},
-    "dynamodb": {"PutItem", "GetItem", "DeleteItem", "Query", "Scan"},
+    "dynamodb": {"PutItem", "GetItem", "DeleteItem", "UpdateItem", "Query", "Scan"},
     "logs": {"CreateLogStream", "PutLogEvents", "GetLogEvents"},
 }
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")

@@ -751,7 +751,7 @@ describe('fleet policy: the bastion writes only the DynamoDB items it needs', ()
   const CLAIM = ['pk', 'sk', 'kind', 'step_time', 'step', 'step_size', 'bastion_id', 'accepted', 'nonce', 'ttl']
   const SESSION = ['pk', 'sk', 'kind', 'v', 'session_id', 'bastion_id', 'user', 'role_name', 'role_arn',
     'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl',
-    'sid', 'refresh']
+    'sid', 'refresh', 'nonce']
   const asBastion = (action, resource, context = {}, extra = []) =>
     decide({
       principal: BASTION_SESSION,
