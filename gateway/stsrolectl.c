@@ -25,6 +25,10 @@ usage(FILE *f)
             "  audit verify [FILE...]\n"
             "                      check the audit log's hash chain (several files: oldest first)\n"
             "  status [--json]     gateway health, queue depth, policy budget per role\n"
+            "  reconcile (--dir DIR | --s3 s3://BUCKET/PREFIX | --athena) [--jsonl FILE]\n"
+            "                      join CloudTrail with the audit log; exit 2 on a critical finding\n"
+            "  report --html FILE (--dir DIR | --s3 ... | --athena)\n"
+            "                      the same as one self-contained HTML page\n"
             "\n"
             "options:\n"
             "  --config PATH       configuration file (default %s)\n"
@@ -79,6 +83,7 @@ main(int argc, char **argv)
     } cmds[] = {
         {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
         {"audit", ctl_audit},   {"status", ctl_status},
+        {"reconcile", ctl_reconcile}, {"report", ctl_report},
     };
     const char *config = NULL;
     size_t i;
