@@ -837,8 +837,8 @@ summary(FILE *f, const struct ctl_recon *cr)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "delays"))
     {
         fprintf(f,
-                "  deny to first refusal, %s in %s: %.0f sessions, min %.0f s, median %.0f s, "
-                "p90 %.0f s, max %.0f s\n",
+                "  deny to first refusal, %s in %s: %.0f sessions, min %.1f s, median %.1f s, "
+                "p90 %.1f s, max %.1f s\n",
                 str(it, "role"), str(it, "account"), num(it, "sessions"), num(it, "min_s"),
                 num(it, "p50_s"), num(it, "p90_s"), num(it, "max_s"));
     }

@@ -59,6 +59,7 @@ struct stsrole_recon {
     char **roles; /* managed role names */
     size_t n_roles;
     void *by_name, *by_id, *unknown, *unmatched; /* tsearch trees */
+    void *assume_reqs; /* requestIDs of AssumeRole events seen (strings) */
     struct rsess **sv;
     size_t ns, caps;
     struct usess **uv;
@@ -247,6 +248,12 @@ cmp_name(const void *a, const void *b)
 }
 
 static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int
 cmp_id(const void *a, const void *b)
 {
     const struct rsess *x = a, *y = b;
@@ -313,6 +320,7 @@ stsrole_recon_free(struct stsrole_recon *r)
     tdestroy(r->by_id, noop);
     tdestroy(r->unknown, noop);
     tdestroy(r->unmatched, noop);
+    tdestroy(r->assume_reqs, free);
     for (i = 0; i < r->n_roles; i++)
         free(r->roles[i]);
     free(r->roles);
@@ -716,6 +724,11 @@ unmatched_assume(struct stsrole_recon *r, const struct stsrole_ct_event *ev, con
     char *key;
     size_t len;
     const char *rn = role_name(ev->req_role_arn, &len);
+    char role_account[13];
+
+    /* The role's account (arn:aws:iam::ACCOUNT:role/...), whichever copy this is. */
+    if (sscanf(ev->req_role_arn, "arn:%*[^:]:iam::%12[0-9]:", role_account) != 1)
+        snprintf(role_account, sizeof(role_account), "%s", ev->account ? ev->account : "");
 
     if (asprintf(&key, "%.*s\n%s\n%s", (int)len, rn, ev->req_session_name ? ev->req_session_name : "",
                  ev->req_source_identity ? ev->req_source_identity : "") < 0)
@@ -739,7 +752,7 @@ unmatched_assume(struct stsrole_recon *r, const struct stsrole_ct_event *ev, con
     if (set_str(&a->role_arn, ev->req_role_arn) != 0 ||
         set_str(&a->session_name, ev->req_session_name) != 0 ||
         set_str(&a->source_identity, ev->req_source_identity) != 0 ||
-        set_str(&a->account, ev->account) != 0 || set_str(&a->source_ip, ev->source_ip) != 0 ||
+        set_str(&a->account, role_account) != 0 || set_str(&a->source_ip, ev->source_ip) != 0 ||
         set_str(&a->caller_arn, ev->identity_arn) != 0 ||
         set_str(&a->error_code, ev->error_code) != 0 || set_str(&a->event_id, ev->event_id) != 0 ||
         set_str(&a->why, why) != 0 || tsearch(a, &r->unmatched, cmp_name) == NULL)
@@ -754,6 +767,19 @@ assume_event(struct stsrole_recon *r, const struct stsrole_ct_event *ev,
     struct rsess *s =
         ev->req_session_name != NULL ? lookup(&r->by_name, ev->req_session_name) : NULL;
 
+    /* A cross-account AssumeRole is logged in the caller's account and in
+     * the role's, with the same requestID: count it once. */
+    if (ev->request_id != NULL) {
+        char *id = strdup(ev->request_id), **n;
+        if (id == NULL || (n = tsearch(id, &r->assume_reqs, cmp_str)) == NULL) {
+            free(id);
+            return oom(err);
+        }
+        if (*n != id) {
+            free(id);
+            return STSROLE_OK;
+        }
+    }
     if (s != NULL && streq(s->source_identity, ev->req_source_identity) &&
         same_role(s->role_arn, ev->req_role_arn)) {
         s->assume_seen = 1;
