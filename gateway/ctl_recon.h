@@ -31,43 +31,44 @@ struct ctl_recon {
 /* Parses the options of reconcile (report = 0) or report (1), reads every
  * input and computes cr->result.  Returns a CTL_EXIT_* code; free cr with
  * ctl_recon_free whatever it returned. */
-int ctl_recon_run(int argc, char **argv, const char *config_path, int report,
-                  struct ctl_recon *cr);
+int ctl_recon_run(int argc, char **argv, const char *config_path, int report, struct ctl_recon *cr);
 void ctl_recon_free(struct ctl_recon *cr);
 
 /* The queries of examples/aws/athena/ (without their comments; the
  * reconcile suite checks that they say the same). */
-#define CTL_SQL_ASSUME \
-    "SELECT eventtime, eventid, recipientaccountid, sourceipaddress, errorcode, useridentity.arn,\n" \
-    "       json_extract_scalar(requestparameters, '$.roleArn'),\n" \
-    "       json_extract_scalar(requestparameters, '$.roleSessionName'),\n" \
-    "       json_extract_scalar(requestparameters, '$.sourceIdentity')\n" \
-    "FROM {table}\n" \
-    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n" \
-    "  AND eventtime BETWEEN '{from}' AND '{to}'\n" \
-    "  AND eventsource = 'sts.amazonaws.com' AND eventname = 'AssumeRole'\n" \
-    "  AND regexp_extract(json_extract_scalar(requestparameters, '$.roleArn'), '[^/]+$') IN ({roles})\n"
+#define CTL_SQL_ASSUME                                                                             \
+    "SELECT eventtime, eventid, recipientaccountid, sourceipaddress, errorcode, "                  \
+    "useridentity.arn,\n"                                                                          \
+    "       json_extract_scalar(requestparameters, '$.roleArn'),\n"                                \
+    "       json_extract_scalar(requestparameters, '$.roleSessionName'),\n"                        \
+    "       json_extract_scalar(requestparameters, '$.sourceIdentity')\n"                          \
+    "FROM {table}\n"                                                                               \
+    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n"                                    \
+    "  AND eventtime BETWEEN '{from}' AND '{to}'\n"                                                \
+    "  AND eventsource = 'sts.amazonaws.com' AND eventname = 'AssumeRole'\n"                       \
+    "  AND regexp_extract(json_extract_scalar(requestparameters, '$.roleArn'), '[^/]+$') IN "      \
+    "({roles})\n"
 
-#define CTL_SQL_SESSIONS \
-    "SELECT useridentity.sessioncontext.sessionissuer.arn,\n" \
-    "       regexp_extract(useridentity.arn, '[^/]+$'),\n" \
-    "       useridentity.sessioncontext.sourceidentity, recipientaccountid,\n" \
-    "       count(*), min(eventtime), max(eventtime)\n" \
-    "FROM {table}\n" \
-    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n" \
-    "  AND eventtime BETWEEN '{from}' AND '{to}'\n" \
-    "  AND useridentity.type = 'AssumedRole'\n" \
-    "  AND useridentity.sessioncontext.sessionissuer.username IN ({roles})\n" \
+#define CTL_SQL_SESSIONS                                                                           \
+    "SELECT useridentity.sessioncontext.sessionissuer.arn,\n"                                      \
+    "       regexp_extract(useridentity.arn, '[^/]+$'),\n"                                         \
+    "       useridentity.sessioncontext.sourceidentity, recipientaccountid,\n"                     \
+    "       count(*), min(eventtime), max(eventtime)\n"                                            \
+    "FROM {table}\n"                                                                               \
+    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n"                                    \
+    "  AND eventtime BETWEEN '{from}' AND '{to}'\n"                                                \
+    "  AND useridentity.type = 'AssumedRole'\n"                                                    \
+    "  AND useridentity.sessioncontext.sessionissuer.username IN ({roles})\n"                      \
     "GROUP BY 1, 2, 3, 4\n"
 
-#define CTL_SQL_REVOKED \
-    "SELECT eventtime, eventsource, eventname, errorcode, useridentity.arn,\n" \
-    "       useridentity.sessioncontext.sessionissuer.arn,\n" \
-    "       useridentity.sessioncontext.sourceidentity, recipientaccountid, eventid\n" \
-    "FROM {table}\n" \
-    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n" \
-    "  AND eventtime BETWEEN '{from}' AND '{to}'\n" \
-    "  AND useridentity.type = 'AssumedRole'\n" \
+#define CTL_SQL_REVOKED                                                                            \
+    "SELECT eventtime, eventsource, eventname, errorcode, useridentity.arn,\n"                     \
+    "       useridentity.sessioncontext.sessionissuer.arn,\n"                                      \
+    "       useridentity.sessioncontext.sourceidentity, recipientaccountid, eventid\n"             \
+    "FROM {table}\n"                                                                               \
+    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n"                                    \
+    "  AND eventtime BETWEEN '{from}' AND '{to}'\n"                                                \
+    "  AND useridentity.type = 'AssumedRole'\n"                                                    \
     "  AND regexp_extract(useridentity.arn, '[^/]+$') IN ({sessions})\n"
 
 #endif

@@ -1,4 +1,5 @@
-/* ctl_reconcile.c: "stsrolectl reconcile": read the audit log and CloudTrail, print the findings. */
+/* ctl_reconcile.c: "stsrolectl reconcile": read the audit log and CloudTrail, print the findings.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -128,8 +129,8 @@ feed(struct ctl_recon *cr, const char *name, const void *data, size_t len,
 
     rc = stsrole_ct_gunzip(data, len, STSROLE_CT_MAX_FILE, &cr->text, err);
     if (rc == STSROLE_OK)
-        rc = stsrole_ct_parse(cr->text.data, cr->text.len, stsrole_recon_event, cr->recon,
-                              &skipped, err);
+        rc = stsrole_ct_parse(cr->text.data, cr->text.len, stsrole_recon_event, cr->recon, &skipped,
+                              err);
     if (rc == STSROLE_E_PROTOCOL) {
         /* One bad file is reported and skipped: the rest still count. */
         fprintf(stderr, "stsrolectl: %s: %s (skipped)\n", name, err->msg);
@@ -230,8 +231,7 @@ read_file(const char *path, struct stsrole_buf *out, struct stsrole_error *err)
         if (n < 0)
             rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
         else if (stsrole_buf_append(out, chunk, (size_t)n) != STSROLE_OK)
-            rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "%s: larger than %zu bytes", path,
-                              out->max);
+            rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "%s: larger than %zu bytes", path, out->max);
     }
     close(fd);
     return rc;
@@ -404,12 +404,7 @@ cell(const char *const *c, size_t n, size_t i)
 static int
 time_cell(const char *s, int64_t *ms)
 {
-    int64_t e;
-
-    if (s == NULL || stsrole_parse_iso8601(s, &e) != 0)
-        return -1;
-    *ms = e * 1000;
-    return 0;
+    return s == NULL ? -1 : stsrole_ct_parse_time(s, ms);
 }
 
 /* Rows of the AssumeRole query, as events. */
@@ -516,11 +511,11 @@ from_athena(struct ctl_recon *cr, struct stsrole_aws_client *c, struct stsrole_e
     q.poll_ms = 1000;
     for (i = 0; i < 3 && rc == STSROLE_OK; i++) {
         static const char *const tmpl[] = {CTL_SQL_ASSUME, CTL_SQL_SESSIONS, CTL_SQL_REVOKED};
-        int (*const rows[])(void *, const char *const *, size_t, struct stsrole_error *) = {
-            row_assume, row_session, row_call};
-        const char *kv[] = {"table",    cr->table,      "from",  from,  "to",
-                            to,         "from_day",     from_day, "to_day", to_day,
-                            "roles",    roles.data,     "sessions", sessions.data, NULL};
+        int (*const rows[])(void *, const char *const *, size_t,
+                            struct stsrole_error *) = {row_assume, row_session, row_call};
+        const char *kv[] = {"table", cr->table,  "from",     from,          "to",
+                            to,      "from_day", from_day,   "to_day",      to_day,
+                            "roles", roles.data, "sessions", sessions.data, NULL};
 
         if (i == 2 && sessions.len == 0)
             break; /* no session was revoked: nothing to fetch */
@@ -613,15 +608,15 @@ int
 ctl_recon_run(int argc, char **argv, const char *config_path, int report, struct ctl_recon *cr)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"audit", required_argument, NULL, 'a'},
-        {"role", required_argument, NULL, 'r'},     {"dir", required_argument, NULL, 'd'},
-        {"s3", required_argument, NULL, 's'},       {"athena", no_argument, NULL, 'A'},
-        {"from", required_argument, NULL, 'f'},     {"to", required_argument, NULL, 't'},
-        {"grace", required_argument, NULL, 'g'},    {"endpoint", required_argument, NULL, 'e'},
-        {"database", required_argument, NULL, 'D'}, {"table", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'c'},    {"audit", required_argument, NULL, 'a'},
+        {"role", required_argument, NULL, 'r'},      {"dir", required_argument, NULL, 'd'},
+        {"s3", required_argument, NULL, 's'},        {"athena", no_argument, NULL, 'A'},
+        {"from", required_argument, NULL, 'f'},      {"to", required_argument, NULL, 't'},
+        {"grace", required_argument, NULL, 'g'},     {"endpoint", required_argument, NULL, 'e'},
+        {"database", required_argument, NULL, 'D'},  {"table", required_argument, NULL, 'T'},
         {"workgroup", required_argument, NULL, 'W'}, {"output", required_argument, NULL, 'O'},
-        {"jsonl", required_argument, NULL, 'j'},    {"quiet", no_argument, NULL, 'q'},
-        {"html", required_argument, NULL, 'H'},     {NULL, 0, NULL, 0},
+        {"jsonl", required_argument, NULL, 'j'},     {"quiet", no_argument, NULL, 'q'},
+        {"html", required_argument, NULL, 'H'},      {NULL, 0, NULL, 0},
     };
     const char *cmd = report ? "report" : "reconcile";
     struct stsrole_error err;
@@ -819,8 +814,9 @@ summary(FILE *f, const struct ctl_recon *cr)
     const cJSON *doc = cr->result, *counts = cJSON_GetObjectItem(doc, "counts");
     const cJSON *w = cJSON_GetObjectItem(doc, "window"), *it;
 
-    fprintf(f, "reconcile: %.0f CloudTrail records from %zu %s (%zu unreadable), %.0f calls by "
-               "managed roles\n",
+    fprintf(f,
+            "reconcile: %.0f CloudTrail records from %zu %s (%zu unreadable), %.0f calls by "
+            "managed roles\n",
             num(counts, "records"), cr->files, cr->athena ? "queries" : "files", cr->bad_files,
             num(counts, "managed_role_calls"));
     fprintf(f, "window: %s .. %s; audit log: %.0f lines, %.0f credentials\n", str(w, "from"),

@@ -1,4 +1,5 @@
-/* athena.c: one Athena query run to its end through the JSON protocol, rows handed to a callback. */
+/* athena.c: one Athena query run to its end through the JSON protocol, rows handed to a callback.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -27,16 +28,16 @@ stsrole_athena_start_body(const struct stsrole_athena_query *q, struct stsrole_b
         return stsrole_fail(err, STSROLE_E_INVALID, "athena: no query");
     }
     failed |= cJSON_AddStringToObject(o, "QueryString", q->sql) == NULL;
-    failed |= cJSON_AddStringToObject(o, "WorkGroup", q->workgroup ? q->workgroup : "primary") ==
-              NULL;
+    failed |=
+        cJSON_AddStringToObject(o, "WorkGroup", q->workgroup ? q->workgroup : "primary") == NULL;
     if (q->database != NULL) {
         sub = cJSON_AddObjectToObject(o, "QueryExecutionContext");
         failed |= sub == NULL || cJSON_AddStringToObject(sub, "Database", q->database) == NULL;
     }
     if (q->output_location != NULL) {
         sub = cJSON_AddObjectToObject(o, "ResultConfiguration");
-        failed |=
-            sub == NULL || cJSON_AddStringToObject(sub, "OutputLocation", q->output_location) == NULL;
+        failed |= sub == NULL ||
+                  cJSON_AddStringToObject(sub, "OutputLocation", q->output_location) == NULL;
     }
     return stsrole_aws_json_body(o, failed, out, err);
 }
@@ -83,8 +84,8 @@ stsrole_athena_parse_state(const char *json, size_t len, int *done, struct stsro
         rc = stsrole_fail(err, STSROLE_E_REJECTED, "athena: query %s: %.300s", st->valuestring,
                           cJSON_IsString(why) ? why->valuestring : "no reason given");
     else if (strcmp(st->valuestring, "QUEUED") != 0 && strcmp(st->valuestring, "RUNNING") != 0)
-        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "athena: unknown state '%.40s'",
-                          st->valuestring);
+        rc =
+            stsrole_fail(err, STSROLE_E_PROTOCOL, "athena: unknown state '%.40s'", st->valuestring);
     cJSON_Delete(doc);
     return rc;
 }
@@ -196,14 +197,14 @@ stsrole_athena_run(struct stsrole_aws_client *c, const struct stsrole_athena_que
             rc = call(c, "GetQueryExecution", body.data, &resp, err);
         if (rc != STSROLE_OK)
             break;
-        rc = stsrole_athena_parse_state(resp.body.data ? resp.body.data : "", resp.body.len,
-                                        &done, err);
+        rc = stsrole_athena_parse_state(resp.body.data ? resp.body.data : "", resp.body.len, &done,
+                                        err);
         stsrole_http_response_free(&resp);
         if (rc == STSROLE_OK && !done) {
             if (waited >= max_wait) {
-                rc = stsrole_fail(err, STSROLE_E_NETWORK,
-                                  "athena: query %s still running after %ld s", id,
-                                  max_wait / 1000);
+                rc =
+                    stsrole_fail(err, STSROLE_E_NETWORK,
+                                 "athena: query %s still running after %ld s", id, max_wait / 1000);
                 break;
             }
             pause_ms(c, poll);

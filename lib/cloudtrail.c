@@ -1,4 +1,5 @@
-/* cloudtrail.c: CloudTrail records parsed from a buffer, joined with audit records into findings. */
+/* cloudtrail.c: CloudTrail records parsed from a buffer, joined with audit records into findings.
+ */
 #include "config.h"
 
 #include <search.h>
@@ -125,8 +126,8 @@ oom(struct stsrole_error *err)
 
 /* "YYYY-MM-DDTHH:MM:SS[.fff]Z" to ms since the epoch: a fixed format, so
  * no strptime per record (a day of an organisation trail is millions). */
-static int
-parse_time_ms(const char *s, int64_t *out)
+int
+stsrole_ct_parse_time(const char *s, int64_t *out)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int v[6], i, ms = 0, leap;
@@ -235,8 +236,8 @@ refused(const char *code)
 {
     /* AccessDenied (most services), AccessDeniedException (JSON
      * protocol), Client.UnauthorizedOperation (EC2). */
-    return code != NULL && (strstr(code, "AccessDenied") != NULL ||
-                            strstr(code, "UnauthorizedOperation") != NULL);
+    return code != NULL &&
+           (strstr(code, "AccessDenied") != NULL || strstr(code, "UnauthorizedOperation") != NULL);
 }
 
 /* -- trees --------------------------------------------------------------- */
@@ -349,9 +350,9 @@ stsrole_recon_free(struct stsrole_recon *r)
     free(r->uv);
     for (i = 0; i < r->na; i++) {
         struct uassume *a = r->av[i];
-        char *strs[] = {a->key,        a->role_arn,   a->session_name, a->source_identity,
-                        a->account,    a->source_ip,  a->caller_arn,   a->error_code,
-                        a->event_id,   a->why};
+        char *strs[] = {a->key,      a->role_arn,  a->session_name, a->source_identity,
+                        a->account,  a->source_ip, a->caller_arn,   a->error_code,
+                        a->event_id, a->why};
         for (j = 0; j < sizeof(strs) / sizeof(strs[0]); j++)
             free(strs[j]);
         free(a);
@@ -500,7 +501,7 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     r->audit_lines++;
     ev = jstr(o, "event");
     ts = jstr(o, "ts");
-    if (o == NULL || ev == NULL || ts == NULL || parse_time_ms(ts, &t) != 0) {
+    if (o == NULL || ev == NULL || ts == NULL || stsrole_ct_parse_time(ts, &t) != 0) {
         r->audit_ignored++;
         cJSON_Delete(o);
         return STSROLE_OK;
@@ -666,7 +667,7 @@ stsrole_ct_parse(const char *text, size_t len,
         const char *t = jstr(rec, "eventTime"), *slash;
 
         memset(&ev, 0, sizeof(ev));
-        if (t == NULL || parse_time_ms(t, &ev.t_ms) != 0) {
+        if (t == NULL || stsrole_ct_parse_time(t, &ev.t_ms) != 0) {
             (*skipped)++;
             continue;
         }
@@ -730,7 +731,8 @@ unmatched_assume(struct stsrole_recon *r, const struct stsrole_ct_event *ev, con
     if (sscanf(ev->req_role_arn, "arn:%*[^:]:iam::%12[0-9]:", role_account) != 1)
         snprintf(role_account, sizeof(role_account), "%s", ev->account ? ev->account : "");
 
-    if (asprintf(&key, "%.*s\n%s\n%s", (int)len, rn, ev->req_session_name ? ev->req_session_name : "",
+    if (asprintf(&key, "%.*s\n%s\n%s", (int)len, rn,
+                 ev->req_session_name ? ev->req_session_name : "",
                  ev->req_source_identity ? ev->req_source_identity : "") < 0)
         return oom(err);
     if ((a = lookup(&r->unmatched, key)) != NULL) {
@@ -761,8 +763,7 @@ unmatched_assume(struct stsrole_recon *r, const struct stsrole_ct_event *ev, con
 }
 
 static int
-assume_event(struct stsrole_recon *r, const struct stsrole_ct_event *ev,
-             struct stsrole_error *err)
+assume_event(struct stsrole_recon *r, const struct stsrole_ct_event *ev, struct stsrole_error *err)
 {
     struct rsess *s =
         ev->req_session_name != NULL ? lookup(&r->by_name, ev->req_session_name) : NULL;
@@ -795,8 +796,7 @@ assume_event(struct stsrole_recon *r, const struct stsrole_ct_event *ev,
 }
 
 static int
-unknown_call(struct stsrole_recon *r, const struct stsrole_ct_event *ev,
-             struct stsrole_error *err)
+unknown_call(struct stsrole_recon *r, const struct stsrole_ct_event *ev, struct stsrole_error *err)
 {
     struct usess *u = lookup(&r->unknown, ev->session_name);
 
@@ -836,7 +836,8 @@ stsrole_recon_event(void *ctx, const struct stsrole_ct_event *ev, struct stsrole
         r->seen_from = ev->t_ms;
     if (ev->t_ms > r->seen_to)
         r->seen_to = ev->t_ms;
-    if ((r->o.from_ms != 0 && ev->t_ms < r->o.from_ms) || (r->o.to_ms != 0 && ev->t_ms > r->o.to_ms))
+    if ((r->o.from_ms != 0 && ev->t_ms < r->o.from_ms) ||
+        (r->o.to_ms != 0 && ev->t_ms > r->o.to_ms))
         return STSROLE_OK;
     if (streq(ev->event_name, "AssumeRole") && streq(ev->event_source, "sts.amazonaws.com") &&
         managed(r, ev->req_role_arn)) {
@@ -845,8 +846,7 @@ stsrole_recon_event(void *ctx, const struct stsrole_ct_event *ev, struct stsrole
             return rc;
     }
     issuer = ev->issuer_arn != NULL ? ev->issuer_arn : ev->identity_arn;
-    if (!streq(ev->identity_type, "AssumedRole") || ev->session_name == NULL ||
-        !managed(r, issuer))
+    if (!streq(ev->identity_type, "AssumedRole") || ev->session_name == NULL || !managed(r, issuer))
         return STSROLE_OK;
     r->managed_calls++;
     s = lookup(&r->by_name, ev->session_name);
@@ -1108,7 +1108,7 @@ session_findings(struct stsrole_recon *r, struct out *f, int64_t from, int64_t t
                       &f->failed);
             add_t(o, "last_allowed", s->last_allowed_after_ms, &f->failed);
             add_s(o, "detail",
-                  s->allowed_late  ? "calls were allowed after the deny had time to apply"
+                  s->allowed_late    ? "calls were allowed after the deny had time to apply"
                   : s->allowed_after ? "calls were allowed within the grace time after the deny"
                                      : "every call after the deny was refused",
                   &f->failed);
@@ -1116,9 +1116,10 @@ session_findings(struct stsrole_recon *r, struct out *f, int64_t from, int64_t t
         if (!s->assume_seen && s->calls == 0 && in_window(r, from, to, s->open_ms)) {
             o = finding(f, "audit.only", 1, s->open_ms);
             session_fields(o, s, &f->failed);
-            add_s(o, "detail",
-                  "the audit log has this session, CloudTrail has neither its AssumeRole nor a call",
-                  &f->failed);
+            add_s(
+                o, "detail",
+                "the audit log has this session, CloudTrail has neither its AssumeRole nor a call",
+                &f->failed);
         }
         if (s->reason != NULL || s->approvers != NULL) {
             o = finding(f, "breakglass", 1, s->open_ms);

@@ -36,6 +36,11 @@ struct stsrole_ct_event {
     const char *req_source_identity;
 };
 
+/* CloudTrail's eventTime, "YYYY-MM-DDTHH:MM:SS[.fff]Z", to ms since the
+ * epoch.  Returns 0, or -1 for anything else (no other zone, no leap
+ * seconds beyond :60, no February 30th). */
+int stsrole_ct_parse_time(const char *s, int64_t *ms);
+
 /* Inflates a gzip (or zlib) buffer into out, at most max bytes
  * (STSROLE_E_PROTOCOL beyond, or when the data is corrupt).  A buffer
  * that is not gzip is copied as is, so plain JSON files work too. */

@@ -46,8 +46,10 @@ stsrole_s3_url(const char *endpoint, const char *region, const char *bucket, con
                             bucket != NULL ? bucket : "");
     if (key != NULL && (strlen(key) == 0 || strlen(key) > S3_KEY_MAX))
         return stsrole_fail(err, STSROLE_E_INVALID, "s3: invalid object key");
-    if (endpoint == NULL && (region == NULL || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-                                                  strlen(region) || *region == '\0'))
+    if (endpoint == NULL &&
+        (region == NULL ||
+         strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region) ||
+         *region == '\0'))
         return stsrole_fail(err, STSROLE_E_INVALID, "s3: invalid region");
     stsrole_buf_reset(url);
     stsrole_buf_reset(host);

@@ -667,8 +667,7 @@ s3_payload_hash(const struct stsrole_sigv4_request *req, const struct stsrole_si
     size_t i;
 
     if (strcmp(p->payload_hash, "UNSIGNED-PAYLOAD") != 0 &&
-        (strlen(p->payload_hash) != 64 ||
-         strspn(p->payload_hash, "0123456789abcdef") != 64))
+        (strlen(p->payload_hash) != 64 || strspn(p->payload_hash, "0123456789abcdef") != 64))
         return stsrole_fail(err, STSROLE_E_INVALID, "sigv4: invalid S3 payload hash");
     for (i = 0; i < req->n_headers; i++)
         if (strcasecmp(req->headers[i].name, "x-amz-content-sha256") == 0 &&
