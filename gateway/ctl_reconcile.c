@@ -147,6 +147,9 @@ is_trail_file(const char *path)
 {
     size_t n = strlen(path);
 
+    /* Digest files (log file integrity validation) are not logs. */
+    if (strstr(path, "/CloudTrail-Digest/") != NULL)
+        return 0;
     return (n > 8 && strcmp(path + n - 8, ".json.gz") == 0) ||
            (n > 5 && strcmp(path + n - 5, ".json") == 0);
 }

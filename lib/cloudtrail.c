@@ -1121,7 +1121,7 @@ session_findings(struct stsrole_recon *r, struct out *f, int64_t from, int64_t t
                 "the audit log has this session, CloudTrail has neither its AssumeRole nor a call",
                 &f->failed);
         }
-        if (s->reason != NULL || s->approvers != NULL) {
+        if ((s->reason != NULL || s->approvers != NULL) && in_window(r, from, to, s->open_ms)) {
             o = finding(f, "breakglass", 1, s->open_ms);
             session_fields(o, s, &f->failed);
             add_s(o, "reason", s->reason, &f->failed);
