@@ -261,18 +261,6 @@ def build(out, clean, day, bench=0):
     planted = []
     audit.add(t0 - dt.timedelta(hours=1), "gateway.start", outcome="ok")
 
-    if bench:
-        # Many sessions, each with a share of the records; noise for the rest.
-        sessions = max(1, bench // 400)
-        per = (bench // 2) // sessions
-        for i in range(sessions):
-            t = t0 + dt.timedelta(seconds=i * 30)
-            session(audit, trail, rng, t, "user%04d" % (i % 500), calls=per,
-                    close_after=per * 30 + 60)
-        for i in range(bench - len(trail.records)):
-            trail.noise(t0 + dt.timedelta(seconds=i % 50000), i)
-        return audit, trail, planted
-
     # A clean day: three people, one refresh, calls, logouts, revocations.
     session(audit, trail, rng, t0, "alice")
     session(audit, trail, rng, t0 + dt.timedelta(minutes=30), "bob", "IncidentResponseRole")
@@ -293,6 +281,22 @@ def build(out, clean, day, bench=0):
 
     if clean:
         return audit, trail, planted
+    plant(audit, trail, rng, t0, planted)
+    if bench:
+        # Volume: many clean sessions, each with a share of the records, and
+        # noise for the rest.  The planted findings above must still be found.
+        sessions = max(1, bench // 400)
+        per = (bench // 2) // sessions
+        for i in range(sessions):
+            t = t0 + dt.timedelta(seconds=i * 30)
+            session(audit, trail, rng, t, "user%04d" % (i % 500), calls=per,
+                    close_after=per * 30 + 60)
+        for i in range(max(0, bench - len(trail.records))):
+            trail.noise(t0 + dt.timedelta(seconds=i % 50000), i)
+    return audit, trail, planted
+
+
+def plant(audit, trail, rng, t0, planted):
 
     t1 = t0 + dt.timedelta(hours=3)
     # 1. AssumeRole from outside any bastion session: stolen bastion credentials.
@@ -336,7 +340,6 @@ def build(out, clean, day, bench=0):
     planted.append({"finding": "breakglass", "severity": "warning",
                     "session_name": grace["name"], "reason": "INC-4711 production outage",
                     "approvers": "heidi, ivan"})
-    return audit, trail, planted
 
 
 def main():

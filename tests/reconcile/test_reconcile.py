@@ -97,6 +97,16 @@ def t_planted_found(day, planted):
           "delay distribution: %r" % delays)
     # the human summary goes to stderr when the lines go to stdout
     check("findings: 2 critical, 3 warning, 1 info" in p.stderr, "summary: " + p.stderr)
+    # the stolen-credential AssumeRole is logged in both accounts: one finding, counted once
+    unmatched = [f for f in fs if f["finding"] == "assume.unmatched"]
+    check(unmatched[0]["count"] == 1 and unmatched[0]["account"] == "222222222222",
+          "cross-account copies: %r" % unmatched)
+    # --grace: erin's call 300 s after the deny is a warning with a longer grace
+    p, fs = reconcile_dir(day, "--grace", "400")
+    erin = [f for f in fs if f.get("session_name", "").startswith("erin@")]
+    check(p.returncode == 2 and erin[0]["severity"] == "warning", "--grace 400: %r" % erin)
+    p, fs = reconcile_dir(day, "--quiet")
+    check(p.stderr == "", "--quiet still prints: " + p.stderr)
 
 
 def t_clean_day(day):
@@ -157,6 +167,24 @@ def t_usage(day):
     check(p.returncode == 64, "report without --html: exit %d" % p.returncode)
 
 
+def t_systemd_units(tmp):
+    """examples/bastion's daily timer and its service pass systemd-analyze verify."""
+    sa = shutil.which("systemd-analyze")
+    if sa is None:
+        raise Skip("systemd-analyze not installed")
+    d = os.path.join(tmp, "units")
+    os.makedirs(d, exist_ok=True)
+    for n in ("stsrole-reconcile.service", "stsrole-reconcile.timer"):
+        text = open(os.path.join(TOP, "examples", "bastion", n)).read()
+        with open(os.path.join(d, n), "w") as f:  # the binary as built, not as installed
+            f.write(text.replace("/usr/bin/stsrolectl", CTL))
+    p = subprocess.run([sa, "verify", "--man=no"] + [os.path.join(d, n) for n in (
+        "stsrole-reconcile.service", "stsrole-reconcile.timer")], capture_output=True, text=True)
+    check(p.returncode == 0, "systemd-analyze verify: " + p.stdout + p.stderr)
+    check("reconcile --s3 " in open(os.path.join(d, "stsrole-reconcile.service")).read(),
+          "the service does not run reconcile")
+
+
 # -- the HTML report ----------------------------------------------------------
 
 def chromium(url, *flags, timeout=120):
@@ -199,6 +227,7 @@ def t_report(tmp, day, planted):
     check(not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', text) and "<link" not in text,
           "the page refers to something outside itself")
     check("</script><b>" not in text, "a value closed the data island")
+    check("Content-Security-Policy\" content=\"default-src 'none'" in text, "no CSP")
     dom = chromium("file://" + html, "--dump-dom").stdout
     check('data-ready="1"' in dom, "the page's script did not run: " + dom[-500:])
     sessions = re.findall(r'<div class="session"[^>]*>\s*<h3>([^<]*)</h3>', dom)
@@ -308,6 +337,20 @@ def t_s3(m, env, conf, day, planted):
     n = planted["files"]
     check("from %d files" % n in p.stderr, "files read: %s (want %d; November's skipped by "
           "date)" % (p.stderr.splitlines()[0], n))
+
+
+def t_s3_default_window(m, env, conf):
+    """Without --from/--to, S3 mode reads the last 24 hours."""
+    p = ctl("reconcile", "--config", conf, "--s3", "s3://%s/AWSLogs" % BUCKET, "--endpoint",
+            m.url, env=env)
+    check(p.returncode in (0, 2), "exit %d: %s" % (p.returncode, p.stderr))
+    w = re.search(r"window: (\S+) \.\. (\S+);", p.stdout)
+    import datetime as dt
+    parse = lambda s: dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    now = dt.datetime.utcnow()
+    check(w and abs((parse(w.group(2)) - now).total_seconds()) < 300 and
+          parse(w.group(2)) - parse(w.group(1)) == dt.timedelta(hours=24),
+          "window: " + p.stdout.splitlines()[1])
 
 
 def t_s3_wrong_secret(m, env, conf):
@@ -449,6 +492,7 @@ def main():
     suite.case("a tampered audit log is a critical finding", t_tampered_audit, tmp, day)
     suite.case("corrupt and foreign files are skipped and named", t_bad_files, tmp, day)
     suite.case("usage errors exit 64", t_usage, day)
+    suite.case("the daily timer and service verify", t_systemd_units, tmp)
     suite.case("HTML report in headless Chromium", t_report, tmp, day, planted)
     suite.case("HTML report filters by person", t_report_filter, tmp)
     if shutil.which("moto_server") is None:
@@ -459,6 +503,8 @@ def main():
         try:
             suite.case("S3 mode (moto, SigV4 checked, 2 listing pages) finds the same",
                        t_s3, m, env, conf, day, planted)
+            suite.case("S3 mode defaults to the last 24 hours", t_s3_default_window, m, env,
+                       conf)
             suite.case("S3 mode with a wrong secret is refused", t_s3_wrong_secret, m, env, conf)
             suite.case("Athena mode (moto's canned results) finds the same", t_athena, m, env,
                        conf, day, planted, key)

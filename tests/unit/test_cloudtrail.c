@@ -190,7 +190,7 @@ call(struct stsrole_recon *r, const char *t, const char *name, const char *si, c
 
 static void
 assume(struct stsrole_recon *r, const char *t, const char *role, const char *name, const char *si,
-       const char *request_id)
+       const char *request_id, const char *error)
 {
     struct stsrole_ct_event ev;
     struct stsrole_error err;
@@ -207,6 +207,7 @@ assume(struct stsrole_recon *r, const char *t, const char *role, const char *nam
     ev.req_session_name = name;
     ev.req_source_identity = si;
     ev.request_id = request_id;
+    ev.error_code = error;
     ev.account = "222222222222";
     assert_int_equal(stsrole_recon_event(r, &ev, &err), STSROLE_OK);
 }
@@ -270,15 +271,19 @@ t_join(void **state)
                         ROLE, NULL, ",\"reason\":\"INC-1\",\"approvers\":[\"heidi\",\"ivan\"]"));
     feed_audit(r, strdup("not json at all"));
 
-    assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1");
-    assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1");
+    assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
+    assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
     /* right name, wrong SourceIdentity */
-    assume(r, "2026-12-05T10:30:00Z", ROLE, "alice@b1.n1", "mallory", "req-2");
+    assume(r, "2026-12-05T10:30:00Z", ROLE, "alice@b1.n1", "mallory", "req-2", NULL);
     /* an unmanaged role is none of our business */
-    assume(r, "2026-12-05T10:30:00Z", OTHER, "x", "x", "req-3");
+    assume(r, "2026-12-05T10:30:00Z", OTHER, "x", "x", "req-3", NULL);
     /* a managed role in another account, under a path, matched by name */
     assume(r, "2026-12-05T10:31:00Z", "arn:aws:iam::444444444444:role/IncidentResponseRole", "eve",
-           NULL, "req-4");
+           NULL, "req-4", NULL);
+    assume(r, "2026-12-05T10:31:01Z", "arn:aws:iam::444444444444:role/IncidentResponseRole", "eve",
+           NULL, "req-4", NULL);
+    /* refused by AWS: only a warning */
+    assume(r, "2026-12-05T10:32:00Z", ROLE, "trudy", "trudy", "req-5", "AccessDenied");
     call(r, "2026-12-05T10:01:00Z", "alice@b1.n1", "alice", NULL);
     call(r, "2026-12-05T10:10:05Z", "alice@b1.n1", "alice", NULL); /* within the grace */
     call(r, "2026-12-05T10:10:09Z", "alice@b1.n1", "alice", "AccessDenied");
@@ -294,6 +299,10 @@ t_join(void **state)
     assert_non_null(strstr(cJSON_GetObjectItem(f, "detail")->valuestring, "SourceIdentity"));
     assert_non_null(find(doc, "assume.unmatched", "eve"));
     assert_null(find(doc, "assume.unmatched", "x"));
+    assert_string_equal(sev(find(doc, "assume.unmatched", "trudy")), "warning");
+    /* eve's AssumeRole, logged twice under one requestID, counts once */
+    assert_int_equal(cJSON_GetObjectItem(find(doc, "assume.unmatched", "eve"), "count")->valueint,
+                     1);
     f = find(doc, "revoked.used", "alice@b1.n1");
     assert_string_equal(sev(f), "warning");
     assert_int_equal(cJSON_GetObjectItem(f, "allowed")->valueint, 1);
