@@ -856,7 +856,13 @@ ctl_reconcile(int argc, char **argv, const char *config_path)
         return rc;
     }
     if (cr.jsonl != NULL) {
-        f = strcmp(cr.jsonl, "-") == 0 ? stdout : fopen(cr.jsonl, "we");
+        /* Findings name people and sessions: a new file is for its owner only. */
+        int fd = strcmp(cr.jsonl, "-") == 0
+                     ? -1
+                     : open(cr.jsonl, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        f = strcmp(cr.jsonl, "-") == 0 ? stdout : fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (f == NULL && fd >= 0)
+            close(fd);
         if (f == NULL || print_lines(f, cJSON_GetObjectItem(cr.result, "findings")) != 0 ||
             print_lines(f, cJSON_GetObjectItem(cr.result, "delays")) != 0 ||
             (f != stdout ? fclose(f) : fflush(f)) != 0) {

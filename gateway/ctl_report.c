@@ -158,6 +158,10 @@ ctl_report(int argc, char **argv, const char *config_path)
     /* The report names people and sessions: readable by its owner only. */
     fd = json != NULL ? open(cr.html, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)
                       : -1;
+    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+        close(fd);
+        fd = -1;
+    }
     f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL || fputs(page_head, f) == EOF || write_island(f, json) != 0 ||
         fputs(page_tail, f) == EOF || fclose(f) != 0) {

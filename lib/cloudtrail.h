@@ -7,9 +7,10 @@
 
 #include "stsrole.h"
 
-/* The largest CloudTrail file reconcile inflates (CloudTrail's own files
- * stay far below: it delivers about every 5 minutes per region). */
-#define STSROLE_CT_MAX_FILE (512u * 1024 * 1024)
+/* The largest CloudTrail file reconcile reads or inflates.  CloudTrail's
+ * own stay far below (it delivers about every 5 minutes per account and
+ * region); the cap bounds what a hostile file can make cJSON allocate. */
+#define STSROLE_CT_MAX_FILE (128u * 1024 * 1024)
 
 /*
  * One CloudTrail record, reduced to the fields reconcile reads (AWS
