@@ -45,7 +45,7 @@ fi
 
 bdir=${FUZZ_BUILD:-$top/build-fuzz}
 mkdir -p "$bdir/obj" "$bdir/logs" "$bdir/work" "$bdir/crashes" || exit 1
-pkgs=(libcurl libcjson inih expat liboath libcrypto)
+pkgs=(libcurl libcjson inih expat liboath libcrypto zlib)
 out=$(pkg-config --cflags "${pkgs[@]}") || { echo "fuzz: pkg-config failed for: ${pkgs[*]}"; exit 1; }
 read -ra pkg_cflags <<<"$out"
 out=$(pkg-config --libs "${pkgs[@]}") || exit 1
