@@ -12,6 +12,9 @@
 
 #include "cloudtrail.h"
 
+/* How late CloudTrail delivers a record to S3, at most ("typically within 15 minutes"). */
+#define CT_DELIVERY_LAG_MS (15 * 60 * 1000)
+
 /* A call kept for the report's timeline. */
 struct call {
     int64_t t_ms;
@@ -1113,7 +1116,11 @@ session_findings(struct stsrole_recon *r, struct out *f, int64_t from, int64_t t
                                      : "every call after the deny was refused",
                   &f->failed);
         }
-        if (!s->assume_seen && s->calls == 0 && in_window(r, from, to, s->open_ms)) {
+        /* CloudTrail delivers 5 to 15 minutes after the call: a session
+         * opened in the last 15 minutes of a window that ends at a given
+         * time (not at the last record read) may simply not be there yet. */
+        if (!s->assume_seen && s->calls == 0 && in_window(r, from, to, s->open_ms) &&
+            !(r->o.to_ms != 0 && s->open_ms > r->o.to_ms - CT_DELIVERY_LAG_MS)) {
             o = finding(f, "audit.only", 1, s->open_ms);
             session_fields(o, s, &f->failed);
             add_s(
@@ -1246,8 +1253,8 @@ timeline_of(const struct stsrole_recon *r, const struct rsess *s, cJSON *arr, in
     size_t i;
 
     tl(arr, s->open_ms, s->is_refresh ? "refresh" : "login",
-       s->is_refresh ? "credential refreshed by the gateway" : "login: credential minted", s->name,
-       failed);
+       s->is_refresh ? "credential refreshed by the gateway" : "SSH login, credential minted",
+       s->name, failed);
     for (i = 0; i < s->nc; i++) {
         const struct call *c = &s->cv[i];
         int after = s->revoke_ms != 0 && c->t_ms > s->revoke_ms;
@@ -1263,7 +1270,7 @@ timeline_of(const struct stsrole_recon *r, const struct rsess *s, cJSON *arr, in
            text, s->name, failed);
     }
     if (!s->is_refresh) {
-        tl(arr, s->close_ms, "logout", "logout", s->name, failed);
+        tl(arr, s->close_ms, "logout", "SSH logout", s->name, failed);
         tl(arr, s->revoke_ms, "deny", "credentials denied (revoke.ok)", s->name, failed);
     }
     (void)r;

@@ -382,6 +382,32 @@ t_revoke_all_and_summary(void **state)
     stsrole_recon_free(r);
 }
 
+/* A session opened in the last 15 minutes of a given window may not be in CloudTrail yet. */
+static void
+t_delivery_lag(void **state)
+{
+    struct stsrole_recon_opts o = {0, 0, 60, 0};
+    struct stsrole_recon *r;
+    struct stsrole_error err;
+    cJSON *doc;
+    size_t critical;
+
+    (void)state;
+    assert_int_equal(stsrole_ct_parse_time("2026-12-05T00:00:00Z", &o.from_ms), 0);
+    assert_int_equal(stsrole_ct_parse_time("2026-12-05T12:00:00Z", &o.to_ms), 0);
+    assert_int_equal(stsrole_recon_new(&r, &o, &err), STSROLE_OK);
+    feed_audit(r, audit("2026-12-05T11:40:00.000Z", "session.open", "early", "ee01", "early@b1.n1",
+                        ROLE, NULL, NULL));
+    feed_audit(r, audit("2026-12-05T11:50:00.000Z", "session.open", "late", "ll01", "late@b1.n1",
+                        ROLE, NULL, NULL));
+    call(r, "2026-12-05T11:00:00Z", "ghost@b2.n9", "ghost", NULL);
+    assert_int_equal(stsrole_recon_finish(r, &doc, &critical, &err), STSROLE_OK);
+    assert_non_null(find(doc, "audit.only", "early@b1.n1"));
+    assert_null(find(doc, "audit.only", "late@b1.n1"));
+    cJSON_Delete(doc);
+    stsrole_recon_free(r);
+}
+
 static void
 t_times(void **state)
 {
@@ -403,9 +429,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_gunzip), cmocka_unit_test(t_parse),
-        cmocka_unit_test(t_join),   cmocka_unit_test(t_revoke_all_and_summary),
-        cmocka_unit_test(t_times),
+        cmocka_unit_test(t_gunzip),       cmocka_unit_test(t_parse),
+        cmocka_unit_test(t_join),         cmocka_unit_test(t_revoke_all_and_summary),
+        cmocka_unit_test(t_delivery_lag), cmocka_unit_test(t_times),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
