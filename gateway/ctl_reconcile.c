@@ -186,6 +186,7 @@ day_wanted(const struct ctl_recon *cr, const char *key)
     return 1;
 }
 
+/* nftw(3) passes no context to its callback: the walk's state is file-local. */
 static struct ctl_recon *walk_cr;
 static char **walk_v;
 static size_t walk_n, walk_cap;
@@ -600,7 +601,7 @@ client_for(struct ctl_recon *cr, const char *service, struct stsrole_http_config
     stsrole_config_client(&cr->cfg, http, base, service, cr->endpoint, c);
     c->deadline_ms = 60000;
     if (cr->endpoint == NULL && strcmp(service, "athena") == 0) {
-        static char ep[128];
+        static char ep[128]; /* the client borrows it; one client per run */
         snprintf(ep, sizeof(ep), "https://athena.%s.amazonaws.com", cr->cfg.region);
         c->endpoint = ep;
     }
