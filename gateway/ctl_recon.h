@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "cloudtrail.h"
 #include "conf.h"
+#include "reconcile.h"
 
 /* Exit status of reconcile when a critical finding was made. */
 #define CTL_EXIT_CRITICAL 2

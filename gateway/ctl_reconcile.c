@@ -17,11 +17,11 @@
 
 #include "athena.h"
 #include "audit.h"
-#include "cloudtrail.h"
 #include "conf.h"
 #include "ctl.h"
 #include "ctl_recon.h"
 #include "http.h"
+#include "reconcile.h"
 #include "s3.h"
 #include "safefile.h"
 

@@ -4,7 +4,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cloudtrail.h"
+#include "reconcile.h"
 
 /* Input: audit lines, a blank line, then one CloudTrail file. */
 int

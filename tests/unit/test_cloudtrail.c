@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 #include <zlib.h>
 
-#include "cloudtrail.h"
+#include "reconcile.h"
 
 #define ROLE "arn:aws:iam::222222222222:role/SecurityAuditRole"
 #define OTHER "arn:aws:iam::222222222222:role/SomeAppRole"
