@@ -17,6 +17,7 @@ not; otherwise it measures and asserts nothing.
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import statistics
@@ -52,11 +53,13 @@ def main():
     if not os.access(GNU_TIME, os.X_OK):
         print("skipped: GNU time (%s) not installed" % GNU_TIME)
         return 77
-    data = os.path.join(tempfile.gettempdir(), "stsrole-bench-reconcile-%d" % a.records)
+    gen = os.path.join(TOP, "tests", "reconcile", "gen_trail.py")
+    with open(gen, "rb") as f:  # a changed generator makes new data
+        tag = hashlib.sha256(f.read()).hexdigest()[:12]
+    data = os.path.join(tempfile.gettempdir(), "stsrole-bench-reconcile-%d-%s" % (a.records, tag))
     if not os.path.exists(os.path.join(data, "planted.json")):
         t = time.monotonic()
-        subprocess.run([sys.executable, os.path.join(TOP, "tests", "reconcile", "gen_trail.py"),
-                        data, "--bench", str(a.records)], check=True)
+        subprocess.run([sys.executable, gen, data, "--bench", str(a.records)], check=True)
         print("generated %s in %.0f s" % (data, time.monotonic() - t))
     with open(os.path.join(data, "planted.json")) as f:
         meta = json.load(f)
