@@ -31,6 +31,7 @@ struct rsess {
     int64_t first_ms, last_ms, first_refusal_ms, last_allowed_after_ms;
     struct call *cv;
     size_t nc, capc;
+    struct rsess *first_kid, *next_kid; /* the refreshes of a login, linked by resolve() */
 };
 
 /* A role session CloudTrail shows for a managed role that the audit log does not know. */
@@ -526,13 +527,20 @@ resolve(struct stsrole_recon *r)
         return;
     r->resolved = 1;
     for (i = 0; i < r->ns; i++) {
-        struct rsess *s = r->sv[i], *p = by_id(r, s->parent_id);
-        if (p != NULL && p->revoke_ms != 0 && (s->revoke_ms == 0 || p->revoke_ms < s->revoke_ms))
-            s->revoke_ms = p->revoke_ms;
+        struct rsess *s = r->sv[i];
         for (j = 0; j < r->ncut; j++)
             if (same_role(s->role_arn, r->cv[j].role_arn) && s->open_ms <= r->cv[j].t_ms &&
                 (s->revoke_ms == 0 || r->cv[j].t_ms < s->revoke_ms))
                 s->revoke_ms = r->cv[j].t_ms;
+    }
+    for (i = 0; i < r->ns; i++) {
+        struct rsess *s = r->sv[i], *p = s->is_refresh ? by_id(r, s->parent_id) : NULL;
+        if (p == NULL || p == s)
+            continue;
+        if (p->revoke_ms != 0 && (s->revoke_ms == 0 || p->revoke_ms < s->revoke_ms))
+            s->revoke_ms = p->revoke_ms;
+        s->next_kid = p->first_kid;
+        p->first_kid = s;
     }
 }
 
@@ -1145,14 +1153,14 @@ static cJSON *
 sessions(const struct stsrole_recon *r, int *failed)
 {
     cJSON *arr = cJSON_CreateArray();
-    size_t i, j;
+    size_t i;
 
     if (arr == NULL) {
         *failed = 1;
         return NULL;
     }
     for (i = 0; i < r->ns; i++) {
-        const struct rsess *s = r->sv[i];
+        const struct rsess *s = r->sv[i], *c;
         cJSON *o, *t, *names;
         uint64_t calls = s->calls, refused_n = s->refused_after, allowed = s->allowed_after;
 
@@ -1177,10 +1185,7 @@ sessions(const struct stsrole_recon *r, int *failed)
         add_s(o, "approvers", s->approvers, failed);
         timeline_of(r, s, t, failed);
         cJSON_AddItemToArray(names, cJSON_CreateString(s->name));
-        for (j = 0; j < r->ns; j++) {
-            const struct rsess *c = r->sv[j];
-            if (!c->is_refresh || !streq(c->parent_id, s->session_id))
-                continue;
+        for (c = s->first_kid; c != NULL; c = c->next_kid) {
             timeline_of(r, c, t, failed);
             cJSON_AddItemToArray(names, cJSON_CreateString(c->name));
             calls += c->calls;
