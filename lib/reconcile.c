@@ -12,6 +12,8 @@
 
 /* How late CloudTrail delivers a record to S3, at most ("typically within 15 minutes"). */
 #define CT_DELIVERY_LAG_MS (15 * 60 * 1000)
+/* Calls of one credential drawn in the report, besides those after its deny. */
+#define CT_KEEP_CALLS 2000
 
 /* A call kept for the report's timeline. */
 struct call {
@@ -31,6 +33,7 @@ struct rsess {
     int64_t first_ms, last_ms, first_refusal_ms, last_allowed_after_ms;
     struct call *cv;
     size_t nc, capc;
+    uint64_t not_kept;                  /* calls left out of the report's timeline */
     struct rsess *first_kid, *next_kid; /* the refreshes of a login, linked by resolve() */
 };
 
@@ -719,8 +722,14 @@ stsrole_recon_event(void *ctx, const struct stsrole_ct_event *ev, struct stsrole
                 s->allowed_late++;
         }
     }
-    if (r->o.keep_calls && r->count_calls && add_call(s, ev) != 0)
-        return oom(err);
+    /* The report keeps the calls after a deny, and enough of the rest to
+     * draw the session: a page of millions of calls helps nobody. */
+    if (r->o.keep_calls && r->count_calls) {
+        if (s->nc >= CT_KEEP_CALLS && !(s->revoke_ms != 0 && ev->t_ms > s->revoke_ms))
+            s->not_kept++;
+        else if (add_call(s, ev) != 0)
+            return oom(err);
+    }
     return STSROLE_OK;
 }
 
@@ -1113,6 +1122,11 @@ timeline_of(const struct stsrole_recon *r, const struct rsess *s, cJSON *arr, in
            : c->error != NULL                             ? "error"
                                                           : "call",
            text, s->name, failed);
+    }
+    if (s->not_kept > 0) {
+        char text[96];
+        snprintf(text, sizeof(text), "%llu more calls, not drawn", (unsigned long long)s->not_kept);
+        tl(arr, s->last_ms, "call", text, s->name, failed);
     }
     if (!s->is_refresh) {
         tl(arr, s->close_ms, "logout", "SSH logout", s->name, failed);

@@ -408,6 +408,45 @@ t_delivery_lag(void **state)
     stsrole_recon_free(r);
 }
 
+/* The report draws at most 2000 calls of a credential, but every call after its deny. */
+static void
+t_report_keeps_calls_after_deny(void **state)
+{
+    struct stsrole_recon_opts o = {0, 0, 60, 1};
+    struct stsrole_recon *r;
+    struct stsrole_error err;
+    const cJSON *s, *e, *last = NULL;
+    cJSON *doc;
+    size_t critical;
+    int i, n = 0;
+    char t[32];
+
+    (void)state;
+    assert_int_equal(stsrole_recon_new(&r, &o, &err), STSROLE_OK);
+    feed_audit(r, audit("2026-12-05T10:00:00.000Z", "session.open", "busy", "bb01", "busy@b1.n1",
+                        ROLE, NULL, NULL));
+    feed_audit(r, audit("2026-12-05T11:00:00.000Z", "revoke.ok", "busy", "bb01", "busy@b1.n1", ROLE,
+                        NULL, NULL));
+    for (i = 0; i < 2100; i++) {
+        snprintf(t, sizeof(t), "2026-12-05T10:%02d:%02dZ", i / 60 % 60, i % 60);
+        call(r, t, "busy@b1.n1", "busy", NULL);
+    }
+    call(r, "2026-12-05T11:00:05Z", "busy@b1.n1", "busy", "AccessDenied");
+    assert_int_equal(stsrole_recon_finish(r, &doc, &critical, &err), STSROLE_OK);
+    s = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "sessions"), 0);
+    assert_int_equal(cJSON_GetObjectItem(s, "calls")->valueint, 2101);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(s, "timeline"))
+    {
+        n++;
+        if (strcmp(cJSON_GetObjectItem(e, "kind")->valuestring, "refused") == 0)
+            last = e;
+    }
+    assert_non_null(last);                     /* the refusal after the deny is drawn */
+    assert_int_equal(n, 2000 + 1 + 1 + 1 + 1); /* calls, refusal, "100 more", login, deny */
+    cJSON_Delete(doc);
+    stsrole_recon_free(r);
+}
+
 static void
 t_times(void **state)
 {
@@ -431,7 +470,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_gunzip),       cmocka_unit_test(t_parse),
         cmocka_unit_test(t_join),         cmocka_unit_test(t_revoke_all_and_summary),
-        cmocka_unit_test(t_delivery_lag), cmocka_unit_test(t_times),
+        cmocka_unit_test(t_delivery_lag), cmocka_unit_test(t_report_keeps_calls_after_deny),
+        cmocka_unit_test(t_times),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
