@@ -17,6 +17,7 @@
 
 #include "athena.h"
 #include "audit.h"
+#include "client.h"
 #include "conf.h"
 #include "ctl.h"
 #include "ctl_recon.h"
@@ -593,12 +594,12 @@ client_for(struct ctl_recon *cr, const char *service, struct stsrole_http_config
     if (!cr->have_cfg)
         return stsrole_fail(err, STSROLE_E_CONFIG,
                             "--s3 and --athena need a configuration (credentials, region)");
-    stsrole_config_http(&cr->cfg, http);
+    stsrole_client_http(&cr->cfg, http);
     if (strcmp(service, "athena") == 0)
         http->max_response = ATHENA_RESPONSE_MAX;
-    if (stsrole_config_provider(&cr->cfg, http, base, err) != STSROLE_OK)
+    if (stsrole_client_provider(&cr->cfg, http, base, err) != STSROLE_OK)
         return err->status;
-    stsrole_config_client(&cr->cfg, http, base, service, cr->endpoint, c);
+    stsrole_client_aws(&cr->cfg, http, base, service, cr->endpoint, c);
     c->deadline_ms = 60000;
     if (cr->endpoint == NULL && strcmp(service, "athena") == 0) {
         static char ep[128]; /* the client borrows it; one client per run */

@@ -32,16 +32,12 @@ struct stsrole_sigv4_params {
     const char *session_token; /* NULL or "" for none */
     int64_t now;               /* epoch seconds */
     int normalize_path;        /* 1 for every service except S3 */
-    int expires;               /* query signing: X-Amz-Expires seconds */
     /* S3's variant: the x-amz-content-sha256 value the request carries
      * (the payload's hex SHA-256, or "UNSIGNED-PAYLOAD"), which S3 signs as
      * the payload hash.  The request must have that header with exactly
      * this value.  NULL for every other service: the payload is hashed. */
     const char *payload_hash;
 };
-
-/* Hex SHA-256 of data into out[65]. */
-void stsrole_sha256_hex(const void *data, size_t len, char out[65]);
 
 /*
  * URI-encode per AWS: unreserved (A-Z a-z 0-9 - _ . ~) kept, everything
@@ -55,10 +51,6 @@ int stsrole_uri_encode(struct stsrole_buf *out, const char *s, size_t len, int e
 int stsrole_sigv4_canonical_request(const struct stsrole_sigv4_request *req,
                                     const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
                                     struct stsrole_buf *signed_headers, struct stsrole_error *err);
-/* Stage 1, query signing: the canonical request with X-Amz-* query params. */
-int stsrole_sigv4_canonical_request_query(const struct stsrole_sigv4_request *req,
-                                          const struct stsrole_sigv4_params *p,
-                                          struct stsrole_buf *out, struct stsrole_error *err);
 /* Stage 2: the string to sign for a canonical request. */
 int stsrole_sigv4_string_to_sign(const struct stsrole_sigv4_params *p,
                                  const char *canonical_request, struct stsrole_buf *out,
@@ -83,10 +75,5 @@ int stsrole_sigv4_sign_headers(const struct stsrole_sigv4_request *req,
                                const struct stsrole_sigv4_params *p,
                                struct stsrole_sigv4_signed *out, struct stsrole_error *err);
 void stsrole_sigv4_signed_free(struct stsrole_sigv4_signed *s);
-/* All stages for query signing: out receives the full query string to put
- * after '?' (the request's own query plus the X-Amz-* parameters). */
-int stsrole_sigv4_presign_query(const struct stsrole_sigv4_request *req,
-                                const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
-                                struct stsrole_error *err);
 
 #endif
