@@ -62,13 +62,15 @@ void ctl_recon_free(struct ctl_recon *cr);
     "GROUP BY 1, 2, 3, 4\n"
 
 #define CTL_SQL_REVOKED                                                                            \
-    "SELECT eventtime, eventsource, eventname, errorcode, useridentity.arn,\n"                     \
-    "       useridentity.sessioncontext.sessionissuer.arn,\n"                                      \
-    "       useridentity.sessioncontext.sourceidentity, recipientaccountid, eventid\n"             \
-    "FROM {table}\n"                                                                               \
-    "WHERE \"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n"                                    \
-    "  AND eventtime BETWEEN '{from}' AND '{to}'\n"                                                \
-    "  AND useridentity.type = 'AssumedRole'\n"                                                    \
-    "  AND regexp_extract(useridentity.arn, '[^/]+$') IN ({sessions})\n"
+    "SELECT t.eventtime, t.eventsource, t.eventname, t.errorcode, t.useridentity.arn,\n"           \
+    "       t.useridentity.sessioncontext.sessionissuer.arn,\n"                                    \
+    "       t.useridentity.sessioncontext.sourceidentity, t.recipientaccountid, t.eventid\n"       \
+    "FROM {table} t\n"                                                                             \
+    "JOIN (VALUES {revoked}) AS r (session_name, denied)\n"                                        \
+    "  ON regexp_extract(t.useridentity.arn, '[^/]+$') = r.session_name AND t.eventtime >= "       \
+    "r.denied\n"                                                                                   \
+    "WHERE t.\"timestamp\" BETWEEN '{from_day}' AND '{to_day}'\n"                                  \
+    "  AND t.eventtime BETWEEN '{from}' AND '{to}'\n"                                              \
+    "  AND t.useridentity.type = 'AssumedRole'\n"
 
 #endif

@@ -373,8 +373,36 @@ sql_list(struct stsrole_buf *out, const char *list, struct stsrole_error *err)
     return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
 }
 
+/* ('name', 'time'), ... of "NAME TIME" lines (stsrole_recon_revoked). */
+static int
+sql_values(struct stsrole_buf *out, const char *lines, struct stsrole_error *err)
+{
+    const char *p = lines, *nl, *sp;
+    char name[129], t[21];
+    int rc = STSROLE_OK;
+
+    stsrole_buf_reset(out);
+    while (*p != '\0' && rc == STSROLE_OK) {
+        size_t n;
+        nl = strchr(p, '\n');
+        n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        sp = memchr(p, ' ', n);
+        if (sp == NULL || (size_t)(sp - p) >= sizeof(name) || n - (size_t)(sp - p) - 1 != 20)
+            return stsrole_fail(err, STSROLE_E_INVALID, "a malformed revoked session");
+        memcpy(name, p, (size_t)(sp - p));
+        name[sp - p] = '\0';
+        memcpy(t, sp + 1, 20);
+        t[20] = '\0';
+        if (!sql_safe(name, "+=,.@-") || !sql_safe(t, "-:TZ"))
+            return stsrole_fail(err, STSROLE_E_INVALID, "'%s' is not a valid IAM name", name);
+        rc = stsrole_buf_printf(out, "%s('%s', '%s')", out->len ? ", " : "", name, t);
+        p = nl != NULL ? nl + 1 : p + n;
+    }
+    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
+}
+
 /* Fills a template from examples/aws/athena: {table}, {from}, {to},
- * {from_day}, {to_day}, {roles}, {sessions}. */
+ * {from_day}, {to_day}, {roles}, {revoked}. */
 static int
 fill(struct stsrole_buf *out, const char *tmpl, const char *const *kv, struct stsrole_error *err)
 {
@@ -504,11 +532,11 @@ from_athena(struct ctl_recon *cr, struct stsrole_aws_client *c, struct stsrole_e
         rc = stsrole_fail(err, STSROLE_E_CONFIG, "no managed role to query for");
     if (rc == STSROLE_OK)
         rc = sql_list(&roles, names, err);
-    revoked = rc == STSROLE_OK ? stsrole_recon_revoked_names(cr->recon) : NULL;
+    revoked = rc == STSROLE_OK ? stsrole_recon_revoked(cr->recon) : NULL;
     if (rc == STSROLE_OK && revoked == NULL)
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     if (rc == STSROLE_OK)
-        rc = sql_list(&sessions, revoked, err);
+        rc = sql_values(&sessions, revoked, err);
     memset(&q, 0, sizeof(q));
     q.database = cr->database;
     q.workgroup = cr->workgroup;
@@ -518,9 +546,9 @@ from_athena(struct ctl_recon *cr, struct stsrole_aws_client *c, struct stsrole_e
         static const char *const tmpl[] = {CTL_SQL_ASSUME, CTL_SQL_SESSIONS, CTL_SQL_REVOKED};
         int (*const rows[])(void *, const char *const *, size_t,
                             struct stsrole_error *) = {row_assume, row_session, row_call};
-        const char *kv[] = {"table", cr->table,  "from",     from,          "to",
-                            to,      "from_day", from_day,   "to_day",      to_day,
-                            "roles", roles.data, "sessions", sessions.data, NULL};
+        const char *kv[] = {"table", cr->table,  "from",    from,          "to",
+                            to,      "from_day", from_day,  "to_day",      to_day,
+                            "roles", roles.data, "revoked", sessions.data, NULL};
 
         if (i == 2 && sessions.len == 0)
             break; /* no session was revoked: nothing to fetch */

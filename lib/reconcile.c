@@ -724,7 +724,7 @@ stsrole_recon_event(void *ctx, const struct stsrole_ct_event *ev, struct stsrole
     }
     /* The report keeps the calls after a deny, and enough of the rest to
      * draw the session: a page of millions of calls helps nobody. */
-    if (r->o.keep_calls && r->count_calls) {
+    if (r->o.keep_calls) {
         if (s->nc >= CT_KEEP_CALLS && !(s->revoke_ms != 0 && ev->t_ms > s->revoke_ms))
             s->not_kept++;
         else if (add_call(s, ev) != 0)
@@ -777,18 +777,22 @@ stsrole_recon_session_summary(struct stsrole_recon *r, const char *issuer_arn,
 }
 
 char *
-stsrole_recon_revoked_names(struct stsrole_recon *r)
+stsrole_recon_revoked(struct stsrole_recon *r)
 {
     struct stsrole_buf b;
     size_t i;
     int rc = STSROLE_OK;
+    char t[21];
 
     resolve(r);
     stsrole_buf_init(&b, 0);
     rc = stsrole_buf_puts(&b, "");
-    for (i = 0; i < r->ns && rc == STSROLE_OK; i++)
-        if (r->sv[i]->revoke_ms != 0)
-            rc = stsrole_buf_printf(&b, "%s%s", b.len ? "\n" : "", r->sv[i]->name);
+    for (i = 0; i < r->ns && rc == STSROLE_OK; i++) {
+        if (r->sv[i]->revoke_ms == 0)
+            continue;
+        stsrole_iso8601(r->sv[i]->revoke_ms / 1000, t); /* the second of the deny */
+        rc = stsrole_buf_printf(&b, "%s%s %s", b.len ? "\n" : "", r->sv[i]->name, t);
+    }
     if (rc != STSROLE_OK) {
         stsrole_buf_free(&b);
         return NULL;

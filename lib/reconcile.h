@@ -52,9 +52,10 @@ int stsrole_recon_session_summary(struct stsrole_recon *r, const char *issuer_ar
                                   int64_t last_ms, struct stsrole_error *err);
 void stsrole_recon_count_calls(struct stsrole_recon *r, int on);
 
-/* The session names of revoked sessions, '\n'-separated, for a query
- * that fetches their calls (Athena mode).  Caller frees. */
-char *stsrole_recon_revoked_names(struct stsrole_recon *r);
+/* The revoked sessions, one "NAME YYYY-MM-DDTHH:MM:SSZ" line each (the
+ * second of the deny), for a query that fetches their calls after it
+ * (Athena mode).  Caller frees. */
+char *stsrole_recon_revoked(struct stsrole_recon *r);
 
 /*
  * Computes the findings.  *out receives a JSON object:

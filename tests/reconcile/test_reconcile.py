@@ -403,27 +403,28 @@ def athena_answers(day, frm, to):
                      "_col6")]
     for k, (n, lo, hi) in sorted(groups.items()):
         sessions.append(row(k[0], k[1], k[2], k[3], str(n), lo, hi))
-    revoked_names = set()
+    # Revoked sessions and the second of their deny (a refresh goes with its login).
+    revoked = {}
     audit = [json.loads(line) for line in open(os.path.join(day, "audit.log"))]
-    by_id = {a["session_id"]: a for a in audit if a["event"] == "session.open"}
-    revoked_ids = {a["session_id"] for a in audit if a["event"] == "revoke.ok"}
+    deny = {a["session_id"]: a["ts"][:19] + "Z" for a in audit if a["event"] == "revoke.ok"}
     for a in audit:
         if a["event"] == "revoke.ok":
-            revoked_names.add(a["session_name"])
+            revoked[a["session_name"]] = a["ts"][:19] + "Z"
         if a["event"] == "refresh.ok":
             parent = re.match(r"credential for session ([0-9a-f]+)", a["detail"]).group(1)
-            if parent in revoked_ids and parent in by_id:
-                revoked_names.add(a["session_name"])
+            if parent in deny:
+                revoked[a["session_name"]] = deny[parent]
     calls = [head("eventtime", "eventsource", "eventname", "errorcode", "arn", "arn",
                   "sourceidentity", "recipientaccountid", "eventid")]
     for r in recs:
         ui = r["userIdentity"]
-        if ui.get("type") == "AssumedRole" and name(ui["arn"]) in revoked_names:
+        if ui.get("type") == "AssumedRole" and name(ui["arn"]) in revoked and \
+                r["eventTime"] >= revoked[name(ui["arn"])]:
             calls.append(row(r["eventTime"], r["eventSource"], r["eventName"], r.get("errorCode"),
                              ui["arn"], ui["sessionContext"]["sessionIssuer"]["arn"],
                              ui["sessionContext"].get("sourceIdentity"), r["recipientAccountId"],
                              r["eventID"]))
-    return [assume, sessions, calls], sorted(revoked_names)
+    return [assume, sessions, calls], revoked
 
 
 def expected_sql(name, fill):
@@ -460,17 +461,34 @@ def t_athena(m, env, conf, day, planted, key):
                        aws_secret_access_key=key["SecretAccessKey"])
     sent = [ath.get_query_execution(QueryExecutionId=i)["QueryExecution"]
             for i in ath.list_query_executions()["QueryExecutionIds"]]
+    sent = [q for q in sent if q.get("ResultConfiguration", {}).get("OutputLocation", "")
+            .startswith("s3://athena-results/recon/")]
     got = sorted(q["Query"] for q in sent)
     fill = {"table": "cloudtrail_logs", "from": frm, "to": to, "from_day": "2026/12/05",
             "to_day": "2026/12/06", "roles": "'SecurityAuditRole', 'IncidentResponseRole'",
-            "sessions": ", ".join("'%s'" % n for n in revoked)}
+            "revoked": ", ".join("('%s', '%s')" % kv for kv in revoked.items())}
     want = sorted(expected_sql(n, fill) for n in ("assume", "sessions", "revoked"))
     check(len(got) == 3, "%d queries sent" % len(got))
-    # The revoked-session list comes in the audit log's order: compare as sets there.
-    norm = lambda q: re.sub(r"IN \(([^)]*)\)", lambda mm: "IN (%s)" % ",".join(  # noqa: E731
-        sorted(x.strip() for x in mm.group(1).split(","))), q)
+    # Lists may come in another order: compare them sorted.
+    norm = lambda q: re.sub(r"(IN|VALUES) \((.*)\)( AS|$)", lambda mm: "%s (%s)%s" % (  # noqa: E731
+        mm.group(1), ",".join(sorted(x.strip() for x in re.split(r",(?![^(]*\))", mm.group(2)))),
+        mm.group(3)), q, flags=re.M)
     check([norm(q) for q in got] == [norm(q) for q in want],
           "queries differ from examples/aws/athena:\n%s\n---\n%s" % (got, want))
+    # report --athena: the timelines hold only the revoked sessions' calls.
+    with urllib.request.urlopen(urllib.request.Request(
+            m.url + "/moto-api/static/athena/query-results", data=body, method="POST",
+            headers={"Content-Type": "application/json"}), timeout=30) as r:
+        check(r.status == 201, "queueing Athena results again: %d" % r.status)
+    html = os.path.join(os.path.dirname(conf), "athena.html")
+    p = ctl("report", "--config", conf, "--athena", "--endpoint", m.url, "--database",
+            "security", "--from", frm, "--to", to, "--html", html, env=env)
+    check(p.returncode == 0, "report --athena exit %d: %s" % (p.returncode, p.stderr))
+    island = open(html).read().split('id="data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(island)
+    kinds = {s["user"]: sorted({e["kind"] for e in s["timeline"]}) for s in data["sessions"]}
+    check("refused" in kinds["dave"] and "call" not in kinds["alice"],
+          "report --athena timelines: %r" % kinds)
     check(all(q["QueryExecutionContext"].get("Database") == "security" and
               q["ResultConfiguration"]["OutputLocation"].startswith("s3://athena-results/recon/")
               for q in sent), "database or output location not sent: %r" % [

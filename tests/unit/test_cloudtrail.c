@@ -360,8 +360,8 @@ t_revoke_all_and_summary(void **state)
                  ROLE);
         assert_int_equal(stsrole_recon_audit_line(r, line, strlen(line), &err), STSROLE_OK);
     }
-    names = stsrole_recon_revoked_names(r);
-    assert_string_equal(names, "dave@b1.n1");
+    names = stsrole_recon_revoked(r);
+    assert_string_equal(names, "dave@b1.n1 2026-12-05T10:30:00Z");
     free(names);
     assert_int_equal(stsrole_ct_parse_time("2026-12-05T10:01:00Z", &t1), 0);
     assert_int_equal(stsrole_ct_parse_time("2026-12-05T10:20:00Z", &t2), 0);
