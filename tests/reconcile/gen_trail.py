@@ -62,7 +62,8 @@ class Rng:
         return str(uuid.UUID(int=self.r.getrandbits(128), version=4))
 
     def key(self, prefix="ASIA"):
-        return prefix + "".join(self.r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+        return prefix + "".join(self.r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+                                for _ in range(16))
 
 
 class Audit:

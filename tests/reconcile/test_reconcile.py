@@ -318,9 +318,9 @@ def moto_setup(tmp, day):
     with os.fdopen(fd, "w") as f:
         f.write("[stsrole]\nregion = %s\nsts_endpoint = %s\niam_endpoint = %s\n"
                 "credentials = env\naudit_log = %s\n\n[role audit]\narn = %s\nusers = alice\n\n"
-                "[role ir]\narn = %s\nusers = bob\n" % (REGION, m.url, m.url, os.path.join(day, "audit.log"),
-                                           gen_trail.ROLES["SecurityAuditRole"],
-                                           gen_trail.ROLES["IncidentResponseRole"]))
+                "[role ir]\narn = %s\nusers = bob\n" % (
+                    REGION, m.url, m.url, os.path.join(day, "audit.log"),
+                    gen_trail.ROLES["SecurityAuditRole"], gen_trail.ROLES["IncidentResponseRole"]))
     return m, env, conf, key
 
 
