@@ -167,8 +167,9 @@ class Trail:
                 "roleArn": role_arn, "roleSessionName": session, "durationSeconds": 3600,
                 "sourceIdentity": source_identity,
                 "tags": [{"key": "stsrole:bastion", "value": BASTION},
-                         {"key": "stsrole:mfa", "value": "totp"}],
-                "transitiveTagKeys": ["stsrole:session"]}
+                         {"key": "stsrole:mfa", "value": "totp"},
+                         {"key": "stsrole:sid", "value": self.rng.hex(12)}],
+                "transitiveTagKeys": ["stsrole:sid"]}
             if not error:
                 rec["responseElements"] = {
                     "credentials": {"accessKeyId": self.rng.key(),
