@@ -324,6 +324,9 @@ static const struct key global_keys[] = {
     /* AssumeRole's DurationSeconds range (STS API reference). */
     INT("duration", CFG(duration), 900, 43200),
     INT("totp_window", CFG(totp_window), 0, 10),
+    /* Bounded by STSROLE_TOTP_LOCK_WAIT_MAX_MS (totp.h), well inside
+     * sshd's LoginGraceTime. */
+    INT("totp_lock_wait", CFG(totp_lock_wait), 1, 60),
     INT("timeout", CFG(timeout), 1, 120),
     FN("replay_store", CFG(replay_table), set_replay_store),
     STR("registry_table", CFG(registry_table), table_check),
@@ -602,6 +605,7 @@ stsrole_config_parse(const char *text, const char *name, struct stsrole_config *
     memset(cfg, 0, sizeof(*cfg));
     cfg->duration = 3600;
     cfg->totp_window = 1;
+    cfg->totp_lock_wait = 5; /* STSROLE_TOTP_LOCK_WAIT_MS */
     cfg->timeout = 10;
     cfg->credentials = STSROLE_CREDS_IMDS;
     cfg->audit_ship_batch = 1000;
