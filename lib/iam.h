@@ -41,7 +41,6 @@ int stsrole_iam_parse_get_role_policy(const char *content_type, const char *body
  * when IsTruncated. */
 int stsrole_iam_parse_list_role_policies(const char *content_type, const char *body, size_t len,
                                          char ***names, char **marker, struct stsrole_error *err);
-void stsrole_strv_free(char **v);
 
 /*
  * The calls.  c must be an "iam" client (the partition's IAM region, cfg's
