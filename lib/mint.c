@@ -37,7 +37,7 @@ stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role 
     memset(ap, 0, sizeof(*ap));
     ap->role_arn = role->arn;
     ap->session_name = name;
-    ap->duration = role->duration ? role->duration : cfg->duration;
+    ap->duration = stsrole_role_duration(cfg, role);
     ap->source_identity = user;
     ap->tags = tags;
     ap->n_tags = 4 + i;
