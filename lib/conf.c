@@ -648,6 +648,12 @@ finish_breakglass(struct stsrole_role *r, const char *name, struct stsrole_error
         return stsrole_fail(err, STSROLE_E_CONFIG,
                             "%s: [role %s] needs %d approvals but names only %zu approvers", name,
                             r->name, r->approvals, users);
+    /* stsrole:reason and stsrole:approvers join the four tags stsrole
+     * always sets: 50 in all (STS's limit) leaves 44 tag.KEY lines. */
+    if (r->approvals > 0 && r->n_tags > 44)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] takes approvals: at most 44 tag.KEY lines", name,
+                            r->name);
     if (r->approvals > 0 && r->approval_timeout == 0)
         r->approval_timeout = STSROLE_APPROVAL_TIMEOUT_DEFAULT;
     return STSROLE_OK;

@@ -212,6 +212,13 @@ test_breakglass_keys(void **state)
     expect_error("[stsrole]\nregion = us-east-1\ncredentials_mode = process\n" BG
                  "max_duration = 900\n",
                  "refresh_margin (900) must be shorter than the duration of [role bg] (900)");
+    {
+        char text[4096];
+        int off = snprintf(text, sizeof(text), HEAD BG "approvals = 1\napprovers = a\n");
+        for (int t = 0; t < 45; t++)
+            off += snprintf(text + off, sizeof(text) - (size_t)off, "tag.k%d = v\n", t);
+        expect_error(text, "[role bg] takes approvals: at most 44 tag.KEY lines");
+    }
     expect_error(HEAD BG "max_duration = 60\n", "t.conf:6: 'max_duration = 60'");
     expect_error(HEAD BG "notify = syslog:kern\n", "t.conf:6: 'notify = syslog:kern': expected");
     expect_error(HEAD BG "notify = mail -s x\n", "expected syslog:FACILITY or /ABSOLUTE/PATH");

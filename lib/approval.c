@@ -1,0 +1,237 @@
+/* approval.c: break-glass requests: the reason check, one request's state transitions, its session
+ * tags. */
+#include "config.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approval.h"
+
+int
+stsrole_reason_check(const struct stsrole_role *role, const char *reason, struct stsrole_error *err)
+{
+    regex_t re;
+    size_t i, n;
+    int rc;
+
+    n = reason != NULL ? strnlen(reason, STSROLE_REASON_MAX + 1) : 0;
+    if (n == 0) {
+        if (role->reason_required)
+            return stsrole_fail(err, STSROLE_E_INVALID, "role %s needs a reason (--reason)",
+                                role->name);
+        return STSROLE_OK;
+    }
+    if (n > STSROLE_REASON_MAX)
+        return stsrole_fail(err, STSROLE_E_INVALID, "the reason is longer than %d bytes",
+                            STSROLE_REASON_MAX);
+    /* It goes into audit records, syslog and notify's input: one line. */
+    for (i = 0; i < n; i++)
+        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+            return stsrole_fail(err, STSROLE_E_INVALID, "the reason contains a control character");
+    if (role->reason_pattern == NULL)
+        return STSROLE_OK;
+    if (regcomp(&re, role->reason_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "role %s: reason_pattern does not compile",
+                            role->name);
+    rc = regexec(&re, reason, 0, NULL, 0);
+    regfree(&re);
+    if (rc != 0)
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "the reason does not match role %s's reason_pattern %s", role->name,
+                            role->reason_pattern);
+    return STSROLE_OK;
+}
+
+/* The ASCII part of STS's tag-value set [\p{L}\p{Z}\p{N}_.:/=+\-@]. */
+static int
+tag_char_ok(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr(" _.:/=+-@", c) != NULL;
+}
+
+void
+stsrole_tag_value(const char *in, char *out, size_t outsz)
+{
+    size_t i;
+
+    if (outsz == 0)
+        return;
+    for (i = 0; in[i] != '\0' && i < STSROLE_TAG_VALUE_MAX && i + 1 < outsz; i++)
+        out[i] = tag_char_ok((unsigned char)in[i]) ? in[i] : '_';
+    out[i] = '\0';
+}
+
+int
+stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *role, const char *id,
+                     const char *requester, uid_t uid, const char *reason, time_t now,
+                     struct stsrole_error *err)
+{
+    memset(req, 0, sizeof(*req));
+    if (strlen(id) != STSROLE_REQUEST_ID_LEN ||
+        strspn(id, "0123456789abcdef") != STSROLE_REQUEST_ID_LEN)
+        return stsrole_fail(err, STSROLE_E_INVALID, "a request id is 16 hex digits");
+    if (role->approvals <= 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "role %s takes no approvals", role->name);
+    if (stsrole_reason_check(role, reason, err) != STSROLE_OK)
+        return err != NULL ? err->status : STSROLE_E_INVALID;
+    memcpy(req->id, id, sizeof(req->id));
+    req->role = strdup(role->name);
+    req->requester = strdup(requester);
+    req->reason = strdup(reason != NULL ? reason : "");
+    if (req->role == NULL || req->requester == NULL || req->reason == NULL) {
+        stsrole_request_free(req);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    req->requester_uid = uid;
+    req->created = now;
+    req->expires = now + role->approval_timeout;
+    req->needed = role->approvals;
+    req->state = STSROLE_REQ_PENDING;
+    return STSROLE_OK;
+}
+
+void
+stsrole_request_free(struct stsrole_request *req)
+{
+    size_t i;
+
+    if (req == NULL)
+        return;
+    free(req->role);
+    free(req->requester);
+    free(req->reason);
+    free(req->decided_by);
+    for (i = 0; i < req->n_approvers; i++)
+        free(req->approvers[i]);
+    memset(req, 0, sizeof(*req));
+}
+
+int
+stsrole_request_expire(struct stsrole_request *req, time_t now)
+{
+    if (req->state != STSROLE_REQ_PENDING || now < req->expires)
+        return 0;
+    req->state = STSROLE_REQ_EXPIRED;
+    return 1;
+}
+
+static int
+still_pending(struct stsrole_request *req, time_t now, struct stsrole_error *err)
+{
+    stsrole_request_expire(req, now);
+    if (req->state != STSROLE_REQ_PENDING)
+        return stsrole_fail(err, STSROLE_E_DENIED, "request %s is %s, no longer pending", req->id,
+                            stsrole_request_state_name(req->state));
+    return STSROLE_OK;
+}
+
+int
+stsrole_request_approve(struct stsrole_request *req, const char *approver, time_t now,
+                        int *approved, struct stsrole_error *err)
+{
+    size_t i;
+
+    *approved = 0;
+    if (still_pending(req, now, err) != STSROLE_OK)
+        return STSROLE_E_DENIED;
+    /* Two people: the requester's own approval never counts. */
+    if (strcmp(approver, req->requester) == 0)
+        return stsrole_fail(err, STSROLE_E_DENIED, "%s cannot approve their own request %s",
+                            approver, req->id);
+    for (i = 0; i < req->n_approvers; i++)
+        if (strcmp(req->approvers[i], approver) == 0)
+            return stsrole_fail(err, STSROLE_E_DENIED, "%s has already approved request %s",
+                                approver, req->id);
+    if (req->n_approvers >= STSROLE_APPROVALS_MAX)
+        return stsrole_fail(err, STSROLE_E_DENIED, "request %s has all its approvals", req->id);
+    req->approvers[req->n_approvers] = strdup(approver);
+    if (req->approvers[req->n_approvers] == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    req->n_approvers++;
+    if (req->n_approvers >= (size_t)req->needed) {
+        req->state = STSROLE_REQ_APPROVED;
+        *approved = 1;
+    }
+    return STSROLE_OK;
+}
+
+static int
+close_request(struct stsrole_request *req, enum stsrole_request_state to, const char *who,
+              time_t now, struct stsrole_error *err)
+{
+    if (still_pending(req, now, err) != STSROLE_OK)
+        return STSROLE_E_DENIED;
+    req->decided_by = strdup(who);
+    if (req->decided_by == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    req->state = to;
+    return STSROLE_OK;
+}
+
+int
+stsrole_request_deny(struct stsrole_request *req, const char *who, time_t now,
+                     struct stsrole_error *err)
+{
+    if (strcmp(who, req->requester) == 0)
+        return stsrole_fail(err, STSROLE_E_DENIED,
+                            "%s cannot deny their own request %s (cancel it instead)", who,
+                            req->id);
+    return close_request(req, STSROLE_REQ_DENIED, who, now, err);
+}
+
+int
+stsrole_request_cancel(struct stsrole_request *req, const char *who, time_t now,
+                       struct stsrole_error *err)
+{
+    if (strcmp(who, req->requester) != 0)
+        return stsrole_fail(err, STSROLE_E_DENIED, "only %s can cancel request %s", req->requester,
+                            req->id);
+    return close_request(req, STSROLE_REQ_CANCELLED, who, now, err);
+}
+
+const char *
+stsrole_request_state_name(enum stsrole_request_state s)
+{
+    switch (s) {
+    case STSROLE_REQ_PENDING:
+        return "pending";
+    case STSROLE_REQ_APPROVED:
+        return "approved";
+    case STSROLE_REQ_DENIED:
+        return "denied";
+    case STSROLE_REQ_CANCELLED:
+        return "cancelled";
+    case STSROLE_REQ_EXPIRED:
+        return "expired";
+    }
+    return "unknown";
+}
+
+int
+stsrole_request_tags(const struct stsrole_request *req, char reason[STSROLE_TAG_VALUE_MAX + 1],
+                     char approvers[STSROLE_TAG_VALUE_MAX + 1], struct stsrole_error *err)
+{
+    char joined[STSROLE_APPROVALS_MAX * 257];
+    size_t i, off = 0, n;
+
+    if (req->state != STSROLE_REQ_APPROVED || req->n_approvers == 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "request %s is not approved", req->id);
+    for (i = 0; i < req->n_approvers; i++) {
+        n = strlen(req->approvers[i]);
+        if (off + n + 2 > sizeof(joined))
+            break;
+        if (off > 0)
+            joined[off++] = ' ';
+        memcpy(joined + off, req->approvers[i], n);
+        off += n;
+    }
+    joined[off] = '\0';
+    stsrole_tag_value(req->reason, reason, STSROLE_TAG_VALUE_MAX + 1);
+    stsrole_tag_value(joined, approvers, STSROLE_TAG_VALUE_MAX + 1);
+    /* STS refuses an empty tag value, and the trust policy asks for both. */
+    if (reason[0] == '\0')
+        memcpy(reason, "none", 5);
+    return STSROLE_OK;
+}

@@ -1,0 +1,160 @@
+/* test_approval.c: break-glass requests: reasons, the two-person rule, expiry, the session tag
+ * values. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "approval.h"
+
+#define ID "0123456789abcdef"
+
+static const char conf[] = "[stsrole]\nregion = us-east-1\n"
+                           "[role bg]\narn = arn:aws:iam::1:role/BreakGlassRole\ngroups = oncall\n"
+                           "reason_pattern = ^(INC|CHG)-[0-9]+\napprovals = 2\n"
+                           "approvers = alice bob carol\napproval_timeout = 600\n";
+
+static struct stsrole_config cfg;
+
+static int
+setup(void **state)
+{
+    struct stsrole_error e;
+
+    (void)state;
+    return stsrole_config_parse(conf, "t.conf", &cfg, &e) == STSROLE_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    stsrole_config_free(&cfg);
+    return 0;
+}
+
+static void
+test_reason(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_error e;
+    char longer[STSROLE_REASON_MAX + 2];
+
+    (void)state;
+    assert_int_equal(stsrole_reason_check(r, "INC-4711 db down", &e), STSROLE_OK);
+    assert_int_equal(stsrole_reason_check(r, "because", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "does not match role bg's reason_pattern ^(INC|CHG)-[0-9]+"));
+    assert_int_equal(stsrole_reason_check(r, "", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "needs a reason"));
+    assert_int_equal(stsrole_reason_check(r, NULL, &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_reason_check(r, "INC-1\nforged audit line", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "control character"));
+    memset(longer, 'x', sizeof(longer) - 1);
+    memcpy(longer, "INC-1 ", 6);
+    longer[sizeof(longer) - 1] = '\0';
+    assert_int_equal(stsrole_reason_check(r, longer, &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "longer than 1024"));
+}
+
+static void
+test_tag_value(void **state)
+{
+    char out[STSROLE_TAG_VALUE_MAX + 1], in[600];
+
+    (void)state;
+    stsrole_tag_value("INC-4711: db/primary down, paging @bob (sev=1)", out, sizeof(out));
+    assert_string_equal(out, "INC-4711: db/primary down_ paging @bob _sev=1_");
+    stsrole_tag_value("caf\xc3\xa9 \"x\";$(id)", out, sizeof(out));
+    assert_string_equal(out, "caf__ _x____id_");
+    memset(in, 'a', sizeof(in) - 1);
+    in[sizeof(in) - 1] = '\0';
+    stsrole_tag_value(in, out, sizeof(out));
+    assert_int_equal(strlen(out), 256);
+    stsrole_tag_value("abcdef", out, 4);
+    assert_string_equal(out, "abc");
+}
+
+static void
+test_two_people(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_request q;
+    struct stsrole_error e;
+    char reason[STSROLE_TAG_VALUE_MAX + 1], approvers[STSROLE_TAG_VALUE_MAX + 1];
+    int done;
+
+    (void)state;
+    assert_int_equal(stsrole_request_init(&q, r, "xyz", "dave", 1004, "INC-1", 1000, &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "no ticket", 1000, &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-42 disk; full", 1000, &e),
+                     STSROLE_OK);
+    assert_int_equal(q.expires, 1600);
+    assert_int_equal(stsrole_request_tags(&q, reason, approvers, &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_request_approve(&q, "dave", 1001, &done, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "cannot approve their own request"));
+    assert_int_equal(stsrole_request_deny(&q, "dave", 1001, &e), STSROLE_E_DENIED);
+    assert_int_equal(stsrole_request_cancel(&q, "alice", 1001, &e), STSROLE_E_DENIED);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1002, &done, &e), STSROLE_OK);
+    assert_false(done);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1003, &done, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "already approved"));
+    assert_int_equal(q.state, STSROLE_REQ_PENDING);
+    assert_int_equal(stsrole_request_approve(&q, "bob", 1004, &done, &e), STSROLE_OK);
+    assert_true(done);
+    assert_string_equal(stsrole_request_state_name(q.state), "approved");
+    assert_int_equal(stsrole_request_approve(&q, "carol", 1005, &done, &e), STSROLE_E_DENIED);
+    assert_int_equal(stsrole_request_tags(&q, reason, approvers, &e), STSROLE_OK);
+    assert_string_equal(reason, "INC-42 disk_ full");
+    assert_string_equal(approvers, "alice bob");
+    stsrole_request_free(&q);
+}
+
+static void
+test_expiry_deny_cancel(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_request q;
+    struct stsrole_error e;
+    int done;
+
+    (void)state;
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-1", 1000, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_expire(&q, 1599), 0);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1599, &done, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_approve(&q, "bob", 1600, &done, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "is expired"));
+    assert_false(done);
+    assert_int_equal(q.state, STSROLE_REQ_EXPIRED);
+    stsrole_request_free(&q);
+
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-1", 1000, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_deny(&q, "carol", 1001, &e), STSROLE_OK);
+    assert_string_equal(q.decided_by, "carol");
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1002, &done, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "is denied"));
+    stsrole_request_free(&q);
+
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-1", 1000, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_cancel(&q, "dave", 1001, &e), STSROLE_OK);
+    assert_string_equal(stsrole_request_state_name(q.state), "cancelled");
+    assert_int_equal(stsrole_request_cancel(&q, "dave", 1002, &e), STSROLE_E_DENIED);
+    stsrole_request_free(&q);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reason),
+        cmocka_unit_test(test_tag_value),
+        cmocka_unit_test(test_two_people),
+        cmocka_unit_test(test_expiry_deny_cancel),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
