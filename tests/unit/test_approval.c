@@ -10,13 +10,16 @@
 #include <cmocka.h>
 
 #include "approval.h"
+#include "mint.h"
 
 #define ID "0123456789abcdef"
 
 static const char conf[] = "[stsrole]\nregion = us-east-1\n"
-                           "[role bg]\narn = arn:aws:iam::1:role/BreakGlassRole\ngroups = oncall\n"
+                           "[role bg]\narn = arn:aws:iam::222222222222:role/BreakGlassRole\n"
+                           "groups = oncall\n"
                            "reason_pattern = ^(INC|CHG)-[0-9]+\napprovals = 2\n"
-                           "approvers = alice bob carol\napproval_timeout = 600\n";
+                           "approvers = alice bob carol\napproval_timeout = 600\n"
+                           "max_duration = 900\n";
 
 static struct stsrole_config cfg;
 
@@ -147,14 +150,55 @@ test_expiry_deny_cancel(void **state)
     stsrole_request_free(&q);
 }
 
+/* An approved request's credential: the login's tags, the two break-glass
+ * tags, and max_duration, as they go over the wire to STS. */
+static void
+test_mint_tags(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_request q;
+    struct stsrole_error e;
+    struct stsrole_tag tags[50];
+    struct stsrole_assume_params ap;
+    struct stsrole_buf body;
+    char name[65], sid[STSROLE_SID_LEN + 1];
+    char reason[STSROLE_TAG_VALUE_MAX + 1], approvers[STSROLE_TAG_VALUE_MAX + 1];
+    int done;
+
+    (void)state;
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-7 (sev1)", 1000, &e),
+                     STSROLE_OK);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1001, &done, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_approve(&q, "bob", 1002, &done, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_tags(&q, reason, approvers, &e), STSROLE_OK);
+    assert_int_equal(stsrole_mint_params(&cfg, r, "dave", "0123456789abcdef0123456789abcdef",
+                                         "0123456789abcdef", tags, name, sid, &ap, &e),
+                     STSROLE_OK);
+    assert_int_equal(stsrole_mint_breakglass(&ap, tags, "", approvers, &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_mint_breakglass(&ap, tags, reason, approvers, &e), STSROLE_OK);
+    assert_int_equal(ap.duration, 900);
+    assert_int_equal(stsrole_sts_validate(&ap, &e), STSROLE_OK);
+    stsrole_buf_init(&body, 0);
+    assert_int_equal(stsrole_sts_assume_body(&ap, &body, &e), STSROLE_OK);
+    assert_non_null(strstr(body.data, "Tags.member.5.Key=stsrole%3Areason&Tags.member.5.Value="
+                                      "INC-7+_sev1_"));
+    assert_non_null(strstr(body.data, "Tags.member.6.Key=stsrole%3Aapprovers&Tags.member.6.Value="
+                                      "alice+bob"));
+    assert_non_null(strstr(body.data, "SourceIdentity=dave"));
+    assert_non_null(strstr(body.data, "Tags.member.2.Key=stsrole%3Amfa"));
+    assert_non_null(strstr(body.data, "Tags.member.4.Key=stsrole%3Asid"));
+    assert_non_null(strstr(body.data, "DurationSeconds=900"));
+    stsrole_buf_free(&body);
+    stsrole_request_free(&q);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reason),
-        cmocka_unit_test(test_tag_value),
-        cmocka_unit_test(test_two_people),
-        cmocka_unit_test(test_expiry_deny_cancel),
+        cmocka_unit_test(test_reason),     cmocka_unit_test(test_tag_value),
+        cmocka_unit_test(test_two_people), cmocka_unit_test(test_expiry_deny_cancel),
+        cmocka_unit_test(test_mint_tags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
