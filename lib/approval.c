@@ -64,6 +64,26 @@ stsrole_tag_value(const char *in, char *out, size_t outsz)
 }
 
 int
+stsrole_approver_listed(const struct stsrole_role *role, const char *user,
+                        const char *const *groups)
+{
+    size_t i, j;
+
+    for (i = 0; role->approvers != NULL && role->approvers[i] != NULL; i++) {
+        const char *a = role->approvers[i];
+        if (a[0] != '@') {
+            if (strcmp(a, user) == 0)
+                return 1;
+            continue;
+        }
+        for (j = 0; groups != NULL && groups[j] != NULL; j++)
+            if (strcmp(a + 1, groups[j]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+int
 stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *role, const char *id,
                      const char *requester, uid_t uid, const char *reason, time_t now,
                      struct stsrole_error *err)

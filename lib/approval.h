@@ -51,6 +51,13 @@ int stsrole_reason_check(const struct stsrole_role *role, const char *reason,
  * characters and outsz - 1 bytes. */
 void stsrole_tag_value(const char *in, char *out, size_t outsz);
 
+/* 1 when user may approve for role: named in approvers, or a member of
+ * one of its @GROUPs; groups lists the names of all of user's groups
+ * (primary and supplementary, as the caller resolved them through NSS),
+ * NULL-terminated. */
+int stsrole_approver_listed(const struct stsrole_role *role, const char *user,
+                            const char *const *groups);
+
 /* Fills a pending request; id is 16 hex digits from the caller's random
  * source.  The strings are copied. */
 int stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *role,

@@ -82,6 +82,31 @@ test_tag_value(void **state)
 }
 
 static void
+test_approver_listed(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+    const char *const leads[] = {"users", "secleads", NULL};
+    const char *const others[] = {"users", "secleads-old", "@secleads", NULL};
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = us-east-1\n[role bg]\n"
+                                          "arn = arn:aws:iam::222222222222:role/B\ngroups = g\n"
+                                          "approvals = 1\napprovers = alice @secleads\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "bg");
+    assert_true(stsrole_approver_listed(r, "alice", NULL));
+    assert_true(stsrole_approver_listed(r, "erin", leads));
+    assert_false(stsrole_approver_listed(r, "erin", others));
+    assert_false(stsrole_approver_listed(r, "@secleads", NULL));
+    assert_false(stsrole_approver_listed(r, "secleads", NULL));
+    assert_false(stsrole_approver_listed(r, "alice2", leads + 2));
+    stsrole_config_free(&c);
+}
+
+static void
 test_two_people(void **state)
 {
     const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
@@ -196,8 +221,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reason),     cmocka_unit_test(test_tag_value),
-        cmocka_unit_test(test_two_people), cmocka_unit_test(test_expiry_deny_cancel),
+        cmocka_unit_test(test_reason),
+        cmocka_unit_test(test_tag_value),
+        cmocka_unit_test(test_approver_listed),
+        cmocka_unit_test(test_two_people),
+        cmocka_unit_test(test_expiry_deny_cancel),
         cmocka_unit_test(test_mint_tags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
