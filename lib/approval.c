@@ -134,6 +134,7 @@ stsrole_request_expire(struct stsrole_request *req, time_t now)
     if (req->state != STSROLE_REQ_PENDING || now < req->expires)
         return 0;
     req->state = STSROLE_REQ_EXPIRED;
+    req->decided = req->expires;
     return 1;
 }
 
@@ -172,6 +173,7 @@ stsrole_request_approve(struct stsrole_request *req, const char *approver, time_
     req->n_approvers++;
     if (req->n_approvers >= (size_t)req->needed) {
         req->state = STSROLE_REQ_APPROVED;
+        req->decided = now;
         *approved = 1;
     }
     return STSROLE_OK;
@@ -187,6 +189,7 @@ close_request(struct stsrole_request *req, enum stsrole_request_state to, const 
     if (req->decided_by == NULL)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     req->state = to;
+    req->decided = now;
     return STSROLE_OK;
 }
 
@@ -209,6 +212,84 @@ stsrole_request_cancel(struct stsrole_request *req, const char *who, time_t now,
         return stsrole_fail(err, STSROLE_E_DENIED, "only %s can cancel request %s", req->requester,
                             req->id);
     return close_request(req, STSROLE_REQ_CANCELLED, who, now, err);
+}
+
+struct stsrole_request *
+stsrole_requests_find(struct stsrole_requests *t, const char *id)
+{
+    size_t i;
+
+    for (i = 0; id != NULL && i < t->n; i++)
+        if (strcmp(t->v[i].id, id) == 0)
+            return &t->v[i];
+    return NULL;
+}
+
+void
+stsrole_requests_prune(struct stsrole_requests *t, time_t now, time_t keep)
+{
+    size_t i = 0;
+
+    while (i < t->n) {
+        struct stsrole_request *q = &t->v[i];
+        stsrole_request_expire(q, now);
+        if (q->state != STSROLE_REQ_PENDING && q->decided <= now - keep) {
+            stsrole_request_free(q);
+            t->v[i] = t->v[--t->n];
+        } else {
+            i++;
+        }
+    }
+}
+
+int
+stsrole_requests_add(struct stsrole_requests *t, struct stsrole_request *req,
+                     struct stsrole_error *err)
+{
+    struct stsrole_request *v;
+    size_t i, mine = 0;
+
+    if (req->state != STSROLE_REQ_PENDING)
+        return stsrole_fail(err, STSROLE_E_INVALID, "request %s is not pending", req->id);
+    if (stsrole_requests_find(t, req->id) != NULL)
+        return stsrole_fail(err, STSROLE_E_INVALID, "request id %s is taken", req->id);
+    stsrole_requests_prune(t, req->created, 3600);
+    for (i = 0; i < t->n; i++) {
+        if (t->v[i].state != STSROLE_REQ_PENDING || t->v[i].requester_uid != req->requester_uid)
+            continue;
+        if (strcmp(t->v[i].role, req->role) == 0)
+            return stsrole_fail(err, STSROLE_E_DENIED,
+                                "%s already has request %s pending for role %s", req->requester,
+                                t->v[i].id, req->role);
+        mine++;
+    }
+    if (mine >= STSROLE_REQUESTS_PER_USER)
+        return stsrole_fail(err, STSROLE_E_DENIED, "%s already has %d requests pending",
+                            req->requester, STSROLE_REQUESTS_PER_USER);
+    if (t->n >= STSROLE_REQUESTS_MAX)
+        stsrole_requests_prune(t, req->created, 0);
+    if (t->n >= STSROLE_REQUESTS_MAX)
+        return stsrole_fail(err, STSROLE_E_DENIED, "%d requests are pending already",
+                            STSROLE_REQUESTS_MAX);
+    v = realloc(t->v, (t->n + 1) * sizeof(*v));
+    if (v == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    t->v = v;
+    t->v[t->n++] = *req;
+    memset(req, 0, sizeof(*req));
+    return STSROLE_OK;
+}
+
+void
+stsrole_requests_free(struct stsrole_requests *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        stsrole_request_free(&t->v[i]);
+    free(t->v);
+    t->v = NULL;
+    t->n = 0;
 }
 
 const char *

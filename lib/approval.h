@@ -36,6 +36,7 @@ struct stsrole_request {
     char *approvers[STSROLE_APPROVALS_MAX];
     size_t n_approvers;
     char *decided_by; /* who denied or cancelled it */
+    time_t decided;   /* when it stopped being pending */
     enum stsrole_request_state state;
 };
 
@@ -79,6 +80,30 @@ int stsrole_request_cancel(struct stsrole_request *req, const char *who, time_t 
                            struct stsrole_error *err);
 /* A pending request past its expiry becomes EXPIRED; returns 1 when it did. */
 int stsrole_request_expire(struct stsrole_request *req, time_t now);
+
+/* The gateway's requests.  A person has at most STSROLE_REQUESTS_PER_USER
+ * pending at once, and one per role, so no local user can fill the table
+ * or flood the approvers. */
+#define STSROLE_REQUESTS_MAX 256
+#define STSROLE_REQUESTS_PER_USER 3
+
+struct stsrole_requests {
+    struct stsrole_request *v;
+    size_t n;
+};
+
+/* Moves *req (pending) into t; req is left empty.  E_DENIED when its
+ * requester already has a pending request for the role, or
+ * STSROLE_REQUESTS_PER_USER pending ones, or the table is full even
+ * after stsrole_requests_prune; E_INVALID for a duplicate id. */
+int stsrole_requests_add(struct stsrole_requests *t, struct stsrole_request *req,
+                         struct stsrole_error *err);
+/* The request with id, or NULL; valid until the next add or prune. */
+struct stsrole_request *stsrole_requests_find(struct stsrole_requests *t, const char *id);
+/* Forgets the requests that are no longer pending and were decided (or
+ * expired) before now - keep seconds.  The audit log keeps them. */
+void stsrole_requests_prune(struct stsrole_requests *t, time_t now, time_t keep);
+void stsrole_requests_free(struct stsrole_requests *t);
 
 /* "pending", "approved", ... for audit records and listings. */
 const char *stsrole_request_state_name(enum stsrole_request_state s);

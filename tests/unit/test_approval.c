@@ -175,6 +175,82 @@ test_expiry_deny_cancel(void **state)
     stsrole_request_free(&q);
 }
 
+static void
+make(struct stsrole_request *q, const char *role, const char *id, const char *user, uid_t uid,
+     time_t now)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    char text[512];
+
+    snprintf(text, sizeof(text),
+             "[stsrole]\nregion = us-east-1\n[role %s]\narn = arn:aws:iam::222222222222:role/B\n"
+             "groups = g\napprovals = 1\napprovers = alice\napproval_timeout = 60\n",
+             role);
+    assert_int_equal(stsrole_config_parse(text, "t.conf", &c, &e), STSROLE_OK);
+    assert_int_equal(
+        stsrole_request_init(q, stsrole_config_role(&c, role), id, user, uid, "x", now, &e),
+        STSROLE_OK);
+    stsrole_config_free(&c);
+}
+
+static void
+test_table(void **state)
+{
+    struct stsrole_requests t = {NULL, 0};
+    struct stsrole_request q;
+    struct stsrole_error e;
+    char id[17];
+    int i, done;
+
+    (void)state;
+    make(&q, "bg", "000000000000000a", "dave", 1004, 1000);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    assert_null(q.role); /* moved */
+    make(&q, "bg", "000000000000000b", "dave", 1004, 1001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "already has request 000000000000000a pending for role bg"));
+    stsrole_request_free(&q);
+    make(&q, "bg", "000000000000000a", "erin", 1005, 1001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_E_INVALID);
+    stsrole_request_free(&q);
+    make(&q, "r2", "000000000000000c", "dave", 1004, 1001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    make(&q, "r3", "000000000000000d", "dave", 1004, 1001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    make(&q, "r4", "000000000000000e", "dave", 1004, 1001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_E_DENIED);
+    assert_non_null(strstr(e.msg, "already has 3 requests pending"));
+    stsrole_request_free(&q);
+    assert_int_equal(t.n, 3);
+    assert_int_equal(stsrole_request_approve(stsrole_requests_find(&t, "000000000000000a"), "alice",
+                                             1002, &done, &e),
+                     STSROLE_OK);
+    assert_true(done);
+    /* Approved: dave may ask for bg again; an hour later the old one is forgotten. */
+    make(&q, "bg", "000000000000000f", "dave", 1004, 1003);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    stsrole_requests_prune(&t, 1002 + 3600, 3600);
+    assert_null(stsrole_requests_find(&t, "000000000000000a"));
+    assert_int_equal(t.n, 3);
+    /* r2, r3 and the second bg expired at 1061 and 1063: gone an hour later. */
+    stsrole_requests_prune(&t, 1063 + 3600, 3600);
+    assert_int_equal(t.n, 0);
+    /* The table is bounded: other users fill it, then nobody adds more. */
+    for (i = 0; i < STSROLE_REQUESTS_MAX; i++) {
+        char user[16];
+        snprintf(id, sizeof(id), "%016x", i + 1);
+        snprintf(user, sizeof(user), "u%d", i);
+        make(&q, "bg", id, user, (uid_t)(2000 + i), 5000);
+        assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    }
+    make(&q, "bg", "ffffffffffffffff", "late", 9999, 5001);
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_E_DENIED);
+    stsrole_request_free(&q);
+    stsrole_requests_free(&t);
+    assert_int_equal(t.n, 0);
+}
+
 /* An approved request's credential: the login's tags, the two break-glass
  * tags, and max_duration, as they go over the wire to STS. */
 static void
@@ -227,6 +303,7 @@ main(void)
         cmocka_unit_test(test_two_people),
         cmocka_unit_test(test_expiry_deny_cancel),
         cmocka_unit_test(test_mint_tags),
+        cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
