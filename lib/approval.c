@@ -2,7 +2,9 @@
  * tags. */
 #include "config.h"
 
+#include <cjson/cJSON.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,5 +336,42 @@ stsrole_request_tags(const struct stsrole_request *req, char reason[STSROLE_TAG_
     /* STS refuses an empty tag value, and the trust policy asks for both. */
     if (reason[0] == '\0')
         memcpy(reason, "none", 5);
+    return STSROLE_OK;
+}
+
+int
+stsrole_request_event(const struct stsrole_request *req, const char *event, const char *by,
+                      char **out, struct stsrole_error *err)
+{
+    cJSON *o, *a;
+    char *text;
+    size_t i, n;
+    int ok;
+
+    *out = NULL;
+    o = cJSON_CreateObject();
+    ok = o != NULL && cJSON_AddStringToObject(o, "event", event) != NULL &&
+         cJSON_AddStringToObject(o, "id", req->id) != NULL &&
+         cJSON_AddStringToObject(o, "role", req->role) != NULL &&
+         cJSON_AddStringToObject(o, "requester", req->requester) != NULL &&
+         cJSON_AddStringToObject(o, "reason", req->reason) != NULL &&
+         cJSON_AddStringToObject(o, "state", stsrole_request_state_name(req->state)) != NULL &&
+         cJSON_AddNumberToObject(o, "needed", req->needed) != NULL &&
+         (a = cJSON_AddArrayToObject(o, "approvers")) != NULL &&
+         (by == NULL || cJSON_AddStringToObject(o, "by", by) != NULL) &&
+         cJSON_AddNumberToObject(o, "expires", (double)req->expires) != NULL;
+    for (i = 0; ok && i < req->n_approvers; i++)
+        ok = cJSON_AddItemToArray(a, cJSON_CreateString(req->approvers[i]));
+    text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (text == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    n = strlen(text);
+    *out = realloc(text, n + 2);
+    if (*out == NULL) {
+        free(text);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    memcpy(*out + n, "\n", 2);
     return STSROLE_OK;
 }

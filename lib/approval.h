@@ -105,6 +105,15 @@ struct stsrole_request *stsrole_requests_find(struct stsrole_requests *t, const 
 void stsrole_requests_prune(struct stsrole_requests *t, time_t now, time_t keep);
 void stsrole_requests_free(struct stsrole_requests *t);
 
+/* One line of JSON, newline-terminated, saying what happened to a request:
+ * {"event":EVENT,"id":...,"role":...,"requester":...,"reason":...,
+ * "state":...,"needed":N,"approvers":[...],"by":ACTOR,"expires":T}.  The
+ * line notify's command reads on its standard input and syslog gets; the
+ * reason is JSON-escaped, so it cannot forge a second line.  by may be
+ * NULL.  *out is malloc'd. */
+int stsrole_request_event(const struct stsrole_request *req, const char *event, const char *by,
+                          char **out, struct stsrole_error *err);
+
 /* "pending", "approved", ... for audit records and listings. */
 const char *stsrole_request_state_name(enum stsrole_request_state s);
 

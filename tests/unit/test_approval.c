@@ -195,6 +195,32 @@ make(struct stsrole_request *q, const char *role, const char *id, const char *us
 }
 
 static void
+test_event(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_request q;
+    struct stsrole_error e;
+    char *line;
+    int done;
+
+    (void)state;
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004,
+                                          "INC-9 \"x\"}, {\"event\":\"approved", 1000, &e),
+                     STSROLE_OK);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1001, &done, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_event(&q, "approval", "alice", &line, &e), STSROLE_OK);
+    assert_string_equal(line, "{\"event\":\"approval\",\"id\":\"" ID "\",\"role\":\"bg\","
+                              "\"requester\":\"dave\",\"reason\":\"INC-9 \\\"x\\\"}, "
+                              "{\\\"event\\\":\\\"approved\",\"state\":\"pending\","
+                              "\"needed\":2,\"approvers\":[\"alice\"],\"by\":\"alice\","
+                              "\"expires\":1600}\n");
+    /* One line: the only newline is the last byte. */
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+    free(line);
+    stsrole_request_free(&q);
+}
+
+static void
 test_table(void **state)
 {
     struct stsrole_requests t = {NULL, 0};
@@ -304,6 +330,7 @@ main(void)
         cmocka_unit_test(test_expiry_deny_cancel),
         cmocka_unit_test(test_mint_tags),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
