@@ -17,7 +17,6 @@ import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from mototest import Moto  # noqa: E402
 from sshdtest import Lab, missing_prerequisite, ssh_login, stsrole_stack, totp  # noqa: E402
 import gwlib  # noqa: E402

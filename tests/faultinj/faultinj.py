@@ -46,8 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
-import gwlib  # noqa: E402  (tests/gateway: session records, the notify socket)
+import gwlib  # noqa: E402  (session records, the notify socket)
 import mototest  # noqa: E402
 
 STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")

@@ -34,7 +34,6 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 sys.path.insert(0, HERE)
 
 import test_fleet  # noqa: E402

@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from harness import Skip, Suite, check  # noqa: E402
+from harness import Skip, Suite, check, rmtree_unless_kept  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, audit_lines, close_session, ctl, fake_userid, gatewayd_path,  # noqa: E402
                    session_record, stsrolectl_path, wait_for, write_session)
@@ -197,9 +197,15 @@ def case_gateway_down(w):
     wait_for(lambda: w.events(live["session_id"], "session.open"), what="the live session")
     close_session(w.state, live)
     wait_for(lambda: live["assumed_role_id"] in w.userids("DownRole"), 10, "the late logout")
+    # The gateway audits revoke.ok just after PutRolePolicy returns: wait for the lines.
+    want_ev = ["session.open", "session.close", "revoke.ok"]
     for r in closed + [gone, live]:
-        ev = [e["event"] for e in w.events(r["session_id"])]
-        check(ev == ["session.open", "session.close", "revoke.ok"], "%s: %s" % (r["user"], ev))
+        try:
+            wait_for(lambda: [e["event"] for e in w.events(r["session_id"])] == want_ev, 10,
+                     "the audit lines of %s" % r["session_id"])
+        except AssertionError:
+            ev = [e["event"] for e in w.events(r["session_id"])]
+            check(False, "%s: %s" % (r["user"], ev))
 
 
 def case_crash_safety(w):
@@ -435,12 +441,9 @@ def main():
     suite = Suite("gateway")
     for exe in (gatewayd_path(), stsrolectl_path()):
         if not os.access(exe, os.X_OK):
-            print("skipped: %s is not built" % exe)
-            suite.finish()
-            return 77
+            return suite.skip_all("%s is not built" % exe)
     if AWS is None:
-        print("skipped: the AWS CLI is not installed (Debian: apt-get install awscli)")
-        return 77
+        return suite.skip_all("the AWS CLI is not installed (Debian: apt-get install awscli)")
     tmp = tempfile.mkdtemp(prefix="stsrole-gw-")
     os.chmod(tmp, 0o700)
     try:
@@ -476,10 +479,7 @@ def main():
             with open(os.path.join(tmp, "gatewayd.log")) as f:
                 tail = f.read()[-3000:]
             print("--- gatewayd log (tail):\n" + tail)
-        if os.environ.get("GW_KEEP") == "1":
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        rmtree_unless_kept(tmp)
     return suite.finish()
 
 

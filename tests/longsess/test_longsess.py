@@ -30,7 +30,6 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from harness import Skip, Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, audit_lines, build_dir, ctl, gatewayd_path, wait_for,  # noqa: E402

@@ -1,25 +1,22 @@
 #!/bin/sh
 # run.sh: builds the PAM test driver and runs the PAM stack tests against a built pam_stsrole.so.
-# Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
-# Prints one line per case and "pam: N passed, N failed"; exits non-zero on any failure.
+# Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILD, else ./build under the source tree)
+# Prints one line per case and "pam: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-builddir=${1:-${STSROLE_BUILDDIR:-$top/build}}
-builddir=$(cd "$builddir" 2>/dev/null && pwd) || { echo "skipped: pam: no build directory $builddir"; echo "pam: 0 passed, 0 failed"; exit 1; }
+skipped() { echo "skipped: pam: $1"; echo "pam: 0 passed, 0 failed"; exit 77; }
+builddir=${1:-${STSROLE_BUILD:-$top/build}}
+builddir=$(cd "$builddir" 2>/dev/null && pwd) || skipped "no build directory $builddir"
 module=$builddir/pam/.libs/pam_stsrole.so
-if [ ! -f "$module" ]; then
-    echo "skipped: pam: $module not built (make -C $builddir/pam)"
-    echo "pam: 0 passed, 0 failed"
-    exit 1
-fi
+[ -f "$module" ] || skipped "$module not built (make -C $builddir/pam)"
 tmp=$(mktemp -d /tmp/stsrole-pamdrive.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+[ "${STSROLE_KEEP_TMP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT INT TERM
 # pam_start_confdir(3) needs Linux-PAM >= 1.4; -rdynamic is not needed:
 # the driver's syslog() is found first because the executable comes first.
 if ! ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$tmp/pamdrive" "$here/pamdrive.c" \
         $(pkg-config --cflags --libs pam); then
-    echo "FAIL - pam: the test driver does not build"
+    echo "not ok - pam: the test driver does not build"
     echo "pam: 0 passed, 1 failed"
     exit 1
 fi

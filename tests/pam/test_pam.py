@@ -18,11 +18,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from harness import Suite, rmtree_unless_kept, totp, wrong_code as wrong_code_of  # noqa: E402
 
 PAMDRIVE = os.environ.get("PAMDRIVE")
 MODULE = os.environ.get("PAM_MODULE")
@@ -41,30 +41,9 @@ ENV_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
             "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
             "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN"]
 
-passed = 0
-failed = 0
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("FAIL - %s%s" % (name, (": " + why) if why else ""))
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    print("skipped: %s: %s" % (name, why))
-
-
-def totp(secret, offset=0):
-    args = ["oathtool", "--totp", secret]
-    if offset:
-        args += ["-N", "%+d sec" % offset]
-    return subprocess.check_output(args, text=True).strip()
+S = Suite("pam")
+result = S.result
+skip = S.skip
 
 
 class Run:
@@ -184,17 +163,12 @@ def fresh_code(user, used):
     tests' totp_window (5) accepts them."""
     off = used.get(user, 0)
     used[user] = off + 1
-    return totp(SECRETS[user], off * 30)
+    return totp(SECRETS[user], off)
 
 
 def wrong_code(user):
     """A 6-digit code that no step within +-8 of now produces."""
-    near = {totp(SECRETS[user], off) for off in range(-240, 241, 30)}
-    for n in range(1000000):
-        c = "%06d" % ((int(time.time()) * 7919 + n) % 1000000)
-        if c not in near:
-            return c
-    raise RuntimeError("unreachable")
+    return wrong_code_of(SECRETS[user], 8)
 
 
 def secret_leaked(run, secrets):
@@ -248,7 +222,7 @@ def auth_tests(w, used):
            r.code("auth") == "PAM_USER_UNKNOWN", r.code("auth"))
 
     # The window: a code three steps ahead.
-    ahead = totp(SECRETS["bin"], 90)
+    ahead = totp(SECRETS["bin"], 3)
     w.config("http://127.0.0.1:1", {"Audit": {"arn": "arn:aws:iam::222222222222:role/A",
                                               "users": "nobody"}}, totp_window=1)
     r = w.drive("bin", ["auth"], [ahead])
@@ -610,18 +584,12 @@ def valgrind_tests(w, used, m, menv, base_env):
 
 def main():
     if os.geteuid() != 0:
-        print("skipped: pam: needs root (root-owned users file and config)")
-        print("pam: 0 passed, 0 failed")
-        return 0
+        return S.skip_all("needs root (root-owned users file and config)")
     if not PAMDRIVE or not MODULE or not os.path.exists(MODULE):
-        print("skipped: pam: PAMDRIVE or PAM_MODULE not given (run tests/pam/run.sh)")
-        print("pam: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("PAMDRIVE or PAM_MODULE not given (run tests/pam/run.sh)")
     for tool in ("oathtool", "faillock"):
         if shutil.which(tool) is None:
-            print("skipped: pam: %s is not installed" % tool)
-            print("pam: 0 passed, 0 failed")
-            return 1
+            return S.skip_all("%s is not installed" % tool)
     root = tempfile.mkdtemp(prefix="stsrole-pamtest.")
     used = {}
     w = World(root)
@@ -642,12 +610,8 @@ def main():
                 valgrind_tests(w, used, m, menv, benv)
                 failmode_tests(w, used, benv)
     finally:
-        if os.environ.get("KEEP_PAMTEST"):
-            print("kept %s" % root)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print("pam: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        rmtree_unless_kept(root)
+    return S.finish()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""gwlib.py: helpers for the gateway tests: session records, the daemon, the CLI, the audit log.
+"""gwlib.py: helpers for the gateway tests: session records, the daemon (Gateway: the one
+starter every suite uses), the CLI, the audit log.
 
 Session records are written here in lib/session.c's JSON form (version 1), atomically (temp
 file, fsync, rename, fsync of the directory), just as pam_stsrole writes them.
@@ -13,12 +14,9 @@ import tempfile
 import threading
 import time
 
+from harness import build_dir, wait_for  # noqa: F401 - also gwlib's API
+
 SESSION_VERSION = 1
-
-
-def build_dir():
-    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    return os.environ.get("STSROLE_BUILD", os.path.join(top, "build"))
 
 
 def gatewayd_path():
@@ -79,18 +77,6 @@ def fake_userid(tag, n, long=False):
     if long:
         name = (name + "-" * 64)[:60] + "%04d" % n
     return "AROAFAKE%013d:%s" % (n, name)
-
-
-def wait_for(pred, timeout=15.0, what="condition"):
-    """Polls pred until it returns something true; bounded by timeout."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.05)
 
 
 def audit_lines(path):
