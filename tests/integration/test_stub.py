@@ -25,7 +25,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")
 MKCERTS = os.path.join(TOP, "tests", "stub", "mkcerts.sh")
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from harness import Skip, Suite, keep_tmp  # noqa: E402
+from harness import Skip, Suite, free_port, keep_tmp  # noqa: E402
 
 CLI = os.path.abspath(os.environ.get("STSROLECTL") or
                       os.path.join(TOP, "build", "gateway", "stsrolectl"))
@@ -109,13 +108,7 @@ def stop_all():
         s.stop()
 
 
-def dead_port():
-    """A loopback port with nothing listening: a proxy there refuses every connection."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+dead_port = free_port  # nothing listens there: a proxy there refuses every connection
 
 
 # -- the environment every case shares --------------------------------------
