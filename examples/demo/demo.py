@@ -9,11 +9,9 @@ so it can be run again and again.  Exits non-zero if a step misbehaves.
 import json
 import re
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
