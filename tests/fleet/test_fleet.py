@@ -592,13 +592,23 @@ def template_matches_policy():
                and [k["AttributeName"] for k in r["Properties"]["KeySchema"]] == ["pk", "sk"]
                for r in tables)
            and any(r["Type"] == "AWS::Logs::LogGroup" for r in res.values()))
+
+
+def template_lint_start():
+    """cfn-lint of the template, started now (it takes seconds) and judged by template_lint."""
     lint = shutil.which("cfn-lint")
     if lint is None:
+        return None
+    return subprocess.Popen([lint, "--", FLEET_TEMPLATE], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def template_lint(p):
+    if p is None:
         skip("template: cfn-lint", "cfn-lint is not installed")
         return
-    p = subprocess.run([lint, "--", FLEET_TEMPLATE], capture_output=True, text=True)
-    result("template: cfn-lint bastion-fleet.yaml is clean", p.returncode == 0,
-           p.stdout + p.stderr)
+    out, _ = p.communicate(timeout=300)
+    result("template: cfn-lint bastion-fleet.yaml is clean", p.returncode == 0, out)
 
 
 def main():
@@ -614,6 +624,7 @@ def main():
     except ImportError as e:
         return S.skip_all("moto is unavailable: %s" % e)
     template_matches_policy()
+    lint = template_lint_start()
     root = tempfile.mkdtemp(prefix="stsrole-fleettest.")
     race_users = ["r%02d" % i for i in range(ROUNDS)]
     users = ["carol", "dave", "lena", "nobody", "ctl", "evt"] + race_users
@@ -635,7 +646,11 @@ def main():
             lost_answer(a, b, m, menv, env, roles)
             registry(a, b, m, menv, env)
             valgrind(a, b, env)
+        template_lint(lint)
     finally:
+        if lint is not None and lint.poll() is None:
+            lint.kill()
+            lint.wait()
         rmtree_unless_kept(root)
     return S.finish()
 
