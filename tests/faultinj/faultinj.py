@@ -661,22 +661,10 @@ class GwProc(gwlib.Gateway):
     READY=1 came."""
 
     def __init__(self, exe, conf, env, args, log):
-        super().__init__(conf, env, args, log=log)
-        self.exe = exe
+        super().__init__(conf, env, args, log=log, exe=exe)
 
     def start(self, timeout=20.0):
-        ndir = tempfile.mkdtemp(prefix="figw-notify-")
-        path = os.path.join(ndir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(path)
-        self.msgs = []
-        self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
-        self.reader.start()
-        env = dict(self.env, NOTIFY_SOCKET=path)
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([self.exe, "--config", self.conf] + self.args,
-                                         env=env, stdout=out, stderr=out)
-        return self.wait_message("READY=1", timeout) is not None
+        return self.launch(timeout)
 
     def finish(self, timeout=30.0):
         """SIGTERM if still running; the exit status (-999: had to be killed)."""

@@ -91,7 +91,8 @@ class Gateway:
     """stsrole-gatewayd in the foreground, with a stand-in for systemd's notify socket: a thread
     reads every sd_notify message (as systemd would), and start() returns on READY=1."""
 
-    def __init__(self, conf, env, args=(), log=None):
+    def __init__(self, conf, env, args=(), log=None, exe=None):
+        self.exe = exe  # default: gatewayd_path(), when started
         self.conf = conf
         self.env = dict(env)
         self.args = list(args)
@@ -127,7 +128,9 @@ class Gateway:
                     return None
                 self.cond.wait(min(left, 0.5))
 
-    def start(self, timeout=20.0):
+    def launch(self, timeout=20.0):
+        """Starts the daemon; True once it has signalled READY=1, False if it did not (it may
+        have refused to start: see proc)."""
         ndir = tempfile.mkdtemp(prefix="gw-notify-")
         path = os.path.join(ndir, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -136,10 +139,18 @@ class Gateway:
         self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
         self.reader.start()
         env = dict(self.env, NOTIFY_SOCKET=path)
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen([gatewayd_path(), "--config", self.conf] + self.args,
-                                     env=env, stdout=out, stderr=out)
-        if self.wait_message("READY=1", timeout) is not None:
+        argv = [self.exe or gatewayd_path(), "--config", self.conf] + self.args
+        if self.log:
+            with open(self.log, "ab") as out:
+                self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+        else:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        return self.wait_message("READY=1", timeout) is not None
+
+    def start(self, timeout=20.0):
+        """launch(), or an AssertionError when READY=1 does not come; returns self."""
+        if self.launch(timeout):
             return self
         rc = self.proc.poll()
         self.kill9()
