@@ -138,7 +138,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout=15.0, what="condition", interval=0.02):
+def wait_for(pred, timeout=15.0, what="condition", interval=0.05):
     """Polls pred until it returns something true; bounded by timeout."""
     end = time.monotonic() + timeout
     while True:
