@@ -14,7 +14,7 @@ for f in "$module" "$lib"; do
     [ -f "$f" ] || skipped "$f not built (make -C $builddir)"
 done
 tmp=$(mktemp -d /tmp/stsrole-fleet.XXXXXX) || exit 1
-[ "${STSROLE_KEEP_TMP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "${STSROLE_KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else trap 'rm -rf "$tmp"' EXIT INT TERM; fi
 # A module built with --enable-sanitizers needs the same runtime in the
 # drivers: preloaded into pamdrive, linked into fleetdrive.
 preload=

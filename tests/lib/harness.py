@@ -97,7 +97,7 @@ def build_dir(arg=None):
 
 
 def keep_tmp():
-    return os.environ.get("STSROLE_KEEP_TMP", "") not in ("", "0")
+    return os.environ.get("STSROLE_KEEP_TMP") == "1"
 
 
 def rmtree_unless_kept(path):

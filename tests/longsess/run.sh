@@ -19,7 +19,7 @@ if [ "$(id -u)" = 0 ] && ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
 fi
 
 tmp=$(mktemp -d /tmp/stsrole-longsess-bin.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "${STSROLE_KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else trap 'rm -rf "$tmp"' EXIT INT TERM; fi
 chmod 755 "$tmp"
 if ! ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$tmp/sessdrive" "$here/sessdrive.c" \
         $(pkg-config --cflags --libs pam); then

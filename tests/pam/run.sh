@@ -11,7 +11,7 @@ builddir=$(cd "$builddir" 2>/dev/null && pwd) || skipped "no build directory $bu
 module=$builddir/pam/.libs/pam_stsrole.so
 [ -f "$module" ] || skipped "$module not built (make -C $builddir/pam)"
 tmp=$(mktemp -d /tmp/stsrole-pamdrive.XXXXXX) || exit 1
-[ "${STSROLE_KEEP_TMP:-0}" = 1 ] || trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "${STSROLE_KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else trap 'rm -rf "$tmp"' EXIT INT TERM; fi
 # pam_start_confdir(3) needs Linux-PAM >= 1.4; -rdynamic is not needed:
 # the driver's syslog() is found first because the executable comes first.
 if ! ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$tmp/pamdrive" "$here/pamdrive.c" \
