@@ -12,7 +12,7 @@ own CPU time per transaction.  It measures; it asserts nothing.
 
     tests/bench/bench_login.py [ROUNDS] [BUILDDIR]
       ROUNDS   alternated rounds (default 15)
-      BUILDDIR default $STSROLE_BUILDDIR, else ./build under the source tree
+      BUILDDIR default $STSROLE_BUILD, else ./build under the source tree
 
 Every login uses a user of its own with a secret of its own, so each code is
 fresh without waiting for the next 30 s step (both modules refuse a reused
@@ -52,11 +52,8 @@ def prerequisites(module):
         return "%s is not built" % module
     if not os.path.exists(PAM_OATH):
         return "%s is missing (apt-get install -y libpam-oath)" % PAM_OATH
-    for tool in ("moto_server", "cc", "pkg-config"):
-        if shutil.which(tool) is None:
-            return "%s is missing" % tool
-    if subprocess.run(["pkg-config", "--exists", "pam"]).returncode != 0:
-        return "the PAM headers are missing (apt-get install -y libpam0g-dev)"
+    if shutil.which("moto_server") is None:
+        return "moto_server is missing"
     try:
         import mototest  # noqa: F401
     except ImportError as e:
@@ -86,15 +83,14 @@ def login(lab, cfg, kind, user, sshd):
     return r.seconds
 
 
-def build_pamdrive(lab):
+def build_pamdrive(lab, module):
+    """A copy of the driver make built beside the module (tests/Makefile.am)."""
+    builddir = os.path.dirname(os.path.dirname(os.path.dirname(module)))
+    built = os.path.join(builddir, "tests", "pam", "pamdrive")
+    if not os.access(built, os.X_OK):
+        raise BenchError("%s is not built (make -C %s)" % (built, builddir))
     exe = os.path.join(lab.root, "pamdrive")
-    cc = os.environ.get("CC", "cc")
-    flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "pam"], text=True).split()
-    p = subprocess.run([cc, "-std=gnu99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe,
-                        os.path.join(TOP, "tests", "pam", "pamdrive.c")] + flags,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        raise BenchError("tests/pam/pamdrive.c does not build:\n%s" % p.stdout)
+    shutil.copy(built, exe)
     return exe
 
 
@@ -215,7 +211,7 @@ def bench(lab, module, rounds):
 
         # The same stacks under pamdrive.  Rewriting the users file clears
         # liboath's replay state, so every user's current code is fresh again.
-        pamdrive = build_pamdrive(lab)
+        pamdrive = build_pamdrive(lab, module)
         preload = sanitizer_preload(module)
         if preload:
             print("note: %s is a sanitizer build; its CPU figures are not meaningful" % module)
@@ -247,7 +243,7 @@ def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     rounds = max(1, min(rounds, MAX_ROUNDS))
     builddir = sys.argv[2] if len(sys.argv) > 2 else os.environ.get(
-        "STSROLE_BUILDDIR", os.path.join(TOP, "build"))
+        "STSROLE_BUILD", os.path.join(TOP, "build"))
     module = os.path.join(os.path.abspath(builddir), "pam", ".libs", "pam_stsrole.so")
     why = prerequisites(module)
     if why:
