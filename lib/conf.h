@@ -7,6 +7,7 @@
 #include "aws.h"
 #include "creds.h"
 #include "stsrole.h"
+#include "template.h"
 
 #define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
 
@@ -32,6 +33,18 @@ struct stsrole_role {
     char **tag_keys; /* from "tag.KEY = VALUE" lines, added to the session tags */
     char **tag_values;
     size_t n_tags;
+    /* A [roles NAME] template becomes one role per account, named
+     * ALIAS-NAME (the profile's name in the session): these say which
+     * template, account and alias it came from.  NULL for [role NAME]. */
+    char *template_name;
+    char *account;
+    char *alias;
+    int step_up; /* step_up = totp: a fresh code before the first mint */
+    /* While parsing only: the template's accounts = value and the line
+     * of its section. */
+    char *accounts;
+    int is_template;
+    int line;
 };
 
 struct stsrole_config {
@@ -72,7 +85,7 @@ struct stsrole_config {
     int duration;
     int totp_window;
     int timeout;
-    struct stsrole_role *roles;
+    struct stsrole_role *roles; /* [role NAME] sections, then every template's instances */
     size_t n_roles;
 };
 
