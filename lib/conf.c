@@ -869,3 +869,24 @@ stsrole_config_role(const struct stsrole_config *cfg, const char *name)
             return &cfg->roles[i];
     return NULL;
 }
+
+int
+stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
+                    stsrole_group_lookup *lookup, void *ctx)
+{
+    size_t i;
+    gid_t g;
+    int j;
+
+    for (i = 0; role->users != NULL && role->users[i] != NULL; i++)
+        if (strcmp(role->users[i], user) == 0)
+            return 1;
+    for (i = 0; role->groups != NULL && role->groups[i] != NULL; i++) {
+        if (!lookup(ctx, role->groups[i], &g))
+            continue;
+        for (j = 0; j < ngids; j++)
+            if (gids[j] == g)
+                return 1;
+    }
+    return 0;
+}

@@ -99,4 +99,13 @@ void stsrole_config_free(struct stsrole_config *cfg);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
 
+/* Resolves a group name to its gid: 1 when found, 0 when there is no such
+ * group (or NSS cannot say: a role naming it then matches nobody). */
+typedef int stsrole_group_lookup(void *ctx, const char *name, gid_t *gid);
+/* 1 when role's users list names user, or its groups list names a group
+ * whose gid is among gids[0..ngids) (the user's primary and supplementary
+ * groups). */
+int stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids,
+                        int ngids, stsrole_group_lookup *lookup, void *ctx);
+
 #endif
