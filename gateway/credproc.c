@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fdio.h"
 #include "gw_refresh.h"
 
 /* The gateway keeps a request waiting at most GW_CRED_WAIT_MS while it
@@ -82,7 +83,6 @@ ask(const char *path, const char *id, const char *profile, const char *code, cha
     socklen_t plen = sizeof(peer);
     cJSON *o, *it;
     char *req = NULL;
-    ssize_t n;
     int fd, ok;
 
     *len = 0;
@@ -120,14 +120,7 @@ ask(const char *path, const char *id, const char *profile, const char *code, cha
         close(fd);
         return fail("%s: send: %s", path, strerror(errno));
     }
-    while (*len < ANSWER_MAX && memchr(buf, '\n', *len) == NULL) {
-        n = read(fd, buf + *len, ANSWER_MAX - *len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        *len += (size_t)n;
-    }
+    *len = stsrole_read_line(fd, buf, ANSWER_MAX);
     close(fd);
     return 0;
 }
@@ -225,12 +218,12 @@ main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
-    if ((buf = malloc(ANSWER_MAX)) == NULL)
+    if ((buf = malloc(ANSWER_MAX + 1)) == NULL)
         return fail("out of memory");
     rc = ask(path, id, profile, NULL, buf, &len);
     /* One fresh code at most, for a profile that asks for one. */
     if (rc == 0 && profile != NULL && wants_step_up(buf, len)) {
-        explicit_bzero(buf, ANSWER_MAX);
+        explicit_bzero(buf, ANSWER_MAX + 1);
         rc = read_code(profile, code, sizeof(code));
         if (rc == 0)
             rc = ask(path, id, profile, code, buf, &len);
@@ -248,7 +241,7 @@ main(int argc, char **argv)
         rc = fail("stsrole-gatewayd did not answer");
     else
         rc = refused(buf, len);
-    explicit_bzero(buf, ANSWER_MAX);
+    explicit_bzero(buf, ANSWER_MAX + 1);
     free(buf);
     return rc;
 }

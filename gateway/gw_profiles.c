@@ -204,7 +204,10 @@ step_up(struct gw *g, const struct gw_session *s, const char *code, struct stsro
     enum stsrole_replay_verdict verdict = STSROLE_REPLAY_USED;
     int rc;
 
-    rc = stsrole_totp_verify(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window, err);
+    /* The main loop waits for the users file's lock as a login does
+     * (totp_lock_wait). */
+    rc = stsrole_totp_verify(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window,
+                             g->cfg.totp_lock_wait * 1000, NULL, err);
     if (rc != STSROLE_OK || g->cfg.replay_table == NULL)
         return rc;
     rc = stsrole_totp_step(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window, &step, err);

@@ -84,6 +84,7 @@ struct stsrole_config {
     enum stsrole_failmode failmode;
     int duration;
     int totp_window;
+    int totp_lock_wait; /* seconds a login waits for the users file's lock; default 5 */
     int timeout;
     struct stsrole_role *roles; /* [role NAME] sections, then every template's instances */
     size_t n_roles;
