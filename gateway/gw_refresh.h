@@ -19,6 +19,14 @@
  *       alive, and no credential of it was revoked.  While the session's
  *       credential is being minted (a new login, a restarted gateway) the
  *       answer waits, at most GW_CRED_WAIT_MS.
+ *   {"cmd":"credentials","session":"<id>","profile":"<role>"[,"code":"<totp>"]}
+ *       another profile of the session (stsrole.conf(5), PROFILES), with the
+ *       same checks; the gateway mints it on first use when the role is in
+ *       the config and the person may use it.  A step_up = totp role is
+ *       answered {"ok":false,"step_up":"totp",...} until a code is sent.
+ *   {"cmd":"roles","session":"<id>"}
+ *       the profiles the person may use: {"ok":true,"profiles":[{"profile":
+ *       ...,"arn":...,"account":...,"step_up":bool}]}.
  *   {"cmd":"adopt","session":"<id>","AccessKeyId":...,"SecretAccessKey":...,
  *    "SessionToken":...,"Expiration":<epoch>}
  *       from pam_stsrole (uid 0 only): the login's own credential, served

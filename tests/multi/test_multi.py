@@ -126,6 +126,9 @@ def case_session(w):
         a = arns.get(alias, "")
         check(re.match(r"arn:aws:sts::%s:assumed-role/SecurityAuditRole/%s@b1\.[0-9a-f]{16}$"
                        % (acct, w.user.name), a), "profile %s-audit: %r" % (alias, a))
+    # the login's role is the first template role, and its profile is the login's credential
+    check(arns[ALIASES[0]].endswith("." + w.sid[:16]), "profile %s-audit is not the login's "
+          "credential: %s" % (ALIASES[0], arns[ALIASES[0]]))
     print("   %d accounts' audit roles through one login, each as %s" % (len(arns), w.user.name))
     w.ok_session = True
 

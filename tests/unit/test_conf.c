@@ -270,6 +270,8 @@ test_templates(void **state)
     assert_int_equal(r->step_up, 1);
     assert_null(stsrole_config_role(&c, "audit"));
     stsrole_config_free(&c);
+    assert_string_equal(stsrole_template_partition("us-gov-west-1"), "aws-us-gov");
+    assert_string_equal(stsrole_template_partition("eu-west-1"), "aws");
 }
 
 static void
