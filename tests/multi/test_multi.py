@@ -93,7 +93,7 @@ def session_script(w):
         "get-caller-identity --query Arn --output text) && echo \"STEPUP $r\" || echo STEPUP-FAILED; "
         "for a in %(calls)s; do "
         "r=$(%(aws)s --profile $a-audit --endpoint-url %(url)s sts get-caller-identity "
-        "--query Arn --output text 2>&1) && echo \"ARN $a $r\" || echo \"FAILED $a $r\"; done; "
+        "--query Arn --output text 2>&1) && echo \"ARN $a $r\" || echo FAILED $a $r; done; "
         "%(helper)s --socket %(sock)s --session $STSROLE_SESSION_ID --profile %(first)s-incident "
         "2>&1 | sed 's/^/REFUSED /'; "
         "r=$(%(aws)s --profile %(acct)s-breakglass --endpoint-url %(url)s sts "
