@@ -164,8 +164,7 @@ def logout_seconds(b, n_accounts):
         t.join()
     if errors:
         raise RuntimeError("minting: %s" % errors[0])
-    # The login's own credential (account 0): the gateway mints it for a record without one.
-    spawn_ms([b.helper, "--socket", b.socket, "--session", sid], b.user, b.env())
+    # Account 0 is the login's (the record's own credential).
     kids = b.credentials_of(sid)
     t0 = time.time()
     b.close_session(rec)
