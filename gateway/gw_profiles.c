@@ -25,6 +25,9 @@
 #define RETRY_CAP_MS 60000
 #define NSS_BUF 16384
 #define GROUPS_MAX 65536
+/* Wrong step-up codes a session may send before it may send none: the
+ * login's own lockout (pam_faillock) does not see these. */
+#define STEPUP_TRIES 5
 
 /* One request or refresh, copied out of the table so AWS is called
  * without the lock. */
@@ -245,15 +248,31 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
             decide(g, w, NULL, 1, 0);
             return;
         }
-        rc = step_up(g, s, w->code, &err);
+        pthread_mutex_lock(&r->mu);
+        e = gw_rtab_find(r, w->id);
+        permanent = e != NULL && e->stepup_failures >= STEPUP_TRIES;
+        pthread_mutex_unlock(&r->mu);
+        if (permanent)
+            rc = stsrole_fail(&err, STSROLE_E_DENIED,
+                              "%d wrong codes in this session already: log in again", STEPUP_TRIES);
+        else
+            rc = step_up(g, s, w->code, &err);
         stsrole_wipe(w->code, sizeof(w->code));
+        if (rc != STSROLE_OK && !permanent) {
+            pthread_mutex_lock(&r->mu);
+            if ((e = gw_rtab_find(r, w->id)) != NULL)
+                e->stepup_failures++;
+            pthread_mutex_unlock(&r->mu);
+        }
         snprintf(detail, sizeof(detail), "step-up for profile %s: %s", w->name,
                  rc == STSROLE_OK ? "code accepted" : err.msg);
         gw_audit(g, rc == STSROLE_OK ? "stepup.ok" : "stepup.failed", s, role->arn,
                  rc == STSROLE_OK ? "ok" : "error", "", detail);
         if (rc != STSROLE_OK) {
-            snprintf(why, sizeof(why), "the verification code for profile %s was not accepted (%s)",
-                     w->name, stsrole_status_name(err.status));
+            snprintf(why, sizeof(why),
+                     "the verification code for profile %.127s was not accepted "
+                     "(%.200s)",
+                     w->name, err.msg);
             decide(g, w, why, 0, 0);
             return;
         }

@@ -27,6 +27,10 @@
 /* Roles (accounts) revoked at once: a logout that touched 100 accounts
  * costs about 100 / REVOKE_THREADS round trips, not 100. */
 #define REVOKE_THREADS 16
+/* Roles read back from IAM per turn of the main loop: with templates a
+ * bastion has hundreds, and the loop must keep serving meanwhile
+ * (gw_next_wakeup_ms brings it straight back for the rest). */
+#define MAINTAIN_PER_STEP 8
 
 /* One IAM conversation about one role: whom on_retry audits, and the lock
  * the revocation threads share (NULL on the main thread alone).  Holding
@@ -980,15 +984,16 @@ roles_maintain(struct gw *g, int64_t now)
     struct stsrole_live *live;
     struct stsrole_creds rcreds;
     char request_id[128];
-    size_t i, n_live;
+    size_t i, n_live, done;
     int wrote;
 
-    for (i = 0; i < g->n_roles; i++) {
+    for (i = 0, done = 0; i < g->n_roles && done < MAINTAIN_PER_STEP; i++) {
         struct gw_role *r = g->roles[i];
         struct rv_call call = {g, NULL, 0, r, NULL};
 
         if ((r->synced && !r->dirty) || r->next_try_ms > now)
             continue;
+        done++;
         if (gw_conf_role_by_arn(g, r->arn) == NULL)
             continue; /* no revoker to write with; kept for status */
         stsrole_error_clear(&err);

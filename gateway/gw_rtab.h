@@ -53,7 +53,8 @@ struct rentry {
     char role_name[128]; /* the login's role: that profile is the session's own credential */
     struct rprofile **prof;
     size_t n_prof;
-    char *roles; /* the answer to "roles": {"ok":true,"profiles":[...]}, one line */
+    char *roles;         /* the answer to "roles": {"ok":true,"profiles":[...]}, one line */
+    int stepup_failures; /* main thread: refused step-up codes of this session */
     /* main thread */
     int64_t next_try_ms;
     int attempts;

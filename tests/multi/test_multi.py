@@ -88,7 +88,10 @@ def session_script(w):
     return (
         "echo SID=$STSROLE_SESSION_ID PROFILE=$AWS_PROFILE; "
         "%(ctl)s roles | sed 's/^/ROLE /'; "
-        # first, while the code computed at the login is fresh
+        # a wrong code first, then the right one, while the code computed at the login is fresh
+        "%(helper)s --socket %(sock)s --session $STSROLE_SESSION_ID --profile %(acct)s-breakglass "
+        ">/dev/null 2>/tmp/multi-wrong.$$; sed 's/^/WRONG /' /tmp/multi-wrong.$$; "
+        "rm -f /tmp/multi-wrong.$$; "
         "r=$(%(aws)s --profile %(acct)s-breakglass --endpoint-url %(url)s sts "
         "get-caller-identity --query Arn --output text) && echo \"STEPUP $r\" || echo STEPUP-FAILED; "
         "for a in %(calls)s; do "
@@ -105,7 +108,9 @@ def session_script(w):
 
 def case_session(w):
     from sshdtest import PROMPTS, ssh_login, totp
-    answers = [totp(w.user.secret), totp(w.user.secret, 1)]
+    good = totp(w.user.secret, 1)
+    wrong = "%06d" % ((int(good) + 500000) % 1000000)
+    answers = [totp(w.user.secret), wrong, good]
     r = ssh_login(w.ssh_cfg, "bastion", answers, session_script(w), ssh_args=["-tt"],
                   timeout=600, prompts=PROMPTS + (STEP_UP_PROMPT,))
     out = r.out.replace("\r", "")
@@ -153,10 +158,12 @@ def case_step_up(w):
     check(again == a or again.startswith("arn:aws:sts::%s:assumed-role/BreakGlassRole/"
                                          % ACCOUNTS[0]), "second call asked again: %s" % again)
     prompts = [p for p in w.prompts if re.match(STEP_UP_PROMPT, p)]
-    check(prompts == ["verification code for profile %s-breakglass: " % ACCOUNTS[0]],
+    check(prompts == ["verification code for profile %s-breakglass: " % ACCOUNTS[0]] * 2,
           "step-up prompts: %s" % w.prompts)
+    wrong = re.findall(r"^WRONG (.*)$", w.out, re.M)
+    check(any("was not accepted" in ln for ln in wrong), "a wrong code: %s" % wrong)
     ev = [e["event"] for e in audit_lines(w.audit) if e["event"].startswith("stepup.")]
-    check(ev == ["stepup.ok"], "audit: %s" % ev)
+    check(ev == ["stepup.failed", "stepup.ok"], "audit: %s" % ev)
 
 
 def deny_sids(w, account, role):
@@ -271,7 +278,8 @@ def main():
             suite.case("a role the person may not use is refused by the gateway (and audited)",
                        case_refused, w)
             suite.case("step_up = totp: the first use asks for a fresh code on the terminal, "
-                       "the gateway verifies it; the next use does not ask", case_step_up, w)
+                       "the gateway refuses a wrong one and takes the right one; the next use "
+                       "does not ask", case_step_up, w)
             suite.case("logout: every account's deny names the session's stsrole:sid; the "
                        "audit log names each account", case_logout, w)
             gw.stop()
