@@ -20,6 +20,8 @@ int ctl_revoke(int argc, char **argv, const char *config_path);
 int ctl_audit(int argc, char **argv, const char *config_path);
 int ctl_status(int argc, char **argv, const char *config_path);
 int ctl_roles(int argc, char **argv, const char *config_path);
+int ctl_reconcile(int argc, char **argv, const char *config_path);
+int ctl_report(int argc, char **argv, const char *config_path);
 
 /* Maps a library status to the exit codes above. */
 int ctl_exit_for(int status);
