@@ -416,14 +416,17 @@ test_templates(void **state)
     const struct stsrole_role *r;
 
     (void)state;
-    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = cn-north-1\n" ROLE TMPL
-                                          "accounts = 111111111111, 222222222222\n"
-                                          "duration = 1800\ntag.Team = sec\n"
-                                          "[roles bg]\narn = arn:aws:iam::${account}:role/"
-                                          "B-${alias}\nusers = bob\nstep_up = totp\n"
-                                          "accounts = 333333333333\n",
-                                          "t.conf", &c, &e),
-                     STSROLE_OK);
+    /* Every role ARN is in the region's partition (aws-cn here). */
+    assert_int_equal(
+        stsrole_config_parse("[stsrole]\nregion = cn-north-1\n"
+                             "[role a]\narn = arn:aws-cn:iam::1:role/A\nusers = u\n" TMPL
+                             "accounts = 111111111111, 222222222222\n"
+                             "duration = 1800\ntag.Team = sec\n"
+                             "[roles bg]\narn = arn:${partition}:iam::${account}:role/"
+                             "B-${alias}\nusers = bob\nstep_up = totp\n"
+                             "accounts = 333333333333\n",
+                             "t.conf", &c, &e),
+        STSROLE_OK);
     assert_int_equal(c.n_roles, 4);
     assert_string_equal(c.roles[0].name, "a");
     assert_null(c.roles[0].template_name);
@@ -441,7 +444,7 @@ test_templates(void **state)
     assert_int_equal(r->step_up, 0);
     r = stsrole_config_role(&c, "333333333333-bg");
     assert_non_null(r);
-    assert_string_equal(r->arn, "arn:aws:iam::333333333333:role/B-333333333333");
+    assert_string_equal(r->arn, "arn:aws-cn:iam::333333333333:role/B-333333333333");
     assert_null(r->revoker_arn);
     assert_int_equal(r->step_up, 1);
     assert_null(stsrole_config_role(&c, "audit"));
