@@ -25,6 +25,8 @@ usage(FILE *f)
             "  audit verify [FILE...]\n"
             "                      check the audit log's hash chain (several files: oldest first)\n"
             "  status [--json]     gateway health, queue depth, policy budget per role\n"
+            "  doctor [--json] [--sshd-config PATH] [--pam-service NAME]\n"
+            "                      check the live bastion, one line per check (read-only)\n"
             "\n"
             "options:\n"
             "  --config PATH       configuration file (default %s)\n"
@@ -78,7 +80,7 @@ main(int argc, char **argv)
         int (*fn)(int, char **, const char *);
     } cmds[] = {
         {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
-        {"audit", ctl_audit},   {"status", ctl_status},
+        {"audit", ctl_audit},   {"status", ctl_status},     {"doctor", ctl_doctor},
     };
     const char *config = NULL;
     size_t i;

@@ -144,6 +144,8 @@ on_header(char *data, size_t size, size_t nmemb, void *userp)
          sizeof(((struct stsrole_http_response *)0)->request_id)},
         {"x-amz-request-id:", offsetof(struct stsrole_http_response, request_id),
          sizeof(((struct stsrole_http_response *)0)->request_id)},
+        {"date:", offsetof(struct stsrole_http_response, date),
+         sizeof(((struct stsrole_http_response *)0)->date)},
     };
     size_t i;
 

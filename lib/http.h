@@ -28,6 +28,7 @@ struct stsrole_http_response {
     long status;
     char content_type[128];
     char request_id[128]; /* x-amzn-RequestId or x-amz-request-id */
+    char date[64];        /* the Date header, as sent (stsrolectl doctor's clock check) */
     struct stsrole_buf body;
 };
 
