@@ -594,11 +594,15 @@ check_clock(struct doctor *d, const struct stsrole_config *cfg,
         return;
     }
     off = (double)date - (t0 + t1) / 2;
-    report(d, "clock", off <= CLOCK_MAX_SKEW && off >= -CLOCK_MAX_SKEW,
-           "synchronise the clock (chrony or systemd-timesyncd with the Amazon Time Sync "
-           "Service, 169.254.169.123)",
-           "this clock is %.0f s %s STS's Date (limit %d s: TOTP steps are 30 s)",
-           off < 0 ? -off : off, off > 0 ? "behind" : "ahead of", CLOCK_MAX_SKEW);
+    if (off <= CLOCK_MAX_SKEW && off >= -CLOCK_MAX_SKEW)
+        report(d, "clock", 1, "", "within %.0f s of STS's Date (limit %d s: TOTP steps are 30 s)",
+               off < 0 ? -off : off, CLOCK_MAX_SKEW);
+    else
+        report(d, "clock", 0,
+               "synchronise the clock (chrony or systemd-timesyncd with the Amazon Time Sync "
+               "Service, 169.254.169.123)",
+               "this clock is %.0f s %s STS's Date (limit %d s: TOTP steps are 30 s)",
+               off < 0 ? -off : off, off > 0 ? "behind" : "ahead of", CLOCK_MAX_SKEW);
 }
 
 static void
