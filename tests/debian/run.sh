@@ -30,7 +30,7 @@ tmp=$(mktemp -d /tmp/stsrole-deb.XXXXXX)
 cleanup() {
     for p in stsrole-gateway libpam-stsrole; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "installed" &&
-            dpkg --purge "$p" >/dev/null 2>&1
+            apt-get -y -q -o DPkg::Lock::Timeout=300 purge "$p" >/dev/null 2>&1
     done
     rm -rf "$tmp"
 }
@@ -68,10 +68,13 @@ leftovers() {
 }
 before_sums=$(sums)
 before=$(leftovers)
-if dpkg -i "${debs[@]}" >"$tmp/install.log" 2>&1; then
-    ok "dpkg -i installs both packages"
+# apt-get rather than dpkg -i: it waits for the dpkg lock (other jobs may hold it) and
+# resolves the packages' dependencies.
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300 "$@"; }
+if apt_get install "${debs[@]}" >"$tmp/install.log" 2>&1; then
+    ok "apt-get install ./PACKAGE.deb installs both packages"
 else
-    bad "dpkg -i failed:"; cat "$tmp/install.log"; exit 1
+    bad "apt-get install failed:"; cat "$tmp/install.log"; exit 1
 fi
 mode() { stat -c '%U:%G %a' "$1" 2>/dev/null || echo missing; }
 check_mode() { # path want
@@ -113,8 +116,8 @@ case $? in
 esac
 
 # -- purge: nothing left behind -----------------------------------------------------------
-if dpkg --purge stsrole-gateway libpam-stsrole >"$tmp/purge.log" 2>&1; then
-    ok "dpkg --purge removes both packages"
+if apt_get purge stsrole-gateway libpam-stsrole >"$tmp/purge.log" 2>&1; then
+    ok "apt-get purge removes both packages"
 else
     bad "dpkg --purge failed:"; cat "$tmp/purge.log"
 fi
