@@ -217,6 +217,9 @@ parse_line(char *line, const char *name, int lineno, int depth, int only_type,
     {
         const char *base = strrchr(f[2], '/');
         base = base ? base + 1 : f[2];
+        if (*base == '\0')
+            return stsrole_fail(err, STSROLE_E_CONFIG, "%s: module path '%.60s' names no file",
+                                e.origin, f[2]);
         if (copy_field(e.module, sizeof(e.module), base, strlen(base)) != 0 ||
             copy_field(e.args, sizeof(e.args), args, strlen(args)) != 0)
             return stsrole_fail(err, STSROLE_E_CONFIG, "%s: module or arguments too long",

@@ -186,6 +186,10 @@ test_pam_syntax(void **state)
     assert_int_equal(
         stsrole_pam_stack_parse("auth [success=1 pam_unix.so\n", "x", loader, NULL, &s, &err),
         STSROLE_E_CONFIG);
+    assert_int_equal(
+        stsrole_pam_stack_parse("auth required /lib/security/\n", "x", loader, NULL, &s, &err),
+        STSROLE_E_CONFIG);
+    assert_non_null(strstr(err.msg, "names no file"));
     assert_int_equal(stsrole_pam_stack_parse("@include missing\n", "x", loader, NULL, &s, &err),
                      STSROLE_E_NOTFOUND);
     assert_int_equal(stsrole_pam_stack_parse("@include loop\n", "x", loader, NULL, &s, &err),
