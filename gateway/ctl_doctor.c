@@ -378,8 +378,43 @@ pam_load(void *ctx, const char *name, char **text, struct stsrole_error *err)
     return *text != NULL ? STSROLE_OK : stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
 }
 
+/* Every pam_stsrole line reads the configuration this run checks. */
 static void
-check_pam(struct doctor *d, const char *service)
+check_pam_config(struct doctor *d, const struct stsrole_pam_stack *s, const char *config)
+{
+    char want[PATH_MAX], got[PATH_MAX], used[PATH_MAX];
+    size_t i;
+
+    if (realpath(config, want) == NULL)
+        snprintf(want, sizeof(want), "%s", config);
+    for (i = 0; i < s->n; i++) {
+        const char *a = s->v[i].args, *c = NULL;
+
+        if (strcmp(s->v[i].module, "pam_stsrole.so") != 0)
+            continue;
+        for (; *a != '\0'; a += strcspn(a, " \t")) {
+            a += strspn(a, " \t");
+            if (strncmp(a, "conf=", 5) == 0)
+                c = a + 5;
+        }
+        if (c != NULL)
+            snprintf(used, sizeof(used), "%.*s", (int)strcspn(c, " \t"), c);
+        else
+            snprintf(used, sizeof(used), "%s", STSROLE_DEFAULT_CONF);
+        if (realpath(used, got) == NULL)
+            snprintf(got, sizeof(got), "%s", used);
+        if (strcmp(got, want) != 0) {
+            report(d, "pam.config", 0, "run stsrolectl doctor --config with that file",
+                   "pam_stsrole (%s) reads %s, not %s, which this run checked", s->v[i].origin,
+                   used, config);
+            return;
+        }
+    }
+    report(d, "pam.config", 1, "", "every pam_stsrole line reads %s", config);
+}
+
+static void
+check_pam(struct doctor *d, const char *service, const char *config)
 {
     struct pam_ctx ctx = {"/etc/pam.d"};
     struct stsrole_pam_stack s;
@@ -397,11 +432,12 @@ check_pam(struct doctor *d, const char *service)
     if (pam_load(&ctx, service, &text, &err) != STSROLE_OK ||
         stsrole_pam_stack_parse(text, service, pam_load, &ctx, &s, &err) != STSROLE_OK) {
         free(text);
-        report(d, "pam.auth", 0, "fix /etc/pam.d/%s (pam.d(5))", "/etc/pam.d/%s: %s", service,
-               err.msg);
+        snprintf(fix, sizeof(fix), "fix /etc/pam.d/%s (pam.d(5)): root-owned, 0644", service);
+        report(d, "pam.auth", 0, fix, "/etc/pam.d/%s: %s", service, err.msg);
         report(d, "pam.faillock", 0, "fix the service file first", "not checked");
         report(d, "pam.skip", 0, "fix the service file first", "not checked");
         report(d, "pam.session", 0, "fix the service file first", "not checked");
+        report(d, "pam.config", 0, "fix the service file first", "not checked");
         return;
     }
     free(text);
@@ -425,6 +461,7 @@ check_pam(struct doctor *d, const char *service)
              where);
     report(d, "pam.session", v.session[0] == '\0', fix, "%s",
            v.session[0] ? v.session : "pam_stsrole opens and closes every session");
+    check_pam_config(d, &s, config);
     stsrole_pam_stack_free(&s);
 }
 
@@ -900,7 +937,7 @@ ctl_doctor(int argc, char **argv, const char *config_path)
     else
         not_checked(&d, "usersfile");
     check_sshd(&d, sshd, sshd_config);
-    check_pam(&d, service);
+    check_pam(&d, service, config_path ? config_path : STSROLE_DEFAULT_CONF);
     check_imds(&d, loaded ? &cfg : NULL);
     if (loaded && stsrole_http_global_init(&err) == STSROLE_OK) {
         stsrole_config_http(&cfg, &http);

@@ -104,6 +104,7 @@ def run(suite, lab, m, service):
         want = ["config.path", "config.syntax", "config.roles", "usersfile", "sshd.usepam",
                 "sshd.authenticationmethods", "sshd.permituserenvironment",
                 "sshd.exposeauthinfo", "pam.auth", "pam.faillock", "pam.skip", "pam.session",
+                "pam.config",
                 "aws.base", "aws.role:audit", "aws.revoker:audit"]
         bad = [checks.get(n, {"check": n, "detail": "absent"}) for n in want
                if not checks.get(n, {}).get("ok")]

@@ -179,7 +179,10 @@ class Bastion:
                 "PidFile %s" % os.path.join(self.root, "sshd.pid")]
         write(self.sshd_config, "\n".join(base + lines) + "\n", 0o644)
 
-    def write_pam(self, lines):
+    def write_pam(self, lines, conf=None):
+        """The stack; pam_stsrole lines get conf= this bastion's configuration (or conf)."""
+        lines = [ln.replace("pam_stsrole.so", "pam_stsrole.so conf=%s" % (conf or self.conf))
+                 for ln in lines]
         write("/etc/pam.d/%s" % self.service,
               "# created by stsrole tests/doctor; removed when the test ends\n"
               + "\n".join(lines) + "\n", 0o644)
@@ -251,7 +254,8 @@ def main():
                 want = {"config.path", "config.syntax", "config.roles", "usersfile",
                         "sshd.usepam", "sshd.authenticationmethods",
                         "sshd.permituserenvironment", "sshd.exposeauthinfo", "pam.auth",
-                        "pam.faillock", "pam.skip", "pam.session", "imds", "clock", "aws.base",
+                        "pam.faillock", "pam.skip", "pam.session", "pam.config", "imds", "clock",
+                        "aws.base",
                         "aws.role:audit", "aws.revoker:audit", "aws.budget:audit", "gateway"}
                 check(want <= set(checks), "missing checks: %s" % (want - set(checks)))
                 check(rc == 0 and doc["ok"] is True and doc["failed"] == 0, "exit %d" % rc)
@@ -320,6 +324,8 @@ def main():
             broken("pam.skip", lambda: b.write_pam(["auth sufficient pam_permit.so"] + GOOD_PAM),
                    "pam_permit.so")
             broken("pam.session", lambda: b.write_pam(GOOD_PAM[:-1]), "not in the session stack")
+            broken("pam.config", lambda: b.write_pam(GOOD_PAM, conf="/etc/stsrole/other.conf"),
+                   "reads /etc/stsrole/other.conf")
 
             # -- IMDS as nobody
             def imds_open():
