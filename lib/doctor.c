@@ -1,4 +1,4 @@
-/* doctor.c: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, HTTP dates.
+/* doctor.c: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, STS answers. */
  */
 #include "config.h"
 
@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -440,44 +439,6 @@ stsrole_pam_judge(const struct stsrole_pam_stack *s, const char *module,
         snprintf(v->session, sizeof(v->session),
                  "%s (%s) is '%s' in session: failmode = secure could not refuse the session",
                  module, s->v[sess].origin, s->v[sess].control);
-}
-
-/* -- the clock ---------------------------------------------------------------------------- */
-
-int
-stsrole_http_date_parse(const char *s, int64_t *epoch)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    char wd[4], mon[4], zone[4];
-    int d, y, h, mi, sec, n = 0, ok = 0;
-    const char *m;
-    struct tm tm;
-    size_t i;
-    time_t t;
-
-    if (s == NULL || strlen(s) != 29 ||
-        sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", wd, &d, mon, &y, &h, &mi,
-               &sec, zone, &n) != 8 ||
-        n != 29 || strcmp(zone, "GMT") != 0)
-        return -1;
-    for (i = 0; i < 7; i++)
-        ok |= strcmp(wd, days[i]) == 0;
-    m = strstr(months, mon);
-    if (!ok || m == NULL || (m - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || h > 23 ||
-        mi > 59 || sec > 60)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = (int)((m - months) / 3);
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_mday != d)
-        return -1;
-    *epoch = (int64_t)t;
-    return 0;
 }
 
 /* -- STS ---------------------------------------------------------------------------------- */

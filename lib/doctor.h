@@ -1,4 +1,4 @@
-/* doctor.h: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, HTTP dates.
+/* doctor.h: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, STS answers. */
  */
 #ifndef STSROLE_DOCTOR_H
 #define STSROLE_DOCTOR_H
@@ -88,12 +88,6 @@ struct stsrole_pam_verdict {
  */
 void stsrole_pam_judge(const struct stsrole_pam_stack *s, const char *module,
                        struct stsrole_pam_verdict *v);
-
-/* -- the clock ---------------------------------------------------------------------------- */
-
-/* Parses an HTTP Date header in RFC 9110's IMF-fixdate form ("Sun, 06 Nov
- * 1994 08:49:37 GMT") into epoch seconds; returns 0 on success. */
-int stsrole_http_date_parse(const char *s, int64_t *epoch);
 
 /* -- STS ---------------------------------------------------------------------------------- */
 

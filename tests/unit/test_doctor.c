@@ -1,5 +1,5 @@
 /* test_doctor.c: doctor's pure judgements: sshd -T values, AuthenticationMethods, PAM stacks,
- * HTTP dates, GetCallerIdentity's Arn, users-file lint. */
+GetCallerIdentity's Arn, users-file lint. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -208,24 +208,6 @@ test_pam_syntax(void **state)
 }
 
 static void
-test_http_date(void **state)
-{
-    int64_t t;
-
-    (void)state;
-    assert_int_equal(stsrole_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
-    assert_int_equal(t, 784111777);
-    assert_int_equal(stsrole_http_date_parse("Sat, 05 Dec 2026 12:00:15 GMT", &t), 0);
-    assert_int_equal(t, 1796472015);
-    assert_int_equal(stsrole_http_date_parse("Sun, 06 Nov 1994 08:49:37 UTC", &t), -1);
-    assert_int_equal(stsrole_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t), -1);
-    assert_int_equal(stsrole_http_date_parse("Sun, 31 Feb 1994 08:49:37 GMT", &t), -1);
-    assert_int_equal(stsrole_http_date_parse("Sun, 06 Xyz 1994 08:49:37 GMT", &t), -1);
-    assert_int_equal(stsrole_http_date_parse("", &t), -1);
-    assert_int_equal(stsrole_http_date_parse(NULL, &t), -1);
-}
-
-static void
 test_caller_arn(void **state)
 {
     static const char xml[] =
@@ -264,10 +246,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sshd_value), cmocka_unit_test(test_authmethods),
-        cmocka_unit_test(test_pam_good),   cmocka_unit_test(test_pam_broken),
-        cmocka_unit_test(test_pam_syntax), cmocka_unit_test(test_http_date),
-        cmocka_unit_test(test_caller_arn), cmocka_unit_test(test_usersfile_lint),
+        cmocka_unit_test(test_sshd_value),     cmocka_unit_test(test_authmethods),
+        cmocka_unit_test(test_pam_good),       cmocka_unit_test(test_pam_broken),
+        cmocka_unit_test(test_pam_syntax),     cmocka_unit_test(test_caller_arn),
+        cmocka_unit_test(test_usersfile_lint),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
