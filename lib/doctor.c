@@ -1,5 +1,4 @@
-/* doctor.c: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, STS answers. */
- */
+/* doctor.c: what `stsrolectl doctor` judges, purely: sshd -T, the PAM stack, STS answers. */
 #include "config.h"
 
 #include <ctype.h>

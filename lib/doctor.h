@@ -1,5 +1,4 @@
-/* doctor.h: pure judgements behind `stsrolectl doctor`: sshd -T output, the PAM stack, STS answers. */
- */
+/* doctor.h: what `stsrolectl doctor` judges, purely: sshd -T, the PAM stack, STS answers. */
 #ifndef STSROLE_DOCTOR_H
 #define STSROLE_DOCTOR_H
 
