@@ -53,13 +53,17 @@ static void report(struct doctor *d, const char *name, int ok, const char *fix, 
 static void
 report(struct doctor *d, const char *name, int ok, const char *fix, const char *fmt, ...)
 {
-    char detail[1536];
+    char detail[1536], *p;
     va_list ap;
     cJSON *o;
 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
+    /* One line per check, whatever an answer from the network held. */
+    for (p = detail; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
     if (!ok)
         d->failed++;
     if (d->json) {
