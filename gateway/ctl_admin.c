@@ -16,10 +16,12 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "client.h"
 #include "conf.h"
 #include "ctl.h"
 #include "ddb.h"
 #include "gwproto.h"
+#include "registry.h"
 
 /* A revocation may wait on AWS (retries within 15 s per call). */
 #define CTL_TIMEOUT_S 120
@@ -192,14 +194,14 @@ fleet_sessions(const char *config_path, int json)
         stsrole_config_free(&cfg);
         return CTL_EXIT_CONFIG;
     }
-    stsrole_config_http(&cfg, &http);
+    stsrole_client_http(&cfg, &http);
     if ((rc = stsrole_http_global_init(&err)) != STSROLE_OK ||
-        (rc = stsrole_config_provider(&cfg, &http, &base, &err)) != STSROLE_OK) {
+        (rc = stsrole_client_provider(&cfg, &http, &base, &err)) != STSROLE_OK) {
         fprintf(stderr, "stsrolectl: %s\n", err.msg);
         stsrole_config_free(&cfg);
         return ctl_exit_for(rc);
     }
-    stsrole_ddb_client(&c, &cfg, &http, &base);
+    stsrole_client_ddb(&c, &cfg, &http, &base);
     rc = stsrole_registry_list(&c, cfg.registry_table, NULL, (int64_t)time(NULL), &list, &n,
                                &skipped, &err);
     stsrole_creds_provider_free(&base);

@@ -9,10 +9,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "assume.h"
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"
+#include "mint.h"
+#include "session.h"
 
 static int
 fail(const char *what, const struct stsrole_error *err)

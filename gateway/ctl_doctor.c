@@ -22,13 +22,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "assume.h"
+#include "client.h"
 #include "conf.h"
 #include "ctl.h"
 #include "doctor.h"
 #include "iam.h"
+#include "mint.h"
 #include "policy.h"
 #include "safefile.h"
+#include "session.h"
 #include "totp.h"
 
 #define SSHD_T_MAX (256 * 1024)
@@ -664,11 +666,11 @@ check_base(struct doctor *d, const struct stsrole_config *cfg,
     char arn[256];
 
     *base_ok = 0;
-    if (stsrole_config_provider(cfg, http, base, &err) != STSROLE_OK) {
+    if (stsrole_client_provider(cfg, http, base, &err) != STSROLE_OK) {
         report(d, "aws.base", 0, "check credentials = in stsrole.conf", "%s", err.msg);
         return;
     }
-    stsrole_config_client(cfg, http, base, "sts", cfg->sts_endpoint, &c);
+    stsrole_client_aws(cfg, http, base, "sts", cfg->sts_endpoint, &c);
     if (stsrole_aws_query(&c, "Action=GetCallerIdentity&Version=2011-06-15", &resp, &err) !=
         STSROLE_OK) {
         report(d, "aws.base", 0,
@@ -697,14 +699,14 @@ check_role(struct doctor *d, const struct stsrole_config *cfg,
 
     snprintf(name, sizeof(name), "aws.role:%.30s", r->name);
     if (stsrole_session_id(sid, &err) != STSROLE_OK ||
-        stsrole_person_params(cfg, r, DOCTOR_USER, sid, sid, tags, session, &ap, &err) !=
+        stsrole_mint_params(cfg, r, DOCTOR_USER, sid, sid, tags, session, &ap, &err) !=
             STSROLE_OK) {
         report(d, name, 0, "fix the role's section", "%s", err.msg);
         return;
     }
     ap.duration = DRY_RUN_DURATION;
-    stsrole_config_client(cfg, http, base, "sts", cfg->sts_endpoint, &c);
-    if (stsrole_assume_role(&c, &ap, &a, request_id, &err) != STSROLE_OK) {
+    stsrole_client_aws(cfg, http, base, "sts", cfg->sts_endpoint, &c);
+    if (stsrole_mint_assume(&c, &ap, &a, request_id, &err) != STSROLE_OK) {
         report(d, name, 0,
                "let the bastion's principal assume the role with SourceIdentity and session tags "
                "(examples/aws/iam/workload-trust-policy.json)",
@@ -762,8 +764,8 @@ check_revoker(struct doctor *d, const struct stsrole_config *cfg,
     ap.role_arn = r->revoker_arn;
     ap.session_name = session;
     ap.duration = DRY_RUN_DURATION;
-    stsrole_config_client(cfg, http, base, "sts", cfg->sts_endpoint, &c);
-    if (stsrole_assume_role(&c, &ap, &a, request_id, &err) != STSROLE_OK) {
+    stsrole_client_aws(cfg, http, base, "sts", cfg->sts_endpoint, &c);
+    if (stsrole_mint_assume(&c, &ap, &a, request_id, &err) != STSROLE_OK) {
         report(d, name, 0,
                "let the bastion assume the revoker (examples/aws/iam/revoker-trust-policy.json)",
                "AssumeRole %s: %s", r->revoker_arn, err.msg);
@@ -943,7 +945,7 @@ ctl_doctor(int argc, char **argv, const char *config_path)
     check_pam(&d, service, config_path ? config_path : STSROLE_DEFAULT_CONF);
     check_imds(&d, loaded ? &cfg : NULL);
     if (loaded && stsrole_http_global_init(&err) == STSROLE_OK) {
-        stsrole_config_http(&cfg, &http);
+        stsrole_client_http(&cfg, &http);
         check_clock(&d, &cfg, &http);
         check_base(&d, &cfg, &http, &base, &base_ok);
         for (i = 0; i < cfg.n_roles; i++) {

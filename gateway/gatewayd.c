@@ -27,99 +27,6 @@
 #define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
 #define DEFAULT_RECONCILE 10 /* seconds between full scans of the session records */
 
-static int log_journal; /* stderr is the journal: use sd-daemon(3) priority prefixes */
-
-int64_t
-gw_now(void)
-{
-    return (int64_t)time(NULL);
-}
-
-int64_t
-gw_now_ms(void)
-{
-    struct timespec ts;
-
-    /* A failed clock_gettime leaves ts unset (as lib/aws.c's real_now_ms knows). */
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return (int64_t)time(NULL) * 1000;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-gw_mono_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return (int64_t)time(NULL) * 1000;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-gw_log(int prio, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (log_journal)
-        fprintf(stderr, "<%d>%s\n", prio, msg);
-    else
-        fprintf(stderr, "stsrole-gatewayd: %s\n", msg);
-}
-
-int
-gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
-         const char *outcome, const char *request_id, const char *detail)
-{
-    struct stsrole_audit_record r;
-    struct stsrole_error err;
-    char account[13], summary[1024];
-
-    memset(&r, 0, sizeof(r));
-    r.event = event;
-    r.uid = -1;
-    if (s != NULL) {
-        r.user = s->rec.user;
-        r.uid = s->remote ? -1 : (long long)s->rec.uid;
-        r.rhost = s->rec.rhost;
-        r.tty = s->rec.tty;
-        r.session_id = s->rec.session_id;
-        r.role_arn = s->rec.role_arn;
-        r.session_name = s->rec.session_name;
-        r.source_identity = s->rec.source_identity;
-        r.access_key_id = s->rec.access_key_id;
-        r.expiration = s->rec.expiration;
-        r.aws_request_id = s->rec.aws_request_id;
-    }
-    if (role_arn != NULL)
-        r.role_arn = role_arn;
-    if (r.role_arn != NULL) {
-        stsrole_arn_account(r.role_arn, account);
-        r.account = account[0] ? account : NULL;
-    }
-    if (request_id != NULL)
-        r.aws_request_id = request_id[0] ? request_id : NULL;
-    r.outcome = outcome;
-    r.detail = detail;
-    if (!g->audit_open ||
-        stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err) != STSROLE_OK) {
-        gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
-               s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
-        g->audit_broken = 1;
-        return -1;
-    }
-    g->audit_broken = 0;
-    gw_ship_appended(g);
-    stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
-    syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
-           "%s", summary);
-    return 0;
-}
-
 static void
 usage(FILE *f)
 {
@@ -240,8 +147,8 @@ setup_base(struct gw *g)
 {
     struct stsrole_error err;
 
-    stsrole_config_http(&g->cfg, &g->http);
-    if (stsrole_config_provider(&g->cfg, &g->http, &g->base, &err) != STSROLE_OK) {
+    stsrole_client_http(&g->cfg, &g->http);
+    if (stsrole_client_provider(&g->cfg, &g->http, &g->base, &err) != STSROLE_OK) {
         gw_log(LOG_ERR, "base credentials: %s", err.msg);
         return -1;
     }
@@ -393,13 +300,13 @@ run(struct gw *g)
         gw_revoke_due(g, 0);
         gw_sessions_step(g);
         gw_prune(g);
-        gw_fleet_step(g);
+        gw_registry_step(g);
         gw_ship_step(g);
         notify_status(g);
         now = gw_mono_ms();
         wake = gw_next_wakeup_ms(g);
-        if (gw_fleet_next_ms(g) < wake)
-            wake = gw_fleet_next_ms(g);
+        if (gw_registry_next_ms(g) < wake)
+            wake = gw_registry_next_ms(g);
         if (g->next_reconcile_ms < wake)
             wake = g->next_reconcile_ms;
         if (gw_refresh_next_ms(g) < wake)
@@ -420,7 +327,7 @@ run(struct gw *g)
         pfd[1] = (struct pollfd){.fd = g->inotify_fd, .events = POLLIN};
         pfd[2] = (struct pollfd){.fd = g->sock_fd, .events = POLLIN};
         pfd[3] = (struct pollfd){.fd = gw_ship_fd(g), .events = POLLIN};
-        pfd[4] = (struct pollfd){.fd = gw_refresh_fd(g), .events = POLLIN};
+        pfd[4] = (struct pollfd){.fd = gw_credsock_fd(g), .events = POLLIN};
         if (poll(pfd, 5, timeout) < 0 && errno != EINTR) {
             gw_log(LOG_ERR, "poll: %s", strerror(errno));
             break;
@@ -475,6 +382,7 @@ main(int argc, char **argv)
     g.skew = DEFAULT_SKEW;
     g.reconcile_s = DEFAULT_RECONCILE;
     g.inotify_fd = g.sock_fd = g.signal_fd = g.lock_fd = -1;
+    g.audit_appended = gw_ship_appended;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -503,7 +411,7 @@ main(int argc, char **argv)
         usage(stderr);
         return 64;
     }
-    log_journal = getenv("JOURNAL_STREAM") != NULL;
+    gw_log_init();
     openlog("stsrole-gatewayd", LOG_PID, LOG_AUTHPRIV);
     umask(077);
     if (load_config(g.config_path, &g.cfg) != 0)
@@ -531,7 +439,7 @@ main(int argc, char **argv)
     gw_audit(&g, "gateway.start", NULL, NULL, g.audit.tail_ok ? "ok" : "error", NULL, detail);
     if (gw_ship_start(&g) != 0)
         gw_log(LOG_ERR, "audit shipping is off: it could not start");
-    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0 || gw_refresh_start(&g) != 0)
+    if (gw_sessions_watch(&g) != 0 || gw_ctl_listen(&g) != 0 || gw_credsock_start(&g) != 0)
         goto out;
     gw_sessions_scan(&g);
     g.next_reconcile_ms = gw_mono_ms() + (int64_t)g.reconcile_s * 1000;
@@ -543,9 +451,9 @@ main(int argc, char **argv)
     gw_audit(&g, "gateway.stop", NULL, NULL, "ok", NULL, NULL);
     rc = 0;
 out:
-    gw_refresh_stop(&g);
+    gw_credsock_stop(&g);
     gw_ship_stop(&g);
-    gw_fleet_free(&g);
+    gw_registry_free(&g);
     gw_ctl_close(&g);
     if (g.inotify_fd >= 0)
         close(g.inotify_fd);

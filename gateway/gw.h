@@ -6,8 +6,10 @@
 #include <sys/types.h>
 
 #include "audit.h"
+#include "client.h"
 #include "conf.h"
 #include "creds.h"
+#include "gw_log.h"
 #include "http.h"
 #include "policy.h"
 #include "session.h"
@@ -96,18 +98,16 @@ struct gw {
     struct gw_session **batch;
     size_t n_batch;
     struct gw_role *batch_role;
-    struct gw_ship *ship;   /* gw_ship.c: NULL while audit_log_group is unset */
-    struct gw_fleet *fleet; /* gw_fleet.c: registry items waiting to be deleted */
+    struct gw_ship *ship; /* gw_ship.c: NULL while audit_log_group is unset */
+    /* Called by gw_audit after each durable append (gw_ship_appended), so
+     * gw_audit.c does not call up into the shipper that calls it. */
+    void (*audit_appended)(struct gw *g);
+    struct gw_fleet *fleet; /* gw_registry.c: registry items waiting to be deleted */
 
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
 };
 
-/* gatewayd.c */
-int64_t gw_now(void);    /* epoch seconds */
-int64_t gw_now_ms(void); /* epoch milliseconds */
-int64_t gw_mono_ms(void);
-void gw_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends one audit record (and its syslog summary).  0 on success. */
+/* gw_audit.c: appends one audit record (and its syslog summary).  0 on success. */
 int gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
              const char *outcome, const char *request_id, const char *detail);
 
@@ -156,11 +156,13 @@ int gw_ship_fd(const struct gw *g);  /* readable when gw_ship_step has work, or 
 void gw_ship_stop(struct gw *g);     /* ships what it can within a deadline, then stops */
 int gw_ship_status(struct gw *g, struct cJSON *o); /* adds "ship"; 1 when failing */
 
-/* gw_fleet.c: the session registry (registry_table) from the gateway's side. */
-void gw_fleet_forget(struct gw *g, const struct gw_session *s); /* its item, once revoked */
-void gw_fleet_step(struct gw *g);                               /* deletes the items due */
-int64_t gw_fleet_next_ms(const struct gw *g);
-struct cJSON *gw_fleet_revoke(struct gw *g, const char *user); /* revoke --user --fleet */
-void gw_fleet_free(struct gw *g);
+/* gw_registry.c: the session registry (registry_table) items of revoked sessions. */
+void gw_registry_forget(struct gw *g, const struct gw_session *s); /* its item, once revoked */
+void gw_registry_step(struct gw *g);                               /* deletes the items due */
+int64_t gw_registry_next_ms(const struct gw *g);
+void gw_registry_free(struct gw *g);
+
+/* gw_fleet.c: revoke --user --fleet. */
+struct cJSON *gw_fleet_revoke(struct gw *g, const char *user);
 
 #endif

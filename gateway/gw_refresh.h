@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /*
- * RUNTIME_DIR/credentials.sock (session.h: STSROLE_CRED_SOCKET), a
+ * RUNTIME_DIR/credentials.sock (runtime.h: STSROLE_CRED_SOCKET), a
  * SOCK_STREAM unix socket, mode 0666 in a root-owned 0755 RUNTIME_DIR:
  * every local user may connect, and the gateway decides by SO_PEERCRED
  * who gets what.  One request per connection, one JSON object on one
@@ -31,17 +31,19 @@
 
 struct gw;
 
-/* Binds the socket and starts the thread that serves it, when
- * credentials_mode = process (else does nothing).  0 on success. */
-int gw_refresh_start(struct gw *g);
-/* Every loop, before gw_sessions_step: refreshed credentials follow their
- * SSH session's close and revocation, credentials due are minted. */
+/* gw_credsock.c: binds the socket and starts the thread that serves it,
+ * when credentials_mode = process (else does nothing).  0 on success. */
+int gw_credsock_start(struct gw *g);
+/* Readable when a hand-off arrived (poll it); -1 when refresh is off. */
+int gw_credsock_fd(const struct gw *g);
+/* Stops the thread, removes the socket, wipes every secret. */
+void gw_credsock_stop(struct gw *g);
+
+/* gw_refresh.c: every loop, before gw_sessions_step: refreshed credentials
+ * follow their SSH session's close and revocation, credentials due are
+ * minted. */
 void gw_refresh_step(struct gw *g);
 /* Monotonic ms of the next refresh or retry, INT64_MAX when none. */
 int64_t gw_refresh_next_ms(const struct gw *g);
-/* Readable when a hand-off arrived (poll it); -1 when refresh is off. */
-int gw_refresh_fd(const struct gw *g);
-/* Stops the thread, removes the socket, wipes every secret. */
-void gw_refresh_stop(struct gw *g);
 
 #endif

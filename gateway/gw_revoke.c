@@ -10,12 +10,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "assume.h"
 #include "aws.h"
 #include "gw.h"
+#include "hash.h"
 #include "iam.h"
+#include "mint.h"
 #include "safefile.h"
-#include "sigv4.h"
 #include "sts.h"
 
 #define ROLE_STATE_MAX (256 * 1024)
@@ -296,9 +296,9 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
     ap.role_arn = arn;
     ap.session_name = name;
     ap.duration = REVOKER_DURATION;
-    stsrole_config_client(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
+    stsrole_client_aws(&g->cfg, &g->http, &g->base, "sts", g->cfg.sts_endpoint, &c);
     c.deadline_ms = AWS_DEADLINE_MS;
-    rc = stsrole_assume_role(&c, &ap, &a, request_id, err);
+    rc = stsrole_mint_assume(&c, &ap, &a, request_id, err);
     if (rc != STSROLE_OK)
         return rc;
     stsrole_creds_clear(&rv->creds);
@@ -531,7 +531,7 @@ mark_revoked(struct gw *g, struct gw_session *s, const char *request_id, const c
         s->revoke_audited = 1;
     if (!s->remote)
         gw_track_save(g, s);
-    gw_fleet_forget(g, s);
+    gw_registry_forget(g, s);
 }
 
 /* Live sessions of role r whose credentials a cut-off at `older` denies. */

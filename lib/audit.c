@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "sigv4.h"
+#include "hash.h"
 
 /* ,"hash":"<64 hex>"} closes every line. */
 #define HASH_PREFIX ",\"hash\":\""

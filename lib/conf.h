@@ -86,18 +86,4 @@ void stsrole_config_free(struct stsrole_config *cfg);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
 
-/* Fills http from cfg (pointers borrow cfg's strings). */
-void stsrole_config_http(const struct stsrole_config *cfg, struct stsrole_http_config *http);
-/* Sets up a base-credential provider from cfg; free with
- * stsrole_creds_provider_free. */
-/* A client for service at endpoint, signing with base's credentials in
- * cfg's region.  Its deadline fits a login: 2 x timeout + 2 s (well below
- * sshd's LoginGraceTime); callers may change it afterwards. */
-void stsrole_config_client(const struct stsrole_config *cfg, const struct stsrole_http_config *http,
-                           struct stsrole_creds_provider *base, const char *service,
-                           const char *endpoint, struct stsrole_aws_client *c);
-int stsrole_config_provider(const struct stsrole_config *cfg,
-                            const struct stsrole_http_config *http,
-                            struct stsrole_creds_provider *p, struct stsrole_error *err);
-
 #endif

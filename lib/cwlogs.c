@@ -17,14 +17,6 @@
 #define ALREADY_EXISTS "ResourceAlreadyExistsException"
 #define NAME_MAX_LEN 512
 
-void
-stsrole_logs_client(struct stsrole_aws_client *c, const struct stsrole_config *cfg,
-                    const struct stsrole_http_config *http, struct stsrole_creds_provider *base)
-{
-    stsrole_config_client(cfg, http, base, "logs", cfg->logs_endpoint, c);
-    c->max_attempts = 1;
-}
-
 /* CreateLogGroup: logGroupName matches [\.\-_/#A-Za-z0-9]+, 1-512. */
 int
 stsrole_logs_group_valid(const char *name)

@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "aws.h"
-#include "conf.h"
 #include "stsrole.h"
 
 /*
@@ -27,17 +26,6 @@
 /* GetLogEvents answers up to 1 MB: a client reading events needs an
  * http config whose max_response is at least this. */
 #define STSROLE_LOGS_MAX_RESPONSE (1536 * 1024)
-
-/*
- * Sets c up for CloudWatch Logs as cfg says: endpoint logs_endpoint,
- * region, signing name "logs", one attempt (PutLogEvents is not
- * idempotent: a retry after a lost answer would store the batch twice, so
- * the caller retries, after finding out what landed), and a deadline of
- * twice the timeout plus two seconds.  http and base are borrowed.
- */
-void stsrole_logs_client(struct stsrole_aws_client *c, const struct stsrole_config *cfg,
-                         const struct stsrole_http_config *http,
-                         struct stsrole_creds_provider *base);
 
 /* Pure: 1 when name is a valid log group name (1-512 of [.-_/#A-Za-z0-9])
  * or log stream name (1-512 characters, no ':' or '*', no control

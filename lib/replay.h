@@ -5,7 +5,6 @@
 #include <stdint.h>
 
 #include "aws.h"
-#include "conf.h"
 #include "stsrole.h"
 #include "totp.h"
 
@@ -76,11 +75,5 @@ int stsrole_replay_request(const struct stsrole_replay_claim *cl, struct cJSON *
 int stsrole_replay_claim(struct stsrole_aws_client *c, const char *table,
                          const struct stsrole_replay_claim *cl,
                          enum stsrole_replay_verdict *verdict, struct stsrole_error *err);
-
-/* pam_stsrole's auth: builds the client from cfg (cfg->replay_table must
- * be set), draws a nonce and claims step for user at the current time. */
-int stsrole_replay_check(const struct stsrole_config *cfg, const char *user,
-                         const struct stsrole_totp_step *step, enum stsrole_replay_verdict *verdict,
-                         struct stsrole_error *err);
 
 #endif

@@ -151,3 +151,38 @@ fail : {
     return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(saved));
 }
 }
+
+/* A directory we keep records in: a real directory (not a symlink) owned
+ * by us or root, and writable by nobody else, or the gateway could be fed
+ * forged records. Created with mode 0700 when missing. */
+int
+stsrole_open_dir_safely(const char *path, int create, int *fd_out, struct stsrole_error *err)
+{
+    struct stat st;
+    int fd;
+
+    if (create && mkdir(path, 0700) != 0 && errno != EEXIST)
+        return stsrole_fail(err, STSROLE_E_IO, "%s: mkdir: %s", path, strerror(errno));
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP || errno == ENOTDIR)
+            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: not a directory, or a symlink", path);
+        if (errno == ENOENT)
+            return stsrole_fail(err, STSROLE_E_NOTFOUND, "%s: no such directory", path);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        int saved = errno;
+        close(fd);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: fstat: %s", path, strerror(saved));
+    }
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        return stsrole_fail(err, STSROLE_E_UNSAFE,
+                            "%s: must be owned by root and not group- or world-writable "
+                            "(owner uid %u, mode %04o)",
+                            path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    }
+    *fd_out = fd;
+    return STSROLE_OK;
+}

@@ -15,12 +15,103 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "safefile.h"
 #include "session.h"
 
 #define SESSION_FORMAT_VERSION 1
 /* A record is a few hundred bytes; anything far larger is not ours. */
 #define SESSION_MAX_BYTES (64 * 1024)
+
+/* STS's RoleSessionName and SourceIdentity character set: [\w+=,.@-]. */
+static int
+sts_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("_+=,.@-", c) != NULL;
+}
+
+static size_t
+copy_sanitised(char *dst, const char *src, size_t max)
+{
+    size_t i;
+
+    for (i = 0; i < max && src[i] != '\0'; i++)
+        dst[i] = sts_name_char((unsigned char)src[i]) ? src[i] : '-';
+    return i;
+}
+
+int
+stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                     struct stsrole_error *err)
+{
+    size_t ulen, blen, nlen, room, o = 0;
+
+    if (user == NULL || *user == '\0' || bastion_id == NULL || *bastion_id == '\0' ||
+        nonce == NULL || *nonce == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: empty user, bastion or nonce");
+    nlen = strlen(nonce);
+    if (nlen > 32)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session name: nonce longer than 32");
+    /* 64 = RoleSessionName's maximum; '@' and '.' take two.  The nonce
+     * is kept whole (it makes the name unique per SSH session); the user
+     * keeps at least half of what is left, the bastion id the rest. */
+    room = 64 - 2 - nlen;
+    ulen = strlen(user);
+    blen = strlen(bastion_id);
+    if (ulen + blen > room) {
+        if (ulen > room / 2 && blen > room - room / 2) {
+            ulen = room / 2 + (room % 2);
+            blen = room - ulen;
+        } else if (ulen > blen) {
+            ulen = room - blen;
+        } else {
+            blen = room - ulen;
+        }
+    }
+    o += copy_sanitised(out + o, user, ulen);
+    out[o++] = '@';
+    o += copy_sanitised(out + o, bastion_id, blen);
+    out[o++] = '.';
+    o += copy_sanitised(out + o, nonce, nlen);
+    out[o] = '\0';
+    return STSROLE_OK;
+}
+
+int
+stsrole_session_id(char out[33], struct stsrole_error *err)
+{
+    unsigned char raw[16];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return stsrole_fail(err, STSROLE_E_IO, "no randomness for the session id");
+    stsrole_hex(raw, sizeof(raw), out);
+    return STSROLE_OK;
+}
+
+void
+stsrole_session_build(struct stsrole_session *rec, const char *session_id,
+                      const struct stsrole_session *who, const struct stsrole_assumed *as,
+                      const char *session_name, const char *request_id, int64_t opened)
+{
+    memset(rec, 0, sizeof(*rec));
+    memcpy(rec->session_id, session_id, sizeof(rec->session_id));
+    rec->user = who->user;
+    rec->uid = who->uid;
+    rec->rhost = who->rhost;
+    rec->tty = who->tty;
+    rec->sshd_pid = who->sshd_pid;
+    rec->role_name = who->role_name;
+    rec->role_arn = who->role_arn;
+    rec->assumed_role_id = as->assumed_role_id;
+    rec->session_name = (char *)session_name;
+    rec->access_key_id = as->creds.access_key_id;
+    rec->expiration = as->creds.expiration;
+    rec->source_identity = as->source_identity != NULL ? as->source_identity : who->source_identity;
+    rec->aws_request_id = (char *)request_id;
+    rec->opened = opened;
+}
 
 void
 stsrole_session_free(struct stsrole_session *s)
@@ -265,41 +356,6 @@ out:
     return rc;
 }
 
-/* A directory we keep records in: a real directory (not a symlink) owned
- * by us or root, and writable by nobody else, or the gateway could be fed
- * forged records. Created with mode 0700 when missing. */
-static int
-open_state_dir(const char *path, int create, int *fd_out, struct stsrole_error *err)
-{
-    struct stat st;
-    int fd;
-
-    if (create && mkdir(path, 0700) != 0 && errno != EEXIST)
-        return stsrole_fail(err, STSROLE_E_IO, "%s: mkdir: %s", path, strerror(errno));
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ELOOP || errno == ENOTDIR)
-            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: not a directory, or a symlink", path);
-        if (errno == ENOENT)
-            return stsrole_fail(err, STSROLE_E_NOTFOUND, "%s: no such directory", path);
-        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
-    }
-    if (fstat(fd, &st) != 0) {
-        int saved = errno;
-        close(fd);
-        return stsrole_fail(err, STSROLE_E_IO, "%s: fstat: %s", path, strerror(saved));
-    }
-    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        close(fd);
-        return stsrole_fail(err, STSROLE_E_UNSAFE,
-                            "%s: must be owned by root and not group- or world-writable "
-                            "(owner uid %u, mode %04o)",
-                            path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-    }
-    *fd_out = fd;
-    return STSROLE_OK;
-}
-
 /* Opens (and with create, makes) STATE_DIR and STATE_DIR/sessions; the
  * descriptor of the latter goes to *fd_out, its path to out. */
 static int
@@ -312,11 +368,11 @@ sessions_dir(const char *state_dir, int create, char *out, size_t outlen, int *f
         return stsrole_fail(err, STSROLE_E_CONFIG, "state_dir must be an absolute path");
     if ((size_t)snprintf(out, outlen, "%s/sessions", state_dir) >= outlen)
         return stsrole_fail(err, STSROLE_E_CONFIG, "state_dir is too long");
-    rc = open_state_dir(state_dir, create, &fd, err);
+    rc = stsrole_open_dir_safely(state_dir, create, &fd, err);
     if (rc != STSROLE_OK)
         return rc;
     close(fd);
-    return open_state_dir(out, create, fd_out, err);
+    return stsrole_open_dir_safely(out, create, fd_out, err);
 }
 
 static int
@@ -460,230 +516,5 @@ stsrole_session_mark_closed(const char *state_dir, const char *session_id, int64
         stsrole_session_free(&s);
     }
     stsrole_session_unlock(fd);
-    return rc;
-}
-
-/* ---- credentials_mode = process ------------------------------------------------------ */
-
-/* A directory people must reach but not change: made with mode if missing,
- * then held to open_state_dir's rules (a real directory, root-owned, not
- * group- or world-writable), and given the search bits it lacks. */
-static int
-open_shared_dir(const char *path, mode_t mode, int *fd_out, struct stsrole_error *err)
-{
-    struct stat st;
-    int fd, rc;
-
-    if (mkdir(path, mode) != 0 && errno != EEXIST)
-        return stsrole_fail(err, STSROLE_E_IO, "%s: mkdir: %s", path, strerror(errno));
-    rc = open_state_dir(path, 0, &fd, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    if (fstat(fd, &st) != 0 ||
-        ((st.st_mode & 0111) != 0111 && fchmod(fd, (st.st_mode & 07777) | 0111) != 0)) {
-        rc = stsrole_fail(err, STSROLE_E_IO, "%s: cannot make it searchable: %s", path,
-                          strerror(errno));
-        close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    return STSROLE_OK;
-}
-
-int
-stsrole_session_runtime_dir(const char *runtime_dir, int *fd_out, struct stsrole_error *err)
-{
-    *fd_out = -1;
-    if (runtime_dir == NULL || runtime_dir[0] != '/')
-        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir must be an absolute path");
-    return open_shared_dir(runtime_dir, 0755, fd_out, err);
-}
-
-/* RUNTIME_DIR/aws: 0711, so a user reaches the file whose name they know
- * (from AWS_CONFIG_FILE) and cannot list who else is logged in. */
-static int
-config_dir(const char *runtime_dir, char *dir, size_t dirlen, int *fd_out,
-           struct stsrole_error *err)
-{
-    int fd, rc;
-
-    rc = stsrole_session_runtime_dir(runtime_dir, &fd, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    close(fd);
-    if ((size_t)snprintf(dir, dirlen, "%s/%s", runtime_dir, STSROLE_AWS_CONFIG_DIR) >= dirlen)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long");
-    return open_shared_dir(dir, 0711, fd_out, err);
-}
-
-int
-stsrole_session_aws_config(const char *runtime_dir, const char *session_id, uid_t uid, gid_t gid,
-                           const char *helper, const char *region, char *path, size_t pathlen,
-                           struct stsrole_error *err)
-{
-    struct stsrole_buf text;
-    char dir[4096], name[48];
-    int dfd, fd, rc;
-
-    if (!stsrole_session_id_valid(session_id) || helper == NULL || region == NULL)
-        return stsrole_fail(err, STSROLE_E_INVALID, "AWS config file: bad arguments");
-    rc = config_dir(runtime_dir, dir, sizeof(dir), &dfd, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    snprintf(name, sizeof(name), "%s.config", session_id);
-    if ((size_t)snprintf(path, pathlen, "%s/%s", dir, name) >= pathlen) {
-        close(dfd);
-        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long");
-    }
-    stsrole_buf_init(&text, 0);
-    /* botocore splits credential_process on whitespace; stsrole.conf
-     * refuses spaces and quotes in both paths. */
-    rc = stsrole_buf_printf(&text,
-                            "# stsrole: the AWS configuration of SSH session %s, removed at "
-                            "logout.\n"
-                            "# stsrole-gatewayd serves and refreshes its credential while the "
-                            "session lives.\n"
-                            "[profile %s]\n"
-                            "credential_process = %s --socket %s/%s --session %s\n"
-                            "region = %s\n",
-                            session_id, STSROLE_AWS_PROFILE, helper, runtime_dir,
-                            STSROLE_CRED_SOCKET, session_id, region);
-    if (rc != STSROLE_OK) {
-        close(dfd);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    }
-    /* Session ids are random: a file by this name is a leftover. */
-    (void)unlinkat(dfd, name, 0);
-    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
-    } else {
-        if (write(fd, text.data, text.len) != (ssize_t)text.len || fchown(fd, uid, gid) != 0 ||
-            fchmod(fd, 0600) != 0)
-            rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
-        if (close(fd) != 0 && rc == STSROLE_OK)
-            rc = stsrole_fail(err, STSROLE_E_IO, "%s: close: %s", path, strerror(errno));
-        if (rc != STSROLE_OK)
-            (void)unlinkat(dfd, name, 0);
-    }
-    stsrole_buf_free(&text);
-    close(dfd);
-    return rc;
-}
-
-int
-stsrole_session_aws_config_remove(const char *runtime_dir, const char *session_id,
-                                  struct stsrole_error *err)
-{
-    char path[4200];
-
-    if (!stsrole_session_id_valid(session_id) || runtime_dir == NULL)
-        return stsrole_fail(err, STSROLE_E_INVALID, "AWS config file: bad arguments");
-    snprintf(path, sizeof(path), "%s/%s/%s.config", runtime_dir, STSROLE_AWS_CONFIG_DIR,
-             session_id);
-    if (unlink(path) != 0 && errno != ENOENT)
-        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
-    return STSROLE_OK;
-}
-
-static void
-wipe_json_strings(cJSON *o)
-{
-    cJSON *it;
-
-    cJSON_ArrayForEach(it, o)
-    {
-        if (cJSON_IsString(it) && it->valuestring != NULL)
-            stsrole_wipe(it->valuestring, strlen(it->valuestring));
-    }
-}
-
-int
-stsrole_session_handoff(const char *runtime_dir, const char *session_id,
-                        const struct stsrole_creds *c, int timeout_ms, struct stsrole_error *err)
-{
-    struct sockaddr_un sa;
-    struct timeval tv;
-    struct ucred peer;
-    socklen_t plen = sizeof(peer);
-    cJSON *req, *resp;
-    const cJSON *e;
-    char *text = NULL, answer[1024];
-    size_t len = 0, tlen;
-    ssize_t n;
-    int fd, rc = STSROLE_OK;
-
-    if (!stsrole_session_id_valid(session_id) || c == NULL || c->access_key_id == NULL ||
-        c->secret_access_key == NULL || c->session_token == NULL || runtime_dir == NULL)
-        return stsrole_fail(err, STSROLE_E_INVALID, "handoff: bad arguments");
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", runtime_dir,
-                         STSROLE_CRED_SOCKET) >= sizeof(sa.sun_path))
-        return stsrole_fail(err, STSROLE_E_CONFIG, "runtime_dir is too long for a unix socket");
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return stsrole_fail(err, STSROLE_E_IO, "socket: %s", strerror(errno));
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        rc = stsrole_fail(err, STSROLE_E_IO, "cannot reach stsrole-gatewayd at %s: %s", sa.sun_path,
-                          strerror(errno));
-        close(fd);
-        return rc;
-    }
-    /* The secret goes only to a root process: whoever else managed to
-     * bind this path gets nothing. */
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 ||
-        (peer.uid != 0 && peer.uid != geteuid())) {
-        close(fd);
-        return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: the listener is not root", sa.sun_path);
-    }
-    req = cJSON_CreateObject();
-    if (req != NULL && cJSON_AddStringToObject(req, "cmd", "adopt") != NULL &&
-        cJSON_AddStringToObject(req, "session", session_id) != NULL &&
-        cJSON_AddStringToObject(req, "AccessKeyId", c->access_key_id) != NULL &&
-        cJSON_AddStringToObject(req, "SecretAccessKey", c->secret_access_key) != NULL &&
-        cJSON_AddStringToObject(req, "SessionToken", c->session_token) != NULL &&
-        cJSON_AddNumberToObject(req, "Expiration", (double)c->expiration) != NULL)
-        text = cJSON_PrintUnformatted(req);
-    wipe_json_strings(req);
-    cJSON_Delete(req);
-    if (text == NULL) {
-        close(fd);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    }
-    tlen = strlen(text);
-    text[tlen] = '\n'; /* replaces the terminator; the length is kept */
-    n = send(fd, text, tlen + 1, MSG_NOSIGNAL);
-    stsrole_wipe(text, tlen + 1);
-    free(text);
-    if (n != (ssize_t)(tlen + 1)) {
-        close(fd);
-        return stsrole_fail(err, STSROLE_E_IO, "%s: send: %s", sa.sun_path,
-                            n < 0 ? strerror(errno) : "short write");
-    }
-    while (len < sizeof(answer) - 1 && memchr(answer, '\n', len) == NULL) {
-        n = read(fd, answer + len, sizeof(answer) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    answer[len] = '\0';
-    resp = cJSON_ParseWithLength(answer, len);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
-        rc = STSROLE_OK;
-    } else {
-        e = cJSON_GetObjectItemCaseSensitive(resp, "error");
-        rc = stsrole_fail(err, len == 0 ? STSROLE_E_IO : STSROLE_E_DENIED, "stsrole-gatewayd: %s",
-                          cJSON_IsString(e) ? e->valuestring
-                          : len == 0        ? "no answer"
-                                            : "malformed answer");
-    }
-    cJSON_Delete(resp);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "creds.h"
+#include "sts.h"
 #include "stsrole.h"
 
 /*
@@ -34,6 +35,27 @@ struct stsrole_session {
     int refresh;  /* 1: the gateway refreshes and serves this session's credential */
     char *parent; /* set in the record of a refreshed credential: the SSH session's id */
 };
+
+/* RoleSessionName "<user>@<bastion_id>.<nonce>": characters outside STS's
+ * set [\w+=,.@-] are replaced by '-', and the user and bastion parts are
+ * shortened so the whole fits in 64 characters with the full nonce kept.
+ * Pure.  out must hold 65 bytes. */
+int stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
+                         struct stsrole_error *err);
+
+/* A fresh random session id (hex, 32 characters) into out[33]. */
+int stsrole_session_id(char out[33], struct stsrole_error *err);
+
+/*
+ * Fills rec for a credential just minted, borrowing every string: the
+ * person's fields (user, uid, rhost, tty, sshd_pid, role_name, role_arn,
+ * source_identity) from who, the credential's (assumed_role_id,
+ * access_key_id, expiration, and the SourceIdentity STS echoed, when it
+ * did) from as.  refresh and parent are 0 and NULL; closed is 0.
+ */
+void stsrole_session_build(struct stsrole_session *rec, const char *session_id,
+                           const struct stsrole_session *who, const struct stsrole_assumed *as,
+                           const char *session_name, const char *request_id, int64_t opened);
 
 void stsrole_session_free(struct stsrole_session *s);
 
@@ -66,39 +88,5 @@ int stsrole_session_read(const char *state_dir, const char *session_id, struct s
  * failure; release with stsrole_session_unlock. */
 int stsrole_session_lock(const char *state_dir, int *lock_fd, struct stsrole_error *err);
 void stsrole_session_unlock(int lock_fd);
-
-/*
- * credentials_mode = process (stsrole.conf(5)).  RUNTIME_DIR (root-owned,
- * not group- or world-writable, traversable by all) holds the gateway's
- * user-reachable socket and, in RUNTIME_DIR/aws (mode 0711: no listing),
- * one AWS config file per session.
- */
-#define STSROLE_CRED_SOCKET "credentials.sock"
-#define STSROLE_AWS_CONFIG_DIR "aws"
-#define STSROLE_AWS_PROFILE "stsrole"
-
-/* Writes RUNTIME_DIR/aws/<session_id>.config, owned by uid:gid, mode 0600,
- * with profile STSROLE_AWS_PROFILE: credential_process = helper --socket
- * RUNTIME_DIR/credentials.sock --session <session_id>, and region.  Creates
- * the directories if needed and refuses unsafe ones (STSROLE_E_UNSAFE).
- * The file's path goes to path (pathlen bytes). */
-int stsrole_session_aws_config(const char *runtime_dir, const char *session_id, uid_t uid,
-                               gid_t gid, const char *helper, const char *region, char *path,
-                               size_t pathlen, struct stsrole_error *err);
-/* Removes that file; a missing one is fine. */
-int stsrole_session_aws_config_remove(const char *runtime_dir, const char *session_id,
-                                      struct stsrole_error *err);
-/* Makes RUNTIME_DIR (mode 0755) if needed and checks it as above; its
- * descriptor goes to *fd_out. */
-int stsrole_session_runtime_dir(const char *runtime_dir, int *fd_out, struct stsrole_error *err);
-
-/* Hands the session's first credential (minted at login) to the gateway
- * over RUNTIME_DIR/credentials.sock, so it serves that one until the first
- * refresh.  The peer must be root (SO_PEERCRED) before a secret is sent.
- * STSROLE_E_IO: the gateway cannot be reached; STSROLE_E_DENIED: it said
- * no (the message says why). */
-int stsrole_session_handoff(const char *runtime_dir, const char *session_id,
-                            const struct stsrole_creds *c, int timeout_ms,
-                            struct stsrole_error *err);
 
 #endif

@@ -9,12 +9,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hash.h"
 #include "sigv4.h"
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR "aws4_request"
-/* A presigned request may live at most seven days (SigV4 query auth rules). */
-#define SIGV4_MAX_EXPIRES 604800
 
 struct sigv4_time {
     char amz_date[17]; /* YYYYMMDDTHHMMSSZ */
@@ -58,12 +57,6 @@ static const char *const unsigned_headers[] = {
     "upgrade",
     "user-agent",
     "x-amzn-trace-id",
-};
-
-/* Query parameters that query signing sets itself and so replaces. */
-static const char *const owned_query_params[] = {
-    "X-Amz-Algorithm",     "X-Amz-Credential",     "X-Amz-Date",      "X-Amz-Expires",
-    "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature",
 };
 
 static int
@@ -134,22 +127,6 @@ stsrole_uri_encode(struct stsrole_buf *out, const char *s, size_t len, int encod
     if (out == NULL || (s == NULL && len > 0))
         return STSROLE_E_INVALID;
     return encode(out, s, len, encode_slash, 0);
-}
-
-void
-stsrole_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-
-    /* An empty result tells internal callers that libcrypto failed. */
-    out[0] = '\0';
-    if (data == NULL && len > 0)
-        return;
-    if (EVP_Digest(data == NULL ? "" : data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen != sizeof(md))
-        return;
-    stsrole_hex(md, sizeof(md), out);
 }
 
 static int
@@ -387,24 +364,13 @@ percent_decode(struct stsrole_buf *out, const char *s, size_t len)
     return rc;
 }
 
-static int
-is_owned_param(const char *k, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(owned_query_params) / sizeof(owned_query_params[0]); i++)
-        if (strlen(owned_query_params[i]) == len && memcmp(owned_query_params[i], k, len) == 0)
-            return 1;
-    return 0;
-}
-
 /*
  * The request's own query: each key and value is decoded and encoded
  * again, so a client's encoding and raw UTF-8 both end up in AWS's form.
  * A parameter without '=' has an empty value ("key=").
  */
 static int
-parse_query(struct sigv4_params *l, const char *query, int drop_owned)
+parse_query(struct sigv4_params *l, const char *query)
 {
     struct stsrole_buf k, v;
     const char *p = query, *end, *eq;
@@ -427,7 +393,7 @@ parse_query(struct sigv4_params *l, const char *query, int drop_owned)
             rc = percent_decode(&k, p, (size_t)(eq - p));
             if (rc == STSROLE_OK && eq < end)
                 rc = percent_decode(&v, eq + 1, (size_t)(end - eq - 1));
-            if (rc == STSROLE_OK && !(drop_owned && is_owned_param(k.data, k.len)))
+            if (rc == STSROLE_OK)
                 rc = params_add(l, k.data != NULL ? k.data : "", k.len,
                                 v.data != NULL ? v.data : "", v.len);
         }
@@ -525,12 +491,11 @@ headers_free(struct sigv4_header *h, size_t n)
 
 /*
  * Canonical headers ("name:value\n" each) and the signed-headers list.
- * add_date_token is set for header signing: X-Amz-Date and the session
- * token are then signed headers too.
+ * X-Amz-Date and the session token are signed headers too.
  */
 static int
 canonical_headers(const struct stsrole_sigv4_request *req, const struct stsrole_sigv4_params *p,
-                  const struct sigv4_time *t, int add_date_token, struct stsrole_buf *canon,
+                  const struct sigv4_time *t, struct stsrole_buf *canon,
                   struct stsrole_buf *signed_headers, struct stsrole_error *err)
 {
     struct sigv4_header *h;
@@ -579,22 +544,20 @@ canonical_headers(const struct stsrole_sigv4_request *req, const struct stsrole_
         rc = stsrole_fail(err, STSROLE_E_INVALID, "sigv4: the request has no Host header");
         goto out;
     }
-    if (add_date_token) {
-        h[n].name = strdup("x-amz-date");
-        h[n].value = t->amz_date;
-        h[n].order = req->n_headers;
+    h[n].name = strdup("x-amz-date");
+    h[n].value = t->amz_date;
+    h[n].order = req->n_headers;
+    if (h[n++].name == NULL) {
+        rc = fail_status(err, STSROLE_E_NOMEM, "headers");
+        goto out;
+    }
+    if (has_token(p)) {
+        h[n].name = strdup("x-amz-security-token");
+        h[n].value = p->session_token;
+        h[n].order = req->n_headers + 1;
         if (h[n++].name == NULL) {
             rc = fail_status(err, STSROLE_E_NOMEM, "headers");
             goto out;
-        }
-        if (has_token(p)) {
-            h[n].name = strdup("x-amz-security-token");
-            h[n].value = p->session_token;
-            h[n].order = req->n_headers + 1;
-            if (h[n++].name == NULL) {
-                rc = fail_status(err, STSROLE_E_NOMEM, "headers");
-                goto out;
-            }
         }
     }
     qsort(h, n, sizeof(*h), header_cmp);
@@ -619,49 +582,10 @@ out:
     return rc;
 }
 
-static int
-params_add_str(struct sigv4_params *l, const char *k, const char *v)
-{
-    return params_add(l, k, strlen(k), v, strlen(v));
-}
-
-/* The X-Amz-* parameters of query signing (all but the signature). */
-static int
-add_auth_params(struct sigv4_params *l, const struct stsrole_sigv4_params *p,
-                const struct sigv4_time *t, const char *signed_headers)
-{
-    struct stsrole_buf cred;
-    char expires[16];
-    int rc;
-
-    stsrole_buf_init(&cred, 0);
-    rc = stsrole_buf_printf(&cred, "%s/%s/%s/%s/" SIGV4_TERMINATOR, p->access_key_id, t->date,
-                            p->region, p->service);
-    snprintf(expires, sizeof(expires), "%d", p->expires);
-    if (rc == STSROLE_OK)
-        rc = params_add_str(l, "X-Amz-Algorithm", SIGV4_ALGORITHM);
-    if (rc == STSROLE_OK)
-        rc = params_add_str(l, "X-Amz-Credential", cred.data);
-    if (rc == STSROLE_OK)
-        rc = params_add_str(l, "X-Amz-Date", t->amz_date);
-    if (rc == STSROLE_OK)
-        rc = params_add_str(l, "X-Amz-Expires", expires);
-    if (rc == STSROLE_OK && has_token(p))
-        rc = params_add_str(l, "X-Amz-Security-Token", p->session_token);
-    if (rc == STSROLE_OK)
-        rc = params_add_str(l, "X-Amz-SignedHeaders", signed_headers);
-    stsrole_buf_free(&cred);
-    return rc;
-}
-
-/*
- * Stage 1 for both variants.  query_out, when not NULL, receives the
- * canonical query string (which presigning sends as is).
- */
+/* Stage 1: the canonical request, and the signed headers' names into signed_out. */
 static int
 build_canonical(const struct stsrole_sigv4_request *req, const struct stsrole_sigv4_params *p,
-                const struct sigv4_time *t, int query_mode, struct stsrole_buf *out,
-                struct stsrole_buf *signed_out, struct stsrole_buf *query_out,
+                const struct sigv4_time *t, struct stsrole_buf *out, struct stsrole_buf *signed_out,
                 struct stsrole_error *err)
 {
     struct stsrole_buf canon_hdrs, signed_hdrs, query;
@@ -672,12 +596,10 @@ build_canonical(const struct stsrole_sigv4_request *req, const struct stsrole_si
     stsrole_buf_init(&canon_hdrs, 0);
     stsrole_buf_init(&signed_hdrs, 0);
     stsrole_buf_init(&query, 0);
-    rc = canonical_headers(req, p, t, !query_mode, &canon_hdrs, &signed_hdrs, err);
+    rc = canonical_headers(req, p, t, &canon_hdrs, &signed_hdrs, err);
     if (rc != STSROLE_OK)
         goto out;
-    rc = parse_query(&params, req->query, query_mode);
-    if (rc == STSROLE_OK && query_mode)
-        rc = add_auth_params(&params, p, t, signed_hdrs.data);
+    rc = parse_query(&params, req->query);
     if (rc == STSROLE_OK)
         rc = params_join(&query, &params);
     if (rc != STSROLE_OK) {
@@ -699,10 +621,6 @@ build_canonical(const struct stsrole_sigv4_request *req, const struct stsrole_si
     if (rc == STSROLE_OK && signed_out != NULL) {
         stsrole_buf_reset(signed_out);
         rc = stsrole_buf_append(signed_out, signed_hdrs.data, signed_hdrs.len);
-    }
-    if (rc == STSROLE_OK && query_out != NULL) {
-        stsrole_buf_reset(query_out);
-        rc = stsrole_buf_append(query_out, query.data != NULL ? query.data : "", query.len);
     }
     if (rc != STSROLE_OK)
         rc = fail_status(err, rc, "the canonical request");
@@ -727,15 +645,6 @@ check_all(const struct stsrole_sigv4_request *req, const struct stsrole_sigv4_pa
     return rc;
 }
 
-static int
-check_expires(const struct stsrole_sigv4_params *p, struct stsrole_error *err)
-{
-    if (p->expires < 1 || p->expires > SIGV4_MAX_EXPIRES)
-        return stsrole_fail(err, STSROLE_E_INVALID, "sigv4: X-Amz-Expires %d not in 1..%d",
-                            p->expires, SIGV4_MAX_EXPIRES);
-    return STSROLE_OK;
-}
-
 int
 stsrole_sigv4_canonical_request(const struct stsrole_sigv4_request *req,
                                 const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
@@ -749,25 +658,7 @@ stsrole_sigv4_canonical_request(const struct stsrole_sigv4_request *req,
     rc = check_all(req, p, &t, err);
     if (rc != STSROLE_OK)
         return rc;
-    return build_canonical(req, p, &t, 0, out, signed_headers, NULL, err);
-}
-
-int
-stsrole_sigv4_canonical_request_query(const struct stsrole_sigv4_request *req,
-                                      const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
-                                      struct stsrole_error *err)
-{
-    struct sigv4_time t;
-    int rc;
-
-    if (out == NULL)
-        return stsrole_fail(err, STSROLE_E_INVALID, "sigv4: no output buffer");
-    rc = check_all(req, p, &t, err);
-    if (rc == STSROLE_OK)
-        rc = check_expires(p, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    return build_canonical(req, p, &t, 1, out, NULL, NULL, err);
+    return build_canonical(req, p, &t, out, signed_headers, err);
 }
 
 int
@@ -892,7 +783,7 @@ stsrole_sigv4_sign_headers(const struct stsrole_sigv4_request *req,
     stsrole_buf_init(&canon, 0);
     stsrole_buf_init(&signed_hdrs, 0);
     stsrole_buf_init(&auth, 0);
-    rc = build_canonical(req, p, &t, 0, &canon, &signed_hdrs, NULL, err);
+    rc = build_canonical(req, p, &t, &canon, &signed_hdrs, err);
     if (rc == STSROLE_OK)
         rc = sign_canonical(p, canon.data, sig, err);
     if (rc == STSROLE_OK) {
@@ -926,37 +817,4 @@ stsrole_sigv4_signed_free(struct stsrole_sigv4_signed *s)
         return;
     stsrole_free_secret(s->authorization);
     stsrole_wipe(s, sizeof(*s));
-}
-
-int
-stsrole_sigv4_presign_query(const struct stsrole_sigv4_request *req,
-                            const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
-                            struct stsrole_error *err)
-{
-    struct stsrole_buf canon, query;
-    struct sigv4_time t;
-    char sig[65];
-    int rc;
-
-    if (out == NULL)
-        return stsrole_fail(err, STSROLE_E_INVALID, "sigv4: no output buffer");
-    rc = check_all(req, p, &t, err);
-    if (rc == STSROLE_OK)
-        rc = check_expires(p, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    stsrole_buf_init(&canon, 0);
-    stsrole_buf_init(&query, 0);
-    rc = build_canonical(req, p, &t, 1, &canon, NULL, &query, err);
-    if (rc == STSROLE_OK)
-        rc = sign_canonical(p, canon.data, sig, err);
-    if (rc == STSROLE_OK) {
-        stsrole_buf_reset(out);
-        rc = stsrole_buf_printf(out, "%s&X-Amz-Signature=%s", query.data, sig);
-        if (rc != STSROLE_OK)
-            rc = fail_status(err, rc, "the presigned query");
-    }
-    stsrole_buf_free(&canon);
-    stsrole_buf_free(&query);
-    return rc;
 }

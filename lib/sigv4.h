@@ -32,11 +32,7 @@ struct stsrole_sigv4_params {
     const char *session_token; /* NULL or "" for none */
     int64_t now;               /* epoch seconds */
     int normalize_path;        /* 1 for every service except S3 */
-    int expires;               /* query signing: X-Amz-Expires seconds */
 };
-
-/* Hex SHA-256 of data into out[65]. */
-void stsrole_sha256_hex(const void *data, size_t len, char out[65]);
 
 /*
  * URI-encode per AWS: unreserved (A-Z a-z 0-9 - _ . ~) kept, everything
@@ -50,10 +46,6 @@ int stsrole_uri_encode(struct stsrole_buf *out, const char *s, size_t len, int e
 int stsrole_sigv4_canonical_request(const struct stsrole_sigv4_request *req,
                                     const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
                                     struct stsrole_buf *signed_headers, struct stsrole_error *err);
-/* Stage 1, query signing: the canonical request with X-Amz-* query params. */
-int stsrole_sigv4_canonical_request_query(const struct stsrole_sigv4_request *req,
-                                          const struct stsrole_sigv4_params *p,
-                                          struct stsrole_buf *out, struct stsrole_error *err);
 /* Stage 2: the string to sign for a canonical request. */
 int stsrole_sigv4_string_to_sign(const struct stsrole_sigv4_params *p,
                                  const char *canonical_request, struct stsrole_buf *out,
@@ -78,10 +70,5 @@ int stsrole_sigv4_sign_headers(const struct stsrole_sigv4_request *req,
                                const struct stsrole_sigv4_params *p,
                                struct stsrole_sigv4_signed *out, struct stsrole_error *err);
 void stsrole_sigv4_signed_free(struct stsrole_sigv4_signed *s);
-/* All stages for query signing: out receives the full query string to put
- * after '?' (the request's own query plus the X-Amz-* parameters). */
-int stsrole_sigv4_presign_query(const struct stsrole_sigv4_request *req,
-                                const struct stsrole_sigv4_params *p, struct stsrole_buf *out,
-                                struct stsrole_error *err);
 
 #endif

@@ -7,18 +7,20 @@
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <security/pam_modutil.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "assume.h"
 #include "conf.h"
-#include "ddb.h"
 #include "http.h"
+#include "login.h"
+#include "mint.h"
 #include "replay.h"
 #include "role.h"
+#include "runtime.h"
 #include "session.h"
 #include "sts.h"
 #include "totp.h"
@@ -30,9 +32,6 @@
  * channel from auth to open_session.  It is a choice, not a credential:
  * open_session checks it against the user's roles again. */
 #define ENV_ROLE "STSROLE_ROLE"
-
-#define NSS_BUF_START 4096
-#define NSS_BUF_MAX (1024 * 1024)
 
 struct args {
     const char *conf;
@@ -147,34 +146,18 @@ item_str(pam_handle_t *pamh, int type)
     return v;
 }
 
+/* 0, or ENOENT: pam_modutil_getpwnam tells no unknown user from an NSS
+ * failure, and either refuses. */
 static int
-lookup_user(const char *user, uid_t *uid, gid_t *gid)
+lookup_user(pam_handle_t *pamh, const char *user, uid_t *uid, gid_t *gid)
 {
-    struct passwd pw, *res = NULL;
-    size_t len = NSS_BUF_START;
-    char *buf = NULL, *nb;
-    int e;
+    const struct passwd *pw = pam_modutil_getpwnam(pamh, user);
 
-    for (;;) {
-        nb = realloc(buf, len);
-        if (nb == NULL) {
-            free(buf);
-            return ENOMEM;
-        }
-        buf = nb;
-        e = getpwnam_r(user, &pw, buf, len, &res);
-        if (e != ERANGE || len >= NSS_BUF_MAX)
-            break;
-        len *= 2;
-    }
-    if (e == 0 && res != NULL) {
-        *uid = res->pw_uid;
-        *gid = res->pw_gid;
-    } else if (e == 0) {
-        e = ENOENT;
-    }
-    free(buf);
-    return e;
+    if (pw == NULL)
+        return ENOENT;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
 }
 
 /* pam_putenv copies "NAME=value"; our temporary copy may hold a secret,
@@ -249,7 +232,7 @@ fleet_replay(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *u
         http_ready = status == STSROLE_OK;
     }
     if (status == STSROLE_OK)
-        status = stsrole_replay_check(cfg, user, &step, &verdict, err);
+        status = stsrole_login_replay(cfg, user, &step, &verdict, err);
     if (err->request_id[0] != '\0')
         d->request_id = err->request_id;
     if (status == STSROLE_OK && verdict == STSROLE_REPLAY_FRESH)
@@ -288,9 +271,9 @@ preselect_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char 
     int rc;
 
     *picked = NULL;
-    if (lookup_user(user, &uid, &gid) != 0)
+    if (lookup_user(pamh, user, &uid, &gid) != 0)
         return PAM_SUCCESS; /* open_session refuses, with its own message */
-    if (stsrole_pam_roles_for_user(cfg, user, gid, choices, &n, err) != STSROLE_OK || n < 2)
+    if (stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err) != STSROLE_OK || n < 2)
         return PAM_SUCCESS;
     rc = stsrole_pam_ask_role(pamh, choices, n, &chosen);
     if (rc != PAM_SUCCESS) {
@@ -466,23 +449,16 @@ set_env(pam_handle_t *pamh, const struct stsrole_config *cfg, const struct stsro
     return rc;
 }
 
-/* credentials_mode = process: the gateway serves the login's credential
- * until it refreshes it.  A gateway that cannot be reached does not stop
- * the login: the record is on disk, so the gateway mints for the session
- * when it is back, and revokes every credential at logout. */
+/* credentials_mode = process: a gateway that did not take the login's
+ * credential does not stop the login (login.h); it is logged and told. */
 static void
-handoff(pam_handle_t *pamh, int flags, const struct stsrole_config *cfg, const char *session_id,
-        const struct stsrole_assumed *as, const struct decision *d)
+handoff_warn(pam_handle_t *pamh, int flags, const struct stsrole_login *l, const struct decision *d)
 {
-    struct stsrole_error err;
     struct decision w;
 
-    stsrole_error_clear(&err);
-    if (stsrole_session_handoff(cfg->runtime_dir, session_id, &as->creds, 2000, &err) == STSROLE_OK)
-        return;
     w = *d;
     w.outcome = "handoff-failed";
-    w.reason = err.msg;
+    w.reason = l->handoff_err.msg;
     log_decision(pamh, LOG_WARNING, &w);
     if (!(flags & PAM_SILENT))
         pam_info(pamh, "stsrole: the gateway is not answering; AWS credentials follow when it "
@@ -498,7 +474,7 @@ choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *us
     int rc;
 
     *role = NULL;
-    rc = stsrole_pam_roles_for_user(cfg, user, gid, choices, &n, err);
+    rc = stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err);
     if (rc != STSROLE_OK)
         return rc;
     if (n == 0)
@@ -545,22 +521,18 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     static int http_ready;
     struct stsrole_config cfg;
     struct stsrole_error err;
-    struct stsrole_assumed as;
-    struct stsrole_session rec;
-    struct stsrole_mint mint;
+    struct stsrole_login l;
     struct open_session *keep = NULL;
     const struct stsrole_role *role = NULL;
     struct decision d = {.phase = "open"};
     struct args a;
     const char *user, *what = NULL;
-    char session_id[33] = "", request_id[128] = "", aws_config[4096] = "";
     uid_t uid;
     gid_t gid;
-    int status, rc, recorded = 0, safe, configured = 0;
+    int status, rc, safe;
 
     memset(&cfg, 0, sizeof(cfg));
-    memset(&as, 0, sizeof(as));
-    memset(&mint, 0, sizeof(mint));
+    memset(&l, 0, sizeof(l));
     stsrole_error_clear(&err);
     if (parse_args(pamh, argc, argv, &a) != 0)
         return PAM_SERVICE_ERR;
@@ -586,7 +558,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     /* Who may have which role is policy, not a failure: it refuses in
      * either failmode. */
-    rc = lookup_user(user, &uid, &gid);
+    rc = lookup_user(pamh, user, &uid, &gid);
     if (rc != 0) {
         stsrole_fail(&err, STSROLE_E_NOTFOUND, "user %s: %s", user,
                      rc == ENOENT ? "unknown to the system" : strerror(rc));
@@ -616,102 +588,38 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         }
         http_ready = 1;
     }
-    status = stsrole_session_id(session_id, &err);
+    l.cfg = &cfg;
+    l.role = role;
+    l.user = user;
+    l.uid = uid;
+    l.gid = gid;
+    l.rhost = d.rhost;
+    l.tty = item_str(pamh, PAM_TTY);
+    l.sshd_pid = getpid();
+    status = stsrole_login_open(&l, &err);
+    if (l.stage >= STSROLE_LOGIN_ID)
+        d.session_id = l.session_id;
+    if (l.stage >= STSROLE_LOGIN_MINTED) {
+        d.session_name = l.mint.session_name[0] != '\0' ? l.mint.session_name : NULL;
+        d.request_id = l.request_id[0] != '\0' ? l.request_id : err.request_id;
+    }
     if (status != STSROLE_OK) {
-        what = "could not create a session id";
+        what = l.what;
         goto fail;
     }
-    d.session_id = session_id;
-    mint.user = user;
-    mint.session_id = session_id;
-    status = stsrole_mint(&cfg, role, &mint, &as, request_id, &err);
-    d.session_name = mint.session_name[0] != '\0' ? mint.session_name : NULL;
-    d.request_id = request_id[0] != '\0' ? request_id : err.request_id;
-    if (status != STSROLE_OK) {
-        what = "could not obtain AWS credentials";
-        goto fail;
-    }
-
-    /* The gateway revokes from this record, so it is on disk before the
-     * credentials reach the session. */
-    memset(&rec, 0, sizeof(rec));
-    memcpy(rec.session_id, session_id, sizeof(rec.session_id));
-    rec.user = (char *)user;
-    rec.uid = uid;
-    rec.rhost = (char *)d.rhost;
-    rec.tty = (char *)item_str(pamh, PAM_TTY);
-    rec.sshd_pid = getpid();
-    rec.role_name = role->name;
-    rec.role_arn = role->arn;
-    rec.assumed_role_id = as.assumed_role_id;
-    rec.session_name = mint.session_name;
-    rec.access_key_id = as.creds.access_key_id;
-    rec.expiration = as.creds.expiration;
-    rec.source_identity = as.source_identity != NULL ? as.source_identity : (char *)user;
-    rec.aws_request_id = request_id;
-    rec.opened = (int64_t)time(NULL);
-    rec.closed = 0;
-    rec.refresh = cfg.credentials_mode == STSROLE_MODE_PROCESS;
-    if (rec.opened <= 0) {
-        status = stsrole_fail(&err, STSROLE_E_IO, "the system clock is unavailable");
-        what = "could not record the session";
-        goto fail;
-    }
-    /* Set before writing: a write that fails after its rename (the
-     * directory fsync) leaves a record, which must then be closed. */
-    recorded = 1;
-    status = stsrole_session_write(cfg.state_dir, &rec, &err);
-    if (status != STSROLE_OK) {
-        what = "could not record the session";
-        goto fail;
-    }
-    /* The fleet registry, after the local record: if this fails, the fail
-     * path closes the local record and the gateway revokes. */
-    if (cfg.registry_table != NULL) {
-        struct stsrole_registry_entry reg;
-
-        memset(&reg, 0, sizeof(reg));
-        memcpy(reg.session_id, session_id, sizeof(reg.session_id));
-        reg.bastion_id = cfg.bastion_id;
-        reg.user = (char *)user;
-        reg.role_name = role->name;
-        reg.role_arn = role->arn;
-        reg.revoker_arn = role->revoker_arn;
-        reg.assumed_role_id = as.assumed_role_id;
-        reg.session_name = mint.session_name;
-        reg.access_key_id = as.creds.access_key_id;
-        reg.rhost = (char *)d.rhost;
-        reg.expiration = as.creds.expiration;
-        reg.opened = rec.opened;
-        status = stsrole_registry_record(&cfg, &reg, &err);
-        if (status != STSROLE_OK) {
-            what = "could not register the session in the fleet registry";
-            goto fail;
-        }
-    }
-
-    if (rec.refresh) {
-        status =
-            stsrole_session_aws_config(cfg.runtime_dir, session_id, uid, gid, cfg.credential_helper,
-                                       cfg.region, aws_config, sizeof(aws_config), &err);
-        if (status != STSROLE_OK) {
-            what = "could not write the session's AWS config file";
-            goto fail;
-        }
-        configured = 1;
-        handoff(pamh, flags, &cfg, session_id, &as, &d);
-    }
+    if (l.configured && l.handoff_status != STSROLE_OK)
+        handoff_warn(pamh, flags, &l, &d);
 
     keep = calloc(1, sizeof(*keep));
     if (keep != NULL) {
-        memcpy(keep->session_id, session_id, sizeof(keep->session_id));
+        memcpy(keep->session_id, l.session_id, sizeof(keep->session_id));
         keep->state_dir = strdup(cfg.state_dir);
         keep->role = strdup(role->name);
-        keep->session_name = strdup(mint.session_name);
-        keep->runtime_dir = configured ? strdup(cfg.runtime_dir) : NULL;
+        keep->session_name = strdup(l.mint.session_name);
+        keep->runtime_dir = l.configured ? strdup(cfg.runtime_dir) : NULL;
     }
     if (keep == NULL || keep->state_dir == NULL || keep->role == NULL ||
-        keep->session_name == NULL || (configured && keep->runtime_dir == NULL)) {
+        keep->session_name == NULL || (l.configured && keep->runtime_dir == NULL)) {
         open_session_free(pamh, keep, 0);
         status = stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
         what = "out of memory";
@@ -723,7 +631,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         what = "could not keep the session id";
         goto fail;
     }
-    if (set_env(pamh, &cfg, role, &as, session_id, configured ? aws_config : NULL) != PAM_SUCCESS) {
+    if (set_env(pamh, &cfg, role, &l.as, l.session_id, l.configured ? l.aws_config : NULL) !=
+        PAM_SUCCESS) {
         pam_set_data(pamh, DATA_SESSION, NULL, NULL);
         status = stsrole_fail(&err, STSROLE_E_NOMEM, "pam_putenv failed");
         what = "could not set the environment";
@@ -732,25 +641,14 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     d.outcome = "success";
     if (a.debug)
         pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "open session_id=%s access_key_id=%s",
-                   session_id, as.creds.access_key_id);
+                   l.session_id, l.as.creds.access_key_id);
     log_decision(pamh, LOG_INFO, &d);
-    stsrole_assumed_free(&as);
+    stsrole_login_free(&l);
     stsrole_config_free(&cfg);
     return PAM_SUCCESS;
 
 fail:
-    if (recorded) {
-        /* Credentials exist and may be recorded but will not be used:
-         * closing the record lets the gateway revoke them at once (it
-         * fails harmlessly when no record was written). */
-        struct stsrole_error e2;
-        stsrole_session_mark_closed(cfg.state_dir, session_id, (int64_t)time(NULL), &e2);
-    }
-    if (configured) {
-        struct stsrole_error e3;
-        stsrole_session_aws_config_remove(cfg.runtime_dir, session_id, &e3);
-    }
-    stsrole_assumed_free(&as);
+    stsrole_login_abort(&l);
     d.reason = err.msg;
     d.outcome = safe ? "failopen" : "refused";
     log_decision(pamh, safe ? LOG_WARNING : LOG_ERR, &d);
@@ -790,12 +688,12 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     d.session_name = o->session_name;
     d.session_id = o->session_id;
     /* Local files only: logout never waits on AWS.  The gateway revokes,
-     * and removes the fleet registry item (ddb.h) when there is one. */
+     * and removes the fleet registry item (registry.h) when there is one. */
     status = stsrole_session_mark_closed(o->state_dir, o->session_id, (int64_t)time(NULL), &err);
     if (o->runtime_dir != NULL) {
         /* The gateway removes it too, should this fail. */
         struct stsrole_error e2;
-        stsrole_session_aws_config_remove(o->runtime_dir, o->session_id, &e2);
+        stsrole_runtime_aws_config_remove(o->runtime_dir, o->session_id, &e2);
     }
     clear_env(pamh);
     d.outcome = status == STSROLE_OK ? "closed" : "error";

@@ -6,14 +6,12 @@
 #include <limits.h>
 #include <security/pam_appl.h>
 #include <security/pam_ext.h>
+#include <security/pam_modutil.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "role.h"
 
-/* NSS buffers start here and double on ERANGE up to the cap. */
-#define NSS_BUF_START 4096
-#define NSS_BUF_MAX (1024 * 1024)
 /* getgrouplist() is asked at most twice: once to learn the size. */
 #define GROUPS_MAX 65536
 
@@ -46,41 +44,22 @@ user_gids(const char *user, gid_t gid, gid_t **out, int *n, struct stsrole_error
 }
 
 /* Resolves a group name from the config; *found is 0 when no such group
- * exists (a role naming a missing group simply matches nobody). */
+ * exists (a role naming a missing group simply matches nobody; so does one
+ * that NSS cannot resolve, as pam_modutil_getgrnam tells no difference). */
 static int
-group_gid(const char *name, gid_t *gid, int *found, struct stsrole_error *err)
+group_gid(pam_handle_t *pamh, const char *name, gid_t *gid, int *found)
 {
-    struct group gr, *res = NULL;
-    size_t len = NSS_BUF_START;
-    char *buf = NULL, *nb;
-    int e;
+    const struct group *gr = pam_modutil_getgrnam(pamh, name);
 
-    *found = 0;
-    for (;;) {
-        nb = realloc(buf, len);
-        if (nb == NULL) {
-            free(buf);
-            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-        }
-        buf = nb;
-        e = getgrnam_r(name, &gr, buf, len, &res);
-        if (e != ERANGE || len >= NSS_BUF_MAX)
-            break;
-        len *= 2;
-    }
-    if (e == 0 && res != NULL) {
-        *gid = res->gr_gid;
-        *found = 1;
-    }
-    free(buf);
-    if (e != 0 && e != ENOENT && e != ESRCH)
-        return stsrole_fail(err, STSROLE_E_IO, "group %s: %s", name, strerror(e));
+    *found = gr != NULL;
+    if (gr != NULL)
+        *gid = gr->gr_gid;
     return STSROLE_OK;
 }
 
 static int
-role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
-            int *allowed, struct stsrole_error *err)
+role_allows(pam_handle_t *pamh, const struct stsrole_role *role, const char *user,
+            const gid_t *gids, int ngids, int *allowed, struct stsrole_error *err)
 {
     size_t i;
     int j, rc, found;
@@ -94,7 +73,7 @@ role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids
         }
     }
     for (i = 0; role->groups != NULL && role->groups[i] != NULL; i++) {
-        rc = group_gid(role->groups[i], &g, &found, err);
+        rc = group_gid(pamh, role->groups[i], &g, &found);
         if (rc != STSROLE_OK)
             return rc;
         for (j = 0; found && j < ngids; j++) {
@@ -108,8 +87,9 @@ role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids
 }
 
 int
-stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, gid_t gid,
-                           const struct stsrole_role **out, size_t *n, struct stsrole_error *err)
+stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
+                           gid_t gid, const struct stsrole_role **out, size_t *n,
+                           struct stsrole_error *err)
 {
     gid_t *gids = NULL;
     int ngids = 0, rc, allowed;
@@ -120,7 +100,7 @@ stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, g
     if (rc != STSROLE_OK)
         return rc;
     for (i = 0; i < cfg->n_roles; i++) {
-        rc = role_allows(&cfg->roles[i], user, gids, ngids, &allowed, err);
+        rc = role_allows(pamh, &cfg->roles[i], user, gids, ngids, &allowed, err);
         if (rc != STSROLE_OK)
             break;
         if (!allowed)

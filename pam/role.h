@@ -19,9 +19,9 @@
  * STSROLE_E_IO (NSS failure) or STSROLE_E_CONFIG (more than
  * STSROLE_PAM_MAX_CHOICES roles match).
  */
-int stsrole_pam_roles_for_user(const struct stsrole_config *cfg, const char *user, gid_t gid,
-                               const struct stsrole_role **out, size_t *n,
-                               struct stsrole_error *err);
+int stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg,
+                               const char *user, gid_t gid, const struct stsrole_role **out,
+                               size_t *n, struct stsrole_error *err);
 
 /* The role among choices[0..n) called name, or NULL. */
 const struct stsrole_role *stsrole_pam_role_named(const struct stsrole_role *const *choices,

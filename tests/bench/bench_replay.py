@@ -7,7 +7,7 @@ In one run, alternating round by round, it times inside one process
   local   stsrole_totp_verify: liboath checks the code against the users file and
           rewrites it (lock, new file, fsync, rename): the per-bastion replay check;
   shared  what replay_store = dynamodb:TABLE adds after that: stsrole_totp_step (read
-          the users file, locate the code's step) and stsrole_replay_check (one signed,
+          the users file, locate the code's step) and stsrole_login_replay (one signed,
           conditional PutItem to DynamoDB, here moto on loopback with signature checks).
 
 and prints the medians and the ratio shared/local.  Needs root (root-owned users file and

@@ -873,7 +873,7 @@ class GatewayTarget:
                               ("gw_sessions_inotify", "inotify"), ("gw_sessions_scan", "scan"),
                               ("handle_signals", "signal"), ("gw_ctl_accept", "control socket"),
                               ("notify_status", "status"), ("gw_refresh_step", "refresh"),
-                              ("gw_fleet_step", "fleet"), ("gw_ship_step", "ship")):
+                              ("gw_registry_step", "fleet"), ("gw_ship_step", "ship")):
                 if fn in below:
                     return label
             return "event loop"

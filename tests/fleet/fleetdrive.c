@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "client.h"
 #include "conf.h"
 #include "ddb.h"
 #include "http.h"
+#include "login.h"
+#include "registry.h"
 #include "replay.h"
 #include "totp.h"
 
@@ -16,12 +19,12 @@
  * Usage:
  *   fleetdrive CONF list [USER]             the registry's live sessions (Query or Scan)
  *   fleetdrive CONF delete USER SESSION_ID  stsrole_registry_delete
- *   fleetdrive CONF claim USER STEP         stsrole_replay_check for one step (T30)
+ *   fleetdrive CONF claim USER STEP         stsrole_login_replay for one step (T30)
  *   fleetdrive CONF bench N USERSFILE USER CODE
  *        N rounds (after one warm-up), alternating which goes first, of the
  *        local check (stsrole_totp_verify, which must accept CODE, on
  *        USERSFILE as it was before: restored outside the timed part) and
- *        the shared check (stsrole_totp_step, then stsrole_replay_check of
+ *        the shared check (stsrole_totp_step, then stsrole_login_replay of
  *        a step not claimed before).  One line per round:
  *        "round I local_us L locate_us S claim_us C".
  * CONF is an stsrole.conf (root-owned, as the module wants it).  Output
@@ -39,10 +42,10 @@ static int
 client(const struct stsrole_config *cfg, struct stsrole_http_config *http,
        struct stsrole_creds_provider *base, struct stsrole_aws_client *c, struct stsrole_error *e)
 {
-    stsrole_config_http(cfg, http);
-    if (stsrole_config_provider(cfg, http, base, e) != STSROLE_OK)
+    stsrole_client_http(cfg, http);
+    if (stsrole_client_provider(cfg, http, base, e) != STSROLE_OK)
         return -1;
-    stsrole_ddb_client(c, cfg, http, base);
+    stsrole_client_ddb(c, cfg, http, base);
     return 0;
 }
 
@@ -106,7 +109,7 @@ claim(const struct stsrole_config *cfg, const char *user, const char *step)
     enum stsrole_replay_verdict v;
     struct stsrole_error e;
 
-    if (stsrole_replay_check(cfg, user, &st, &v, &e) != STSROLE_OK)
+    if (stsrole_login_replay(cfg, user, &st, &v, &e) != STSROLE_OK)
         return fail("claim", &e);
     printf("%s\n", v == STSROLE_REPLAY_FRESH ? "fresh" : "used");
     return 0;
@@ -178,7 +181,7 @@ time_shared(const struct stsrole_config *cfg, const char *usersfile, const char 
         return fail("step", &e);
     t1 = now_us();
     st.step += bump;
-    if (stsrole_replay_check(cfg, user, &st, &v, &e) != STSROLE_OK)
+    if (stsrole_login_replay(cfg, user, &st, &v, &e) != STSROLE_OK)
         return fail("shared", &e);
     if (v != STSROLE_REPLAY_FRESH)
         return fail("shared: a fresh step was refused", &e);

@@ -5,7 +5,7 @@
 
 #include "audit.h"
 #include "fuzz.h"
-#include "sigv4.h"
+#include "hash.h"
 
 /*
  * Input: one flag byte, then the log.  A line holding only "\f" ends one

@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
-#include "sigv4.h"
+#include "hash.h"
 
 #define TS 1700000000123LL
 

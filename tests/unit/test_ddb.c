@@ -14,6 +14,7 @@
 #include "aws.h"
 #include "conf.h"
 #include "ddb.h"
+#include "registry.h"
 #include "replay.h"
 #include "totp.h"
 

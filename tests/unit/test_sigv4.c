@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "hash.h"
 #include "sigv4.h"
 
 /*
@@ -305,56 +306,6 @@ t_s3_style_path(void **state)
 }
 
 /*
- * Query signing (a presigned STS GetCallerIdentity with a session token
- * and an extra signed header).  botocore's URL keeps its own parameter
- * order; ours is its canonical query plus X-Amz-Signature.  Vector lines:
- *
- *   r = R("GET", "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
- *         headers={"Host": "sts.amazonaws.com", "x-k8s-aws-id": "cluster-1"})
- *   s = A.SigV4QueryAuth(C("ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
- *       "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQD+token=="),
- *       "sts", "us-east-1", expires=60)
- *   s.add_auth(r); print(r.url)
- */
-#define PRESIGN_QUERY                                                                              \
-    "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"                 \
-    "&X-Amz-Credential=" ASID "%2F20250314%2Fus-east-1%2Fsts%2Faws4_request"                       \
-    "&X-Amz-Date=20250314T092653Z&X-Amz-Expires=60"                                                \
-    "&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2F%2F%2F%2F%2F%2F%2F%2F%2F%2F"                  \
-    "wEaCXVzLWVhc3QtMSJHMEUCIQD%2Btoken%3D%3D&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
-
-static void
-t_presign_sts(void **state)
-{
-    struct stsrole_header h[] = {{"Host", "sts.amazonaws.com"}, {"x-k8s-aws-id", "cluster-1"}};
-    struct stsrole_sigv4_request req = {
-        "GET", "/", "Action=GetCallerIdentity&Version=2011-06-15", h, 2, NULL, 0};
-    struct stsrole_sigv4_params p = params(ASID, TOKEN, "us-east-1", "sts");
-    struct stsrole_buf canon, sts, out;
-    struct stsrole_error err;
-
-    (void)state;
-    p.expires = 60;
-    stsrole_buf_init(&canon, 0);
-    stsrole_buf_init(&sts, 0);
-    stsrole_buf_init(&out, 0);
-    assert_int_equal(stsrole_sigv4_canonical_request_query(&req, &p, &canon, &err), STSROLE_OK);
-    assert_string_equal(canon.data, "GET\n/\n" PRESIGN_QUERY "\nhost:sts.amazonaws.com\n"
-                                    "x-k8s-aws-id:cluster-1\n\nhost;x-k8s-aws-id\n" EMPTY_SHA256);
-    assert_int_equal(stsrole_sigv4_string_to_sign(&p, canon.data, &sts, &err), STSROLE_OK);
-    assert_string_equal(sts.data,
-                        "AWS4-HMAC-SHA256\n20250314T092653Z\n20250314/us-east-1/sts/aws4_request\n"
-                        "1699b131832782290d896632b3a5c7b1b7ab4f0ea927e1bec09aee2aa1170a97");
-    assert_int_equal(stsrole_sigv4_presign_query(&req, &p, &out, &err), STSROLE_OK);
-    assert_string_equal(out.data, PRESIGN_QUERY "&X-Amz-Signature="
-                                                "af36498902b0d24213a4ebccd928d71d102d061197dffd0ab"
-                                                "d4cb01a19ae9592");
-    stsrole_buf_free(&canon);
-    stsrole_buf_free(&sts);
-    stsrole_buf_free(&out);
-}
-
-/*
  * stsrole_uri_encode against botocore's encoder:
  *   python3 -c 'from botocore.utils import percent_encode as E; print(E(S), E(S, safe="/-_.~"))'
  */
@@ -449,7 +400,6 @@ t_errors(void **state)
 
     (void)state;
     stsrole_buf_init(&b, 0);
-    p.expires = 60;
 
     /* Each stage refuses NULL and empty inputs. */
     assert_int_equal(stsrole_uri_encode(NULL, "a", 1, 1), STSROLE_E_INVALID);
@@ -457,7 +407,6 @@ t_errors(void **state)
     assert_int_equal(stsrole_sigv4_canonical_request(NULL, &p, &b, NULL, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_canonical_request(&ok, NULL, &b, NULL, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_canonical_request(&ok, &p, NULL, NULL, &err), STSROLE_E_INVALID);
-    assert_int_equal(stsrole_sigv4_canonical_request_query(NULL, &p, &b, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_string_to_sign(&p, NULL, &b, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_string_to_sign(&p, "", &b, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_string_to_sign(NULL, "x", &b, &err), STSROLE_E_INVALID);
@@ -467,7 +416,6 @@ t_errors(void **state)
     assert_int_equal(stsrole_sigv4_signature(key, NULL, sig, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_signature(key, "", sig, &err), STSROLE_E_INVALID);
     assert_int_equal(stsrole_sigv4_sign_headers(&ok, &p, NULL, &err), STSROLE_E_INVALID);
-    assert_int_equal(stsrole_sigv4_presign_query(&ok, &p, NULL, &err), STSROLE_E_INVALID);
     /* A NULL error struct is allowed. */
     assert_int_equal(stsrole_sigv4_signing_key(NULL, key, NULL), STSROLE_E_INVALID);
 
@@ -500,11 +448,6 @@ t_errors(void **state)
     q = p;
     q.now = -1;
     assert_int_equal(stsrole_sigv4_signing_key(&q, key, &err), STSROLE_E_INVALID);
-    q = p;
-    q.expires = 0;
-    assert_int_equal(stsrole_sigv4_presign_query(&ok, &q, &b, &err), STSROLE_E_INVALID);
-    q.expires = 604801; /* more than seven days */
-    assert_int_equal(stsrole_sigv4_canonical_request_query(&ok, &q, &b, &err), STSROLE_E_INVALID);
 
     /* Malformed requests. */
     req = ok;
@@ -522,7 +465,7 @@ t_errors(void **state)
     assert_non_null(strstr(err.msg, "Host"));
     req.n_headers = 0;
     req.headers = NULL;
-    assert_int_equal(stsrole_sigv4_presign_query(&req, &p, &b, &err), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_sigv4_canonical_request(&req, &p, &b, NULL, &err), STSROLE_E_INVALID);
     req = ok;
     req.headers = null_value;
     assert_int_equal(stsrole_sigv4_canonical_request(&req, &p, &b, NULL, &err), STSROLE_E_INVALID);
@@ -554,7 +497,6 @@ main(void)
         cmocka_unit_test(t_iam_get_query),
         cmocka_unit_test(t_uri_rules_request),
         cmocka_unit_test(t_s3_style_path),
-        cmocka_unit_test(t_presign_sts),
         cmocka_unit_test(t_errors),
     };
 

@@ -1,6 +1,7 @@
-/* assume.h: mint one session credential for a person: session name, tags, AssumeRole. */
-#ifndef STSROLE_ASSUME_H
-#define STSROLE_ASSUME_H
+/* mint.h: mint one session credential for a person from the config: session name, tags, AssumeRole.
+ */
+#ifndef STSROLE_MINT_H
+#define STSROLE_MINT_H
 
 #include <stdint.h>
 
@@ -8,30 +9,22 @@
 #include "conf.h"
 #include "sts.h"
 
-/* RoleSessionName "<user>@<bastion_id>.<nonce>": characters outside STS's
- * set [\w+=,.@-] are replaced by '-', and the user and bastion parts are
- * shortened so the whole fits in 64 characters with the full nonce kept.
- * Pure.  out must hold 65 bytes. */
-int stsrole_session_name(const char *user, const char *bastion_id, const char *nonce, char out[65],
-                         struct stsrole_error *err);
-
-/* A fresh random session id (hex, 32 characters) into out[33]. */
-int stsrole_session_id(char out[33], struct stsrole_error *err);
-
 /* The AssumeRole parameters of a person's session: session name
  * "<user>@<bastion_id>.<nonce>" (into name), SourceIdentity = user, the tags
  * stsrole:bastion, stsrole:mfa=totp, stsrole:session = session_id and the
  * role's tag.KEY lines (into tags), the role's (or the global) duration and
  * its ExternalId.  ap points into tags and name. */
-int stsrole_person_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
-                          const char *user, const char *session_id, const char *nonce,
-                          struct stsrole_tag tags[50], char name[65],
-                          struct stsrole_assume_params *ap, struct stsrole_error *err);
+int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
+                        const char *user, const char *session_id, const char *nonce,
+                        struct stsrole_tag tags[50], char name[65],
+                        struct stsrole_assume_params *ap, struct stsrole_error *err);
 
+/* (In mint.c, not sts.c, so that the call to stsrole_sts_parse_assume
+ * stays a reference between objects, which the fault injection wraps.) */
 /* One AssumeRole through client c: validates and encodes ap, sends it with
  * c's retries, decodes the answer into out.  request_id receives AWS's
  * request id, on failure too when AWS answered. */
-int stsrole_assume_role(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
+int stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
                         struct stsrole_assumed *out, char request_id[128],
                         struct stsrole_error *err);
 

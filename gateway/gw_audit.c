@@ -1,0 +1,58 @@
+/* gw_audit.c: one gateway audit record: appended to the hash-chained log, summarised to syslog. */
+#include "config.h"
+
+#include <string.h>
+#include <syslog.h>
+
+#include "gw.h"
+#include "iam.h"
+
+int
+gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
+         const char *outcome, const char *request_id, const char *detail)
+{
+    struct stsrole_audit_record r;
+    struct stsrole_error err;
+    char account[13], summary[1024];
+
+    memset(&r, 0, sizeof(r));
+    r.event = event;
+    r.uid = -1;
+    if (s != NULL) {
+        r.user = s->rec.user;
+        r.uid = s->remote ? -1 : (long long)s->rec.uid;
+        r.rhost = s->rec.rhost;
+        r.tty = s->rec.tty;
+        r.session_id = s->rec.session_id;
+        r.role_arn = s->rec.role_arn;
+        r.session_name = s->rec.session_name;
+        r.source_identity = s->rec.source_identity;
+        r.access_key_id = s->rec.access_key_id;
+        r.expiration = s->rec.expiration;
+        r.aws_request_id = s->rec.aws_request_id;
+    }
+    if (role_arn != NULL)
+        r.role_arn = role_arn;
+    if (r.role_arn != NULL) {
+        stsrole_arn_account(r.role_arn, account);
+        r.account = account[0] ? account : NULL;
+    }
+    if (request_id != NULL)
+        r.aws_request_id = request_id[0] ? request_id : NULL;
+    r.outcome = outcome;
+    r.detail = detail;
+    if (!g->audit_open ||
+        stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
+               s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
+        g->audit_broken = 1;
+        return -1;
+    }
+    g->audit_broken = 0;
+    if (g->audit_appended != NULL)
+        g->audit_appended(g);
+    stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
+    syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
+           "%s", summary);
+    return 0;
+}

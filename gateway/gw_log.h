@@ -1,0 +1,14 @@
+/* gw_log.h: the gateway's clocks and log lines; below every other gateway file. */
+#ifndef STSROLE_GW_LOG_H
+#define STSROLE_GW_LOG_H
+
+#include <stdint.h>
+
+int64_t gw_now(void);    /* epoch seconds */
+int64_t gw_now_ms(void); /* epoch milliseconds */
+int64_t gw_mono_ms(void);
+/* Reads JOURNAL_STREAM once: with it, lines carry sd-daemon(3) priority prefixes. */
+void gw_log_init(void);
+void gw_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

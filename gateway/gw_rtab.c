@@ -1,0 +1,162 @@
+/* gw_rtab.c: the credentials_mode = process session table: entries, their credential, wake-ups. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "gw_rtab.h"
+
+struct rentry *
+gw_rtab_find(struct gw_refresh *r, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        if (strcmp(r->v[i]->id, id) == 0)
+            return r->v[i];
+    return NULL;
+}
+
+struct rentry *
+gw_rtab_create(struct gw_refresh *r, const char *id)
+{
+    struct rentry *e, **nv;
+
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 32;
+
+        if ((nv = realloc(r->v, ncap * sizeof(*nv))) == NULL)
+            return NULL;
+        r->v = nv;
+        r->cap = ncap;
+    }
+    if ((e = calloc(1, sizeof(*e))) == NULL)
+        return NULL;
+    memcpy(e->id, id, sizeof(e->id));
+    r->v[r->n++] = e;
+    return e;
+}
+
+void
+gw_rtab_clear_creds(struct rentry *e)
+{
+    stsrole_creds_clear(&e->creds);
+    if (e->doc != NULL) {
+        stsrole_wipe(e->doc, e->doclen);
+        free(e->doc);
+    }
+    e->doc = NULL;
+    e->doclen = 0;
+}
+
+void
+gw_rtab_drop(struct gw_refresh *r, size_t i)
+{
+    gw_rtab_clear_creds(r->v[i]);
+    free(r->v[i]);
+    r->v[i] = r->v[--r->n];
+}
+
+/* The credential_process output (AWS SDKs, "Sourcing credentials with an
+ * external process"): Version 1, the keys, Expiration in ISO-8601. */
+int
+gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
+{
+    struct stsrole_creds copy;
+    cJSON *o, *it;
+    char exp[21], *text = NULL;
+
+    memset(&copy, 0, sizeof(copy));
+    if (stsrole_creds_copy(&copy, c) != STSROLE_OK || copy.session_token == NULL) {
+        stsrole_creds_clear(&copy);
+        return -1;
+    }
+    stsrole_iso8601(c->expiration, exp);
+    if ((o = cJSON_CreateObject()) != NULL && cJSON_AddNumberToObject(o, "Version", 1) != NULL &&
+        cJSON_AddStringToObject(o, "AccessKeyId", c->access_key_id) != NULL &&
+        cJSON_AddStringToObject(o, "SecretAccessKey", c->secret_access_key) != NULL &&
+        cJSON_AddStringToObject(o, "SessionToken", c->session_token) != NULL &&
+        cJSON_AddStringToObject(o, "Expiration", exp) != NULL)
+        text = cJSON_PrintUnformatted(o);
+    cJSON_ArrayForEach(it, o)
+    {
+        if (cJSON_IsString(it))
+            stsrole_wipe(it->valuestring, strlen(it->valuestring));
+    }
+    cJSON_Delete(o);
+    if (text == NULL) {
+        stsrole_creds_clear(&copy);
+        return -1;
+    }
+    gw_rtab_clear_creds(e);
+    e->creds = copy;
+    e->doclen = strlen(text);
+    text[e->doclen++] = '\n'; /* in place of the terminator: one line */
+    e->doc = text;
+    e->minted = minted;
+    e->why[0] = '\0';
+    return 0;
+}
+
+void
+gw_rtab_wake(int fd)
+{
+    uint64_t one = 1;
+
+    if (fd >= 0)
+        (void)!write(fd, &one, sizeof(one));
+}
+
+void
+gw_rtab_drain(int fd)
+{
+    uint64_t v;
+
+    if (fd >= 0)
+        (void)!read(fd, &v, sizeof(v));
+}
+
+/* -- checks both threads make --------------------------------------------------------- */
+
+void
+gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/sessions/%s.json", state_dir, id);
+}
+
+/* The sshd of the session is there and not a zombie.  (The main loop also
+ * catches a reused pid, from its start time.) */
+int
+gw_rtab_pid_alive(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    ssize_t n;
+    int fd;
+
+    if (pid <= 0)
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+        return 0;
+    return p[2] != 'Z' && p[2] != 'X';
+}

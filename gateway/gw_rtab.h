@@ -1,0 +1,59 @@
+/* gw_rtab.h: the table of credentials_mode = process sessions that gw_refresh.c (the scheduler,
+ * main thread) and gw_credsock.c (the socket server, its own thread) share under r->mu. */
+#ifndef STSROLE_GW_RTAB_H
+#define STSROLE_GW_RTAB_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "creds.h"
+
+/* One SSH session in credentials_mode = process.  Shared with the
+ * serving thread under r->mu; the main thread alone writes the fields
+ * below "main thread". */
+struct rentry {
+    char id[33];
+    uid_t uid;
+    pid_t sshd_pid;
+    dev_t rec_dev; /* the record as last checked: closing it renames a new file in */
+    ino_t rec_ino;
+    int live;                   /* 0: closed, or a credential of it revoked */
+    int64_t adopted_ms;         /* monotonic; set by a hand-off the main loop has not seen */
+    struct stsrole_creds creds; /* the current one; access_key_id NULL: none yet */
+    char *doc;                  /* its credential_process document: a secret */
+    size_t doclen;
+    int64_t minted; /* epoch s */
+    char why[256];  /* the last refresh failure, for clients kept waiting */
+    /* main thread */
+    int64_t next_try_ms;
+    int attempts;
+    int seen;
+};
+
+struct gw_refresh {
+    pthread_mutex_t mu;
+    pthread_t thread;
+    int thread_started;
+    int stop;
+    int listen_fd;
+    int wake_fd;   /* main loop -> thread: entries changed, or stop */
+    int notify_fd; /* thread -> main loop: a hand-off arrived */
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char *state_dir;
+    struct rentry **v;
+    size_t n, cap;
+};
+
+struct rentry *gw_rtab_find(struct gw_refresh *r, const char *id);
+struct rentry *gw_rtab_create(struct gw_refresh *r, const char *id);
+void gw_rtab_clear_creds(struct rentry *e);
+void gw_rtab_drop(struct gw_refresh *r, size_t i);
+int gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted);
+void gw_rtab_wake(int fd);
+void gw_rtab_drain(int fd);
+void gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen);
+int gw_rtab_pid_alive(pid_t pid);
+
+#endif

@@ -1,0 +1,103 @@
+/* mint.c: a person's session credential from the config: session name, tags, SourceIdentity,
+ * AssumeRole. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "mint.h"
+#include "session.h"
+
+int
+stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
+                    const char *user, const char *session_id, const char *nonce,
+                    struct stsrole_tag tags[50], char name[65], struct stsrole_assume_params *ap,
+                    struct stsrole_error *err)
+{
+    size_t i;
+    int rc;
+
+    rc = stsrole_session_name(user, cfg->bastion_id, nonce, name, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    tags[0] = (struct stsrole_tag){"stsrole:bastion", cfg->bastion_id};
+    tags[1] = (struct stsrole_tag){"stsrole:mfa", "totp"};
+    tags[2] = (struct stsrole_tag){"stsrole:session", session_id};
+    /* STS allows 50 session tags; stsrole sets three (conf.c caps the rest). */
+    for (i = 0; i < role->n_tags && i < 47; i++)
+        tags[3 + i] = (struct stsrole_tag){role->tag_keys[i], role->tag_values[i]};
+    memset(ap, 0, sizeof(*ap));
+    ap->role_arn = role->arn;
+    ap->session_name = name;
+    ap->duration = role->duration ? role->duration : cfg->duration;
+    ap->source_identity = user;
+    ap->tags = tags;
+    ap->n_tags = 3 + i;
+    ap->external_id = role->external_id;
+    return STSROLE_OK;
+}
+
+int
+stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_params *ap,
+                    struct stsrole_assumed *out, char request_id[128], struct stsrole_error *err)
+{
+    struct stsrole_http_response resp;
+    struct stsrole_buf body;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    request_id[0] = '\0';
+    stsrole_buf_init(&body, 0);
+    rc = stsrole_sts_assume_body(ap, &body, err);
+    if (rc == STSROLE_OK)
+        rc = stsrole_aws_query(c, body.data, &resp, err);
+    stsrole_buf_free(&body); /* may hold a TokenCode */
+    if (rc != STSROLE_OK) {
+        if (err != NULL)
+            snprintf(request_id, 128, "%s", err->request_id);
+        return rc;
+    }
+    snprintf(request_id, 128, "%s", resp.request_id);
+    rc = stsrole_sts_parse_assume(resp.body.data, resp.body.len, out, err);
+    stsrole_http_response_free(&resp);
+    return rc;
+}
+
+int
+stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
+             struct stsrole_mint *m, struct stsrole_assumed *out, char request_id[128],
+             struct stsrole_error *err)
+{
+    struct stsrole_http_config http;
+    struct stsrole_creds_provider base;
+    struct stsrole_aws_client client;
+    struct stsrole_assume_params ap;
+    struct stsrole_tag tags[50];
+    char nonce[17];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    request_id[0] = '\0';
+    if (m->session_id == NULL || strlen(m->session_id) < 16)
+        return stsrole_fail(err, STSROLE_E_INVALID, "session id missing");
+    /* 16 hex characters of the session id are the nonce: 64 bits keep
+     * names unique per session and leave room for user and bastion. */
+    snprintf(nonce, sizeof(nonce), "%.16s", m->session_id);
+    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, tags, m->session_name, &ap,
+                             err);
+    if (rc != STSROLE_OK)
+        return rc;
+    /* Validate before fetching base credentials: a bad input costs no I/O. */
+    rc = stsrole_sts_validate(&ap, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    stsrole_client_http(cfg, &http);
+    rc = stsrole_client_provider(cfg, &http, &base, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    stsrole_client_aws(cfg, &http, &base, "sts", cfg->sts_endpoint, &client);
+    rc = stsrole_mint_assume(&client, &ap, out, request_id, err);
+    stsrole_creds_provider_free(&base);
+    return rc;
+}

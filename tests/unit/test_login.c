@@ -1,0 +1,180 @@
+/* test_login.c: the login steps without PAM: the session record built from a mint, a login that
+ * fails at the mint, and what an abort undoes (the record closed, the AWS config file removed). */
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+#include "login.h"
+#include "runtime.h"
+#include "session.h"
+
+static const char conf_text[] = "[stsrole]\n"
+                                "region = eu-west-1\n"
+                                "credentials = file:/nonexistent/stsrole-credentials\n"
+                                "bastion_id = bastion-1\n"
+                                "\n"
+                                "[role audit]\n"
+                                "arn = arn:aws:iam::222222222222:role/SecurityAuditRole\n"
+                                "users = alice\n"
+                                "tag.Team = Ops\n";
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static struct stsrole_session
+person(void)
+{
+    struct stsrole_session who;
+
+    memset(&who, 0, sizeof(who));
+    who.user = "alice";
+    who.uid = 1001;
+    who.rhost = "192.0.2.7";
+    who.tty = "ssh";
+    who.sshd_pid = 4242;
+    who.role_name = "audit";
+    who.role_arn = "arn:aws:iam::222222222222:role/SecurityAuditRole";
+    who.source_identity = "alice";
+    return who;
+}
+
+static void
+t_build(void **state)
+{
+    struct stsrole_session who = person(), rec;
+    struct stsrole_assumed as;
+    const char *id = "0123456789abcdef0123456789abcdef";
+
+    (void)state;
+    memset(&as, 0, sizeof(as));
+    as.assumed_role_id = "AROAEXAMPLE:alice@bastion-1.0123456789abcdef";
+    as.creds.access_key_id = "ASIAEXAMPLE";
+    as.creds.expiration = 1800000000;
+    stsrole_session_build(&rec, id, &who, &as, "alice@bastion-1.0123456789abcdef", "req-1",
+                          1700000000);
+    assert_string_equal(rec.session_id, id);
+    assert_string_equal(rec.user, "alice");
+    assert_int_equal(rec.uid, 1001);
+    assert_string_equal(rec.rhost, "192.0.2.7");
+    assert_string_equal(rec.tty, "ssh");
+    assert_int_equal(rec.sshd_pid, 4242);
+    assert_string_equal(rec.role_name, "audit");
+    assert_string_equal(rec.assumed_role_id, as.assumed_role_id);
+    assert_string_equal(rec.access_key_id, "ASIAEXAMPLE");
+    assert_int_equal(rec.expiration, 1800000000);
+    assert_string_equal(rec.session_name, "alice@bastion-1.0123456789abcdef");
+    assert_string_equal(rec.aws_request_id, "req-1");
+    assert_int_equal(rec.opened, 1700000000);
+    assert_int_equal(rec.closed, 0);
+    assert_int_equal(rec.refresh, 0);
+    assert_null(rec.parent);
+    /* No SourceIdentity in the answer: the person's; STS's echo otherwise. */
+    assert_string_equal(rec.source_identity, "alice");
+    as.source_identity = "alice-echo";
+    stsrole_session_build(&rec, id, &who, &as, "n", "r", 1);
+    assert_string_equal(rec.source_identity, "alice-echo");
+}
+
+/* The base credentials cannot be read: the mint fails, nothing is recorded. */
+static void
+t_open_fails_at_mint(void **state)
+{
+    struct stsrole_config cfg;
+    struct stsrole_login l;
+    struct stsrole_error err;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse(conf_text, "t.conf", &cfg, &err), STSROLE_OK);
+    memset(&l, 0, sizeof(l));
+    l.cfg = &cfg;
+    l.role = stsrole_config_role(&cfg, "audit");
+    l.user = "alice";
+    l.uid = 1001;
+    l.gid = 1001;
+    l.sshd_pid = getpid();
+    assert_int_not_equal(stsrole_login_open(&l, &err), STSROLE_OK);
+    assert_int_equal(l.stage, STSROLE_LOGIN_MINTED);
+    assert_string_equal(l.what, "could not obtain AWS credentials");
+    assert_true(stsrole_session_id_valid(l.session_id));
+    assert_memory_equal(l.mint.session_name, "alice@bastion-1.", 16);
+    assert_int_equal(l.recorded, 0);
+    assert_int_equal(l.configured, 0);
+    assert_null(l.as.creds.access_key_id);
+    stsrole_login_abort(&l);
+    stsrole_config_free(&cfg);
+}
+
+/* An abort closes the record (so the gateway revokes at once) and removes
+ * the session's AWS config file. */
+static void
+t_abort_undoes(void **state)
+{
+    char dir[] = "/tmp/stsrole-login-XXXXXX", state_dir[64], runtime_dir[64], path[4096];
+    struct stsrole_session who = person(), rec, back;
+    struct stsrole_assumed as;
+    struct stsrole_config cfg;
+    struct stsrole_login l;
+    struct stsrole_error err;
+    struct stat st;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+    snprintf(runtime_dir, sizeof(runtime_dir), "%s/run", dir);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.state_dir = state_dir;
+    cfg.runtime_dir = runtime_dir;
+    memset(&as, 0, sizeof(as));
+    as.assumed_role_id = "AROAEXAMPLE:alice@bastion-1.0123456789abcdef";
+    as.creds.access_key_id = "ASIAEXAMPLE";
+    as.creds.expiration = 1800000000;
+
+    memset(&l, 0, sizeof(l));
+    l.cfg = &cfg;
+    assert_int_equal(stsrole_session_id(l.session_id, &err), STSROLE_OK);
+    stsrole_session_build(&rec, l.session_id, &who, &as, "alice@bastion-1.0123456789abcdef",
+                          "req-1", 1700000000);
+    assert_int_equal(stsrole_session_write(state_dir, &rec, &err), STSROLE_OK);
+    assert_int_equal(stsrole_runtime_aws_config(runtime_dir, l.session_id, getuid(), getgid(),
+                                                "/usr/bin/stsrole-credential-process", "eu-west-1",
+                                                path, sizeof(path), &err),
+                     STSROLE_OK);
+    assert_int_equal(stat(path, &st), 0);
+    l.recorded = 1;
+    l.configured = 1;
+    stsrole_login_abort(&l);
+
+    assert_int_equal(stsrole_session_read(state_dir, l.session_id, &back, &err), STSROLE_OK);
+    assert_true(back.closed > 0);
+    assert_string_equal(back.access_key_id, "ASIAEXAMPLE");
+    stsrole_session_free(&back);
+    assert_int_not_equal(stat(path, &st), 0);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_build),
+        cmocka_unit_test(t_open_fails_at_mint),
+        cmocka_unit_test(t_abort_undoes),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
