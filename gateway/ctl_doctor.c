@@ -695,11 +695,11 @@ check_role(struct doctor *d, const struct stsrole_config *cfg,
     struct stsrole_assumed a;
     struct stsrole_tag tags[50];
     struct stsrole_error err;
-    char name[48], sid[33], session[65], request_id[128];
+    char name[48], id[33], session[65], request_id[128], sid[STSROLE_SID_LEN + 1];
 
     snprintf(name, sizeof(name), "aws.role:%.30s", r->name);
-    if (stsrole_session_id(sid, &err) != STSROLE_OK ||
-        stsrole_mint_params(cfg, r, DOCTOR_USER, sid, sid, tags, session, &ap, &err) !=
+    if (stsrole_session_id(id, &err) != STSROLE_OK ||
+        stsrole_mint_params(cfg, r, DOCTOR_USER, id, id, tags, session, sid, &ap, &err) !=
             STSROLE_OK) {
         report(d, name, 0, "fix the role's section", "%s", err.msg);
         return;
