@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"
+#include "json.h"
 #include "mint.h"
 #include "session.h"
 
@@ -45,15 +46,7 @@ print_credential_process(const struct stsrole_assumed *a)
         return -1;
     }
     text = cJSON_Print(o);
-    {
-        cJSON *it;
-        cJSON_ArrayForEach(it, o)
-        {
-            if (cJSON_IsString(it))
-                stsrole_wipe(it->valuestring, strlen(it->valuestring));
-        }
-    }
-    cJSON_Delete(o);
+    stsrole_json_delete_wiped(o);
     if (text == NULL)
         return -1;
     fputs(text, stdout);

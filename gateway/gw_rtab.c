@@ -18,6 +18,7 @@
 
 #include "gw.h"
 #include "gw_rtab.h"
+#include "json.h"
 
 struct rentry *
 gw_rtab_find(struct gw_refresh *r, const char *id)
@@ -76,7 +77,7 @@ int
 gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
 {
     struct stsrole_creds copy;
-    cJSON *o, *it;
+    cJSON *o;
     char exp[21], *text = NULL;
 
     memset(&copy, 0, sizeof(copy));
@@ -91,12 +92,7 @@ gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minte
         cJSON_AddStringToObject(o, "SessionToken", c->session_token) != NULL &&
         cJSON_AddStringToObject(o, "Expiration", exp) != NULL)
         text = cJSON_PrintUnformatted(o);
-    cJSON_ArrayForEach(it, o)
-    {
-        if (cJSON_IsString(it))
-            stsrole_wipe(it->valuestring, strlen(it->valuestring));
-    }
-    cJSON_Delete(o);
+    stsrole_json_delete_wiped(o);
     if (text == NULL) {
         stsrole_creds_clear(&copy);
         return -1;

@@ -303,3 +303,13 @@ stsrole_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     *cp = c;
     return len;
 }
+
+int64_t
+stsrole_backoff_ms(int n, int64_t base_ms, int64_t cap_ms)
+{
+    int64_t ms = base_ms;
+
+    while (n-- > 0 && ms < cap_ms)
+        ms *= 2;
+    return ms > cap_ms ? cap_ms : ms;
+}
