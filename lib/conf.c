@@ -129,18 +129,6 @@ table_name_ok(const char *v)
            strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-static void
-free_list(char **l)
-{
-    size_t i;
-
-    if (l == NULL)
-        return;
-    for (i = 0; l[i] != NULL; i++)
-        free(l[i]);
-    free(l);
-}
-
 /* Splits "a, b c" into a NULL-terminated list of names.  The names are
  * counted and checked first, so the list takes only the room it needs: a
  * config has a list or two per role, and every login parses it. */
@@ -336,6 +324,9 @@ static const struct key global_keys[] = {
     /* AssumeRole's DurationSeconds range (STS API reference). */
     INT("duration", CFG(duration), 900, 43200),
     INT("totp_window", CFG(totp_window), 0, 10),
+    /* Bounded by STSROLE_TOTP_LOCK_WAIT_MAX_MS (totp.h), well inside
+     * sshd's LoginGraceTime. */
+    INT("totp_lock_wait", CFG(totp_lock_wait), 1, 60),
     INT("timeout", CFG(timeout), 1, 120),
     FN("replay_store", CFG(replay_table), set_replay_store),
     STR("registry_table", CFG(registry_table), table_check),
@@ -458,7 +449,7 @@ free_keys(const struct key *keys, size_t n, void *base)
     for (i = 0; i < n; i++) {
         void *field = (char *)base + keys[i].off;
         if (keys[i].kind == K_LIST)
-            free_list(*(char ***)field);
+            stsrole_strv_free(*(char ***)field);
         else if (keys[i].kind == K_STR || keys[i].kind == K_URL || keys[i].kind == K_FN)
             free(*(char **)field);
     }
@@ -614,6 +605,7 @@ stsrole_config_parse(const char *text, const char *name, struct stsrole_config *
     memset(cfg, 0, sizeof(*cfg));
     cfg->duration = 3600;
     cfg->totp_window = 1;
+    cfg->totp_lock_wait = 5; /* STSROLE_TOTP_LOCK_WAIT_MS */
     cfg->timeout = 10;
     cfg->credentials = STSROLE_CREDS_IMDS;
     cfg->audit_ship_batch = 1000;

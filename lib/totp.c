@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liboath/oath.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +36,21 @@ stsrole_totp_code_wellformed(const char *code)
             return 0;
     }
     return n >= TOTP_MIN_DIGITS;
+}
+
+/* What every check of a code needs before it touches a file. */
+static int
+check_request(const char *user, const char *code, int window, struct stsrole_error *err)
+{
+    if (user == NULL || user[0] == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "no user name");
+    if (window < 0 || window > STSROLE_TOTP_MAX_WINDOW)
+        return stsrole_fail(err, STSROLE_E_INVALID, "totp window %d out of range 0..%d", window,
+                            STSROLE_TOTP_MAX_WINDOW);
+    if (!stsrole_totp_code_wellformed(code))
+        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
+                            TOTP_MAX_DIGITS);
+    return STSROLE_OK;
 }
 
 /* The directory must be root-owned and writable by nobody else: liboath
@@ -198,22 +215,14 @@ stsrole_totp_lint(const char *text, size_t len, const char *usersfile, struct st
     return lint_usersfile(text, len, NULL, usersfile, err);
 }
 
-int
-stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
-                    struct stsrole_error *err)
+static int
+verify_unlocked(const char *usersfile, const char *user, const char *code, int window,
+                struct stsrole_error *err)
 {
     struct stsrole_buf text;
     time_t last = 0;
     int rc, orc;
 
-    if (user == NULL || user[0] == '\0')
-        return stsrole_fail(err, STSROLE_E_INVALID, "no user name");
-    if (window < 0 || window > STSROLE_TOTP_MAX_WINDOW)
-        return stsrole_fail(err, STSROLE_E_INVALID, "totp window %d out of range 0..%d", window,
-                            STSROLE_TOTP_MAX_WINDOW);
-    if (!stsrole_totp_code_wellformed(code))
-        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
-                            TOTP_MAX_DIGITS);
     rc = stsrole_totp_check_usersfile(usersfile, err);
     if (rc != STSROLE_OK)
         return rc;
@@ -231,6 +240,165 @@ stsrole_totp_verify(const char *usersfile, const char *user, const char *code, i
     orc = oath_authenticate_usersfile(usersfile, user, code, (size_t)window, NULL, &last);
     oath_done();
     return map_oath(orc, usersfile, user, err);
+}
+
+/* A file beside the users file: NAME + suffix, in the vetted directory. */
+static int
+sibling_name(const char *usersfile, const char *suffix, char *out, size_t cap,
+             struct stsrole_error *err)
+{
+    const char *base = strrchr(usersfile, '/');
+    int n;
+
+    base = base != NULL ? base + 1 : usersfile;
+    n = snprintf(out, cap, "%s%s", base, suffix);
+    if (base[0] == '\0' || n < 0 || (size_t)n >= cap || (size_t)n > NAME_MAX)
+        return stsrole_fail(err, STSROLE_E_INVALID, "%s: name too long for its lock file",
+                            usersfile);
+    return STSROLE_OK;
+}
+
+static long
+elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int
+stsrole_totp_lock(const char *usersfile, int wait_ms, int *fd_out, long *waited_ms,
+                  struct stsrole_error *err)
+{
+    char name[NAME_MAX + 1], path[PATH_MAX];
+    struct timespec t0, pause = {0, 1000000};
+    int dir_fd = -1, fd, rc;
+
+    *fd_out = -1;
+    if (waited_ms != NULL)
+        *waited_ms = 0;
+    if (wait_ms < 0 || wait_ms > STSROLE_TOTP_LOCK_WAIT_MAX_MS)
+        return stsrole_fail(err, STSROLE_E_INVALID, "lock wait %d ms out of range 0..%d", wait_ms,
+                            STSROLE_TOTP_LOCK_WAIT_MAX_MS);
+    if (usersfile == NULL || usersfile[0] != '/')
+        return stsrole_fail(err, STSROLE_E_IO, "usersfile must be an absolute path");
+    rc = sibling_name(usersfile, STSROLE_TOTP_LOCK_SUFFIX, name, sizeof(name), err);
+    if (rc == STSROLE_OK && (size_t)snprintf(path, sizeof(path), "%s%s", usersfile,
+                                             STSROLE_TOTP_LOCK_SUFFIX) >= sizeof(path))
+        rc = stsrole_fail(err, STSROLE_E_INVALID, "%s: path too long for its lock file", usersfile);
+    if (rc == STSROLE_OK)
+        rc = check_dir(usersfile, &dir_fd, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    /* Through the vetted directory, never through a symlink: root creates
+     * and opens this file, so a link planted in its place could make root
+     * create or truncate a file elsewhere. */
+    fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    close(dir_fd);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: is a symbolic link, refused", path);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
+    }
+    rc = stsrole_check_fd(fd, path, 0, 0, err);
+    if (rc != STSROLE_OK) {
+        close(fd);
+        return rc;
+    }
+    /* No timed flock exists, and an alarm would meet sshd's own SIGALRM
+     * (LoginGraceTime): poll without blocking, backing off from 1 ms to
+     * 16 ms, until the bound. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int saved = errno;
+
+        if (saved != EWOULDBLOCK && saved != EINTR) {
+            close(fd);
+            return stsrole_fail(err, STSROLE_E_IO, "%s: flock: %s", path, strerror(saved));
+        }
+        if (elapsed_ms(&t0) >= wait_ms) {
+            close(fd);
+            return stsrole_fail(err, STSROLE_E_IO,
+                                "%s: busy, another login held it for more than %d ms", path,
+                                wait_ms);
+        }
+        nanosleep(&pause, NULL);
+        if (pause.tv_nsec < 16000000)
+            pause.tv_nsec *= 2;
+    }
+    if (waited_ms != NULL)
+        *waited_ms = elapsed_ms(&t0);
+    *fd_out = fd;
+    return STSROLE_OK;
+}
+
+void
+stsrole_totp_unlock(int fd)
+{
+    /* close(2) releases the flock (it is this descriptor's alone). */
+    if (fd >= 0)
+        close(fd);
+}
+
+int
+stsrole_totp_clear_stale(const char *usersfile, unsigned *removed, struct stsrole_error *err)
+{
+    /* The files liboath creates with O_EXCL beside the users file
+     * (usersfile.c: USERSFILE.lock, then USERSFILE.new renamed over it). */
+    static const struct {
+        const char *suffix;
+        unsigned bit;
+    } left[] = {{".lock", STSROLE_TOTP_STALE_LOCK}, {".new", STSROLE_TOTP_STALE_NEW}};
+    char name[NAME_MAX + 1];
+    int dir_fd = -1, rc;
+    size_t i;
+
+    *removed = 0;
+    if (usersfile == NULL || usersfile[0] != '/')
+        return stsrole_fail(err, STSROLE_E_IO, "usersfile must be an absolute path");
+    rc = check_dir(usersfile, &dir_fd, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    for (i = 0; i < sizeof(left) / sizeof(left[0]) && rc == STSROLE_OK; i++) {
+        rc = sibling_name(usersfile, left[i].suffix, name, sizeof(name), err);
+        if (rc != STSROLE_OK)
+            break;
+        if (unlinkat(dir_fd, name, 0) == 0)
+            *removed |= left[i].bit;
+        else if (errno != ENOENT)
+            rc = stsrole_fail(err, STSROLE_E_IO, "%s%s: left over by liboath, cannot remove: %s",
+                              usersfile, left[i].suffix, strerror(errno));
+    }
+    close(dir_fd);
+    return rc;
+}
+
+int
+stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
+                    int lock_wait_ms, struct stsrole_totp_report *report, struct stsrole_error *err)
+{
+    struct stsrole_totp_report r = {0, 0};
+    int fd = -1, rc;
+
+    if (report != NULL)
+        *report = r;
+    /* A malformed request is refused before it queues for the lock. */
+    rc = check_request(user, code, window, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_totp_lock(usersfile, lock_wait_ms, &fd, &r.waited_ms, err);
+    if (rc == STSROLE_OK)
+        rc = stsrole_totp_clear_stale(usersfile, &r.stale, err);
+    /* The read of the file, liboath's check and its record of the code all
+     * happen under the lock: that is what makes a replay at the same
+     * instant lose. */
+    if (rc == STSROLE_OK)
+        rc = verify_unlocked(usersfile, user, code, window, err);
+    stsrole_totp_unlock(fd);
+    if (report != NULL)
+        *report = r;
+    return rc;
 }
 
 /* The token types of liboath's users file that carry a time step
@@ -289,14 +457,9 @@ stsrole_totp_locate(const char *text, size_t len, const char *user, const char *
     uint64_t counter = 0;
 
     memset(out, 0, sizeof(*out));
-    if (user == NULL || user[0] == '\0')
-        return stsrole_fail(err, STSROLE_E_INVALID, "no user name");
-    if (window < 0 || window > STSROLE_TOTP_MAX_WINDOW)
-        return stsrole_fail(err, STSROLE_E_INVALID, "totp window %d out of range 0..%d", window,
-                            STSROLE_TOTP_MAX_WINDOW);
-    if (!stsrole_totp_code_wellformed(code))
-        return stsrole_fail(err, STSROLE_E_INVALID, "code is not %d to %d digits", TOTP_MIN_DIGITS,
-                            TOTP_MAX_DIGITS);
+    rc = check_request(user, code, window, err);
+    if (rc != STSROLE_OK)
+        return rc;
     if (now <= 0)
         return stsrole_fail(err, STSROLE_E_INVALID, "no current time");
     rc = lint_usersfile(text != NULL ? text : "", text != NULL ? len : 0, user, "usersfile", err);

@@ -35,9 +35,22 @@ def fleet_actions():
     doc = json.load(open(FLEET_POLICY))
     acts = set()
     for st in doc["Statement"]:
+        if st["Effect"] != "Allow":
+            continue
         a = st["Action"]
         acts.update([a] if isinstance(a, str) else a)
     return sorted(acts)
+
+
+def policy_attributes():
+    """{table name: the attributes the fleet policy lets a bastion write there}, from the
+    dynamodb:Attributes conditions of examples/aws/iam/bastion-fleet-policy.json."""
+    out = {}
+    for st in json.load(open(FLEET_POLICY))["Statement"]:
+        cond = st.get("Condition", {}).get("ForAllValues:StringEquals", {})
+        if st["Effect"] == "Allow" and "dynamodb:Attributes" in cond:
+            out[st["Resource"].rsplit("/", 1)[1]] = set(cond["dynamodb:Attributes"])
+    return out
 
 
 def seed_fleet(m, tables=(REPLAY_TABLE, SESSION_TABLE)):

@@ -40,6 +40,11 @@ PROMPT_CODE = r"Verification code: "
 PROMPT_ROLE = r"Role \[1-\d+\]: "
 PROMPT_OATH = r"One-time password \(OATH\) for `[^']*': "
 PROMPTS = (PROMPT_CODE, PROMPT_ROLE, PROMPT_OATH)
+# sshd's default MaxStartups 10:30:100 drops unauthenticated connections
+# beyond 10 at random; a bastion expecting bursts of logins raises it (as
+# examples/bastion/sshd_config.d-stsrole.conf does), and so do the tests that
+# log many people in at once (start_sshd(extra=(BURST,))).
+BURST = "MaxStartups 100:30:200"
 
 
 class SetupError(RuntimeError):
@@ -380,11 +385,14 @@ class Login:
         self.seconds = seconds
 
 
-def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROMPTS):
+def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROMPTS,
+              gate=None):
     """Runs `ssh -F cfg [ssh_args] dest command`, answering prompts in order.
 
     seconds runs from spawning ssh to its exit.  pexpect's send and close
-    delays are turned off so they do not count (they are sleeps)."""
+    delays are turned off so they do not count (they are sleeps).  gate, when
+    given, is called before each answer is sent (e.g. a threading.Barrier's
+    wait, so that many logins answer at the same moment)."""
     import pexpect
 
     t0 = time.perf_counter()
@@ -406,6 +414,8 @@ def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROM
                 eof = child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=15) == 0
                 transcript.append(child.before or "")
                 break
+            if gate is not None:
+                gate()
             child.sendline(answers.pop(0))
             continue
         eof = i == len(prompts)
@@ -418,3 +428,28 @@ def ssh_login(cfg, dest, answers, command, ssh_args=(), timeout=90, prompts=PROM
     seconds = time.perf_counter() - t0
     child.close(force=True)
     return Login("".join(transcript), seen, child.exitstatus, seconds)
+
+
+def at_once(jobs, timeout=120):
+    """Runs each job(gate) in its own thread; gate() returns once every job has
+    called it (say, when every login is at its prompt, or about to start), so
+    the jobs go on from there at the same moment.  Returns the jobs' results
+    (an exception for a job that raised)."""
+    barrier = threading.Barrier(len(jobs), timeout=timeout)
+    results = [None] * len(jobs)
+
+    def run(i, job):
+        try:
+            results[i] = job(barrier.wait)
+        except threading.BrokenBarrierError as e:
+            results[i] = e
+        except Exception as e:  # noqa: BLE001 - reported by the case
+            results[i] = e
+            barrier.abort()  # one login died before its prompt: do not wait for it
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 60)
+    return results

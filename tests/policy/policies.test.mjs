@@ -628,6 +628,177 @@ describe('the permissions boundary caps any Allow added later', () => {
   })
 })
 
+// Revocation denies the session on its own role; a credential the session minted itself would
+// outlive that. The boundary keeps every session stsrole minted (recognised by its stsrole:mfa
+// session tag) from minting one, whatever its role allows (BreakGlassRole allows "*").
+describe('a session stsrole minted cannot mint another credential (no escape from revocation)', () => {
+  const SESSION_TAGS = {
+    'aws:PrincipalTag/stsrole:mfa': 'totp',
+    'aws:PrincipalTag/stsrole:bastion': 'bastion-1',
+    'aws:PrincipalTag/stsrole:session': '0123abcd'
+  }
+  const MINT = [
+    'sts:AssumeRole',
+    'sts:AssumeRoleWithSAML',
+    'sts:AssumeRoleWithWebIdentity',
+    'sts:GetFederationToken',
+    'sts:GetSessionToken'
+  ]
+  // Somewhere to chain to: a role outside stsrole's path in the same account, and one elsewhere.
+  const ELSEWHERE = [`arn:aws:iam::${WORKLOAD}:role/app-deploy`, `arn:aws:iam::${OTHER}:role/admin`]
+  const boundaryWithout = () => {
+    const b = load('iam/permissions-boundary.json')
+    b.Statement = b.Statement.filter((st) => st.Sid !== 'StsroleSessionsMintNoFurtherCredentials')
+    return b
+  }
+  const breakGlass = (boundary, context) =>
+    decide({
+      principal: `arn:aws:sts::${WORKLOAD}:assumed-role/BreakGlassRole/alice@bastion-1.0123abcd`,
+      action: 'sts:AssumeRole',
+      resource: ELSEWHERE[0],
+      context: { 'aws:PrincipalArn': roleArn('BreakGlassRole'), 'aws:PrincipalAccount': WORKLOAD, ...context },
+      identity: [load(POLICY_FILE.BreakGlassRole)],
+      boundary
+    })
+
+  test('control: without the statement a BreakGlassRole session could chain AssumeRole', async () => {
+    isAllowed(await breakGlass(boundaryWithout(), SESSION_TAGS))
+  })
+  for (const role of [...TARGET_ROLES, 'StsRoleRevoker']) {
+    test(`a session of ${role} with the stsrole tags: every STS mint is explicitly denied`, async () => {
+      for (const action of MINT) {
+        // GetSessionToken names no resource; GetFederationToken names the federated user.
+        const resources =
+          action === 'sts:GetSessionToken'
+            ? ['*']
+            : action === 'sts:GetFederationToken'
+              ? [`arn:aws:sts::${WORKLOAD}:federated-user/alice`]
+              : ELSEWHERE
+        for (const resource of resources) {
+          isExplicitlyDenied(
+            await asRole(role, { action, resource, context: SESSION_TAGS, extra: [ADMIN_LIKE] })
+          )
+        }
+      }
+    })
+  }
+  test('also when the session says stsrole:mfa=none (an operator\'s stsrolectl assume)', async () => {
+    isExplicitlyDenied(
+      await breakGlass(load('iam/permissions-boundary.json'), {
+        ...SESSION_TAGS,
+        'aws:PrincipalTag/stsrole:mfa': 'none'
+      })
+    )
+  })
+  test('after revocation the chained AssumeRole is denied all the same', async () => {
+    // The gateway's Deny on the role (aws:userid of the session) and the boundary both apply.
+    const revoked = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'StsroleRevoked',
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '*',
+          Condition: { StringLike: { 'aws:userid': ['AROAEXAMPLEBREAKGLASS:alice@bastion-1.0123abcd'] } }
+        }
+      ]
+    }
+    const r = await decide({
+      principal: `arn:aws:sts::${WORKLOAD}:assumed-role/BreakGlassRole/alice@bastion-1.0123abcd`,
+      action: 'sts:AssumeRole',
+      resource: ELSEWHERE[0],
+      context: {
+        'aws:PrincipalArn': roleArn('BreakGlassRole'),
+        'aws:PrincipalAccount': WORKLOAD,
+        'aws:userid': 'AROAEXAMPLEBREAKGLASS:alice@bastion-1.0123abcd',
+        ...SESSION_TAGS
+      },
+      identity: [load(POLICY_FILE.BreakGlassRole), revoked],
+      boundary: load('iam/permissions-boundary.json')
+    })
+    isExplicitlyDenied(r)
+  })
+  test("the bastion's own AssumeRole (no stsrole tags) is not caught by the statement", async () => {
+    // Even were the boundary put on the bastion role, its AssumeRole into a workload role stays
+    // allowed: its session carries no stsrole:mfa tag of its own.
+    isAllowed(
+      await decide({
+        principal: BASTION_SESSION,
+        action: 'sts:AssumeRole',
+        resource: roleArn('SecurityAuditRole'),
+        context: BASTION_CONTEXT,
+        identity: [load('iam/bastion-broker-policy.json')],
+        boundary: load('iam/permissions-boundary.json'),
+        resourcePolicy: load('iam/workload-trust-policy.json')
+      })
+    )
+    isAllowed(await assume())
+  })
+  test('a workload role session without stsrole tags (not minted by stsrole) is not caught', async () => {
+    isAllowed(await breakGlass(load('iam/permissions-boundary.json'), {}))
+  })
+})
+
+// The bastion role's DynamoDB writes in the security account (iam/bastion-fleet-policy.json):
+// only the items stsrole writes, only their attributes, and no claim is ever erased.
+describe('fleet policy: the bastion writes only the DynamoDB items it needs', () => {
+  const table = (name) => `arn:aws:dynamodb:us-east-1:${SECURITY}:table/${name}`
+  const REPLAY = table('stsrole-replay')
+  const SESSIONS = table('stsrole-sessions')
+  // The attributes lib/replay.c and lib/registry.c put in their items (tests/fleet checks the
+  // items it wrote against the policy's lists).
+  const CLAIM = ['pk', 'sk', 'kind', 'step_time', 'step', 'step_size', 'bastion_id', 'accepted', 'nonce', 'ttl']
+  const SESSION = ['pk', 'sk', 'kind', 'v', 'session_id', 'bastion_id', 'user', 'role_name', 'role_arn',
+    'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl',
+    'sid', 'refresh']
+  const asBastion = (action, resource, context = {}, extra = []) =>
+    decide({
+      principal: BASTION_SESSION,
+      action,
+      resource,
+      resourceAccount: SECURITY,
+      context: { 'aws:PrincipalArn': BASTION_ROLE, 'aws:PrincipalAccount': SECURITY, ...context },
+      identity: [load('iam/bastion-fleet-policy.json'), ...extra]
+    })
+  const keys = (pk, attrs) => ({ 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': attrs })
+  const DYNAMO_ADMIN = {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'dynamodb:*', Resource: '*' }]
+  }
+
+  test('the replay claim of lib/replay.c: PutItem and its read-back GetItem are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', CLAIM)))
+    isAllowed(await asBastion('dynamodb:GetItem', REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+  })
+  test('a claim item under another key, or with an attribute stsrole does not write, is denied', async () => {
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('bastion#i-0123', CLAIM)))
+    isDenied(await asBastion('dynamodb:PutItem', REPLAY, keys('user#alice', [...CLAIM, 'note'])))
+  })
+  test('a claim is never deleted or updated, even with dynamodb:* added to the role', async () => {
+    for (const action of ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem',
+      'dynamodb:PartiQLUpdate', 'dynamodb:DeleteTable', 'dynamodb:UpdateTimeToLive']) {
+      isExplicitlyDenied(await asBastion(action, REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }, [DYNAMO_ADMIN]))
+    }
+  })
+  test('the session registry of lib/registry.c: put, refresh, get, delete, query and scan are allowed', async () => {
+    isAllowed(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', SESSION)))
+    // A refresh moves the item's expiration (lib/registry.c: SET expiration, ttl).
+    isAllowed(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'ttl'])))
+    for (const action of ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query']) {
+      isAllowed(await asBastion(action, SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+    }
+    isAllowed(await asBastion('dynamodb:Scan', SESSIONS))
+  })
+  test('registry: other keys or attributes, and other tables are denied', async () => {
+    isDenied(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'shell'])))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('admin#x', SESSION)))
+    isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', [...SESSION, 'shell'])))
+    isDenied(await asBastion('dynamodb:DeleteItem', SESSIONS, { 'dynamodb:LeadingKeys': ['bastion#x'] }))
+    isDenied(await asBastion('dynamodb:PutItem', table('other'), keys('user#alice', CLAIM)))
+  })
+})
+
 describe('service control policies of the workload OU', () => {
   // An administrator role of the workload account with no boundary, so that only the SCPs
   // stand between it and the request.
