@@ -718,18 +718,6 @@ check_role(struct doctor *d, const struct stsrole_config *cfg,
     stsrole_assumed_free(&a);
 }
 
-/* IAM policy names are [\w+=,.@-]{1,128}: the gateway's rule for its own. */
-static void
-policy_name(const char *bastion_id, char out[129])
-{
-    size_t i, n = (size_t)snprintf(out, 129, "stsrole-revoked-%s", bastion_id);
-
-    for (i = 0; i < n && i < 128; i++)
-        if (!((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= 'A' && out[i] <= 'Z') ||
-              (out[i] >= '0' && out[i] <= '9') || strchr("_+=,.@-", out[i]) != NULL))
-            out[i] = '-';
-}
-
 static void
 check_revoker(struct doctor *d, const struct stsrole_config *cfg,
               const struct stsrole_http_config *http, struct stsrole_creds_provider *base,
@@ -778,7 +766,7 @@ check_revoker(struct doctor *d, const struct stsrole_config *cfg,
     c.region = STSROLE_IAM_REGION;
     c.service = "iam";
     c.endpoint = cfg->iam_endpoint;
-    policy_name(cfg->bastion_id, pol);
+    stsrole_policy_name(cfg->bastion_id, pol);
     rc = stsrole_iam_get_role_policy(&c, rname, pol, &doc, NULL, &err);
     if (rc != STSROLE_OK && rc != STSROLE_E_NOTFOUND) {
         stsrole_assumed_free(&a);
