@@ -289,7 +289,7 @@ fleet_revoked(struct gw *g, const struct gw_session *p)
 
     if (g->cfg.registry_table == NULL || role == NULL)
         return 0;
-    duration = role->duration ? role->duration : g->cfg.duration;
+    duration = stsrole_role_duration(&g->cfg, role);
     stsrole_client_ddb(&c, &g->cfg, &g->http, &g->base);
     rc = stsrole_registry_refresh(&c, g->cfg.registry_table, p->rec.user, p->rec.session_id,
                                   gw_now() + duration + MINT_DEADLINE_MS / 1000, &err);

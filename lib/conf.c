@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -251,6 +253,19 @@ revoker_arn_check(const char *v)
     return role_arn_check(v) == NULL ? NULL : "not an IAM role ARN";
 }
 
+/* Compiled once here so that a bad pattern stops the load with file:line,
+ * not the first request; the gateway compiles it again to match. */
+static const char *
+reason_pattern_check(const char *v)
+{
+    regex_t re;
+
+    if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
+        return "not a POSIX extended regular expression (regcomp refused it)";
+    regfree(&re);
+    return NULL;
+}
+
 /* One word of an enumerated key, and the enum value it stands for. */
 struct word {
     const char *word;
@@ -266,6 +281,29 @@ static const struct word failmode_words[] = {
 static const struct word credentials_mode_words[] = {
     {"env", STSROLE_MODE_ENV},
     {"process", STSROLE_MODE_PROCESS},
+    {NULL, 0},
+};
+
+static const struct word reason_words[] = {
+    {"optional", 0},
+    {"required", 1},
+    {NULL, 0},
+};
+
+/* The facilities a notify = syslog:FACILITY may name (syslog(3)). */
+static const struct word facility_words[] = {
+    {"auth", LOG_AUTH},
+    {"authpriv", LOG_AUTHPRIV},
+    {"daemon", LOG_DAEMON},
+    {"user", LOG_USER},
+    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
     {NULL, 0},
 };
 
@@ -289,7 +327,7 @@ struct key {
     long lo, hi;
     const struct word *words;
     const char *expected; /* K_WORD: "expected A or B" */
-    int (*fn)(struct parse *p, const char *value);
+    int (*fn)(struct parse *p, void *base, const char *value);
 };
 
 #define CFG(f) offsetof(struct stsrole_config, f)
@@ -303,8 +341,9 @@ struct key {
 #define FN(n, o, f)          {.name = (n), .kind = K_FN, .off = (o), .fn = (f)}
 /* clang-format on */
 
-static int set_credentials(struct parse *p, const char *value);
-static int set_replay_store(struct parse *p, const char *value);
+static int set_credentials(struct parse *p, void *base, const char *value);
+static int set_replay_store(struct parse *p, void *base, const char *value);
+static int set_notify(struct parse *p, void *base, const char *value);
 
 /* The keys of [stsrole]: adding a key means adding its row here. */
 static const struct key global_keys[] = {
@@ -353,6 +392,13 @@ static const struct key role_keys[] = {
     LIST("groups", ROLE(groups)),
     INT("duration", ROLE(duration), 900, 43200),
     STR("external_id", ROLE(external_id), NULL),
+    WORD("reason", ROLE(reason_required), reason_words, "expected required or optional"),
+    STR("reason_pattern", ROLE(reason_pattern), reason_pattern_check),
+    INT("approvals", ROLE(approvals), 0, STSROLE_APPROVALS_MAX),
+    LIST("approvers", ROLE(approvers)),
+    INT("approval_timeout", ROLE(approval_timeout), 5, 86400),
+    INT("max_duration", ROLE(max_duration), 900, 43200),
+    FN("notify", ROLE(notify), set_notify),
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -364,9 +410,9 @@ _Static_assert(sizeof(enum stsrole_failmode) == sizeof(int) &&
                "K_WORD stores an enum through an int");
 
 static int
-set_credentials(struct parse *p, const char *value)
+set_credentials(struct parse *p, void *base, const char *value)
 {
-    struct stsrole_config *c = p->cfg;
+    struct stsrole_config *c = base;
 
     if (strcmp(value, "imds") == 0)
         c->credentials = STSROLE_CREDS_IMDS;
@@ -381,8 +427,9 @@ set_credentials(struct parse *p, const char *value)
 }
 
 static int
-set_replay_store(struct parse *p, const char *value)
+set_replay_store(struct parse *p, void *base, const char *value)
 {
+    (void)base;
     if (strcmp(value, "local") == 0)
         return 1;
     if (strncmp(value, "dynamodb:", 9) != 0 || !table_name_ok(value + 9))
@@ -391,6 +438,40 @@ set_replay_store(struct parse *p, const char *value)
                     "(a table name is 3-255 of A-Z a-z 0-9 _ - .)",
                     value);
     return set_str(p, &p->cfg->replay_table, "replay_store", value + 9);
+}
+
+/* notify = syslog:FACILITY, or an absolute path and fixed arguments,
+ * split on blanks and run without a shell: nothing a requester types
+ * (the reason, the role) ever becomes an argument or a command. */
+static int
+set_notify(struct parse *p, void *base, const char *value)
+{
+    struct stsrole_role *r = base;
+    const struct word *w;
+
+    r->notify_facility = -1;
+    if (strncmp(value, "syslog:", 7) == 0) {
+        for (w = facility_words; w->word != NULL; w++)
+            if (strcmp(value + 7, w->word) == 0)
+                break;
+        if (w->word == NULL)
+            return perr(p,
+                        "'notify = %s': expected auth, authpriv, daemon, user or local0 to "
+                        "local7 after syslog:",
+                        value);
+        r->notify_facility = w->value;
+    } else {
+        if (value[0] != '/')
+            return perr(p, "'notify = %s': expected syslog:FACILITY or /ABSOLUTE/PATH [ARG...]",
+                        value);
+        if (strpbrk(value, "\"'\\$`,") != NULL)
+            return perr(p,
+                        "'notify = %s': no quotes, backslashes, commas, $ or ` (no shell runs it)",
+                        value);
+        if (!set_list(p, &r->notify_argv, "notify", value))
+            return 0;
+    }
+    return set_str(p, &r->notify, "notify", value);
 }
 
 /* Sets one key of a section from its table; base is the struct that the
@@ -435,7 +516,7 @@ set_key(struct parse *p, const struct key *keys, size_t n, void *base, uint64_t 
             }
         return perr(p, "'%s = %s': %s", name, value, k->expected);
     case K_FN:
-        return k->fn(p, value);
+        return k->fn(p, base, value);
     }
     return perr(p, "unknown key '%s' in [%s]", name, section);
 }
@@ -535,6 +616,49 @@ set_default(char **slot, const char *value)
     return *slot != NULL;
 }
 
+/* The break-glass keys only make sense together: approvers without
+ * approvals (or the reverse) is a config that does not say what it means. */
+static int
+finish_breakglass(struct stsrole_role *r, const char *name, struct stsrole_error *err)
+{
+    size_t i, users = 0;
+
+    if (r->reason_pattern != NULL)
+        r->reason_required = 1;
+    if (r->approvals > 0 && r->approvers == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approvals' but no 'approvers'", name, r->name);
+    if (r->approvals == 0 && r->approvers != NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approvers' but no 'approvals'", name, r->name);
+    if (r->approval_timeout != 0 && r->approvals == 0)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approval_timeout' but no 'approvals'", name,
+                            r->name);
+    for (i = 0; r->approvers != NULL && r->approvers[i] != NULL; i++) {
+        if (strcmp(r->approvers[i], "@") == 0)
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: [role %s]: 'approvers' names '@' without a group", name,
+                                r->name);
+        if (r->approvers[i][0] != '@')
+            users++;
+    }
+    /* Only named users can be counted here; groups are resolved per request. */
+    if (r->approvers != NULL && users == i && users < (size_t)r->approvals)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] needs %d approvals but names only %zu approvers", name,
+                            r->name, r->approvals, users);
+    /* stsrole:reason and stsrole:approvers join the four tags stsrole
+     * always sets: 50 in all (STS's limit) leaves 44 tag.KEY lines. */
+    if (r->approvals > 0 && r->n_tags > 44)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] takes approvals: at most 44 tag.KEY lines", name,
+                            r->name);
+    if (r->approvals > 0 && r->approval_timeout == 0)
+        r->approval_timeout = STSROLE_APPROVAL_TIMEOUT_DEFAULT;
+    return STSROLE_OK;
+}
+
 static int
 finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
 {
@@ -553,15 +677,17 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: [role %s] has neither 'users' nor 'groups'", name,
                                 c->roles[i].name);
+        if (finish_breakglass(&c->roles[i], name, err) != STSROLE_OK)
+            return err ? err->status : STSROLE_E_CONFIG;
         /* A margin as long as the credential would refresh it as soon as
          * it is issued, again and again. */
         if (c->credentials_mode == STSROLE_MODE_PROCESS &&
-            c->refresh_margin >= (c->roles[i].duration ? c->roles[i].duration : c->duration))
+            c->refresh_margin >= stsrole_role_duration(c, &c->roles[i]))
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: refresh_margin (%d) must be shorter than the duration of "
                                 "[role %s] (%d)",
                                 name, c->refresh_margin, c->roles[i].name,
-                                c->roles[i].duration ? c->roles[i].duration : c->duration);
+                                stsrole_role_duration(c, &c->roles[i]));
     }
     if (c->bastion_id == NULL) {
         size_t n;
@@ -677,11 +803,26 @@ stsrole_config_free(struct stsrole_config *c)
         }
         free(r->tag_keys);
         free(r->tag_values);
+        stsrole_strv_free(r->notify_argv);
     }
     free(c->roles);
     free(c->path);
     free_keys(global_keys, NKEYS(global_keys), c);
     memset(c, 0, sizeof(*c));
+}
+
+int
+stsrole_role_duration(const struct stsrole_config *cfg, const struct stsrole_role *role)
+{
+    int d = role->duration ? role->duration : cfg->duration;
+
+    return role->max_duration != 0 && role->max_duration < d ? role->max_duration : d;
+}
+
+int
+stsrole_role_needs_request(const struct stsrole_role *role)
+{
+    return role->approvals > 0 || role->reason_required;
 }
 
 const struct stsrole_role *

@@ -9,6 +9,8 @@
 #include "stsrole.h"
 
 #define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
+#define STSROLE_APPROVALS_MAX 10
+#define STSROLE_APPROVAL_TIMEOUT_DEFAULT 900
 
 enum stsrole_failmode {
     STSROLE_FAIL_SECURE = 0,
@@ -32,6 +34,18 @@ struct stsrole_role {
     char **tag_keys; /* from "tag.KEY = VALUE" lines, added to the session tags */
     char **tag_values;
     size_t n_tags;
+    /* Break-glass (stsrole.conf(5), BREAK-GLASS): a role with approvals > 0
+     * is minted only through a request that approvals other people from
+     * approvers granted within approval_timeout seconds. */
+    int reason_required;  /* reason = required */
+    char *reason_pattern; /* POSIX ERE the reason must match; checked by regcomp at load */
+    int approvals;        /* 0: no approval needed */
+    char **approvers;     /* NULL-terminated; "@GROUP" names a group */
+    int approval_timeout; /* seconds a request waits; default 900 */
+    int max_duration;     /* 0: no cap beyond duration */
+    char *notify;         /* as written */
+    int notify_facility;  /* notify = syslog:FACILITY, a LOG_* facility; -1: a command */
+    char **notify_argv;   /* notify = /PATH [ARG...]: run without a shell; NULL-terminated */
 };
 
 struct stsrole_config {
@@ -86,5 +100,11 @@ int stsrole_config_load(const char *path, struct stsrole_config *cfg, struct sts
 void stsrole_config_free(struct stsrole_config *cfg);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
+/* The DurationSeconds a role's credential asks for: its duration (or the
+ * global one), capped by max_duration. */
+int stsrole_role_duration(const struct stsrole_config *cfg, const struct stsrole_role *role);
+/* 1 when the role is taken only through a request (a reason or approvals
+ * are needed): the login menu leaves it out. */
+int stsrole_role_needs_request(const struct stsrole_role *role);
 
 #endif

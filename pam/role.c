@@ -100,6 +100,10 @@ stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg,
     if (rc != STSROLE_OK)
         return rc;
     for (i = 0; i < cfg->n_roles; i++) {
+        /* A role that needs a reason or approvals is requested from a
+         * session (stsrole(1)); the login never mints it directly. */
+        if (stsrole_role_needs_request(&cfg->roles[i]))
+            continue;
         rc = role_allows(pamh, &cfg->roles[i], user, gids, ngids, &allowed, err);
         if (rc != STSROLE_OK)
             break;

@@ -394,6 +394,9 @@ def session_tests(w, used, m, menv, base_env):
     w.config(m.url, {
         "SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody daemon"},
         "IncidentResponseRole": {"arn": roles["IncidentResponseRole"], "groups": "daemon"},
+        # Break-glass is requested from a session, never offered at login.
+        "BreakGlass": {"arn": roles["IncidentResponseRole"], "users": "daemon",
+                       "reason": "required", "approvals": "1", "approvers": "nobody"},
     })
     w.stsrole_service()
 
@@ -484,6 +487,9 @@ def session_tests(w, used, m, menv, base_env):
            and r.says("prompt-on: Role [1-2]: ")
            and r.env.get("STSROLE_ROLE_ARN") == roles["IncidentResponseRole"],
            "%s %s" % (r.code("open"), r.lines))
+    result("roles: a role that needs approvals (break-glass) is left out of the login menu",
+           r.code("open") == "PAM_SUCCESS" and not r.says("BreakGlass")
+           and not r.says("  3) "), "%s %s" % (r.code("open"), r.lines))
     r = w.drive("daemon", ["open", "env"], ["7", "x", "SecurityAuditRole"], env=base_env)
     result("roles: invalid answers are asked again; a role name is accepted too",
            r.code("open") == "PAM_SUCCESS"

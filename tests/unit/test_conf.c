@@ -152,6 +152,83 @@ test_bad_inputs(void **state)
     expect_error(HEAD "this is not ini\n" ROLE, "t.conf:3: syntax error");
 }
 
+#define BG "[role bg]\narn = arn:aws:iam::1:role/BreakGlassRole\ngroups = oncall\n"
+
+static void
+test_breakglass_keys(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse(HEAD ROLE BG "reason_pattern = ^(INC|CHG)-[0-9]+\n"
+                                                       "approvals = 2\n"
+                                                       "approvers = alice, @secleads bob\n"
+                                                       "approval_timeout = 600\n"
+                                                       "max_duration = 900\n"
+                                                       "notify = /usr/local/sbin/page -q oncall\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "bg");
+    assert_non_null(r);
+    assert_int_equal(r->reason_required, 1); /* implied by reason_pattern */
+    assert_string_equal(r->reason_pattern, "^(INC|CHG)-[0-9]+");
+    assert_int_equal(r->approvals, 2);
+    assert_string_equal(r->approvers[1], "@secleads");
+    assert_int_equal(r->approval_timeout, 600);
+    assert_int_equal(stsrole_role_duration(&c, r), 900);
+    assert_int_equal(r->notify_facility, -1);
+    assert_string_equal(r->notify_argv[0], "/usr/local/sbin/page");
+    assert_string_equal(r->notify_argv[2], "oncall");
+    assert_null(r->notify_argv[3]);
+    assert_true(stsrole_role_needs_request(r));
+    r = stsrole_config_role(&c, "a");
+    assert_false(stsrole_role_needs_request(r));
+    assert_int_equal(stsrole_role_duration(&c, r), 3600);
+    stsrole_config_free(&c);
+
+    assert_int_equal(stsrole_config_parse(HEAD BG
+                                          "reason = required\napprovals = 1\n"
+                                          "approvers = @secleads\nnotify = syslog:authpriv\n"
+                                          "max_duration = 7200\nduration = 1800\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "bg");
+    assert_int_equal(r->approval_timeout, STSROLE_APPROVAL_TIMEOUT_DEFAULT);
+    assert_int_equal(r->notify_facility, 10 << 3); /* LOG_AUTHPRIV */
+    assert_null(r->notify_argv);
+    assert_int_equal(stsrole_role_duration(&c, r), 1800); /* max_duration caps, never raises */
+    stsrole_config_free(&c);
+
+    expect_error(HEAD BG "reason_pattern = (INC\n",
+                 "t.conf:6: 'reason_pattern = (INC': not a POSIX");
+    expect_error(HEAD BG "reason = maybe\n", "t.conf:6: 'reason = maybe': expected required");
+    expect_error(HEAD BG "approvals = 11\napprovers = a\n", "'approvals = 11'");
+    expect_error(HEAD BG "approvals = 1\n", "[role bg] has 'approvals' but no 'approvers'");
+    expect_error(HEAD BG "approvers = a\n", "[role bg] has 'approvers' but no 'approvals'");
+    expect_error(HEAD BG "approval_timeout = 60\n", "'approval_timeout' but no 'approvals'");
+    expect_error(HEAD BG "approvals = 2\napprovers = a\n", "needs 2 approvals but names only 1");
+    expect_error(HEAD BG "approvals = 1\napprovers = @\n", "names '@' without a group");
+    expect_error(HEAD BG "approval_timeout = 1\n", "'approval_timeout = 1'");
+    expect_error("[stsrole]\nregion = us-east-1\ncredentials_mode = process\n" BG
+                 "max_duration = 900\n",
+                 "refresh_margin (900) must be shorter than the duration of [role bg] (900)");
+    {
+        char text[4096];
+        int off = snprintf(text, sizeof(text), HEAD BG "approvals = 1\napprovers = a\n");
+        for (int t = 0; t < 45; t++)
+            off += snprintf(text + off, sizeof(text) - (size_t)off, "tag.k%d = v\n", t);
+        expect_error(text, "[role bg] takes approvals: at most 44 tag.KEY lines");
+    }
+    expect_error(HEAD BG "max_duration = 60\n", "t.conf:6: 'max_duration = 60'");
+    expect_error(HEAD BG "notify = syslog:kern\n", "t.conf:6: 'notify = syslog:kern': expected");
+    expect_error(HEAD BG "notify = mail -s x\n", "expected syslog:FACILITY or /ABSOLUTE/PATH");
+    expect_error(HEAD BG "notify = /bin/sh -c $REASON\n", "no quotes, backslashes, commas, $ or `");
+    expect_error(HEAD BG "notify = /bin/page\nnotify = syslog:auth\n",
+                 "t.conf:7: 'notify' is set twice");
+}
+
 static char dir[64];
 
 static int
@@ -234,6 +311,7 @@ main(void)
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_defaults_secure),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_breakglass_keys),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
