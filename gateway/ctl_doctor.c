@@ -698,6 +698,14 @@ check_role(struct doctor *d, const struct stsrole_config *cfg,
     char name[48], id[33], session[65], request_id[128], sid[STSROLE_SID_LEN + 1];
 
     snprintf(name, sizeof(name), "aws.role:%.30s", r->name);
+    /* A dry run of a break-glass role would mint it without its approvals
+     * (and set off the alarms that watch it): its trust is left unproven. */
+    if (r->approvals > 0) {
+        report(d, name, 1, "",
+               "%s not assumed: break-glass, %d approval%s needed; a dry run would bypass them",
+               r->arn, r->approvals, r->approvals == 1 ? "" : "s");
+        return;
+    }
     if (stsrole_session_id(id, &err) != STSROLE_OK ||
         stsrole_mint_params(cfg, r, DOCTOR_USER, id, id, tags, session, sid, &ap, &err) !=
             STSROLE_OK) {

@@ -7,6 +7,7 @@
 #include "aws.h"
 #include "creds.h"
 #include "stsrole.h"
+#include "template.h"
 
 #define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
 #define STSROLE_APPROVALS_MAX 10
@@ -46,6 +47,18 @@ struct stsrole_role {
     char *notify;         /* as written */
     int notify_facility;  /* notify = syslog:FACILITY, a LOG_* facility; -1: a command */
     char **notify_argv;   /* notify = /PATH [ARG...]: run without a shell; NULL-terminated */
+    /* A [roles NAME] template becomes one role per account, named
+     * ALIAS-NAME (the profile's name in the session): these say which
+     * template, account and alias it came from.  NULL for [role NAME]. */
+    char *template_name;
+    char *account;
+    char *alias;
+    int step_up; /* step_up = totp: a fresh code before the first mint */
+    /* While parsing only: the template's accounts = value and the line
+     * of its section. */
+    char *accounts;
+    int is_template;
+    int line;
 };
 
 struct stsrole_config {
@@ -87,7 +100,7 @@ struct stsrole_config {
     int totp_window;
     int totp_lock_wait; /* seconds a login waits for the users file's lock; default 5 */
     int timeout;
-    struct stsrole_role *roles;
+    struct stsrole_role *roles; /* [role NAME] sections, then every template's instances */
     size_t n_roles;
 };
 
@@ -106,5 +119,14 @@ int stsrole_role_duration(const struct stsrole_config *cfg, const struct stsrole
 /* 1 when the role is taken only through a request (a reason or approvals
  * are needed): the login menu leaves it out. */
 int stsrole_role_needs_request(const struct stsrole_role *role);
+
+/* Resolves a group name to its gid: 1 when found, 0 when there is no such
+ * group (or NSS cannot say: a role naming it then matches nobody). */
+typedef int stsrole_group_lookup(void *ctx, const char *name, gid_t *gid);
+/* 1 when role's users list names user, or its groups list names a group
+ * whose gid is among gids[0..ngids) (the user's primary and supplementary
+ * groups); always 0 for a role that needs a request. */
+int stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids,
+                        int ngids, stsrole_group_lookup *lookup, void *ctx);
 
 #endif

@@ -46,6 +46,10 @@ struct stsrole_login {
     const char *rhost; /* may be NULL */
     const char *tty;   /* may be NULL */
     pid_t sshd_pid;
+    /* credentials_mode = process: the roles the person may use, one
+     * profile each in the session's AWS config file */
+    const char *const *profiles;
+    size_t n_profiles;
     /* out */
     enum stsrole_login_stage stage;
     char session_id[33];

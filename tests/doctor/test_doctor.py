@@ -364,6 +364,19 @@ def main():
                 b.write_conf()
             broken("aws.budget:audit", full_role, "no room")
 
+            def break_glass():
+                b.role.update(approvals="1", approvers="bob")
+                b.write_conf()
+                try:
+                    rc, checks, doc = b.doctor()
+                    c = checks.get("aws.role:audit", {})
+                    check(c.get("ok") and "not assumed: break-glass" in c.get("detail", ""),
+                          "break-glass role: %s" % c)
+                finally:
+                    b.reset()
+            suite.case("aws.role: a break-glass role is not dry-run (its approvals would be "
+                       "bypassed)", break_glass)
+
             # -- the gateway
             def gateway_down():
                 gw.stop()

@@ -138,8 +138,9 @@ class Moto:
             c.meta.events.register("before-send.*.*", add_header)
         return c
 
-    def seed(self, roles=None, trust_extra=None, users=None):
-        """Creates the bastion user (security account) and the workload roles.
+    def seed(self, roles=None, trust_extra=None, users=None, accounts=()):
+        """Creates the bastion user (security account) and the workload roles (in the workload
+        account and in each of accounts too, as a StackSet would).
 
         Returns {"base": {AccessKeyId, SecretAccessKey}, "roles": {name: arn},
         "bastion_arn": ..., "security_account": ..., "workload_account": ...}.
@@ -171,6 +172,13 @@ class Moto:
             iam_wl.put_role_policy(RoleName=name, PolicyName="permissions",
                                    PolicyDocument=json.dumps(doc))
             arns[name] = r["Role"]["Arn"]
+        for account in accounts:
+            iam_acc = self.client("iam", account)
+            for name, doc in roles.items():
+                iam_acc.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                    MaxSessionDuration=43200)
+                iam_acc.put_role_policy(RoleName=name, PolicyName="permissions",
+                                        PolicyDocument=json.dumps(doc))
         # A role whose trust policy names someone else: AssumeRole from the
         # bastion must be denied.  moto checks trust only for roles in the
         # caller's own account, so this one lives in the security account.

@@ -140,7 +140,7 @@ test_bad_inputs(void **state)
     expect_error(HEAD "[role a b]\narn = arn:aws:iam::1:role/A\n", "a role name is");
     expect_error(HEAD ROLE "tag.Team = a\ntag.team = b\n", "t.conf:7: 'tag.team' is set twice");
     expect_error("[stsrole]\n" ROLE, "'region' is required");
-    expect_error(HEAD, "no [role NAME] section");
+    expect_error(HEAD, "no [role NAME] or [roles NAME] section");
     {
         char longline[600];
         snprintf(longline, sizeof(longline),
@@ -304,6 +304,174 @@ test_file_safety(void **state)
     assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
+#define TMPL                                                                                       \
+    "[roles audit]\n"                                                                              \
+    "arn = arn:${partition}:iam::${account}:role/stsrole/SecurityAuditRole\n"                      \
+    "revoker_arn = arn:${partition}:iam::${account}:role/stsrole/StsRoleRevoker\n"                 \
+    "users = alice\n"
+
+/* A template becomes one role per account, after the plain roles. */
+/* Break-glass keys on a [roles NAME] template reach every instance, and
+ * no instance is handed out directly (login menu or profile). */
+static int
+no_group(void *ctx, const char *name, gid_t *gid)
+{
+    (void)ctx, (void)name, (void)gid;
+    return 0;
+}
+
+static void
+test_breakglass_template(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+    gid_t gid = 0;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = eu-west-1\n"
+                                          "[roles bg]\narn = arn:${partition}:iam::${account}:"
+                                          "role/stsrole/BreakGlassRole\nusers = bob\n"
+                                          "accounts = 111111111111, 222222222222\n"
+                                          "reason_pattern = ^INC-[0-9]+\napprovals = 1\n"
+                                          "approvers = carol\nmax_duration = 900\n"
+                                          "notify = syslog:authpriv\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "222222222222-bg");
+    assert_non_null(r);
+    assert_int_equal(r->reason_required, 1);
+    assert_string_equal(r->reason_pattern, "^INC-[0-9]+");
+    assert_int_equal(r->approvals, 1);
+    assert_string_equal(r->approvers[0], "carol");
+    assert_int_equal(r->approval_timeout, 900);
+    assert_int_equal(r->max_duration, 900);
+    assert_string_equal(r->notify, "syslog:authpriv");
+    assert_true(stsrole_role_needs_request(r));
+    assert_int_equal(stsrole_role_allows(r, "bob", &gid, 1, no_group, NULL), 0);
+    stsrole_config_free(&c);
+}
+
+static void
+test_templates(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = cn-north-1\n" ROLE TMPL
+                                          "accounts = 111111111111, 222222222222\n"
+                                          "duration = 1800\ntag.Team = sec\n"
+                                          "[roles bg]\narn = arn:aws:iam::${account}:role/"
+                                          "B-${alias}\nusers = bob\nstep_up = totp\n"
+                                          "accounts = 333333333333\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    assert_int_equal(c.n_roles, 4);
+    assert_string_equal(c.roles[0].name, "a");
+    assert_null(c.roles[0].template_name);
+    r = stsrole_config_role(&c, "222222222222-audit");
+    assert_non_null(r);
+    assert_string_equal(r->arn, "arn:aws-cn:iam::222222222222:role/stsrole/SecurityAuditRole");
+    assert_string_equal(r->revoker_arn, "arn:aws-cn:iam::222222222222:role/stsrole/StsRoleRevoker");
+    assert_string_equal(r->template_name, "audit");
+    assert_string_equal(r->account, "222222222222");
+    assert_string_equal(r->alias, "222222222222");
+    assert_string_equal(r->users[0], "alice");
+    assert_int_equal(r->duration, 1800);
+    assert_int_equal(r->n_tags, 1);
+    assert_string_equal(r->tag_values[0], "sec");
+    assert_int_equal(r->step_up, 0);
+    r = stsrole_config_role(&c, "333333333333-bg");
+    assert_non_null(r);
+    assert_string_equal(r->arn, "arn:aws:iam::333333333333:role/B-333333333333");
+    assert_null(r->revoker_arn);
+    assert_int_equal(r->step_up, 1);
+    assert_null(stsrole_config_role(&c, "audit"));
+    stsrole_config_free(&c);
+    assert_string_equal(stsrole_template_partition("us-gov-west-1"), "aws-us-gov");
+    assert_string_equal(stsrole_template_partition("eu-west-1"), "aws");
+}
+
+static void
+test_template_errors(void **state)
+{
+    (void)state;
+    expect_error(HEAD TMPL "accounts = 12345\n", "t.conf:7: 'accounts': '12345': an account id "
+                                                 "is 12 digits");
+    expect_error(HEAD TMPL "accounts = 111111111111 11111111111a\n",
+                 "t.conf:7: 'accounts': '11111111111a'");
+    expect_error(HEAD TMPL "accounts = 111111111111 111111111111\n",
+                 "t.conf:7: 'accounts': account 111111111111 is listed twice");
+    expect_error(HEAD TMPL "accounts = file:rel\n", "t.conf:7: 'accounts = file:rel'");
+    expect_error(HEAD "[roles audit]\narn = arn:aws:iam::${acount}:role/A\n",
+                 "t.conf:4: 'arn = arn:aws:iam::${acount}:role/A': unknown placeholder "
+                 "\"${acount}\"");
+    expect_error(HEAD "[roles audit]\nrevoker_arn = arn:aws:iam::$account:role/A\n",
+                 "t.conf:4: 'revoker_arn");
+    expect_error(HEAD "[role a]\narn = arn:aws:iam::${account}:role/A\n",
+                 "t.conf:4: 'arn = arn:aws:iam::${account}:role/A': placeholders are for "
+                 "[roles NAME] templates");
+    expect_error(HEAD ROLE "accounts = 111111111111\n",
+                 "t.conf:6: 'accounts' is a key of [roles NAME] templates");
+    expect_error(HEAD TMPL "accounts = 111111111111\nstep_up = sms\n",
+                 "t.conf:8: 'step_up = sms': expected totp");
+    expect_error(HEAD TMPL, "t.conf:4: [roles audit] has no 'accounts'");
+    expect_error(HEAD "[role audit]\narn = arn:aws:iam::1:role/A\nusers = u\n" TMPL,
+                 "t.conf:7: [roles audit]: 'audit' is also the name of a [role audit]");
+    /* 111111111111-audit from the template, and a plain role of that name */
+    expect_error(HEAD "[role 111111111111-audit]\narn = arn:aws:iam::1:role/A\nusers = u\n" TMPL
+                      "accounts = 111111111111\n",
+                 "t.conf:7: role '111111111111-audit' comes twice");
+}
+
+/* accounts = file:PATH, "ID ALIAS" lines, as trusted as the config. */
+static void
+test_template_file(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    char conf[256], accounts[128], text[1024];
+
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* the file must be root's */
+    snprintf(accounts, sizeof(accounts), "%s/accounts", dir);
+    snprintf(conf, sizeof(conf), "%s/stsrole.conf", dir);
+    snprintf(text, sizeof(text), HEAD TMPL "accounts = file:%s\n", accounts);
+    write_file(conf, text, 0600);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_NOTFOUND); /* not yet */
+    assert_non_null(strstr(e.msg, "stsrole.conf:4: [roles audit]: accounts: "));
+    write_file(accounts, "# id alias\n111111111111 prod-payments\n\n222222222222  dev\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_OK);
+    assert_int_equal(c.n_roles, 2);
+    assert_non_null(stsrole_config_role(&c, "prod-payments-audit"));
+    assert_string_equal(stsrole_config_role(&c, "dev-audit")->account, "222222222222");
+    stsrole_config_free(&c);
+
+    write_file(accounts, "111111111111 prod\n222222222222 prod\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, ":4: [roles audit]: accounts: "));
+    assert_non_null(strstr(e.msg, "/accounts:2: alias 'prod' is used twice"));
+    write_file(accounts, "111111111111 prod\n1111 dev\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "/accounts:2: '1111': an account id is 12 digits"));
+    write_file(accounts, "111111111111\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "/accounts:1: expected 'ACCOUNT_ID ALIAS'"));
+    write_file(accounts, "111111111111 Prod\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "alias 'Prod'"));
+    /* Who may write it decides which accounts people reach. */
+    write_file(accounts, "111111111111 prod\n", 0664);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_UNSAFE);
+    assert_int_equal(chmod(accounts, 0644), 0);
+    assert_int_equal(chown(accounts, 65534, 65534), 0);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "must be owned by root"));
+}
+
 int
 main(void)
 {
@@ -312,6 +480,10 @@ main(void)
         cmocka_unit_test(test_defaults_secure),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_breakglass_keys),
+        cmocka_unit_test(test_breakglass_template),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_template_errors),
+        cmocka_unit_test_setup_teardown(test_template_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
