@@ -88,6 +88,8 @@ test_defaults_secure(void **state)
     assert_int_equal(c.duration, 3600);
     assert_int_equal(c.totp_lock_wait, 5);
     assert_non_null(c.bastion_id);
+    /* where "make install" put the helper, not a fixed /usr/bin */
+    assert_string_equal(c.credential_helper, STSROLE_BINDIR "/stsrole-credential-process");
     stsrole_config_free(&c);
 }
 
