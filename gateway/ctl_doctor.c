@@ -771,7 +771,7 @@ check_revoker(struct doctor *d, const struct stsrole_config *cfg,
     memset(&c, 0, sizeof(c));
     c.http = http;
     c.creds = &a.creds;
-    c.region = STSROLE_IAM_REGION;
+    c.region = cfg->partition->iam_region; /* IAM signs for its partition's region */
     c.service = "iam";
     c.endpoint = cfg->iam_endpoint;
     stsrole_policy_name(cfg->bastion_id, pol);
