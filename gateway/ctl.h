@@ -20,6 +20,13 @@ int ctl_revoke(int argc, char **argv, const char *config_path);
 int ctl_audit(int argc, char **argv, const char *config_path);
 int ctl_status(int argc, char **argv, const char *config_path);
 
+/* One request to the gateway's control socket (STATE_DIR/gatewayd.sock);
+ * *resp is its parsed answer (cJSON_Delete it).  quiet: no message when
+ * the gateway is unreachable.  Returns a CTL_EXIT_* code. */
+struct stsrole_config;
+struct cJSON;
+int ctl_ask(const struct stsrole_config *cfg, struct cJSON *req, struct cJSON **resp, int quiet);
+
 /* Maps a library status to the exit codes above. */
 int ctl_exit_for(int status);
 

@@ -47,8 +47,8 @@ load(const char *path, struct stsrole_config *cfg, int quiet)
 }
 
 /* One request to the gateway; *resp is its parsed answer. */
-static int
-ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
+int
+ctl_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
 {
     struct sockaddr_un sa;
     struct timeval tv = {CTL_TIMEOUT_S, 0};
@@ -146,7 +146,7 @@ simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_co
         return rc;
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", cmd);
-    rc = ask(cfg, req, resp, 0);
+    rc = ctl_ask(cfg, req, resp, 0);
     cJSON_Delete(req);
     return rc;
 }
@@ -372,7 +372,7 @@ ctl_revoke(int argc, char **argv, const char *config_path)
     }
     if (fleet)
         cJSON_AddBoolToObject(req, "fleet", 1);
-    rc = ask(&cfg, req, &resp, 0);
+    rc = ctl_ask(&cfg, req, &resp, 0);
     cJSON_Delete(req);
     if (rc != CTL_EXIT_OK)
         goto out;
@@ -437,7 +437,7 @@ gateway_head(const char *file, const char *config_path, struct stsrole_audit_ver
     }
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "status");
-    if (ask(&cfg, req, &resp, 1) == CTL_EXIT_OK) {
+    if (ctl_ask(&cfg, req, &resp, 1) == CTL_EXIT_OK) {
         audit = cJSON_GetObjectItemCaseSensitive(resp, "audit");
         prev = cJSON_GetObjectItemCaseSensitive(audit, "prev");
         if (cJSON_IsString(prev) && strlen(prev->valuestring) == 64 && num(audit, "seq") > 0) {

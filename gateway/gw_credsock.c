@@ -220,7 +220,9 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     int rc = -1;
 
     if (c->uid != 0) {
-        snprintf(c->id, sizeof(c->id), "%s", id != NULL ? id : "-");
+        /* The id comes from the peer: it reaches the logs only once it is
+         * known to be 32 hex digits (no newline, no forged log line). */
+        snprintf(c->id, sizeof(c->id), "%s", stsrole_session_id_valid(id) ? id : "(malformed)");
         refuse(c, "only root hands credentials over");
         return;
     }

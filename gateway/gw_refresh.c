@@ -253,9 +253,10 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     if ((rc = stsrole_session_id(child, err)) != STSROLE_OK)
         return rc;
     snprintf(nonce, sizeof(nonce), "%.16s", child);
-    /* stsrole:mfa=totp was checked at this session's login. */
-    rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce, tags, name, &ap,
-                             err);
+    /* The method checked at this session's login; records written before
+     * logins recorded it come from the only method there was, TOTP. */
+    rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce,
+                             p->rec.mfa != NULL ? p->rec.mfa : "totp", tags, name, &ap, err);
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;

@@ -46,6 +46,8 @@ struct stsrole_login {
     const char *rhost; /* may be NULL */
     const char *tty;   /* may be NULL */
     pid_t sshd_pid;
+    int64_t sshd_start; /* sshd_pid's start time (proc.h); 0: unknown */
+    const char *mfa;    /* the MFA method that passed at auth (ticket.h) */
     /* out */
     enum stsrole_login_stage stage;
     char session_id[33];

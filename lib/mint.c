@@ -11,18 +11,20 @@
 
 int
 stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
-                    const char *user, const char *session_id, const char *nonce,
+                    const char *user, const char *session_id, const char *nonce, const char *mfa,
                     struct stsrole_tag tags[50], char name[65], struct stsrole_assume_params *ap,
                     struct stsrole_error *err)
 {
     size_t i;
     int rc;
 
+    if (mfa == NULL || mfa[0] == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "no MFA method for the stsrole:mfa tag");
     rc = stsrole_session_name(user, cfg->bastion_id, nonce, name, err);
     if (rc != STSROLE_OK)
         return rc;
     tags[0] = (struct stsrole_tag){"stsrole:bastion", cfg->bastion_id};
-    tags[1] = (struct stsrole_tag){"stsrole:mfa", "totp"};
+    tags[1] = (struct stsrole_tag){"stsrole:mfa", mfa};
     tags[2] = (struct stsrole_tag){"stsrole:session", session_id};
     /* STS allows 50 session tags; stsrole sets three (conf.c caps the rest). */
     for (i = 0; i < role->n_tags && i < 47; i++)
@@ -84,7 +86,7 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     /* 16 hex characters of the session id are the nonce: 64 bits keep
      * names unique per session and leave room for user and bastion. */
     snprintf(nonce, sizeof(nonce), "%.16s", m->session_id);
-    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, tags, m->session_name, &ap,
+    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, m->mfa, tags, m->session_name, &ap,
                              err);
     if (rc != STSROLE_OK)
         return rc;

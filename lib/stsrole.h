@@ -79,6 +79,14 @@ void stsrole_buf_free(struct stsrole_buf *b);  /* wipes and frees */
 /* Hands ownership of the data to the caller; the buffer is left empty. */
 char *stsrole_buf_steal(struct stsrole_buf *b);
 
+/* Prints a cJSON tree that holds a secret into a buffer we own (and wipe),
+ * never into cJSON's own, which grows by realloc and leaves copies of the
+ * secret in freed memory.  formatted: cJSON_Print's layout, else compact.
+ * *out (stsrole_free_secret it) is NUL-terminated. */
+struct cJSON;
+int stsrole_json_print_secret(const struct cJSON *o, int formatted, char **out,
+                              struct stsrole_error *err);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void stsrole_hex(const unsigned char *in, size_t len, char *out);
 

@@ -22,7 +22,9 @@
 #include "role.h"
 #include "runtime.h"
 #include "session.h"
+#include "proc.h"
 #include "sts.h"
+#include "ticket.h"
 #include "totp.h"
 
 #define DATA_SESSION "pam_stsrole_session"
@@ -361,6 +363,18 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     d.role = picked;
     stsrole_error_clear(&err);
 
+    /* The proof for open_session that this login passed MFA here. */
+    {
+        struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
+
+        status = stsrole_ticket_issue(cfg.state_dir, &b, "totp", (int64_t)time(NULL), &err);
+        if (status != STSROLE_OK) {
+            rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+            d.outcome = "ticket-error";
+            goto out;
+        }
+    }
+
 out:
     stsrole_free_secret(code);
     d.reason = err.msg;
@@ -527,6 +541,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     struct decision d = {.phase = "open"};
     struct args a;
     const char *user, *what = NULL;
+    char mfa[16];
+    uint64_t sshd_start = 0;
     uid_t uid;
     gid_t gid;
     int status, rc, safe;
@@ -555,6 +571,26 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
     }
     safe = cfg.failmode == STSROLE_FAIL_SAFE;
+
+    /* No credential without this module's auth in this very login (a
+     * Match block without keyboard-interactive, or the session line in
+     * another service, must not hand out MFA-tagged credentials).  Like
+     * the role mapping below, this is policy: refused in either failmode. */
+    {
+        struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
+
+        status = stsrole_ticket_take(cfg.state_dir, &b, (int64_t)time(NULL), mfa, &err);
+        if (status != STSROLE_OK) {
+            d.outcome = "refused-no-auth";
+            d.reason = err.msg;
+            log_decision(pamh, LOG_ERR, &d);
+            if (!(flags & PAM_SILENT))
+                pam_error(pamh, "stsrole: session refused: this login did not pass stsrole's "
+                                "verification code check.");
+            stsrole_config_free(&cfg);
+            return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+        }
+    }
 
     /* Who may have which role is policy, not a failure: it refuses in
      * either failmode. */
@@ -596,6 +632,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     l.rhost = d.rhost;
     l.tty = item_str(pamh, PAM_TTY);
     l.sshd_pid = getpid();
+    /* The gateway tells this sshd from a later process with its pid. */
+    if (stsrole_proc_stat(l.sshd_pid, NULL, &sshd_start, NULL) == STSROLE_OK)
+        l.sshd_start = (int64_t)sshd_start;
+    l.mfa = mfa;
     status = stsrole_login_open(&l, &err);
     if (l.stage >= STSROLE_LOGIN_ID)
         d.session_id = l.session_id;

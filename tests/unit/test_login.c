@@ -107,6 +107,7 @@ t_open_fails_at_mint(void **state)
     l.uid = 1001;
     l.gid = 1001;
     l.sshd_pid = getpid();
+    l.mfa = "totp";
     assert_int_not_equal(stsrole_login_open(&l, &err), STSROLE_OK);
     assert_int_equal(l.stage, STSROLE_LOGIN_MINTED);
     assert_string_equal(l.what, "could not obtain AWS credentials");
