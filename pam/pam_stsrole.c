@@ -574,12 +574,19 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
     /* No credential without this module's auth in this very login (a
      * Match block without keyboard-interactive, or the session line in
-     * another service, must not hand out MFA-tagged credentials).  Like
-     * the role mapping below, this is policy: refused in either failmode. */
+     * another service, must not hand out MFA-tagged credentials).  No
+     * ticket, or one for another login, is policy like the role mapping
+     * below: refused in either failmode.  A ticket that cannot be checked
+     * (unsafe or unreadable state_dir) is a failure, which failmode
+     * governs; safe then lets the person in without credentials. */
     {
         struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
 
         status = stsrole_ticket_take(cfg.state_dir, &b, (int64_t)time(NULL), mfa, &err);
+        if (status != STSROLE_OK && status != STSROLE_E_NOTFOUND && status != STSROLE_E_DENIED) {
+            what = "could not check that this login passed its code check";
+            goto fail;
+        }
         if (status != STSROLE_OK) {
             d.outcome = "refused-no-auth";
             d.reason = err.msg;

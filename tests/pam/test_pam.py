@@ -148,7 +148,14 @@ class World:
         ]) + "\n")
 
     def drive(self, user, ops, answers=(), env=None, rhost="192.0.2.10", tty="ssh",
-              service="stsrole-test", noprompt=False, wrap=None, timeout=120):
+              service="stsrole-test", noprompt=False, wrap=None, timeout=120, ticket=True):
+        """ticket: a session opened without "auth" first gets the ticket that
+        auth would leave (pamdrive's ticket=STATE_DIR, written into
+        self.state, or into ticket when it is a path); False leaves it out."""
+        ops = list(ops)
+        if ticket and "open" in ops and "auth" not in ops[:ops.index("open")]:
+            ops.insert(ops.index("open"), "ticket=%s" % (ticket if isinstance(ticket, str)
+                                                         else self.state))
         if os.path.exists(self.log):
             os.unlink(self.log)
         cmd = [PAMDRIVE, "-c", self.pamd, "-s", service, "-u", user, "-l", self.log]
@@ -514,6 +521,44 @@ STSROLE_SECURE = "secure"
 STSROLE_SAFE = "safe"
 
 
+def ticket_tests(w, used, m, menv, base_env):
+    """Auth and session are one login: open_session mints only with the ticket
+    that pam_stsrole's auth left for this user, service, host and process."""
+    roles = menv["roles"]
+    for mode in (STSROLE_SECURE, STSROLE_SAFE):
+        w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"],
+                                               "users": "nobody"}}, failmode=mode)
+        r = w.drive("nobody", ["open", "env"], env=base_env, ticket=False)
+        result("ticket: a session without auth is refused in %s mode, with a plain message and "
+               "a log line saying why" % mode,
+               r.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in r.env
+               and r.says("did not pass stsrole's verification code check")
+               and any("outcome=refused-no-auth" in ln and "no ticket" in ln
+                       for ln in r.stsrole_log()),
+               "%s %s %s" % (r.code("open"), r.lines, r.stsrole_log()))
+    w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody"}})
+    code = fresh_code("nobody", used)
+    r = w.drive("nobody", ["auth", "open", "env", "close", "open", "env"], [code], env=base_env)
+    sid = r.env.get("STSROLE_SESSION_ID", "")
+    rec = record_of(w, sid)[0] if sid else {}
+    result("ticket: auth then open_session mints, and the record names the method (totp) and "
+           "the sshd's start time",
+           r.code("open", 0) == "PAM_SUCCESS" and rec.get("mfa") == "totp"
+           and rec.get("sshd_start", 0) > 0, "%s %s" % (r.rc, rec))
+    result("ticket: a ticket is single-use (a second open_session after one auth is refused)",
+           r.code("open", 1) == "PAM_SESSION_ERR", "%s %s" % (r.rc, r.stsrole_log()))
+    for extra, why in ((",user=daemon", "another user"), (",service=sshd", "another PAM service"),
+                       (",rhost=198.51.100.1", "another remote host"),
+                       (",age=121", "expired")):
+        r = w.drive("nobody", ["ticket=%s%s" % (w.state, extra), "open", "env"], env=base_env,
+                    ticket=False)
+        result("ticket: one for %s is refused" % why,
+               r.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in r.env
+               and any(why in ln for ln in r.stsrole_log()),
+               "%s %s" % (r.code("open"), r.stsrole_log()))
+
+
+
 def failmode_tests(w, used, base_env):
     """Every failure from the stub, and a closed port: secure refuses, safe lets in bare."""
     stub = None
@@ -639,6 +684,7 @@ def main():
                 menv = m.seed()
                 benv = moto_base_env(menv)
                 session_tests(w, used, m, menv, benv)
+                ticket_tests(w, used, m, menv, benv)
                 valgrind_tests(w, used, m, menv, benv)
                 failmode_tests(w, used, benv)
     finally:
