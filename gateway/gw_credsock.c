@@ -106,7 +106,7 @@ record_pending(struct gw_refresh *r, struct client *c)
     if (stsrole_session_read(r->state_dir, c->id, &rec, &err) != STSROLE_OK)
         return 0;
     ok = rec.closed == 0 && rec.refresh && rec.parent == NULL && rec.uid == c->uid &&
-         gw_rtab_pid_alive(rec.sshd_pid);
+         gw_rtab_pid_alive(rec.sshd_pid, rec.sshd_start);
     stsrole_session_free(&rec);
     return ok;
 }
@@ -121,6 +121,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     size_t len = 0;
     uid_t uid;
     pid_t pid;
+    int64_t start;
     dev_t dev;
     ino_t ino;
     int live, expired;
@@ -137,6 +138,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     }
     uid = e->uid;
     pid = e->sshd_pid;
+    start = e->sshd_start;
     dev = e->rec_dev;
     ino = e->rec_ino;
     live = e->live;
@@ -163,7 +165,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
         refuse(c, "the session record changed: logged out");
         goto out;
     }
-    if (!gw_rtab_pid_alive(pid)) {
+    if (!gw_rtab_pid_alive(pid, start)) {
         refuse(c, "the session's sshd is gone");
         goto out;
     }
@@ -253,6 +255,7 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     if (e != NULL && (e->creds.access_key_id == NULL || e->creds.expiration < cr.expiration)) {
         e->uid = rec.uid;
         e->sshd_pid = rec.sshd_pid;
+        e->sshd_start = rec.sshd_start;
         e->rec_dev = st.st_dev;
         e->rec_ino = st.st_ino;
         e->live = 1;

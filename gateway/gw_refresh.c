@@ -168,6 +168,7 @@ sync_table(struct gw *g)
         e->live = live;
         e->uid = s->rec.uid;
         e->sshd_pid = s->rec.sshd_pid;
+        e->sshd_start = s->rec.sshd_start;
         e->adopted_ms = 0;
         if (!chain && e->creds.access_key_id != NULL) {
             gw_rtab_clear_creds(e); /* never served again: no reason to hold it */

@@ -17,6 +17,7 @@ struct rentry {
     char id[33];
     uid_t uid;
     pid_t sshd_pid;
+    int64_t sshd_start; /* its start time from the record (proc.h); 0: unknown */
     dev_t rec_dev; /* the record as last checked: closing it renames a new file in */
     ino_t rec_ino;
     int live;                   /* 0: closed, or a credential of it revoked */
@@ -54,6 +55,6 @@ int gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t m
 void gw_rtab_wake(int fd);
 void gw_rtab_drain(int fd);
 void gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen);
-int gw_rtab_pid_alive(pid_t pid);
+int gw_rtab_pid_alive(pid_t pid, int64_t start);
 
 #endif
