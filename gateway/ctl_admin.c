@@ -580,6 +580,16 @@ ctl_status(int argc, char **argv, const char *config_path)
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
         }
+        r = cJSON_GetObjectItemCaseSensitive(resp, "imds");
+        if (r != NULL) {
+            printf("imds:     %s%s%s\n", str(r, "exposure"),
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail")) ? ": " : "",
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail"))
+                       ? str(r, "detail")
+                       : "");
+            if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "fix")))
+                printf("          fix: %s (only root may reach IMDS)\n", str(r, "fix"));
+        }
         r = cJSON_GetObjectItemCaseSensitive(resp, "ship");
         if (r != NULL) {
             printf("shipping: %s:%s, %s, through seq %.0f, %.0f bytes waiting, last sent %s\n",

@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "gw.h"
+#include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
 
@@ -295,6 +296,7 @@ run(struct gw *g)
     if (sd_watchdog_enabled(0, &wd_usec) <= 0)
         wd_usec = 0;
     while (!g->stop) {
+        gw_imds_step(g);
         gw_refresh_step(g);
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
@@ -309,6 +311,8 @@ run(struct gw *g)
             wake = gw_registry_next_ms(g);
         if (g->next_reconcile_ms < wake)
             wake = g->next_reconcile_ms;
+        if (g->cfg.credentials == STSROLE_CREDS_IMDS && g->next_imds_ms < wake)
+            wake = g->next_imds_ms;
         if (gw_refresh_next_ms(g) < wake)
             wake = gw_refresh_next_ms(g);
         /* While the audit log fails, retry it once a second, not in a spin. */

@@ -13,6 +13,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "exposure.h"
 #include "gw.h"
 #include "gwproto.h"
 
@@ -328,6 +329,15 @@ do_status(struct gw *g)
     }
     if (failing > 0 || g->audit_broken || !g->audit.tail_ok || gw_ship_status(g, o))
         health = "degraded";
+    if (g->cfg.credentials == STSROLE_CREDS_IMDS) {
+        cJSON *im = cJSON_AddObjectToObject(o, "imds");
+
+        add_str(im, "exposure", stsrole_exposure_name((enum stsrole_exposure)g->imds_state));
+        add_str(im, "detail", g->imds_why[0] ? g->imds_why : NULL);
+        add_str(im, "fix", g->imds_state != STSROLE_EXPOSURE_CLOSED ? STSROLE_IMDS_FIX : NULL);
+        if (g->imds_state != STSROLE_EXPOSURE_CLOSED)
+            health = "degraded";
+    }
     cJSON_AddStringToObject(o, "health", health);
     add_str(o, "last_error", g->last_error[0] ? g->last_error : NULL);
     return o;
