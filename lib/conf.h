@@ -69,6 +69,9 @@ struct stsrole_config {
     char *runtime_dir;       /* default /run/stsrole */
     char *credential_helper; /* default /usr/bin/stsrole-credential-process */
     enum stsrole_failmode failmode;
+    /* imds_exposure = refuse (0, the default) | warn (1): what a login does
+     * while the gateway finds IMDS open to others than root (exposure.h). */
+    int imds_exposure_warn;
     int duration;
     int totp_window;
     int timeout;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "exposure.h"
 #include "http.h"
 #include "login.h"
 #include "mint.h"
@@ -630,6 +631,28 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
             goto fail;
         }
         http_ready = 1;
+    }
+    /* The bastion's own credential must be root's alone, or anyone on
+     * the bastion can mint what this module mints (exposure.h). */
+    if (cfg.credentials == STSROLE_CREDS_IMDS) {
+        enum stsrole_exposure e;
+        char why[512];
+
+        status = stsrole_exposure_read(cfg.state_dir, (int64_t)time(NULL), &e, why, sizeof(why),
+                                       &err);
+        if (status == STSROLE_OK && e != STSROLE_EXPOSURE_CLOSED && cfg.imds_exposure_warn) {
+            struct decision w = d;
+            w.outcome = "imds-exposed-warn";
+            w.reason = why;
+            log_decision(pamh, LOG_CRIT, &w);
+        } else if (status == STSROLE_OK && e != STSROLE_EXPOSURE_CLOSED) {
+            status = stsrole_fail(&err, STSROLE_E_UNSAFE, "%s", why);
+            what = "the bastion's own AWS credential is not protected";
+            goto fail;
+        } else if (status != STSROLE_OK) {
+            what = "the bastion's own AWS credential is not protected";
+            goto fail;
+        }
     }
     l.cfg = &cfg;
     l.role = role;

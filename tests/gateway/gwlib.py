@@ -105,10 +105,11 @@ class Gateway:
     """stsrole-gatewayd in the foreground, with a stand-in for systemd's notify socket: a thread
     reads every sd_notify message (as systemd would), and start() returns on READY=1."""
 
-    def __init__(self, conf, env, args=(), log=None):
+    def __init__(self, conf, env, args=(), log=None, prefix=()):
         self.conf = conf
         self.env = dict(env)
         self.args = list(args)
+        self.prefix = list(prefix)  # e.g. ip netns exec NS
         self.proc = None
         self.log = log
         self.notify = None
@@ -151,7 +152,8 @@ class Gateway:
         self.reader.start()
         env = dict(self.env, NOTIFY_SOCKET=path)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen([gatewayd_path(), "--config", self.conf] + self.args,
+        self.proc = subprocess.Popen(self.prefix + [gatewayd_path(), "--config", self.conf]
+                                     + self.args,
                                      env=env, stdout=out, stderr=out)
         if self.wait_message("READY=1", timeout) is not None:
             return self
