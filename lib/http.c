@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -91,9 +92,36 @@ stsrole_url_check(const char *url, struct stsrole_error *err)
     return stsrole_fail(err, STSROLE_E_INVALID, "'%.200s': only https:// URLs are allowed", url);
 }
 
+/*
+ * Variables that libcurl or OpenSSL read from the environment and that
+ * would weaken or expose TLS, cleared before the first handshake (a
+ * process run through sudo, or a service with a tampered environment,
+ * must not get them):
+ * - SSLKEYLOGFILE: Debian's libcurl writes every TLS session key there.
+ * - OPENSSL_CONF: an OpenSSL config file can load engines and providers
+ *   and change verification defaults.
+ * - OPENSSL_ENGINES, OPENSSL_MODULES: where OpenSSL loads engines and
+ *   providers from.
+ * - SSL_CERT_FILE, SSL_CERT_DIR: OpenSSL's default trust anchors; ours
+ *   are the system's, or ca_file, set explicitly.
+ * - CURL_CA_BUNDLE: read by the curl tool, not libcurl, but cleared so
+ *   that no future libcurl default picks it up.
+ * The proxy variables (http_proxy, ALL_PROXY, ...) need no clearing:
+ * every request sets CURLOPT_PROXY and CURLOPT_NOPROXY itself.
+ */
+static const char *const tls_env[] = {
+    "SSLKEYLOGFILE", "OPENSSL_CONF",  "OPENSSL_ENGINES", "OPENSSL_MODULES",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+};
+
 int
 stsrole_http_global_init(struct stsrole_error *err)
 {
+    size_t i;
+
+    for (i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
+        if (unsetenv(tls_env[i]) != 0)
+            return stsrole_fail(err, STSROLE_E_IO, "cannot clear %s", tls_env[i]);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return stsrole_fail(err, STSROLE_E_NOMEM, "curl_global_init failed");
     return STSROLE_OK;

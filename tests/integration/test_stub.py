@@ -169,7 +169,9 @@ class Env:
             lines.append("imds_endpoint = " + imds)
         if ca:
             lines.append("ca_file = " + ca)
-        lines += ["bastion_id = test-bastion", "timeout = 3"]
+        # stsrolectl assume records what it mints in the audit log (or through the gateway)
+        lines += ["bastion_id = test-bastion", "timeout = 3",
+                  "audit_log = " + os.path.join(self.work, case + ".audit.log")]
         if extra:
             lines.append(extra)
         lines += ["", "[role target]", "arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, role_key),
@@ -618,6 +620,29 @@ def proxy_env_ignored_https(env):
     conf = env.conf("proxy-env-ignored-https", stub.url("https"), key,
                     ca=os.path.join(env.certs, "ca.pem"))
     expect_success(assume(conf, env_extra=proxy_env()), stub, key, "ASIASTUBJSONEXP00001")
+
+
+@case
+def tls_env_ignored(env):
+    """SSLKEYLOGFILE (no TLS key written), SSL_CERT_FILE / SSL_CERT_DIR (no other trust
+    anchors: the test CA named only there stays unknown) and OPENSSL_CONF are cleared."""
+    keylog = os.path.join(env.work, "tls-env-keylog")
+    stub = env.tls("tls-good")
+    key = env.key("json-exp", "tls-env-keylog")
+    conf = env.conf("tls-env-keylog", stub.url("https"), key,
+                    ca=os.path.join(env.certs, "ca.pem"))
+    expect_success(assume(conf, env_extra={"SSLKEYLOGFILE": keylog}), stub, key,
+                   "ASIASTUBJSONEXP00001")
+    if os.path.exists(keylog):
+        raise Fail("the TLS session keys were written to SSLKEYLOGFILE")
+    # the test CA's certificate, offered through the environment only: not trusted
+    stub = env.tls("tls-good")
+    key = env.key("json-exp", "tls-env-ca")
+    res = assume(env.conf("tls-env-ca", stub.url("https"), key),
+                 env_extra={"SSL_CERT_FILE": os.path.join(env.certs, "ca.pem"),
+                            "SSL_CERT_DIR": env.certs,
+                            "OPENSSL_CONF": os.path.join(env.work, "no-such-openssl.cnf")})
+    expect_failure(res, EX_UNAVAILABLE, TLS_WORDS)
 
 
 def imds_case(env, name, mode, scenario="json-exp"):
