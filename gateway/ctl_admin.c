@@ -562,9 +562,11 @@ ctl_status(int argc, char **argv, const char *config_path)
                    : "");
         cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "roles"))
         {
+            const cJSON *pc;
+
             printf("role:     %s (%s)\n", str(r, "name"), str(r, "arn"));
             printf("          %s: %.0f entries%s%s, %.0f of %.0f characters used "
-                   "(other inline policies: %.0f%s), %.0f left, room for %.0f more\n",
+                   "(other inline policies: %.0f%s), %.0f left, room for %.0f more sessions%s\n",
                    str(r, "policy"), num(r, "entries"),
                    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "token_issue_cutoff"))
                        ? ", tokens before "
@@ -576,7 +578,13 @@ ctl_status(int argc, char **argv, const char *config_path)
                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "others_known"))
                        ? ""
                        : " or more: not listable",
-                   num(r, "left"), num(r, "capacity"));
+                   num(r, "left"), num(r, "sessions_left"),
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fleet"))
+                       ? " fleet-wide"
+                       : " (this bastion's count; the revoker may not list the others)");
+            cJSON_ArrayForEach(pc, cJSON_GetObjectItemCaseSensitive(r, "person_cutoffs"))
+                printf("          %s: credentials issued before %s denied (compacted)\n",
+                       str(pc, "person"), str(pc, "before"));
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
         }

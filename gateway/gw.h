@@ -137,6 +137,9 @@ void gw_revoke_due(struct gw *g, int force);
 /* `revoke --all --role NAME`. */
 int gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen);
 void gw_prune(struct gw *g);
+/* After session.open: audits the session when a cut-off written before it
+ * opened may deny its credential (it opened within --skew of it). */
+void gw_revoke_opened(struct gw *g, const struct gw_session *s);
 void gw_revokers_clear(struct gw *g);
 void gw_roles_free(struct gw *g);
 int64_t gw_next_wakeup_ms(const struct gw *g);

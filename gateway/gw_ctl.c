@@ -322,6 +322,29 @@ do_status(struct gw *g)
             cJSON_AddNumberToObject(ro, "used", (double)b.used);
             cJSON_AddNumberToObject(ro, "left", (double)b.left);
             cJSON_AddNumberToObject(ro, "capacity", (double)b.capacity);
+            /* revoked sessions (sid entries) that still fit; with
+             * others_known every bastion's policy is counted */
+            cJSON_AddNumberToObject(ro, "sessions_left", (double)b.capacity);
+            cJSON_AddBoolToObject(ro, "fleet", r->others_known);
+        }
+        {
+            cJSON *pa = cJSON_AddArrayToObject(ro, "person_cutoffs");
+            size_t k, n_sid = 0;
+
+            for (k = 0; k < r->set.n; k++)
+                n_sid += r->set.v[k].kind == STSROLE_KEY_SID;
+            cJSON_AddNumberToObject(ro, "sid_entries", (double)n_sid);
+            cJSON_AddNumberToObject(ro, "userid_entries", (double)(r->set.n - n_sid));
+            for (k = 0; pa != NULL && k < r->set.np; k++) {
+                cJSON *po = cJSON_CreateObject();
+
+                if (po == NULL)
+                    break;
+                cJSON_AddItemToArray(pa, po);
+                cJSON_AddStringToObject(po, "person", r->set.p[k].person);
+                stsrole_iso8601(r->set.p[k].before, iso);
+                cJSON_AddStringToObject(po, "before", iso);
+            }
         }
         add_str(ro, "last_error", r->last_error[0] ? r->last_error : NULL);
         if (r->last_error[0])

@@ -16,7 +16,8 @@
 /*
  * revoke --user USER --fleet: this gateway denies every live session of
  * USER that the registry lists, whichever bastion opened it.  Its own
- * sessions go the usual way; the others' aws:userids go into this
+ * sessions go the usual way; the others' sids (or, for items written
+ * before sids, aws:userids) go into this
  * bastion's own deny policy (stsrole-revoked-<bastion_id>) on their role,
  * through the revoker of that role as *this* bastion's configuration
  * names it.  From an item it takes only the role ARN, the aws:userid, the
@@ -56,6 +57,16 @@ remote_session(const struct stsrole_registry_entry *e)
     s->rec.rhost = e->rhost != NULL ? strdup(e->rhost) : NULL;
     s->rec.expiration = e->expiration;
     s->rec.opened = e->opened;
+    memcpy(s->rec.sid, e->sid, sizeof(s->rec.sid));
+    if (e->refresh && e->sid[0] != '\0') {
+        /* Its gateway refreshes it: newer credentials than the item's may
+         * exist, and one more may be minted before that gateway sees the
+         * item gone (stsrole-gatewayd(8), FLEET).  Bounds that cover them. */
+        int64_t now = gw_now();
+
+        s->rec.opened = now + 60;
+        s->rec.expiration = now + STSROLE_POLICY_MAX_TOKEN_LIFE;
+    }
     s->remote = 1;
     s->manual = 1;
     s->open_audited = 1; /* its bastion wrote session.open */
@@ -162,7 +173,7 @@ gw_fleet_revoke(struct gw *g, const char *user)
             }
             continue; /* ours: among local[] */
         }
-        if (e->expiration <= now) {
+        if (e->expiration <= now && !(e->refresh && e->sid[0] != '\0')) {
             /* Nothing left to deny: AWS refuses the credential by itself. */
             add_result(expired, e->session_id, e->bastion_id, "expiration", "passed");
             s = remote_session(e);
@@ -171,9 +182,10 @@ gw_fleet_revoke(struct gw *g, const char *user)
             remote_free(s);
             continue;
         }
-        if (!stsrole_userid_valid(e->assumed_role_id)) {
+        if (e->sid[0] == '\0' && !stsrole_userid_valid(e->assumed_role_id)) {
             add_result(failed, e->session_id, e->bastion_id, "error",
-                       "the registry item's assumed_role_id is not an aws:userid");
+                       "the registry item has no sid and its assumed_role_id is not an "
+                       "aws:userid");
             n_bad++;
             continue;
         }

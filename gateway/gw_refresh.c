@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include "aws.h"
+#include "client.h"
 #include "gw.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
 #include "mint.h"
+#include "registry.h"
 #include "runtime.h"
 #include "session.h"
 #include "sts.h"
@@ -243,7 +245,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     struct stsrole_aws_client c;
     struct stsrole_tag tags[50];
     struct stsrole_session rec;
-    char nonce[17], name[65];
+    char nonce[17], name[65], sid[STSROLE_SID_LEN + 1];
     int rc;
 
     memset(as, 0, sizeof(*as));
@@ -254,10 +256,12 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     if ((rc = stsrole_session_id(child, err)) != STSROLE_OK)
         return rc;
     snprintf(nonce, sizeof(nonce), "%.16s", child);
-    /* The method checked at this session's login; records written before
-     * logins recorded it come from the only method there was, TOTP. */
+    /* The method checked at this session's login (records written before
+     * logins recorded it come from the only method there was, TOTP);
+     * stsrole:sid comes from the SSH session's id, so every credential
+     * has the same. */
     rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce,
-                             p->rec.mfa != NULL ? p->rec.mfa : "totp", tags, name, &ap, err);
+                             p->rec.mfa != NULL ? p->rec.mfa : "totp", tags, name, sid, &ap, err);
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;
@@ -273,6 +277,7 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     stsrole_session_build(&rec, child, &p->rec, as, name, request_id, gw_now());
     rec.refresh = 1;
     rec.parent = p->rec.session_id;
+    memcpy(rec.sid, sid, sizeof(rec.sid)); /* also under a parent from before sids */
     rc = stsrole_session_write(g->cfg.state_dir, &rec, err);
     if (rc != STSROLE_OK) {
         /* Never served, so never used: it expires on its own. */
@@ -280,6 +285,33 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
         return rc;
     }
     return STSROLE_OK;
+}
+
+/* Before each refresh, the session's registry item (registry_table) is
+ * moved to the expiry the new credential will have at the latest, but only
+ * while it exists: 1 when it is gone.  An unreachable registry is not a
+ * revocation: the refresh goes on (0). */
+static int
+fleet_revoked(struct gw *g, const struct gw_session *p)
+{
+    const struct stsrole_role *role = gw_conf_role_by_arn(g, p->rec.role_arn);
+    struct stsrole_aws_client c;
+    struct stsrole_error err;
+    int64_t duration;
+    int rc;
+
+    if (g->cfg.registry_table == NULL || role == NULL)
+        return 0;
+    duration = role->duration ? role->duration : g->cfg.duration;
+    stsrole_client_ddb(&c, &g->cfg, &g->http, &g->base);
+    rc = stsrole_registry_refresh(&c, g->cfg.registry_table, p->rec.user, p->rec.session_id,
+                                  gw_now() + duration + MINT_DEADLINE_MS / 1000, &err);
+    if (rc == STSROLE_E_NOTFOUND)
+        return 1;
+    if (rc != STSROLE_OK)
+        gw_log(LOG_NOTICE, "registry: session %s: %s; refreshing all the same", p->rec.session_id,
+               err.msg);
+    return 0;
 }
 
 static void
@@ -300,6 +332,17 @@ refresh_one(struct gw *g, struct gw_session *p)
         snprintf(prev, sizeof(prev), "%s, expiring %s", e->creds.access_key_id, iso);
     }
     pthread_mutex_unlock(&r->mu);
+    if (fleet_revoked(g, p)) {
+        /* Revoked on another bastion (revoke --fleet deletes the item):
+         * no more credentials, and this bastion denies the ones it minted. */
+        p->manual = 1;
+        gw_audit(g, "refresh.failed", p, NULL, "error", "",
+                 "the session's fleet registry item is gone (revoked with revoke --fleet on "
+                 "another bastion, or expired): no more refreshes; its credentials are revoked "
+                 "here too");
+        gw_rtab_wake(r->wake_fd);
+        return;
+    }
     rc = mint(g, p, &as, child, request_id, &err);
     if (rc != STSROLE_OK) {
         pthread_mutex_lock(&r->mu);

@@ -61,7 +61,7 @@ static int
 role_save(struct gw *g, const struct gw_role *r)
 {
     struct stsrole_error err;
-    cJSON *o, *arr, *e;
+    cJSON *o, *arr, *parr, *e;
     char path[4200], *text;
     size_t i;
     int ok, rc;
@@ -71,18 +71,32 @@ role_save(struct gw *g, const struct gw_role *r)
     ok = cJSON_AddStringToObject(o, "role_arn", r->arn) != NULL &&
          cJSON_AddStringToObject(o, "policy", r->policy) != NULL &&
          (arr = cJSON_AddArrayToObject(o, "entries")) != NULL &&
+         (parr = cJSON_AddArrayToObject(o, "persons")) != NULL &&
          cJSON_AddNumberToObject(o, "older_than", (double)r->set.older_than) != NULL &&
          cJSON_AddNumberToObject(o, "older_until", (double)r->set.older_until) != NULL &&
          (r->set.foreign == NULL ? cJSON_AddNullToObject(o, "foreign") != NULL
                                  : cJSON_AddStringToObject(o, "foreign", r->set.foreign) != NULL);
     for (i = 0; ok && i < r->set.n; i++) {
+        const struct stsrole_revoked_entry *x = &r->set.v[i];
+
         ok = (e = cJSON_CreateObject()) != NULL;
         if (ok) {
             cJSON_AddItemToArray(arr, e);
-            ok = cJSON_AddStringToObject(e, "userid", r->set.v[i].userid) != NULL &&
-                 cJSON_AddNumberToObject(e, "issued", (double)r->set.v[i].issued) != NULL &&
-                 cJSON_AddNumberToObject(e, "expires", (double)r->set.v[i].expires) != NULL &&
-                 cJSON_AddBoolToObject(e, "exact", r->set.v[i].exact) != NULL;
+            ok = cJSON_AddStringToObject(e, x->kind == STSROLE_KEY_SID ? "sid" : "userid",
+                                         x->key) != NULL &&
+                 cJSON_AddStringToObject(e, "person", x->person) != NULL &&
+                 cJSON_AddNumberToObject(e, "issued", (double)x->issued) != NULL &&
+                 cJSON_AddNumberToObject(e, "expires", (double)x->expires) != NULL &&
+                 cJSON_AddBoolToObject(e, "exact", x->exact) != NULL;
+        }
+    }
+    for (i = 0; ok && i < r->set.np; i++) {
+        ok = (e = cJSON_CreateObject()) != NULL;
+        if (ok) {
+            cJSON_AddItemToArray(parr, e);
+            ok = cJSON_AddStringToObject(e, "person", r->set.p[i].person) != NULL &&
+                 cJSON_AddNumberToObject(e, "before", (double)r->set.p[i].before) != NULL &&
+                 cJSON_AddNumberToObject(e, "until", (double)r->set.p[i].until) != NULL;
         }
     }
     text = ok ? cJSON_PrintUnformatted(o) : NULL;
@@ -149,14 +163,28 @@ num(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
+static const char *
+str_of(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The state file as a set: what a crash left is merged with IAM's copy at
+ * the first write, so an entry that does not parse is skipped, not fatal.
+ * Entries saved by gateways before sids are "userid" entries. */
 static void
 role_load_one(struct gw *g, const char *path)
 {
     struct stsrole_buf text;
     struct stsrole_error err;
+    struct stsrole_revoked_set one;
     struct stsrole_revoked_entry e;
+    struct stsrole_revoked_person pc;
     struct gw_role *r;
-    const cJSON *arn, *pol, *arr, *it, *uid, *foreign;
+    const cJSON *arn, *pol, *arr, *it, *foreign;
+    const char *key, *person;
     cJSON *o;
 
     stsrole_buf_init(&text, 0);
@@ -175,25 +203,40 @@ role_load_one(struct gw *g, const char *path)
         cJSON_Delete(o);
         return;
     }
+    stsrole_revoked_init(&one);
     cJSON_ArrayForEach(it, arr)
     {
-        uid = cJSON_GetObjectItemCaseSensitive(it, "userid");
-        if (!cJSON_IsString(uid) || !stsrole_userid_valid(uid->valuestring))
-            continue;
         memset(&e, 0, sizeof(e));
-        snprintf(e.userid, sizeof(e.userid), "%s", uid->valuestring);
+        if ((key = str_of(it, "sid")) != NULL)
+            e.kind = STSROLE_KEY_SID;
+        else if ((key = str_of(it, "userid")) != NULL)
+            e.kind = STSROLE_KEY_USERID;
+        if (key == NULL || !stsrole_revoked_key_valid(e.kind, key))
+            continue;
+        snprintf(e.key, sizeof(e.key), "%s", key);
+        if ((person = str_of(it, "person")) != NULL && stsrole_person_valid(person))
+            snprintf(e.person, sizeof(e.person), "%s", person);
         e.issued = num(it, "issued");
         e.expires = num(it, "expires");
         e.exact = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "exact"));
-        {
-            struct stsrole_revoked_set one;
-
-            stsrole_revoked_init(&one);
-            one.v = &e;
-            one.n = 1;
-            one.cap = 1;
-            stsrole_revoked_merge(&r->set, &one, NULL);
-        }
+        one.v = &e;
+        one.n = 1;
+        stsrole_revoked_merge(&r->set, &one, NULL);
+    }
+    one.v = NULL;
+    one.n = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "persons"))
+    {
+        memset(&pc, 0, sizeof(pc));
+        if ((person = str_of(it, "person")) == NULL || !stsrole_person_valid(person) ||
+            num(it, "before") <= 0)
+            continue;
+        snprintf(pc.person, sizeof(pc.person), "%s", person);
+        pc.before = num(it, "before");
+        pc.until = num(it, "until");
+        one.p = &pc;
+        one.np = 1;
+        stsrole_revoked_merge(&r->set, &one, NULL);
     }
     r->set.older_than = num(o, "older_than");
     r->set.older_until = num(o, "older_until");
@@ -534,7 +577,41 @@ mark_revoked(struct gw *g, struct gw_session *s, const char *request_id, const c
     gw_registry_forget(g, s);
 }
 
-/* Live sessions of role r whose credentials a cut-off at `older` denies. */
+/* The session's person for the deny policy: its SourceIdentity, or ""
+ * when that is not one STS would accept (then no person cut-off is used). */
+static const char *
+person_of(const struct gw_session *s)
+{
+    return stsrole_person_valid(s->rec.source_identity) ? s->rec.source_identity : "";
+}
+
+static int
+live_on(const struct gw_session *s, const struct gw_role *r)
+{
+    return !s->revoked && !s->closed && !s->manual && strcmp(s->rec.role_arn, r->arn) == 0;
+}
+
+/* The live credentials of role r on this bastion, for the compaction's
+ * choices: *out is an array (free it) of *n, pointing into g's records. */
+static int
+live_of(struct gw *g, const struct gw_role *r, struct stsrole_live **out, size_t *n)
+{
+    size_t i;
+
+    *n = 0;
+    if ((*out = calloc(g->n_sess + 1, sizeof(**out))) == NULL)
+        return -1;
+    for (i = 0; i < g->n_sess; i++)
+        if (live_on(g->sess[i], r)) {
+            (*out)[*n].person = person_of(g->sess[i]);
+            (*out)[*n].issued = g->sess[i]->rec.opened;
+            (*n)++;
+        }
+    return 0;
+}
+
+/* Live sessions of role r whose credentials a role-wide cut-off at `older`
+ * may deny. */
 static size_t
 count_covered_live(struct gw *g, const struct gw_role *r, int64_t older)
 {
@@ -543,28 +620,175 @@ count_covered_live(struct gw *g, const struct gw_role *r, int64_t older)
 
     stsrole_revoked_init(&t);
     t.older_than = older;
-    for (i = 0; i < g->n_sess; i++) {
-        struct gw_session *s = g->sess[i];
-        if (!s->revoked && !s->closed && strcmp(s->rec.role_arn, r->arn) == 0 &&
-            stsrole_revoked_covers(&t, s->rec.opened, g->skew))
+    for (i = 0; i < g->n_sess; i++)
+        if (live_on(g->sess[i], r) &&
+            stsrole_revoked_may_hit(&t, NULL, g->sess[i]->rec.opened, g->skew))
             n++;
-    }
     return n;
 }
 
-/* After a cut-off is written, live sessions it covers are revoked too:
- * say so for each, so their logout later does not revoke them again. */
+/* After a cut-off is written: each live session it may deny is named in
+ * the audit log (event, "error"; no line when event is NULL), and those it
+ * surely denies are revoked too, so their logout later does not revoke
+ * them again.  person: only that person's sessions (a person's cut-off),
+ * or NULL (role-wide). */
 static void
-mark_covered_live(struct gw *g, const struct gw_role *r, const char *request_id, const char *detail)
+mark_covered_live(struct gw *g, const struct gw_role *r, const char *person, const char *event,
+                  const char *request_id, const char *detail)
 {
+    char line[300], iso[21];
     size_t i;
+    int64_t until = r->set.older_than;
 
+    if (person != NULL) {
+        for (i = 0; i < r->set.np; i++)
+            if (strcmp(r->set.p[i].person, person) == 0 && r->set.p[i].before > until)
+                until = r->set.p[i].before;
+    }
+    stsrole_iso8601(until, iso);
     for (i = 0; i < g->n_sess; i++) {
         struct gw_session *s = g->sess[i];
-        if (!s->revoked && strcmp(s->rec.role_arn, r->arn) == 0 &&
-            stsrole_revoked_covers(&r->set, s->rec.opened, g->skew))
+        int sure;
+
+        if (!live_on(s, r) || (person != NULL && strcmp(person_of(s), person) != 0) ||
+            !stsrole_revoked_may_hit(&r->set, person_of(s), s->rec.opened, g->skew))
+            continue;
+        sure = stsrole_revoked_covers(&r->set, person_of(s), s->rec.opened, g->skew);
+        if (event != NULL) {
+            snprintf(line, sizeof(line),
+                     "this live session's credential %s denied by the aws:TokenIssueTime "
+                     "cut-off %s%s",
+                     sure ? "is" : "may be", iso,
+                     person != NULL ? " of its person" : " of the whole role");
+            gw_audit(g, event, s, NULL, "error", request_id, line);
+        }
+        if (sure)
             mark_revoked(g, s, request_id, detail);
     }
+}
+
+/* One audit line per compaction of a person's entries: "ok" when it hits
+ * nothing but revoked sessions, "error" when it may also deny the
+ * person's own live sessions or those they open soon. */
+static void
+audit_compactions(struct gw *g, const struct gw_role *r, const struct stsrole_revoke_outcome *out,
+                  const char *request_id)
+{
+    char detail[600], also[200] = "", iso[21], win[21];
+    size_t k;
+
+    for (k = 0; k < out->n_comp; k++) {
+        const struct stsrole_compaction *c = &out->comp[k];
+        int loud = c->own_live > 0 || c->window != 0;
+
+        stsrole_iso8601(c->before, iso);
+        stsrole_iso8601(c->window, win);
+        if (loud)
+            snprintf(also, sizeof(also),
+                     "; it may also deny %zu live session(s) of theirs here, and theirs "
+                     "opened before %s",
+                     c->own_live, c->window ? win : iso);
+        snprintf(detail, sizeof(detail),
+                 "the inline policy budget is short: %zu entries of %s folded into Deny "
+                 "aws:SourceIdentity = %s and aws:TokenIssueTime < %s; it denies no one else%s",
+                 c->folded, c->person, c->person, iso, loud ? also : "");
+        gw_audit(g, "revoke.compact", NULL, r->arn, loud ? "error" : "ok", request_id, detail);
+    }
+}
+
+/* The audit lines of the cut-offs stsrole_revoked_add wrote, and the live
+ * sessions they hit. */
+static void
+audit_outcome(struct gw *g, struct gw_role *r, const struct stsrole_revoke_outcome *out,
+              const char *why, const char *request_id)
+{
+    char detail[700], iso[21], win[21];
+    size_t k, live;
+
+    audit_compactions(g, r, out, request_id);
+    for (k = 0; k < out->n_comp; k++)
+        mark_covered_live(g, r, out->comp[k].person, "revoke.compact", request_id,
+                          "denied by the aws:TokenIssueTime cut-off of its person (budget "
+                          "compaction)");
+    if (!out->fallback)
+        return;
+    live = count_covered_live(g, r, out->cutoff);
+    stsrole_iso8601(out->cutoff, iso);
+    stsrole_iso8601(out->cutoff + g->skew, win);
+    snprintf(detail, sizeof(detail),
+             "%s: fell back to Deny aws:TokenIssueTime < %s on this role, which also denies "
+             "%zu live session(s) of it here, any other credential of it issued before then "
+             "on any bastion, and sessions of it opened before %s; %zu listed entries "
+             "folded in",
+             why, iso, live, win, out->collapsed);
+    gw_audit(g, "revoke.budget", NULL, r->arn, "error", request_id, detail);
+    mark_covered_live(g, r, NULL, "revoke.budget", request_id,
+                      "denied by the aws:TokenIssueTime cut-off (budget fallback)");
+}
+
+void
+gw_revoke_opened(struct gw *g, const struct gw_session *s)
+{
+    char detail[300], iso[21];
+    size_t i;
+
+    if (s->closed || s->manual || s->revoked)
+        return; /* it is being revoked anyway */
+    for (i = 0; i < g->n_roles; i++) {
+        const struct gw_role *r = g->roles[i];
+        int role_wide;
+
+        if (strcmp(r->arn, s->rec.role_arn) != 0 || strcmp(r->policy, g->policy_name) != 0 ||
+            !stsrole_revoked_may_hit(&r->set, person_of(s), s->rec.opened, g->skew))
+            continue;
+        /* person NULL: the role-wide cut-off alone */
+        role_wide = stsrole_revoked_may_hit(&r->set, NULL, s->rec.opened, g->skew);
+        stsrole_iso8601(role_wide ? r->set.older_than : s->rec.opened, iso);
+        snprintf(detail, sizeof(detail),
+                 "opened within --skew of %s aws:TokenIssueTime cut-off%s%s: its credential "
+                 "may be denied; log in again after the cut-off plus --skew",
+                 role_wide ? "the role-wide" : "its person's", role_wide ? " " : "",
+                 role_wide ? iso : "");
+        gw_audit(g, role_wide ? "revoke.budget" : "revoke.compact", s, NULL, "error", NULL, detail);
+    }
+}
+
+static const char *
+revoked_detail(const struct gw_session *s, int kind, int wrote)
+{
+    if (kind == STSROLE_KEY_SID) {
+        if (s->manual)
+            return "revoked now by stsrolectl revoke: stsrole:sid added to the deny policy";
+        return wrote ? "stsrole:sid added to the deny policy"
+                     : "stsrole:sid already in the deny policy";
+    }
+    if (s->manual)
+        return "revoked now by stsrolectl revoke: aws:userid added to the deny policy";
+    return wrote ? "aws:userid added to the deny policy" : "aws:userid already in the deny policy";
+}
+
+/* The deny entry of one credential: its session's sid, or (a credential
+ * minted before sids) its aws:userid.  0, or -1 when it has neither. */
+static int
+entry_of(const struct gw_session *v, struct stsrole_revoked_entry *e)
+{
+    const struct stsrole_session *s = &v->rec;
+
+    memset(e, 0, sizeof(*e));
+    if (s->sid[0] != '\0' && stsrole_sid_valid(s->sid)) {
+        e->kind = STSROLE_KEY_SID;
+        snprintf(e->key, sizeof(e->key), "%s", s->sid);
+    } else if (stsrole_userid_valid(s->assumed_role_id)) {
+        e->kind = STSROLE_KEY_USERID;
+        snprintf(e->key, sizeof(e->key), "%s", s->assumed_role_id);
+    } else {
+        return -1;
+    }
+    snprintf(e->person, sizeof(e->person), "%s", person_of(v));
+    e->issued = s->opened;
+    e->expires = s->expiration != 0 ? s->expiration : s->opened + STSROLE_POLICY_MAX_TOKEN_LIFE;
+    e->exact = 1;
+    return 0;
 }
 
 static void
@@ -575,14 +799,17 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
     struct stsrole_revoked_set next;
     struct stsrole_revoke_outcome out;
     struct stsrole_revoked_entry *ents = NULL;
+    struct stsrole_live *live = NULL;
     struct gw_role *r;
-    char request_id[128], detail[512], iso[21];
+    char request_id[128];
     unsigned char *covered = NULL;
-    size_t i, others, n_ok, live = 0;
+    int *kind = NULL;
+    size_t i, others, n_ok, n_live = 0;
     int rc, tries, wrote = 0, bad_ids = 0;
 
     stsrole_error_clear(&err);
     stsrole_revoked_init(&next);
+    memset(&out, 0, sizeof(out));
     if ((r = gw_role_for(g, arn, g->policy_name)) == NULL) {
         stsrole_fail(&err, STSROLE_E_CONFIG, "not an IAM role ARN: %s", arn);
         goto failed;
@@ -594,23 +821,18 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
         goto failed;
     ents = calloc(n, sizeof(*ents));
     covered = calloc(n, 1);
-    if (ents == NULL || covered == NULL) {
+    kind = calloc(n, sizeof(*kind));
+    if (ents == NULL || covered == NULL || kind == NULL || live_of(g, r, &live, &n_live) != 0) {
         stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
         goto failed;
     }
     for (i = 0, n_ok = 0; i < n; i++) {
-        const struct stsrole_session *s = &v[i]->rec;
-        struct stsrole_revoked_entry *e = &ents[n_ok];
-
-        covered[i] = stsrole_revoked_covers(&r->set, s->opened, g->skew);
-        if (!stsrole_userid_valid(s->assumed_role_id)) {
+        covered[i] = stsrole_revoked_covers(&r->set, person_of(v[i]), v[i]->rec.opened, g->skew);
+        if (entry_of(v[i], &ents[n_ok]) != 0) {
             bad_ids++;
             continue;
         }
-        snprintf(e->userid, sizeof(e->userid), "%s", s->assumed_role_id);
-        e->issued = s->opened;
-        e->expires = s->expiration != 0 ? s->expiration : s->opened + STSROLE_POLICY_MAX_TOKEN_LIFE;
-        e->exact = 1;
+        kind[i] = ents[n_ok].kind;
         n_ok++;
     }
     for (tries = 0; tries < 3; tries++) {
@@ -618,22 +840,27 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
         if ((rc = stsrole_revoked_copy(&next, &r->set, &err)) != STSROLE_OK)
             goto failed;
         if (bad_ids > 0) {
-            /* An id that cannot be listed can still be denied: by the
-             * cut-off, the same fallback as a full budget. */
+            /* A credential with neither a sid nor an aws:userid can still
+             * be denied: by the role-wide cut-off. */
             size_t folded;
 
             stsrole_revoked_revoke_older(&next, gw_now(), g->skew, &folded, &err);
         }
-        rc = stsrole_revoked_add(&next, ents, n_ok, others, gw_now(), g->skew, &out, &err);
+        rc = stsrole_revoked_add(&next, ents, n_ok, others, live, n_live, gw_now(), g->skew, &out,
+                                 &err);
         if (rc != STSROLE_OK)
             goto failed;
+        if (bad_ids > 0 && !out.fallback) {
+            out.fallback = 1;
+            out.cutoff = next.older_than;
+        }
         rc = role_write(r, &c, &next, request_id, &wrote, &err);
         if (rc == STSROLE_OK)
             break;
         if (strcmp(err.aws_code, "LimitExceeded") != 0)
             goto failed;
         /* IAM counts more than we knew of: learn a budget at least this
-         * much smaller and try again (falling back if it must). */
+         * much smaller and try again (compacting if it must). */
         {
             struct stsrole_policy_budget b;
 
@@ -648,18 +875,6 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
     }
     if (rc != STSROLE_OK)
         goto failed;
-    if (out.fallback || bad_ids > 0) {
-        live = count_covered_live(g, r, next.older_than);
-        stsrole_iso8601(next.older_than, iso);
-        snprintf(detail, sizeof(detail),
-                 "%s: fell back to Deny aws:TokenIssueTime < %s on this role, which also "
-                 "denies %zu live session(s) of it here and any other credential issued "
-                 "before then; %zu listed entries folded in",
-                 bad_ids > 0 ? "an aws:userid could not be listed"
-                             : "the role's 10,240-character inline policy budget is full",
-                 iso, live, out.collapsed);
-        gw_audit(g, "revoke.budget", NULL, r->arn, "error", request_id, detail);
-    }
     role_commit(g, r, &next);
     g->batch = NULL;
     g->n_batch = 0;
@@ -667,22 +882,26 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
         const char *detail_i;
 
         if (covered[i])
-            detail_i = "covered by the aws:TokenIssueTime cut-off";
-        else if (out.fallback || bad_ids > 0)
-            detail_i = "denied by the aws:TokenIssueTime cut-off (fallback)";
-        else if (v[i]->manual)
-            detail_i = "revoked now by stsrolectl revoke: aws:userid added to the deny policy";
-        else if (wrote)
-            detail_i = "aws:userid added to the deny policy";
+            detail_i = "covered by a cut-off already in the deny policy";
+        else if (!stsrole_revoked_covers(&r->set, person_of(v[i]), v[i]->rec.opened, g->skew) ||
+                 (kind[i] == STSROLE_KEY_SID &&
+                  stsrole_revoked_find(&r->set, STSROLE_KEY_SID, v[i]->rec.sid) >= 0))
+            detail_i = revoked_detail(v[i], kind[i], wrote);
+        else if (out.fallback && stsrole_revoked_covers(&r->set, NULL, v[i]->rec.opened, g->skew))
+            detail_i = "denied by the aws:TokenIssueTime cut-off (budget fallback)";
         else
-            detail_i = "aws:userid already in the deny policy";
+            detail_i = "denied by the aws:TokenIssueTime cut-off of its person (budget "
+                       "compaction)";
         mark_revoked(g, v[i], wrote ? request_id : "", detail_i);
     }
-    if (out.fallback || bad_ids > 0)
-        mark_covered_live(g, r, request_id,
-                          "denied by the aws:TokenIssueTime cut-off (budget fallback)");
+    audit_outcome(g, r, &out,
+                  bad_ids > 0 ? "a credential had neither a stsrole:sid nor an aws:userid"
+                              : "the role's 10,240-character inline policy budget is full",
+                  request_id);
     free(ents);
     free(covered);
+    free(kind);
+    free(live);
     return;
 failed:
     g->batch = NULL;
@@ -693,6 +912,8 @@ failed:
     sessions_failed(g, v, n, &err);
     free(ents);
     free(covered);
+    free(kind);
+    free(live);
 }
 
 void
@@ -717,8 +938,9 @@ roles_maintain(struct gw *g, int64_t now)
     struct stsrole_aws_client c;
     struct stsrole_revoked_set copy;
     struct stsrole_revoke_outcome out;
+    struct stsrole_live *live;
     char request_id[128];
-    size_t i;
+    size_t i, n_live;
     int wrote;
 
     for (i = 0; i < g->n_roles; i++) {
@@ -732,34 +954,29 @@ roles_maintain(struct gw *g, int64_t now)
         stsrole_revoked_init(&copy);
         memset(&out, 0, sizeof(out));
         g->batch_role = r;
-        /* Adding nothing checks the budget, and falls back if it must. */
+        if (live_of(g, r, &live, &n_live) != 0) {
+            g->batch_role = NULL;
+            continue;
+        }
+        /* Adding nothing checks the budget, and compacts if it must. */
         if (iam_client(g, r, &c, &err) != STSROLE_OK || role_sync(g, r, &c, &err) != STSROLE_OK ||
-            (r->dirty && (stsrole_revoked_copy(&copy, &r->set, &err) != STSROLE_OK ||
-                          stsrole_revoked_add(&copy, NULL, 0, r->others_known ? r->others : 0,
-                                              gw_now(), g->skew, &out, &err) != STSROLE_OK ||
-                          role_write(r, &c, &copy, request_id, &wrote, &err) != STSROLE_OK))) {
+            (r->dirty &&
+             (stsrole_revoked_copy(&copy, &r->set, &err) != STSROLE_OK ||
+              stsrole_revoked_add(&copy, NULL, 0, r->others_known ? r->others : 0, live, n_live,
+                                  gw_now(), g->skew, &out, &err) != STSROLE_OK ||
+              role_write(r, &c, &copy, request_id, &wrote, &err) != STSROLE_OK))) {
             g->batch_role = NULL;
             stsrole_revoked_free(&copy);
+            free(live);
             role_failed(r, &err);
             gw_log(LOG_WARNING, "role %s: %s", r->arn, r->last_error);
             continue;
         }
         g->batch_role = NULL;
-        if (out.fallback) {
-            char detail[256], iso[21];
-
-            stsrole_iso8601(copy.older_than, iso);
-            snprintf(detail, sizeof(detail),
-                     "restoring the policy: the budget is full; fell back to Deny "
-                     "aws:TokenIssueTime < %s (%zu listed entries folded in)",
-                     iso, out.collapsed);
-            gw_audit(g, "revoke.budget", NULL, r->arn, "error", request_id, detail);
-        }
+        free(live);
         if (r->dirty)
             role_commit(g, r, &copy);
-        if (out.fallback)
-            mark_covered_live(g, r, request_id,
-                              "denied by the aws:TokenIssueTime cut-off (budget fallback)");
+        audit_outcome(g, r, &out, "restoring the policy: the budget is full", request_id);
         stsrole_revoked_free(&copy);
     }
 }
@@ -842,7 +1059,7 @@ gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen)
      * copy (read back at start) still holds the cut-off. */
     gw_audit(g, "revoke.all", NULL, r->arn, "ok", request_id, detail);
     role_commit(g, r, &next);
-    mark_covered_live(g, r, request_id, "denied by stsrolectl revoke --all");
+    mark_covered_live(g, r, NULL, NULL, request_id, "denied by stsrolectl revoke --all");
     snprintf(msg, msglen, "%s", detail);
     return STSROLE_OK;
 }
@@ -856,6 +1073,9 @@ prunable(const struct gw_role *r, int64_t now, int64_t skew)
 
     if (r->set.older_than != 0 && r->set.older_until + skew <= now)
         return 1;
+    for (i = 0; i < r->set.np; i++)
+        if (r->set.p[i].until + skew <= now)
+            return 1;
     for (i = 0; i < r->set.n; i++)
         if (r->set.v[i].expires + skew <= now)
             return 1;
@@ -901,7 +1121,8 @@ gw_prune(struct gw *g)
             continue;
         }
         snprintf(detail, sizeof(detail), "removed %zu expired entr%s%s; policy %s %s", removed,
-                 removed == 1 ? "y" : "ies", older ? " and the aws:TokenIssueTime cut-off" : "",
+                 removed == 1 ? "y" : "ies",
+                 older ? " and aws:TokenIssueTime cut-off(s) no credential outlives" : "",
                  r->policy, stsrole_revoked_empty(&next) ? "deleted" : "rewritten");
         gw_audit(g, "prune", NULL, r->arn, "ok", request_id, detail);
         role_commit(g, r, &next);
@@ -932,6 +1153,11 @@ gw_next_wakeup_ms(const struct gw *g)
         }
         if (r->synced && r->set.older_than != 0) {
             t = mono + (r->set.older_until + g->skew - now + 1) * 1000;
+            if (t < best)
+                best = t;
+        }
+        for (k = 0; r->synced && k < r->set.np; k++) {
+            t = mono + (r->set.p[k].until + g->skew - now + 1) * 1000;
             if (t < best)
                 best = t;
         }

@@ -535,7 +535,10 @@ gw_sessions_step(struct gw *g)
                 continue;
             }
             s->open_audited = 1;
-            save = 1;
+            /* Saved now, as the next line may be a cut-off's notice. */
+            save = gw_track_save(g, s) != 0;
+            if (!save)
+                gw_revoke_opened(g, s);
         }
         if (s->closed && !s->close_audited) {
             if (save)

@@ -337,9 +337,9 @@ add_tag(struct parse *p, struct stsrole_role *r, const char *key, const char *va
     char **k, **v;
     size_t i;
 
-    /* STS allows 50 session tags; stsrole itself sets three. */
-    if (r->n_tags == 47)
-        return perr(p, "[role %s]: more than 47 tag.KEY lines", r->name);
+    /* STS allows 50 session tags; stsrole itself sets four. */
+    if (r->n_tags == 46)
+        return perr(p, "[role %s]: more than 46 tag.KEY lines", r->name);
     for (i = 0; i < r->n_tags; i++)
         if (strcasecmp(r->tag_keys[i], key) == 0)
             return perr(p, "'tag.%s' is set twice (tag keys are case-insensitive)", key);

@@ -107,6 +107,7 @@ stsrole_login_open(struct stsrole_login *l, struct stsrole_error *err)
     who.role_name = l->role->name;
     who.role_arn = l->role->arn;
     who.source_identity = (char *)l->user;
+    memcpy(who.sid, l->mint.sid, sizeof(who.sid));
     l->opened = (int64_t)time(NULL);
     stsrole_session_build(&rec, l->session_id, &who, &l->as, l->mint.session_name, l->request_id,
                           l->opened);
@@ -141,6 +142,8 @@ stsrole_login_open(struct stsrole_login *l, struct stsrole_error *err)
         reg.rhost = (char *)l->rhost;
         reg.expiration = l->as.creds.expiration;
         reg.opened = rec.opened;
+        memcpy(reg.sid, rec.sid, sizeof(reg.sid));
+        reg.refresh = rec.refresh;
         rc = stsrole_login_register(cfg, &reg, err);
         if (rc != STSROLE_OK) {
             l->what = "could not register the session in the fleet registry";

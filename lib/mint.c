@@ -12,30 +12,39 @@
 int
 stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
                     const char *user, const char *session_id, const char *nonce, const char *mfa,
-                    struct stsrole_tag tags[50], char name[65], struct stsrole_assume_params *ap,
-                    struct stsrole_error *err)
+                    struct stsrole_tag tags[50], char name[65], char sid[STSROLE_SID_LEN + 1],
+                    struct stsrole_assume_params *ap, struct stsrole_error *err)
 {
+    /* The revocation key survives role chaining, and a chained AssumeRole
+     * cannot set it again (STS refuses a tag key that is already
+     * transitive): every session chained from this one keeps it. */
+    static const char *const transitive[] = {STSROLE_SID_TAG};
     size_t i;
     int rc;
 
     if (mfa == NULL || mfa[0] == '\0')
         return stsrole_fail(err, STSROLE_E_INVALID, "no MFA method for the stsrole:mfa tag");
     rc = stsrole_session_name(user, cfg->bastion_id, nonce, name, err);
+    if (rc == STSROLE_OK)
+        rc = stsrole_sid_from_session_id(session_id, sid, err);
     if (rc != STSROLE_OK)
         return rc;
     tags[0] = (struct stsrole_tag){"stsrole:bastion", cfg->bastion_id};
     tags[1] = (struct stsrole_tag){"stsrole:mfa", mfa};
     tags[2] = (struct stsrole_tag){"stsrole:session", session_id};
-    /* STS allows 50 session tags; stsrole sets three (conf.c caps the rest). */
-    for (i = 0; i < role->n_tags && i < 47; i++)
-        tags[3 + i] = (struct stsrole_tag){role->tag_keys[i], role->tag_values[i]};
+    tags[3] = (struct stsrole_tag){STSROLE_SID_TAG, sid};
+    /* STS allows 50 session tags; stsrole sets four (conf.c caps the rest). */
+    for (i = 0; i < role->n_tags && i < 46; i++)
+        tags[4 + i] = (struct stsrole_tag){role->tag_keys[i], role->tag_values[i]};
     memset(ap, 0, sizeof(*ap));
     ap->role_arn = role->arn;
     ap->session_name = name;
     ap->duration = role->duration ? role->duration : cfg->duration;
     ap->source_identity = user;
     ap->tags = tags;
-    ap->n_tags = 3 + i;
+    ap->n_tags = 4 + i;
+    ap->transitive_tag_keys = transitive;
+    ap->n_transitive_tag_keys = 1;
     ap->external_id = role->external_id;
     return STSROLE_OK;
 }
@@ -50,6 +59,10 @@ stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assume_pa
 
     memset(out, 0, sizeof(*out));
     request_id[0] = '\0';
+    /* A failure before AWS answers leaves err's request id as it was
+     * (stsrole_fail does not touch it): start from none. */
+    if (err != NULL)
+        err->request_id[0] = '\0';
     stsrole_buf_init(&body, 0);
     rc = stsrole_sts_assume_body(ap, &body, err);
     if (rc == STSROLE_OK)
@@ -86,8 +99,8 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     /* 16 hex characters of the session id are the nonce: 64 bits keep
      * names unique per session and leave room for user and bastion. */
     snprintf(nonce, sizeof(nonce), "%.16s", m->session_id);
-    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, m->mfa, tags, m->session_name, &ap,
-                             err);
+    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, m->mfa, tags,
+                             m->session_name, m->sid, &ap, err);
     if (rc != STSROLE_OK)
         return rc;
     /* Validate before fetching base credentials: a bad input costs no I/O. */

@@ -7,17 +7,20 @@
 
 #include "aws.h"
 #include "conf.h"
+#include "policy.h"
 #include "sts.h"
 
 /* The AssumeRole parameters of a person's session: session name
  * "<user>@<bastion_id>.<nonce>" (into name), SourceIdentity = user, the tags
  * stsrole:bastion, stsrole:mfa = mfa (the method that passed: "totp", or
- * "none" for an operator's stsrolectl assume), stsrole:session = session_id
- * and the role's tag.KEY lines (into tags), the role's (or the global)
- * duration and its ExternalId.  ap points into tags and name. */
+ * "none" for an operator's stsrolectl assume), stsrole:session = session_id,
+ * stsrole:sid = the session's revocation key (into sid, derived from
+ * session_id; the one transitive tag) and the role's tag.KEY lines (into
+ * tags), the role's (or the global) duration and its ExternalId.  ap points
+ * into tags, name and sid. */
 int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
                         const char *user, const char *session_id, const char *nonce, const char *mfa,
-                        struct stsrole_tag tags[50], char name[65],
+                        struct stsrole_tag tags[50], char name[65], char sid[STSROLE_SID_LEN + 1],
                         struct stsrole_assume_params *ap, struct stsrole_error *err);
 
 /* (In mint.c, not sts.c, so that the call to stsrole_sts_parse_assume
@@ -31,14 +34,15 @@ int stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assum
 
 /* What a mint needs beyond the config. */
 struct stsrole_mint {
-    const char *user;       /* SourceIdentity */
-    const char *session_id; /* STSROLE_SESSION_ID; also the nonce in the session name */
-    const char *mfa;        /* the stsrole:mfa tag: the method that passed, or "none" */
-    char session_name[65];  /* filled by stsrole_mint */
+    const char *user;              /* SourceIdentity */
+    const char *session_id;        /* STSROLE_SESSION_ID; also the nonce in the session name */
+    const char *mfa;               /* the stsrole:mfa tag: the method that passed, or "none" */
+    char session_name[65];         /* filled by stsrole_mint */
+    char sid[STSROLE_SID_LEN + 1]; /* filled by stsrole_mint: the stsrole:sid tag */
 };
 
 /* Assumes role for m->user: builds the session name, SourceIdentity and
- * the tags stsrole:bastion, stsrole:mfa = m->mfa, stsrole:session, the role's
+ * the tags stsrole:bastion, stsrole:mfa = m->mfa, stsrole:session, stsrole:sid, the role's
  * duration and ExternalId, then calls STS through cfg's endpoint and base
  * credentials, with retries.  err carries the AWS request id on failure. */
 int stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,

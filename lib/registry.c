@@ -77,6 +77,8 @@ stsrole_registry_item(const struct stsrole_registry_entry *e, cJSON **item,
     *item = NULL;
     if (e == NULL || !stsrole_session_id_valid(e->session_id))
         return stsrole_fail(err, STSROLE_E_INVALID, "registry: malformed session id");
+    if (e->sid[0] != '\0' && !stsrole_sid_valid(e->sid))
+        return stsrole_fail(err, STSROLE_E_INVALID, "registry: malformed sid");
     if (e->user == NULL || e->user[0] == '\0' || e->bastion_id == NULL || e->role_name == NULL ||
         e->role_arn == NULL || e->assumed_role_id == NULL || e->session_name == NULL ||
         e->access_key_id == NULL || e->expiration <= 0 || e->opened <= 0)
@@ -99,7 +101,9 @@ stsrole_registry_item(const struct stsrole_registry_entry *e, cJSON **item,
           put_attr(it, "opened", stsrole_ddb_n(e->opened)) != 0 ||
           put_attr(it, "ttl",
                    stsrole_ddb_n(e->ttl > 0 ? e->ttl
-                                            : e->expiration + STSROLE_REGISTRY_TTL_MARGIN)) != 0;
+                                            : e->expiration + STSROLE_REGISTRY_TTL_MARGIN)) != 0 ||
+          put_s(it, "sid", e->sid[0] != '\0' ? e->sid : NULL) != 0 ||
+          (e->refresh && put_attr(it, "refresh", stsrole_ddb_n(1)) != 0);
     if (bad) {
         cJSON_Delete(it);
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
@@ -140,9 +144,9 @@ int
 stsrole_registry_parse(const cJSON *item, struct stsrole_registry_entry *e,
                        struct stsrole_error *err)
 {
-    const char *kind = stsrole_ddb_item_s(item, "kind"), *sid;
+    const char *kind = stsrole_ddb_item_s(item, "kind"), *sid, *tag;
     const char *pk = stsrole_ddb_item_s(item, "pk"), *sk = stsrole_ddb_item_s(item, "sk");
-    int64_t version = 0;
+    int64_t version = 0, refresh = 0;
     int r = 0;
 
     memset(e, 0, sizeof(*e));
@@ -163,6 +167,13 @@ stsrole_registry_parse(const cJSON *item, struct stsrole_registry_entry *e,
     r |= dup_attr(item, "session_name", 1, &e->session_name);
     r |= dup_attr(item, "access_key_id", 1, &e->access_key_id);
     r |= dup_attr(item, "rhost", 0, &e->rhost);
+    tag = stsrole_ddb_item_s(item, "sid");
+    if (tag != NULL && (strlen(tag) > STSROLE_SID_LEN || !stsrole_sid_valid(tag)))
+        r = -1;
+    else if (tag != NULL)
+        memcpy(e->sid, tag, strlen(tag) + 1);
+    if (stsrole_ddb_item_n(item, "refresh", &refresh) == 0)
+        e->refresh = refresh == 1;
     if (r == 0 && (stsrole_ddb_item_n(item, "expiration", &e->expiration) != 0 ||
                    stsrole_ddb_item_n(item, "opened", &e->opened) != 0 ||
                    stsrole_ddb_item_n(item, "ttl", &e->ttl) != 0))
@@ -206,6 +217,46 @@ stsrole_registry_put(struct stsrole_aws_client *c, const char *table,
     if (rc == STSROLE_OK && outcome == STSROLE_DDB_CONDITION_FAILED)
         return stsrole_fail(err, STSROLE_E_INVALID, "registry: session %s is already registered",
                             e->session_id);
+    return rc;
+}
+
+int
+stsrole_registry_refresh(struct stsrole_aws_client *c, const char *table, const char *user,
+                         const char *session_id, int64_t expiration, struct stsrole_error *err)
+{
+    struct stsrole_ddb_write w;
+    enum stsrole_ddb_outcome outcome;
+    cJSON *key, *names = NULL, *values = NULL;
+    int rc = STSROLE_E_NOMEM;
+
+    if (user == NULL || user[0] == '\0' || !stsrole_session_id_valid(session_id) || expiration <= 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "registry: refresh needs a session");
+    key = registry_key(user, session_id);
+    /* "ttl" is a DynamoDB reserved word: both go through names. */
+    if (key == NULL || (names = cJSON_CreateObject()) == NULL ||
+        (values = cJSON_CreateObject()) == NULL ||
+        cJSON_AddStringToObject(names, "#e", "expiration") == NULL ||
+        cJSON_AddStringToObject(names, "#t", "ttl") == NULL ||
+        put_attr(values, ":e", stsrole_ddb_n(expiration)) != 0 ||
+        put_attr(values, ":t", stsrole_ddb_n(expiration + STSROLE_REGISTRY_TTL_MARGIN)) != 0)
+        goto out;
+    memset(&w, 0, sizeof(w));
+    w.table = table;
+    w.item = key;
+    w.update = "SET #e = :e, #t = :t";
+    w.condition = "attribute_exists(pk)";
+    w.names = names;
+    w.values = values;
+    rc = stsrole_ddb_update_item(c, &w, &outcome, err);
+    if (rc == STSROLE_OK && outcome == STSROLE_DDB_CONDITION_FAILED)
+        rc = stsrole_fail(err, STSROLE_E_NOTFOUND, "registry: the item of session %s is gone",
+                          session_id);
+out:
+    cJSON_Delete(key);
+    cJSON_Delete(names);
+    cJSON_Delete(values);
+    if (rc == STSROLE_E_NOMEM)
+        return stsrole_fail(err, rc, "out of memory");
     return rc;
 }
 

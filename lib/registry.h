@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ddb.h"
+#include "policy.h"
 #include "stsrole.h"
 
 /*
@@ -40,6 +41,12 @@
  *   expiration       N     epoch seconds at which the credential expires
  *   opened           N     epoch seconds of open_session
  *   ttl              N     expiration + STSROLE_REGISTRY_TTL_MARGIN
+ *   sid              S     the stsrole:sid tag every credential of the
+ *                          session carries (absent in items written before
+ *                          sids existed: then assumed_role_id is denied)
+ *   refresh          N     1 when the gateway of its bastion refreshes the
+ *                          credential (credentials_mode = process): newer
+ *                          credentials than "expiration" may exist
  *
  * Reading: Query pk = "user#USER" AND begins_with(sk, "session#") for one
  * person, Scan with FilterExpression begins_with(sk, "session#") for the
@@ -68,7 +75,9 @@ struct stsrole_registry_entry {
     char *rhost; /* may be NULL */
     int64_t expiration;
     int64_t opened;
-    int64_t ttl; /* 0 when writing: expiration + STSROLE_REGISTRY_TTL_MARGIN */
+    int64_t ttl;                   /* 0 when writing: expiration + STSROLE_REGISTRY_TTL_MARGIN */
+    char sid[STSROLE_SID_LEN + 1]; /* "" when the credential has no stsrole:sid tag */
+    int refresh;                   /* the session's credential is refreshed by its gateway */
 };
 
 /* Pure: the item for e (*item: caller cJSON_Deletes it).  STSROLE_E_INVALID
@@ -87,6 +96,12 @@ void stsrole_registry_entry_free(struct stsrole_registry_entry *e);
  * or a forgery, never a second write of ours. */
 int stsrole_registry_put(struct stsrole_aws_client *c, const char *table,
                          const struct stsrole_registry_entry *e, struct stsrole_error *err);
+/* A refresh of the session's credential (credentials_mode = process):
+ * UpdateItem of expiration (and ttl: expiration + the margin), only while
+ * the item exists.  STSROLE_E_NOTFOUND when it is gone: the session was
+ * revoked fleet-wide (revoke --fleet deletes it), or its ttl passed. */
+int stsrole_registry_refresh(struct stsrole_aws_client *c, const char *table, const char *user,
+                             const char *session_id, int64_t expiration, struct stsrole_error *err);
 /* DeleteItem; an item that is already gone is a success. */
 int stsrole_registry_delete(struct stsrole_aws_client *c, const char *table, const char *user,
                             const char *session_id, struct stsrole_error *err);

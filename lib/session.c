@@ -113,6 +113,7 @@ stsrole_session_build(struct stsrole_session *rec, const char *session_id,
     rec->source_identity = as->source_identity != NULL ? as->source_identity : who->source_identity;
     rec->aws_request_id = (char *)request_id;
     rec->opened = opened;
+    memcpy(rec->sid, who->sid, sizeof(rec->sid));
 }
 
 void
@@ -193,6 +194,8 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
      * written that the gateway cannot read back. */
     if (s->parent != NULL && !stsrole_session_id_valid(s->parent))
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: parent id is malformed");
+    if (s->sid[0] != '\0' && !stsrole_sid_valid(s->sid))
+        return stsrole_fail(err, STSROLE_E_INVALID, "session record: sid is malformed");
     if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->sshd_start < 0 ||
         s->sshd_start > TIME_MAX_VALID || s->expiration < 0 ||
         s->expiration > TIME_MAX_VALID || s->opened < 0 || s->opened > TIME_MAX_VALID ||
@@ -228,6 +231,8 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
         bad |= add_int(o, "sshd_start", s->sshd_start);
     if (s->mfa != NULL)
         bad |= add_str(o, "mfa", s->mfa);
+    if (s->sid[0] != '\0')
+        bad |= add_str(o, "sid", s->sid);
     text = bad ? NULL : cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -302,7 +307,7 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
 {
     struct stsrole_session r;
     cJSON *o;
-    char *id = NULL;
+    char *id = NULL, *sid = NULL;
     int64_t v;
     int rc;
 
@@ -360,10 +365,19 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
         rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: parent is malformed");
         goto out;
     }
+    if ((rc = get_str(o, "sid", 0, &sid, err)) != STSROLE_OK)
+        goto out;
+    if (sid != NULL && (strlen(sid) > STSROLE_SID_LEN || !stsrole_sid_valid(sid))) {
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: sid is malformed");
+        goto out;
+    }
+    if (sid != NULL)
+        memcpy(r.sid, sid, strlen(sid) + 1);
     *s = r;
     memset(&r, 0, sizeof(r));
 out:
     free(id);
+    free(sid);
     stsrole_session_free(&r);
     cJSON_Delete(o);
     return rc;

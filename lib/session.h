@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "creds.h"
+#include "policy.h"
 #include "sts.h"
 #include "stsrole.h"
 
@@ -36,6 +37,9 @@ struct stsrole_session {
     int refresh;  /* 1: the gateway refreshes and serves this session's credential */
     char *parent; /* set in the record of a refreshed credential: the SSH session's id */
     char *mfa;    /* the MFA method that passed at login ("totp"); NULL in older records */
+    /* The stsrole:sid tag the credential carries (the SSH session's
+     * revocation key); "" in records written before sids existed. */
+    char sid[STSROLE_SID_LEN + 1];
 };
 
 /* RoleSessionName "<user>@<bastion_id>.<nonce>": characters outside STS's

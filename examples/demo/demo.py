@@ -7,7 +7,6 @@ service, sshd, the gateway, moto, a temporary directory) is removed at the end,
 so it can be run again and again.  Exits non-zero if a step misbehaves.
 """
 import json
-import re
 import os
 import shutil
 import subprocess
@@ -216,11 +215,10 @@ def main(build):
             if isinstance(doc, str):
                 doc = json.loads(doc)
             say(json.dumps(doc, indent=2))
-            # The session's aws:userid is the UserId its get-caller-identity showed.
-            m = re.search(r'"UserId": "([^"]+)"', out)
-            userid = m.group(1) if m else "(not shown)"
-            expect(userid in json.dumps(doc),
-                   "the Deny names this session's aws:userid, %s" % userid)
+            # Every credential of the session carries its stsrole:sid tag, made from the
+            # session id (STSROLE_SESSION_ID): the Deny names that.
+            tag = gwlib.sid_of(sid)
+            expect(tag in json.dumps(doc), "the Deny names this session's stsrole:sid, %s" % tag)
 
             step(5, "The old credentials, used after logout, are refused")
             r = aws(moto, session_env, "ec2", "describe-instances")

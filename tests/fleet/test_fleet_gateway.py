@@ -10,8 +10,11 @@ request that never arrives, an answer lost), bastion B directly.
 What a person would notice:
   - stsrolectl sessions --fleet on either bastion lists both bastions' sessions;
   - stsrolectl revoke --user USER --fleet on A revokes USER's sessions on A and on B: the AWS CLI
-    gets AccessDenied with both credentials, both aws:userids are in A's deny policy, and the
-    registry no longer lists them;
+    gets AccessDenied with both credentials, both sessions' stsrole:sid are in A's deny policy,
+    and the registry no longer lists them;
+  - a credentials_mode = process session on bastion C, refreshed there, is revoked from A by
+    revoke --fleet: its sid (which every refreshed credential carries) is in A's policy, the
+    refreshed credential gets AccessDenied, and C stops refreshing and serving it;
   - the stream in CloudWatch Logs equals A's local audit log, record for record, after kill -9
     of the gateway while a PutLogEvents had landed but was not yet acknowledged, after kill -9
     while one had not arrived, and after a lost answer; the local chain and the shipped one
@@ -171,7 +174,11 @@ class World:
         roles = menv["roles"]
         self.roles = {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"],
                                             "revoker_arn": roles["StsRoleRevoker"],
-                                            "users": "nobody daemon"}}
+                                            "users": "nobody daemon"},
+                      # bastion C's role (case_revoke_fleet_refreshed), which A revokes for
+                      "IncidentResponseRole": {"arn": roles["IncidentResponseRole"],
+                                               "revoker_arn": roles["StsRoleRevoker"],
+                                               "users": "bin"}}
         common = dict(iam_endpoint=menv["url"], audit_log_group=GROUP)
         self.conf_a = self.a.config("fleet", menv, self.roles, logs_endpoint=self.proxy.url,
                                     audit_ship_batch=BATCH_A, **common)
@@ -234,6 +241,8 @@ class World:
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, path)
+        if "AWS_ACCESS_KEY_ID" not in r.env:
+            return sid, rec, None  # credentials_mode = process: served by the gateway
         creds = {"AccessKeyId": r.env["AWS_ACCESS_KEY_ID"],
                  "SecretAccessKey": r.env["AWS_SECRET_ACCESS_KEY"],
                  "SessionToken": r.env["AWS_SESSION_TOKEN"]}
@@ -249,17 +258,21 @@ class World:
         return subprocess.run([AWS, "--endpoint-url", self.m.url] + list(args), env=env,
                               capture_output=True, text=True, timeout=60)
 
-    def deny_userids(self, policy):
+    def deny_userids(self, policy, sid="StsroleRevoked", key="aws:userid",
+                     role="SecurityAuditRole"):
         try:
-            doc = self.iam.get_role_policy(RoleName="SecurityAuditRole",
-                                           PolicyName=policy)["PolicyDocument"]
+            doc = self.iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
         except self.iam.exceptions.NoSuchEntityException:
             return []
         for st in doc.get("Statement", []):
-            if st.get("Sid") == "StsroleRevoked":
-                v = st["Condition"]["StringEquals"]["aws:userid"]
+            if st.get("Sid") == sid:
+                v = st["Condition"]["StringEquals"][key]
                 return v if isinstance(v, list) else [v]
         return []
+
+    def deny_sids(self, policy, role="SecurityAuditRole"):
+        """The stsrole:sid entries (one per revoked SSH session) of a deny policy."""
+        return self.deny_userids(policy, "StsroleSid", "aws:PrincipalTag/stsrole:sid", role)
 
     # -- the audit log and the stream -------------------------------------------------------
     def stream(self, name):
@@ -333,8 +346,8 @@ def case_revoke_fleet(w):
     check(rc == 0, "revoke --fleet: exit %d\n%s%s" % (rc, said, err))
     check(("revoked gw-a" in said and sid_a in said and "revoked gw-b" in said and sid_b in said
            and "stsrole-revoked-gw-a" in said), "revoke --fleet output:\n" + said)
-    ids = w.deny_userids("stsrole-revoked-gw-a")
-    check(rec_a["assumed_role_id"] in ids and rec_b["assumed_role_id"] in ids,
+    ids = w.deny_sids("stsrole-revoked-gw-a")
+    check(rec_a.get("sid") and rec_a["sid"] in ids and rec_b.get("sid") and rec_b["sid"] in ids,
           "A's deny policy holds %s" % ids)
     for cr, where in ((cr_a, "A"), (cr_b, "B")):
         p = w.aws_cli(cr, "iam", "get-role", "--role-name", "SecurityAuditRole")
@@ -357,6 +370,68 @@ def case_revoke_fleet(w):
     text = w.ctl(w.conf_a, "status")[1]
     check("shipping: %s:gw-a" % GROUP in text, "stsrolectl status: " + text)
     print("   revoke --fleet: %s" % " | ".join(said.strip().splitlines()))
+
+
+def case_revoke_fleet_refreshed(w):
+    """A process-mode session on C, refreshed by C's gateway, revoked from A."""
+    if AWS is None:
+        raise Skip("no AWS CLI (apt-get install awscli)")
+    from gwlib import Gateway, audit_lines, build_dir, wait_for
+    helper = os.path.join(build_dir(), "gateway", "stsrole-credential-process")
+    os.chmod(w.root, 0o711)  # bin reaches C's credentials socket through it
+    c = test_fleet.Bastion(w.root, "gw-c", ["bin"])
+    run = os.path.join(c.root, "run")
+    roles = {"IncidentResponseRole": w.roles["IncidentResponseRole"]}
+    # duration 900 and refresh_margin 897: C's gateway assumes the role again every 3 s.
+    conf = c.config("fleet", w.menv, roles, iam_endpoint=w.menv["url"], duration=900,
+                    credentials_mode="process", refresh_margin=897, runtime_dir=run,
+                    credential_helper=helper)
+    audit_c = os.path.join(c.root, "audit.log")
+    w.gw["c"] = Gateway(conf, w.env, ["--reconcile", "1"],
+                        log=os.path.join(w.root, "gatewayd-c.log")).start()
+    sid, rec, _ = w.login(c, "bin", 0)
+    check(rec.get("credentials_mode") == "process" and rec.get("sid"), "C's record: %s" % rec)
+    refreshed = wait_for(lambda: [e for e in audit_lines(audit_c)
+                                  if e["event"] == "refresh.ok" and sid in (e["detail"] or "")],
+                         30, "a refresh on C")
+    child = json.load(open(os.path.join(c.state, "sessions",
+                                        refreshed[0]["session_id"] + ".json")))
+    check(child["sid"] == rec["sid"] and child["assumed_role_id"] != rec["assumed_role_id"],
+          "the refreshed credential's record: %s" % child)
+
+    def fetch():
+        p = subprocess.run(["runuser", "-u", "bin", "--", helper, "--socket",
+                            os.path.join(run, "credentials.sock"), "--session", sid],
+                           capture_output=True, text=True, timeout=30)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def refreshed_cred():
+        d = fetch()
+        return d if d and d["AccessKeyId"] != rec["access_key_id"] else None
+
+    cred = wait_for(refreshed_cred, 30, "a refreshed credential served on C")
+    call = ("ec2", "describe-instances", "--region", "us-east-1")
+    p = w.aws_cli(cred, *call)
+    check(p.returncode == 0, "the refreshed credential fails before revoke: %s" % p.stderr)
+    rc, said, err = w.ctl(w.conf_a, "revoke", "--user", "bin", "--fleet")
+    check(rc == 0 and "revoked gw-c" in said and sid in said, "revoke --fleet: %s%s" % (said, err))
+    ids = w.deny_sids("stsrole-revoked-gw-a", "IncidentResponseRole")
+    check(rec["sid"] in ids, "A's deny policy lacks the session's sid: %s" % ids)
+    p = w.aws_cli(cred, *call)
+    check(p.returncode != 0 and "AccessDenied" in p.stderr,
+          "the refreshed credential still works: %s" % p.stderr)
+    # C learns it at its next refresh (the registry item is gone) and stops serving.
+    stop = wait_for(lambda: [e for e in audit_lines(audit_c) if e["event"] == "refresh.failed"
+                             and e["session_id"] == sid and "registry item is gone" in
+                             (e["detail"] or "")], 30, "C to notice the fleet revocation")
+    wait_for(lambda: fetch() is None, 30, "C to stop serving the session")
+    wait_for(lambda: [e for e in audit_lines(audit_c)
+                      if e["event"] == "revoke.ok" and e["session_id"] == sid], 30,
+             "C to revoke the session in its own policy too")
+    check(rec["sid"] in w.deny_sids("stsrole-revoked-gw-c", "IncidentResponseRole"),
+          "C's own policy lacks the sid")
+    print("   sid %s: refreshed on C (%s), denied from A; C: %s" %
+          (rec["sid"], child["access_key_id"], stop[0]["detail"][:60]))
 
 
 def case_backlog(w):
@@ -490,8 +565,11 @@ def main():
                 suite.case("sessions --fleet on A and on B lists both bastions' sessions",
                            case_sessions_fleet, w)
                 suite.case("revoke --user nobody --fleet on A: both credentials AccessDenied "
-                           "(AWS CLI), both aws:userids in A's policy, gone from the registry, "
+                           "(AWS CLI), both sessions' sids in A's policy, gone from the registry, "
                            "daemon's left", case_revoke_fleet, w)
+                suite.case("a process-mode session refreshed on C, revoked from A with "
+                           "--fleet: its sid in A's policy, the refreshed credential "
+                           "AccessDenied, C stops refreshing", case_revoke_fleet_refreshed, w)
                 suite.case("records pile up while CloudWatch Logs is down; nothing shipped",
                            case_backlog, w)
                 suite.case("kill -9 while a PutLogEvents had landed unacknowledged (3rd batch "

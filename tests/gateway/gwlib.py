@@ -47,10 +47,19 @@ def _write_atomic(path, data):
         os.close(dfd)
 
 
+def sid_of(session_id):
+    """The stsrole:sid of a session (lib/policy.c): its first 60 bits in base32, lower case."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    bits = int(session_id[:15], 16)
+    return "".join(alphabet[(bits >> (5 * (11 - i))) & 31] for i in range(12))
+
+
 def session_record(user, role_name, role_arn, assumed_role_id, access_key_id, expiration,
-                   sshd_pid=0, session_id=None, opened=None, rhost="192.0.2.10", tty="pts/1"):
+                   sshd_pid=0, session_id=None, opened=None, rhost="192.0.2.10", tty="pts/1",
+                   tagged=False):
+    """tagged: the credential carries the stsrole:sid tag (records before sids do not)."""
     sid = session_id or secrets.token_hex(16)
-    return {
+    rec = {
         "version": SESSION_VERSION, "session_id": sid, "user": user, "uid": 1000,
         "rhost": rhost, "tty": tty, "sshd_pid": sshd_pid, "role_name": role_name,
         "role_arn": role_arn, "assumed_role_id": assumed_role_id,
@@ -58,6 +67,9 @@ def session_record(user, role_name, role_arn, assumed_role_id, access_key_id, ex
         "expiration": int(expiration), "source_identity": user, "aws_request_id": None,
         "opened": int(opened if opened is not None else time.time()), "closed": 0,
     }
+    if tagged:
+        rec["sid"] = sid_of(sid)
+    return rec
 
 
 def write_session(state_dir, rec):
@@ -94,9 +106,11 @@ def wait_for(pred, timeout=15.0, what="condition"):
 
 
 def audit_lines(path):
+    """The audit log's complete records: a last line still being written (no newline yet) is
+    left for the next read."""
     try:
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
     except FileNotFoundError:
         return []
 

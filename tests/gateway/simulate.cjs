@@ -4,9 +4,15 @@
 // Usage: node simulate.cjs FACTS.json   (NODE_PATH must reach @cloud-copilot/iam-simulate)
 // FACTS.json, written by test_gateway.py from what the gateway really put in IAM:
 //   { "account": "222222222222",
-//     "list":  { "role": NAME, "policy": {...}, "permissions": {...},
-//                "revoked": [userid, ...], "live": userid },
-//     "older": { "role": NAME, "policy": {...}, "permissions": {...}, "cutoff": ISO } }
+//     "list":   { "role": NAME, "policy": {...}, "permissions": {...},
+//                 "revoked": [{userid, sid, person}, ...], "live": {userid, sid, person} },
+//     "older":  { "role": NAME, "policy": {...}, "permissions": {...}, "cutoff": ISO },
+//     "person": { "role": NAME, "policy": {...}, "permissions": {...}, "person": P,
+//                 "other": Q, "cutoff": ISO },                                  (optional)
+//     "burst":  { "role": NAME, "policy": {...}, "permissions": {...}, "skew": S,
+//                 "revoked": [{sid, person, opened}, ...] } }                    (optional)
+// A session is the request context AWS gives each of its calls: aws:userid, the stsrole:sid
+// tag (aws:PrincipalTag/stsrole:sid), aws:SourceIdentity and aws:TokenIssueTime.
 // Prints one line per check and exits 0 when all hold.
 'use strict'
 
@@ -17,20 +23,23 @@ const facts = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))
 const ACCOUNT = facts.account
 let failed = 0
 
-async function decide(role, userid, issued, identity) {
-  const session = userid.split(':')[1]
+async function decide(role, who, issued, identity) {
+  const userid = who.userid ?? `AROAFAKE0000000000001:${who.person ?? 'someone'}@b1.0`
+  const context = {
+    'aws:userid': userid,
+    'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/${role}`,
+    'aws:PrincipalAccount': ACCOUNT,
+    'aws:TokenIssueTime': issued
+  }
+  if (who.sid) context['aws:PrincipalTag/stsrole:sid'] = who.sid
+  if (who.person) context['aws:SourceIdentity'] = who.person
   const result = await runSimulation(
     {
       request: {
-        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${session}`,
+        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${userid.split(':')[1]}`,
         action: 'iam:GetRole',
         resource: { resource: `arn:aws:iam::${ACCOUNT}:role/${role}`, accountId: ACCOUNT },
-        contextVariables: {
-          'aws:userid': userid,
-          'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/${role}`,
-          'aws:PrincipalAccount': ACCOUNT,
-          'aws:TokenIssueTime': issued
-        }
+        contextVariables: context
       },
       identityPolicies: identity.map((policy, i) => ({ name: `p${i}`, policy })),
       serviceControlPolicies: [],
@@ -50,34 +59,73 @@ function expect(name, got, want) {
   if (!ok) failed++
 }
 
-function later(iso, seconds) {
-  return new Date(Date.parse(iso) + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
-}
+const iso = (epoch) => new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+const later = (when, seconds) => iso(Date.parse(when) / 1000 + seconds)
 
 async function main() {
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const now = iso(Math.floor(Date.now() / 1000))
   const l = facts.list
   const withDeny = [l.permissions, l.policy]
   expect('the role allows iam:GetRole without the deny policy',
     await decide(l.role, l.live, now, [l.permissions]), 'Allowed')
-  for (const id of l.revoked) {
-    expect(`revoked ${id} is explicitly denied`, await decide(l.role, id, now, withDeny),
-      'ExplicitlyDenied')
+  for (const r of l.revoked) {
+    expect(`revoked session sid ${r.sid} is explicitly denied`,
+      await decide(l.role, r, now, withDeny), 'ExplicitlyDenied')
+    // A credential refreshed later carries the same sid under another session name.
+    const refreshed = { ...r, userid: r.userid.replace(/:.*/, ':refreshed@b9.ffff') }
+    expect('and so is a later credential of the same session',
+      await decide(l.role, refreshed, later(now, 3600), withDeny), 'ExplicitlyDenied')
   }
-  expect(`live ${l.live} of the same role is still allowed`,
+  expect(`live session (sid ${l.live.sid}) of the same role is still allowed`,
     await decide(l.role, l.live, now, withDeny), 'Allowed')
-  const near = l.revoked[0].replace(/.$/, (c) => (c === 'x' ? 'y' : 'x'))
-  expect(`a near-miss userid ${near} is not denied (exact match only)`,
-    await decide(l.role, near, now, withDeny), 'Allowed')
+  const near = l.revoked[0].sid.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))
+  expect(`a near-miss sid ${near} is not denied (exact match only)`,
+    await decide(l.role, { ...l.live, sid: near }, now, withDeny), 'Allowed')
 
   const o = facts.older
   const withCut = [o.permissions, o.policy]
   expect(`a token issued before the cut-off ${o.cutoff} is explicitly denied`,
-    await decide(o.role, 'AROAOLDER0000000000001:old@b1.1', later(o.cutoff, -60), withCut),
-    'ExplicitlyDenied')
+    await decide(o.role, { userid: 'AROAOLDER0000000000001:old@b1.1' }, later(o.cutoff, -60),
+      withCut), 'ExplicitlyDenied')
   expect('a token issued after the cut-off is allowed',
-    await decide(o.role, 'AROAOLDER0000000000001:new@b1.2', later(o.cutoff, 60), withCut),
-    'Allowed')
+    await decide(o.role, { userid: 'AROAOLDER0000000000001:new@b1.2' }, later(o.cutoff, 60),
+      withCut), 'Allowed')
+
+  const p = facts.person
+  if (p) {
+    const withP = [p.permissions, p.policy]
+    expect(`${p.person}'s credential issued before their cut-off ${p.cutoff} is denied`,
+      await decide(p.role, { person: p.person }, later(p.cutoff, -1), withP), 'ExplicitlyDenied')
+    expect(`${p.person}'s credential issued after it is allowed`,
+      await decide(p.role, { person: p.person, sid: 'zzzzzzzzzzzz' }, later(p.cutoff, 1), withP),
+      'Allowed')
+    expect(`${p.other}'s credential issued before it is allowed (no one else is hit)`,
+      await decide(p.role, { person: p.other, sid: 'yyyyyyyyyyyy' }, later(p.cutoff, -3600),
+        withP), 'Allowed')
+  }
+
+  const b = facts.burst
+  if (b) {
+    const withB = [b.permissions, b.policy]
+    let bad = 0
+    // Each revoked session, whatever AWS's clock said within the skew of the bastion's.
+    for (const r of b.revoked) {
+      for (const shift of [-b.skew, 0, b.skew]) {
+        const got = await decide(b.role, r, iso(r.opened + shift), withB)
+        if (got !== 'ExplicitlyDenied') {
+          console.log(`not ok - burst session ${r.sid} issued ${iso(r.opened + shift)}: ${got}`)
+          bad++
+        }
+      }
+    }
+    expect(`all ${b.revoked.length} sessions of the burst are denied (issue time within the skew)`,
+      bad === 0 ? 'ExplicitlyDenied' : `${bad} not denied`, 'ExplicitlyDenied')
+    const older = b.policy.Statement.find((s) => s.Sid === 'StsroleRevokedOlder')
+    const cut = older.Condition.DateLessThan['aws:TokenIssueTime']
+    expect(`a session issued after the cut-off ${cut} is allowed`,
+      await decide(b.role, { sid: 'xxxxxxxxxxxx', person: 'late' }, later(cut, 1), withB),
+      'Allowed')
+  }
   console.log(failed ? `iam-simulate: ${failed} failed` : 'iam-simulate: all checks hold')
   process.exit(failed ? 1 : 0)
 }

@@ -6,6 +6,7 @@ AccessDenied with a closed session's credentials, the audit lines written, stsro
 One line per case, then "gateway: N passed, N failed".  Environment: STSROLE_BUILD (the build
 directory), GW_ROUNDS (crash rounds, default 50), GW_KEEP=1 keeps the temporary directory.
 """
+import calendar
 import json
 import os
 import random
@@ -24,7 +25,7 @@ sys.path.insert(0, HERE)
 from harness import Skip, Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, audit_lines, close_session, ctl, fake_userid, gatewayd_path,  # noqa: E402
-                   session_record, stsrolectl_path, wait_for, write_session)
+                   session_record, sid_of, stsrolectl_path, wait_for, write_session)
 
 AWS = "/usr/bin/aws" if os.path.exists("/usr/bin/aws") else shutil.which("aws")
 ROUNDS = int(os.environ.get("GW_ROUNDS", "50"))
@@ -32,9 +33,19 @@ POLICY = "stsrole-revoked-b1"
 ALLOW = {"Version": "2012-10-17",
          "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "ec2:Describe*"],
                         "Resource": "*"}]}
+# Issue #19: more logouts in one minute than the budget holds, all younger than the skew. The
+# budget is made small by a real inline policy of the role that takes most of it (no test-only
+# switch): the gateway counts it because the revoker may list the role's policies.
+BURST = 150
+PAD = {"Version": "2012-10-17",
+       "Statement": [{"Sid": "Pad", "Effect": "Allow", "Action": "ec2:DescribeInstances",
+                      "Resource": ["arn:aws:ec2:us-east-1:222222222222:instance/i-%017d" % i
+                                   for i in range(135)]},
+                     {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*", "ec2:Describe*"],
+                      "Resource": "*"}]}
 # One role per case, so each case sees only its own policy.
 ROLES = dict(DEFAULT_ROLES, PruneRole=ALLOW, CrashRole=ALLOW, BudgetRole=ALLOW, DownRole=ALLOW,
-             CtlRole=ALLOW, AllRole=ALLOW)
+             CtlRole=ALLOW, AllRole=ALLOW, BurstRole=PAD)
 
 
 class World:
@@ -65,22 +76,32 @@ class World:
                           log=self.glog).start()
         return self.gw
 
-    def assume(self, role, user):
+    def assume(self, role, user, session_id=None):
+        """AssumeRole as pam_stsrole does: SourceIdentity, and with a session id the
+        stsrole:sid tag, transitive."""
         name = "%s@b1.%s" % (user, os.urandom(4).hex())
+        kw = {}
+        if session_id is not None:
+            kw = {"Tags": [{"Key": "stsrole:sid", "Value": sid_of(session_id)}],
+                  "TransitiveTagKeys": ["stsrole:sid"]}
         r = self.sts.assume_role(RoleArn=self.roles[role], RoleSessionName=name,
-                                 SourceIdentity=user)
+                                 SourceIdentity=user, **kw)
         return r["AssumedRoleUser"]["AssumedRoleId"], r["Credentials"]
 
     def real_session(self, role, user, sshd_pid=0):
-        arid, creds = self.assume(role, user)
+        session_id = os.urandom(16).hex()
+        arid, creds = self.assume(role, user, session_id)
         rec = session_record(user, role, self.roles[role], arid, creds["AccessKeyId"],
-                             creds["Expiration"].timestamp(), sshd_pid=sshd_pid)
+                             creds["Expiration"].timestamp(), sshd_pid=sshd_pid,
+                             session_id=session_id, tagged=True)
         write_session(self.state, rec)
         return rec, creds
 
-    def fake_session(self, role, tag, n, expires_in=3600, long=False, opened=None, closed=False):
+    def fake_session(self, role, tag, n, expires_in=3600, long=False, opened=None, closed=False,
+                     tagged=False):
         rec = session_record(tag, role, self.roles[role], fake_userid(tag, n, long),
-                             "ASIAFAKE%012d" % n, time.time() + expires_in, opened=opened)
+                             "ASIAFAKE%012d" % n, time.time() + expires_in, opened=opened,
+                             tagged=tagged)
         if closed:
             rec["closed"] = int(time.time())
         write_session(self.state, rec)
@@ -92,13 +113,16 @@ class World:
         except self.iam.exceptions.NoSuchEntityException:
             return None
 
-    def userids(self, role):
+    def userids(self, role, sid="StsroleRevoked", key="aws:userid"):
         doc = self.policy(role) or {}
         for st in doc.get("Statement", []):
-            if st.get("Sid") == "StsroleRevoked":
-                v = st["Condition"]["StringEquals"]["aws:userid"]
+            if st.get("Sid") == sid:
+                v = st["Condition"]["StringEquals"][key]
                 return v if isinstance(v, list) else [v]
         return []
+
+    def sids(self, role):
+        return self.userids(role, "StsroleSid", "aws:PrincipalTag/stsrole:sid")
 
     def events(self, session_id=None, event=None):
         return [e for e in audit_lines(self.audit)
@@ -127,11 +151,12 @@ def case_revoke_at_logout(w):
     check(before.returncode == 0, "iam get-role before logout failed: " + before.stderr)
     wait_for(lambda: w.events(rec["session_id"], "session.open"), what="session.open")
     # A second live session of the same role: iam-simulate shows it is not denied.
-    live_id, _ = w.assume("SecurityAuditRole", "bob")
+    live_session = os.urandom(16).hex()
+    live_id, _ = w.assume("SecurityAuditRole", "bob", live_session)
     start = time.monotonic()
     close_session(w.state, rec)
-    wait_for(lambda: rec["assumed_role_id"] in w.userids("SecurityAuditRole"), 10,
-             "the AssumedRoleId in %s" % POLICY)
+    wait_for(lambda: rec["sid"] in w.sids("SecurityAuditRole"), 10,
+             "the session's stsrole:sid in %s" % POLICY)
     took = time.monotonic() - start
     after = w.aws_cli(creds, "iam", "get-role", "--role-name", "SecurityAuditRole")
     check(after.returncode != 0 and "AccessDenied" in after.stderr,
@@ -144,7 +169,9 @@ def case_revoke_at_logout(w):
           ["session.open", "session.close", "revoke.ok"], "audit events out of order")
     w.facts["list"] = {"role": "SecurityAuditRole", "policy": w.policy("SecurityAuditRole"),
                        "permissions": DEFAULT_ROLES["SecurityAuditRole"],
-                       "revoked": [rec["assumed_role_id"]], "live": live_id}
+                       "revoked": [{"userid": rec["assumed_role_id"], "sid": rec["sid"],
+                                    "person": "alice"}],
+                       "live": {"userid": live_id, "sid": sid_of(live_session), "person": "bob"}}
     print("   logout to policy in IAM: %.0f ms; then AccessDenied: %s" %
           (took * 1000, after.stderr.strip().splitlines()[-1][:100]))
 
@@ -156,7 +183,7 @@ def case_sshd_gone(w):
     check(not w.events(rec["session_id"], "session.close"), "closed while sshd lives")
     sshd.kill()
     sshd.wait()
-    wait_for(lambda: rec["assumed_role_id"] in w.userids("SecurityAuditRole"), 10,
+    wait_for(lambda: rec["sid"] in w.sids("SecurityAuditRole"), 10,
              "revocation after sshd died")
     ev = w.events(rec["session_id"], "session.close")
     check(len(ev) == 1 and "sshd process %d is gone" % sshd.pid in ev[0]["detail"],
@@ -242,6 +269,9 @@ def case_gateway_down(w):
     wait_for(lambda: w.events(live["session_id"], "session.open"), what="the live session")
     close_session(w.state, live)
     wait_for(lambda: live["assumed_role_id"] in w.userids("DownRole"), 10, "the late logout")
+    # revoke.ok follows the write to IAM: wait for the line, not only the policy.
+    wait_for(lambda: all(w.events(r["session_id"], "revoke.ok") for r in closed + [gone, live]),
+             10, "revoke.ok of each")
     for r in closed + [gone, live]:
         ev = [e["event"] for e in w.events(r["session_id"])]
         check(ev == ["session.open", "session.close", "revoke.ok"], "%s: %s" % (r["user"], ev))
@@ -285,35 +315,130 @@ def case_crash_safety(w):
 
 
 def case_budget(w):
-    # Worst-case userids (64-character session names) until the budget cannot hold them.
+    # Issue #12: one person's worst-case userids (64-character session names, written before
+    # sids) until the budget cannot hold them, while another person's session stays live.
+    live = w.fake_session("BudgetRole", "gil", 1, opened=time.time() - 120)
     early = time.time() - 60
     recs = [w.fake_session("BudgetRole", "fay", i, long=True, opened=early, closed=True)
             for i in range(130)]
     wait_for(lambda: all(w.events(r["session_id"], "revoke.ok") for r in recs), 30,
              "revoke.ok for all 130 sessions")
-    ev = [e for e in w.events(event="revoke.budget") if e["role_arn"] == w.roles["BudgetRole"]]
-    check(len(ev) >= 1 and ev[0]["outcome"] == "error" and "TokenIssueTime" in ev[0]["detail"],
-          "the fallback is not audited: %s" % ev)
+    ev = [e for e in w.events(event="revoke.compact") if e["role_arn"] == w.roles["BudgetRole"]]
+    check(len(ev) >= 1 and ev[0]["outcome"] == "ok" and "of fay folded" in ev[0]["detail"] and
+          "denies no one else" in ev[0]["detail"], "the compaction is not audited: %s" % ev)
+    check(not [e for e in w.events(event="revoke.budget")
+               if e["role_arn"] == w.roles["BudgetRole"]], "the role-wide cut-off was used")
     doc = w.policy("BudgetRole")
     text = json.dumps(doc, separators=(",", ":"))
     sids = [s["Sid"] for s in doc["Statement"]]
-    check("StsroleRevokedOlder" in sids, "no TokenIssueTime statement: %s" % sids)
+    check("StsrolePerson1" in sids and "StsroleRevokedOlder" not in sids,
+          "no person statement, or a role-wide one: %s" % sids)
+    person = [s for s in doc["Statement"] if s["Sid"] == "StsrolePerson1"][0]["Condition"]
+    check(person["StringEquals"]["aws:SourceIdentity"] == "fay", "the statement: %s" % person)
     others = len(re.sub(r"\s", "", json.dumps(ALLOW)))
     check(len(re.sub(r"\s", "", text)) + others <= 10240, "over the inline budget")
     check(not [e for e in w.events(event="revoke.failed")
                if e["role_arn"] == w.roles["BudgetRole"]], "a revocation failed")
     check(not [e for e in w.events(event="revoke.retry")
                if e["role_arn"] == w.roles["BudgetRole"]], "IAM refused a write")
-    # Issued after the cut-off: listed by aws:userid again.
+    check(not w.events(live["session_id"], "revoke.ok") and
+          not w.events(live["session_id"], "revoke.compact"), "gil's live session was hit")
+    # Issued after fay's cut-off: listed by aws:userid again.
     late = w.fake_session("BudgetRole", "fay", 999, opened=time.time() + 5, closed=True)
     wait_for(lambda: late["assumed_role_id"] in w.userids("BudgetRole"), 10, "a later logout")
     rc, out, _ = w.ctl("status", "--json")
     st = json.loads(out)
     role = [r for r in st["roles"] if r["arn"] == w.roles["BudgetRole"]][0]
-    check(role["token_issue_cutoff"] and role["others"] == others,
-          "status does not show the cut-off or the other policies: %s" % role)
-    print("   fallback after %s; final policy %d characters + %d of other policies" %
-          (ev[0]["detail"].split(";")[-1].strip(), len(text), others))
+    check(role["person_cutoffs"] and role["person_cutoffs"][0]["person"] == "fay" and
+          role["others"] == others and role["fleet"] and role["sessions_left"] > 0,
+          "status does not show the cut-off, the other policies or what is left: %s" % role)
+    rc, out, _ = w.ctl("status")
+    check("fay: credentials issued before" in out and "more sessions fleet-wide" in out,
+          "status text: %s" % out)
+    close_session(w.state, live)
+    w.facts["person"] = {"role": "BudgetRole", "policy": doc, "permissions": ALLOW,
+                         "person": "fay", "other": "gil",
+                         "cutoff": person["DateLessThan"]["aws:TokenIssueTime"]}
+    print("   %s; final policy %d characters + %d of other policies; %d sessions left" %
+          (ev[0]["detail"].split(":", 1)[1].split(";")[0].strip(), len(text), others,
+           role["sessions_left"]))
+
+
+def case_burst(w):
+    state = os.path.join(w.tmp, "burst-state")
+    audit = os.path.join(w.tmp, "burst-audit.log")
+    spec = {"BurstRole": {"arn": w.roles["BurstRole"],
+                          "revoker_arn": w.roles["StsRoleRevoker"], "users": "*"}}
+    conf = write_config(os.path.join(w.tmp, "burst.conf"), w.menv, roles=spec, state_dir=state,
+                        audit_log=audit, bastion_id="b2")
+    others = len(re.sub(r"\s", "", json.dumps(PAD)))
+    gw = Gateway(conf, w.env, ["--skew", "300", "--reconcile", "1"],
+                 log=os.path.join(w.tmp, "burst-gatewayd.log")).start()
+
+    def events(session_id=None, event=None):
+        return [e for e in audit_lines(audit)
+                if (session_id is None or e.get("session_id") == session_id) and
+                (event is None or e["event"] == event)]
+
+    def record(user, opened, closed):
+        rec = session_record(user, "BurstRole", w.roles["BurstRole"],
+                             fake_userid(user, 1), "ASIAFAKEBURST0001", time.time() + 3600,
+                             opened=opened, tagged=True)
+        if closed:
+            rec["closed"] = int(time.time())
+        write_session(state, rec)
+        return rec
+
+    try:
+        olivia = record("olivia", time.time() - 20, False)  # live, inside the window
+        wait_for(lambda: events(olivia["session_id"], "session.open"), 10, "olivia's open")
+        start = time.time()
+        recs = []
+        for i in range(BURST):
+            # opened over the last minute: every one younger than the 300-second skew
+            recs.append(record("u%03d" % i, start - 60 + i * 60 / BURST, True))
+        wait_for(lambda: all(events(r["session_id"], "revoke.ok") for r in recs), 60,
+                 "revoke.ok for all %d sessions" % BURST)
+        took = time.time() - start
+        check(took < 60, "the burst took %.0f s, not within a minute" % took)
+        check(not events(event="revoke.failed"), "revoke.failed: %s" % events(event="revoke.failed"))
+        ev = events(event="revoke.budget")
+        role_ev = [e for e in ev if e["session_id"] is None]
+        check(role_ev and role_ev[0]["outcome"] == "error" and "fell back" in role_ev[0]["detail"],
+              "the cut-off is not audited: %s" % ev)
+        hit = [e for e in ev if e["session_id"] == olivia["session_id"]]
+        check(hit and hit[0]["outcome"] == "error", "olivia's live session is not named: %s" % ev)
+        doc = w.iam.get_role_policy(RoleName="BurstRole",
+                                    PolicyName="stsrole-revoked-b2")["PolicyDocument"]
+        text = re.sub(r"\s", "", json.dumps(doc, separators=(",", ":")))
+        check(len(text) + others <= 10240, "over the budget: %d + %d" % (len(text), others))
+        older = [s for s in doc["Statement"] if s["Sid"] == "StsroleRevokedOlder"]
+        check(older, "no role-wide cut-off: %s" % [s["Sid"] for s in doc["Statement"]])
+        cutoff = older[0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        listed = set()
+        for st in doc["Statement"]:
+            if st["Sid"] == "StsroleSid":
+                v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
+                listed = set(v if isinstance(v, list) else [v])
+        cut = calendar.timegm(time.strptime(cutoff, "%Y-%m-%dT%H:%M:%SZ"))
+        for r in recs:
+            # listed, or surely under the cut-off (opened skew before it)
+            check(r["sid"] in listed or r["opened"] + 300 < cut,
+                  "session %s (opened %d) is neither listed nor under the cut-off %s" %
+                  (r["session_id"], r["opened"], cutoff))
+        check(cut > time.time(), "the cut-off %s is not in the future" % cutoff)
+        # A session opened now, before the cut-off plus the skew: named too.
+        late = record("nina", time.time(), False)
+        wait_for(lambda: events(late["session_id"], "revoke.budget"), 10,
+                 "the notice for a session opened within the window")
+        w.facts["burst"] = {"role": "BurstRole", "policy": doc, "permissions": PAD,
+                            "revoked": [{"sid": r["sid"], "person": r["user"],
+                                         "opened": r["opened"]} for r in recs],
+                            "skew": 300}
+        print("   %d logouts in %.1f s; %d listed, the rest under the cut-off %s; policy %d + %d "
+              "of other policies" % (BURST, took, len(listed), cutoff, len(text), others))
+    finally:
+        gw.stop()
 
 
 def case_ctl(w):
@@ -330,7 +455,7 @@ def case_ctl(w):
     # The incident-response button: revoke a live session now.
     rc, out, err = w.ctl("revoke", "--session", rec["session_id"])
     check(rc == 0 and "revoked " + rec["session_id"] in out, "revoke --session: %s%s" % (out, err))
-    check(rec["assumed_role_id"] in w.userids("CtlRole"), "not in IAM after revoke --session")
+    check(rec["sid"] in w.sids("CtlRole"), "not in IAM after revoke --session")
     after = w.aws_cli(creds, "iam", "get-role", "--role-name", "CtlRole")
     check(after.returncode != 0 and "AccessDenied" in after.stderr, "still works after revoke")
     ev = w.events(rec["session_id"], "revoke.ok")
@@ -507,9 +632,11 @@ def main():
                 suite.case("stsrolectl sessions, revoke --session/--user, status", case_ctl, w)
                 suite.case("stsrolectl revoke --all --role: TokenIssueTime cut-off",
                            case_revoke_all, w)
-                suite.case("budget: fallback to the TokenIssueTime cut-off, audited",
-                           case_budget, w)
-                suite.case("iam-simulate: deny hits exactly the revoked aws:userid",
+                suite.case("budget: one person's entries folded into their own cut-off, "
+                           "audited", case_budget, w)
+                suite.case("burst: more logouts within the skew than the budget holds, "
+                           "none left valid, none failed", case_burst, w)
+                suite.case("iam-simulate: deny hits exactly the revoked sessions",
                            case_iam_simulate, w)
                 suite.case("crash safety: kill -9 in %d rounds, each revoked exactly once" %
                            ROUNDS, case_crash_safety, w)

@@ -103,17 +103,20 @@ class World:
                 if (session_id is None or e.get("session_id") == session_id) and
                 (event is None or e["event"] == event)]
 
-    def userids(self):
+    def userids(self, sid="StsroleRevoked", key="aws:userid"):
         try:
             doc = self.iam.get_role_policy(RoleName="SecurityAuditRole",
                                            PolicyName=POLICY)["PolicyDocument"]
         except self.iam.exceptions.NoSuchEntityException:
             return []
         for st in doc.get("Statement", []):
-            if st.get("Sid") == "StsroleRevoked":
-                v = st["Condition"]["StringEquals"]["aws:userid"]
+            if st.get("Sid") == sid:
+                v = st["Condition"]["StringEquals"][key]
                 return v if isinstance(v, list) else [v]
         return []
+
+    def sids(self):
+        return self.userids("StsroleSid", "aws:PrincipalTag/stsrole:sid")
 
     def ctl(self, *args):
         """stsrolectl under memcheck too: (exit status, stdout, stderr)."""
@@ -135,13 +138,19 @@ def case_start(w):
 
 
 def case_revoke(w):
-    name = "alice@vg1.%s" % os.urandom(4).hex()
+    # A session with the stsrole:sid tag (the deny lists the sid); case_prune's is one from
+    # before sids (the deny lists its aws:userid).
+    session_id = os.urandom(16).hex()
+    name = "alice@vg1.%s" % session_id[:16]
     r = w.sts.assume_role(RoleArn=w.roles["SecurityAuditRole"], RoleSessionName=name,
-                          SourceIdentity="alice")
+                          SourceIdentity="alice",
+                          Tags=[{"Key": "stsrole:sid", "Value": gwlib.sid_of(session_id)}],
+                          TransitiveTagKeys=["stsrole:sid"])
     arid = r["AssumedRoleUser"]["AssumedRoleId"]
     w.rec = gwlib.session_record("alice", "SecurityAuditRole", w.roles["SecurityAuditRole"], arid,
                                  r["Credentials"]["AccessKeyId"],
-                                 r["Credentials"]["Expiration"].timestamp())
+                                 r["Credentials"]["Expiration"].timestamp(),
+                                 session_id=session_id, tagged=True)
     gwlib.write_session(w.state, w.rec)
     gwlib.wait_for(lambda: w.events(w.rec["session_id"], "session.open"), 60, "session.open")
     rc, out, err = w.ctl("sessions", "--json")
@@ -150,7 +159,8 @@ def case_revoke(w):
     check(mine and mine[0]["state"] == "live", "sessions --json: %s" % out)
     gwlib.close_session(w.state, w.rec)
     gwlib.wait_for(lambda: w.events(w.rec["session_id"], "revoke.ok"), 60, "revoke.ok")
-    check(arid in w.userids(), "revoke.ok, but %s is not in %s in IAM" % (arid, POLICY))
+    check(w.rec["sid"] in w.sids(), "revoke.ok, but %s is not in %s in IAM" % (w.rec["sid"],
+                                                                             POLICY))
     ev = [e["event"] for e in w.events(w.rec["session_id"])]
     check(ev == ["session.open", "session.close", "revoke.ok"], "audit events: %s" % ev)
 
@@ -166,8 +176,8 @@ def case_prune(w):
     gwlib.wait_for(lambda: [e for e in w.events(event="prune") if e["outcome"] == "ok"], 60,
                    "the prune line")
     ids = w.userids()
-    check(old["assumed_role_id"] not in ids and w.rec["assumed_role_id"] in ids,
-          "after the prune IAM lists %s" % ids)
+    check(old["assumed_role_id"] not in ids and w.rec["sid"] in w.sids(),
+          "after the prune IAM lists %s and %s" % (ids, w.sids()))
 
 
 def case_ctl(w):

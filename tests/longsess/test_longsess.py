@@ -33,8 +33,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from harness import Skip, Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
-from gwlib import (Gateway, audit_lines, build_dir, ctl, gatewayd_path, wait_for,  # noqa: E402
-                   write_session)
+from gwlib import (Gateway, audit_lines, build_dir, ctl, gatewayd_path, sid_of,  # noqa: E402
+                   wait_for, write_session)
 
 AWS = "/usr/bin/aws"
 SYS_PYTHON = "/usr/bin/python3"  # Debian's, with python3-boto3: a user cannot run root's pyenv
@@ -259,16 +259,20 @@ class World:
                 out.append(e)
         return out
 
-    def userids(self, role):
+    def userids(self, role, sid="StsroleRevoked", key="aws:userid"):
         try:
             doc = self.iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
         except self.iam.exceptions.NoSuchEntityException:
             return []
         for st in doc.get("Statement", []):
-            if st.get("Sid") == "StsroleRevoked":
-                v = st["Condition"]["StringEquals"]["aws:userid"]
+            if st.get("Sid") == sid:
+                v = st["Condition"]["StringEquals"][key]
                 return v if isinstance(v, list) else [v]
         return []
+
+    def sids(self, role):
+        """The stsrole:sid entries: one per revoked SSH session, every credential of it."""
+        return self.userids(role, "StsroleSid", "aws:PrincipalTag/stsrole:sid")
 
     def denied(self, creds, role):
         """True when AWS now refuses this credential (the deny policy holds it)."""
@@ -324,12 +328,12 @@ def arn_role_prefix(w, sid):
 
 
 def all_revoked(w, sid, role, prefix):
-    """Every credential of the chain is in the deny policy and audited revoke.ok."""
+    """Every credential of the chain is denied (the session's stsrole:sid, which each of them
+    carries, is in the deny policy) and audited revoke.ok."""
     chain = w.chain(sid)
-    want = {"%s:%s" % (prefix, e["session_name"]) for e in chain}
     ok_ids = {e["session_id"] for e in w.events("revoke.ok")}
     ids = {e["session_id"] for e in chain}
-    return chain if want <= set(w.userids(role)) and ids <= ok_ids else None
+    return chain if sid_of(sid) in w.sids(role) and ids <= ok_ids else None
 
 
 # -- cases -----------------------------------------------------------------------------------
@@ -444,7 +448,7 @@ def case_logout_revokes_all(w, s, seen):
     check(rc == 0 and s.sid not in out, "stsrolectl sessions still lists it")
     print("   logout: all %d credentials of the session AccessDenied (%d of them as fetched "
           "through credential_process), %d policy entries" %
-          (len(chain), len(seen), len(w.userids("LongRole"))))
+          (len(chain), len(seen), len(w.sids("LongRole")) + len(w.userids("LongRole"))))
 
 
 def case_expired_not_listed(w):

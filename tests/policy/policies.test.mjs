@@ -130,7 +130,9 @@ const BASTION_CONTEXT = {
   'aws:RequestTag/stsrole:mfa': 'totp',
   'aws:RequestTag/stsrole:bastion': 'bastion-1',
   'aws:RequestTag/stsrole:session': '0123abcd',
-  'aws:TagKeys': ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session']
+  'aws:RequestTag/stsrole:sid': 'aerukz4jvpg6',
+  'aws:TagKeys': ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session', 'stsrole:sid'],
+  'sts:TransitiveTagKeys': ['stsrole:sid']
 }
 function without(ctx, ...keys) {
   const copy = { ...ctx }
@@ -173,8 +175,43 @@ describe('trust policy of the workload roles', () => {
   })
   test('the bastion role without the stsrole:mfa tag is denied', async () => {
     const context = without(BASTION_CONTEXT, 'aws:RequestTag/stsrole:mfa')
-    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:session']
+    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:session', 'stsrole:sid']
     isDenied(await assume({ context }))
+  })
+  // The revocation key: every credential the bastion mints carries stsrole:sid, transitive, so
+  // one Deny entry ends the SSH session's every credential, and a chained session keeps it.
+  test('without the stsrole:sid tag, AssumeRole and TagSession are denied', async () => {
+    const context = without(BASTION_CONTEXT, 'aws:RequestTag/stsrole:sid')
+    context['aws:TagKeys'] = ['stsrole:bastion', 'stsrole:mfa', 'stsrole:session']
+    context['sts:TransitiveTagKeys'] = []
+    isDenied(await assume({ context }))
+    isDenied(await assume({ action: 'sts:TagSession', context }))
+  })
+  test('a stsrole:sid that is not 12 characters is denied', async () => {
+    for (const sid of ['short', 'aerukz4jvpg6x', '']) {
+      isDenied(await assume({ context: { ...BASTION_CONTEXT, 'aws:RequestTag/stsrole:sid': sid } }))
+    }
+  })
+  test('stsrole:sid must be transitive', async () => {
+    const context = without(BASTION_CONTEXT, 'sts:TransitiveTagKeys')
+    isDenied(await assume({ context }))
+    isDenied(await assume({ action: 'sts:TagSession', context }))
+    isDenied(await assume({ context: { ...BASTION_CONTEXT, 'sts:TransitiveTagKeys': [] } }))
+  })
+  test('no other tag may be transitive, stsrole:* or not', async () => {
+    for (const keys of [
+      ['stsrole:sid', 'stsrole:mfa'],
+      ['stsrole:sid', 'stsrole:session'],
+      ['stsrole:sid', 'team']
+    ]) {
+      const context = { ...BASTION_CONTEXT, 'sts:TransitiveTagKeys': keys }
+      if (keys.includes('team')) {
+        context['aws:RequestTag/team'] = 'ops'
+        context['aws:TagKeys'] = [...BASTION_CONTEXT['aws:TagKeys'], 'team']
+      }
+      isDenied(await assume({ context }), keys.join(','))
+      isDenied(await assume({ action: 'sts:TagSession', context }), keys.join(','))
+    }
   })
   test('the bastion role with stsrole:mfa other than totp is denied', async () => {
     isDenied(await assume({ context: { ...BASTION_CONTEXT, 'aws:RequestTag/stsrole:mfa': 'none' } }))
@@ -452,6 +489,88 @@ describe('StsRoleRevoker', () => {
         context: { ...context, 'aws:PrincipalArn': user }
       })
     )
+  })
+})
+
+// The deny policy stsrole-gatewayd writes (stsrole-gatewayd(8), THE BUDGET): a sid list, a legacy
+// aws:userid list, one person's cut-off and the role-wide cut-off, as lib/policy.c builds them.
+describe('the revocation deny policy on a target role', () => {
+  const CUT = '2026-01-01T12:00:00Z'
+  const PERSON_CUT = '2026-01-01T13:00:00Z'
+  const DENY = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'StsroleSid',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:PrincipalTag/stsrole:sid': ['aerukz4jvpg6', 'bbbbbbbbbbbb'] } }
+      },
+      {
+        Sid: 'StsroleRevoked',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:userid': ['AROAEXAMPLE123456789:carol@bastion-1.0123abcd'] } }
+      },
+      {
+        Sid: 'StsrolePerson1',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceIdentity': 'mallory' },
+          DateLessThan: { 'aws:TokenIssueTime': PERSON_CUT }
+        }
+      },
+      {
+        Sid: 'StsroleRevokedOlder',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': CUT } }
+      }
+    ]
+  }
+  // A SecurityAuditRole session with its tags, as STS makes it from the bastion's AssumeRole.
+  const call = ({ sid = 'cccccccccccc', person = 'alice', issued = '2026-01-01T14:00:00Z', userid }) =>
+    asRole('SecurityAuditRole', {
+      action: 'ec2:DescribeInstances',
+      extra: [DENY],
+      context: {
+        'aws:PrincipalTag/stsrole:sid': sid,
+        'aws:SourceIdentity': person,
+        'aws:TokenIssueTime': issued,
+        'aws:userid': userid ?? `AROAEXAMPLE123456789:${person}@bastion-1.0123abcd`
+      }
+    })
+  test('control: a live session is allowed', async () => {
+    isAllowed(await call({}))
+  })
+  test('a revoked sid is denied, whichever credential of the session asks', async () => {
+    isExplicitlyDenied(await call({ sid: 'aerukz4jvpg6' }))
+    isExplicitlyDenied(await call({ sid: 'bbbbbbbbbbbb', userid: 'AROAEXAMPLE123456789:bob@b2.0fedcba9' }))
+  })
+  test('a sid differing in one character, or in case, is not denied', async () => {
+    isAllowed(await call({ sid: 'aerukz4jvpg7' }))
+    isAllowed(await call({ sid: 'AERUKZ4JVPG6' }))
+  })
+  test('an aws:userid listed before sids existed is still denied', async () => {
+    isExplicitlyDenied(await call({ person: 'carol', userid: 'AROAEXAMPLE123456789:carol@bastion-1.0123abcd' }))
+  })
+  test("a person's cut-off denies only that person's credentials issued before it", async () => {
+    isExplicitlyDenied(await call({ person: 'mallory', issued: '2026-01-01T12:59:59Z' }))
+    isAllowed(await call({ person: 'mallory', issued: '2026-01-01T13:00:01Z' }))
+    isAllowed(await call({ person: 'bob', issued: '2026-01-01T12:59:59Z' }))
+    isAllowed(await call({ person: 'mallory2', issued: '2026-01-01T12:30:00Z' }))
+  })
+  test('the role-wide cut-off denies everyone issued before it, and nobody after', async () => {
+    isExplicitlyDenied(await call({ person: 'bob', issued: '2026-01-01T11:59:59Z' }))
+    isAllowed(await call({ person: 'bob', issued: '2026-01-01T12:00:01Z' }))
+  })
+  test('the document is within the inline policy budget', () => {
+    assert.ok(JSON.stringify(DENY).length <= 10240)
   })
 })
 

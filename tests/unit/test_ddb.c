@@ -260,8 +260,26 @@ test_registry_round_trip(void **state)
     assert_int_equal(stsrole_registry_parse(item, &back, &err), STSROLE_OK);
     assert_null(back.revoker_arn);
     assert_null(back.rhost);
+    assert_string_equal(back.sid, ""); /* an item from before sids */
+    assert_int_equal(back.refresh, 0);
     stsrole_registry_entry_free(&back);
     cJSON_Delete(item);
+
+    /* The sid and the refresh mark travel with the item. */
+    strcpy(e.sid, "aerukz4jvpg6");
+    e.refresh = 1;
+    assert_int_equal(stsrole_registry_item(&e, &item, &err), STSROLE_OK);
+    assert_string_equal(s_of(item, "sid"), "aerukz4jvpg6");
+    assert_int_equal(n_of(item, "refresh"), 1);
+    assert_int_equal(stsrole_registry_parse(item, &back, &err), STSROLE_OK);
+    assert_string_equal(back.sid, "aerukz4jvpg6");
+    assert_int_equal(back.refresh, 1);
+    stsrole_registry_entry_free(&back);
+    cJSON_ReplaceItemInObject(item, "sid", stsrole_ddb_s("NOT-A-SID"));
+    assert_int_equal(stsrole_registry_parse(item, &back, &err), STSROLE_E_PROTOCOL);
+    cJSON_Delete(item);
+    strcpy(e.sid, "x\"y");
+    assert_int_equal(stsrole_registry_item(&e, &item, &err), STSROLE_E_INVALID);
 }
 
 static void

@@ -14,8 +14,10 @@
 
 #include "conf.h"
 #include "login.h"
+#include "mint.h"
 #include "runtime.h"
 #include "session.h"
+#include "sts.h"
 
 static const char conf_text[] = "[stsrole]\n"
                                 "region = eu-west-1\n"
@@ -88,6 +90,83 @@ t_build(void **state)
     as.source_identity = "alice-echo";
     stsrole_session_build(&rec, id, &who, &as, "n", "r", 1);
     assert_string_equal(rec.source_identity, "alice-echo");
+}
+
+/* Every AssumeRole of a session carries its revocation key: stsrole:sid,
+ * derived from the session id, the one transitive tag; and the record
+ * keeps it, so the gateway denies the sid. */
+static void
+t_sid_on_every_mint(void **state)
+{
+    struct stsrole_config cfg;
+    struct stsrole_role role;
+    struct stsrole_assume_params ap;
+    struct stsrole_tag tags[50];
+    struct stsrole_session who = person(), rec, back;
+    struct stsrole_assumed as;
+    struct stsrole_buf body, json;
+    struct stsrole_error err;
+    char name[65], sid[STSROLE_SID_LEN + 1];
+    const char *id = "0123456789abcdef0123456789abcdef";
+    size_t i, found = 0;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&role, 0, sizeof(role));
+    cfg.bastion_id = "bastion-1";
+    cfg.duration = 3600;
+    role.arn = "arn:aws:iam::222222222222:role/SecurityAuditRole";
+    assert_int_equal(stsrole_mint_params(&cfg, &role, "alice", id, "0123456789abcdef", tags, name,
+                                         sid, &ap, &err),
+                     STSROLE_OK);
+    assert_string_equal(sid, "aerukz4jvpg6");
+    for (i = 0; i < ap.n_tags; i++)
+        if (strcmp(ap.tags[i].key, "stsrole:sid") == 0) {
+            assert_string_equal(ap.tags[i].value, sid);
+            found++;
+        }
+    assert_int_equal(found, 1);
+    assert_int_equal(ap.n_transitive_tag_keys, 1);
+    assert_string_equal(ap.transitive_tag_keys[0], "stsrole:sid");
+    assert_int_equal(stsrole_sts_validate(&ap, &err), STSROLE_OK);
+    stsrole_buf_init(&body, 0);
+    assert_int_equal(stsrole_sts_assume_body(&ap, &body, &err), STSROLE_OK);
+    assert_non_null(strstr(body.data, "Tags.member.4.Key=stsrole%3Asid&Tags.member.4.Value="
+                                      "aerukz4jvpg6"));
+    assert_non_null(strstr(body.data, "TransitiveTagKeys.member.1=stsrole%3Asid"));
+    stsrole_buf_free(&body);
+
+    /* The record keeps it; a malformed one is refused both ways. */
+    memcpy(who.sid, sid, sizeof(who.sid));
+    memset(&as, 0, sizeof(as));
+    as.assumed_role_id = "AROAEXAMPLE:alice@bastion-1.0123456789abcdef";
+    as.creds.access_key_id = "ASIAEXAMPLE";
+    as.creds.expiration = 1800000000;
+    stsrole_session_build(&rec, id, &who, &as, name, "req-1", 1700000000);
+    assert_string_equal(rec.sid, sid);
+    assert_int_equal(stsrole_session_to_json(&rec, &json, &err), STSROLE_OK);
+    assert_non_null(strstr(json.data, "\"sid\":\"aerukz4jvpg6\""));
+    assert_int_equal(stsrole_session_from_json(json.data, json.len, &back, &err), STSROLE_OK);
+    assert_string_equal(back.sid, sid);
+    stsrole_session_free(&back);
+    {
+        char *bad = strstr(json.data, "aerukz4jvpg6");
+
+        bad[0] = 'A'; /* upper case: not a sid stsrole writes */
+        assert_int_equal(stsrole_session_from_json(json.data, json.len, &back, &err),
+                         STSROLE_E_PROTOCOL);
+    }
+    stsrole_buf_free(&json);
+    memcpy(rec.sid, "a\"b", 4);
+    assert_int_equal(stsrole_session_to_json(&rec, &json, &err), STSROLE_E_INVALID);
+    /* A record from before sids has none, and reads back without one. */
+    rec.sid[0] = '\0';
+    assert_int_equal(stsrole_session_to_json(&rec, &json, &err), STSROLE_OK);
+    assert_null(strstr(json.data, "\"sid\""));
+    assert_int_equal(stsrole_session_from_json(json.data, json.len, &back, &err), STSROLE_OK);
+    assert_string_equal(back.sid, "");
+    stsrole_session_free(&back);
+    stsrole_buf_free(&json);
 }
 
 /* The base credentials cannot be read: the mint fails, nothing is recorded. */
@@ -173,6 +252,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_build),
+        cmocka_unit_test(t_sid_on_every_mint),
         cmocka_unit_test(t_open_fails_at_mint),
         cmocka_unit_test(t_abort_undoes),
     };
