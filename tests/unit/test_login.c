@@ -116,8 +116,8 @@ t_sid_on_every_mint(void **state)
     cfg.bastion_id = "bastion-1";
     cfg.duration = 3600;
     role.arn = "arn:aws:iam::222222222222:role/SecurityAuditRole";
-    assert_int_equal(stsrole_mint_params(&cfg, &role, "alice", id, "0123456789abcdef", tags, name,
-                                         sid, &ap, &err),
+    assert_int_equal(stsrole_mint_params(&cfg, &role, "alice", id, "0123456789abcdef", "totp", tags,
+                                         name, sid, &ap, &err),
                      STSROLE_OK);
     assert_string_equal(sid, "aerukz4jvpg6");
     for (i = 0; i < ap.n_tags; i++)
