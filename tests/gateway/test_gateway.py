@@ -208,7 +208,7 @@ def case_sshd_reused(w):
         other, _ = w.real_session("SecurityAuditRole", "bob", sshd_pid=sshd.pid)
         other["sshd_start"] = proc_start(sshd.pid) + 1
         write_session(w.state, other)
-        wait_for(lambda: other["assumed_role_id"] in w.userids("SecurityAuditRole"), 10,
+        wait_for(lambda: other["sid"] in w.sids("SecurityAuditRole"), 10,
                  "revocation of the session whose sshd pid was reused")
         ev = w.events(other["session_id"], "session.close")
         check(len(ev) == 1 and "sshd process %d is gone" % sshd.pid in ev[0]["detail"],
