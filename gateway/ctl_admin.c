@@ -592,9 +592,8 @@ ctl_status(int argc, char **argv, const char *config_path)
         if (r != NULL) {
             printf("imds:     %s%s%s\n", str(r, "exposure"),
                    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail")) ? ": " : "",
-                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail"))
-                       ? str(r, "detail")
-                       : "");
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail")) ? str(r, "detail")
+                                                                                 : "");
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "fix")))
                 printf("          fix: %s (only root may reach IMDS)\n", str(r, "fix"));
         }

@@ -1,4 +1,5 @@
-/* gw_imds.h: the gateway's periodic check of who reaches IMDS (lib/exposure.h has the verdict file). */
+/* gw_imds.h: the gateway's periodic check of who reaches IMDS (lib/exposure.h has the verdict
+ * file). */
 #ifndef GW_IMDS_H
 #define GW_IMDS_H
 

@@ -18,7 +18,7 @@ struct rentry {
     uid_t uid;
     pid_t sshd_pid;
     int64_t sshd_start; /* its start time from the record (proc.h); 0: unknown */
-    dev_t rec_dev; /* the record as last checked: closing it renames a new file in */
+    dev_t rec_dev;      /* the record as last checked: closing it renames a new file in */
     ino_t rec_ino;
     int live;                   /* 0: closed, or a credential of it revoked */
     int64_t adopted_ms;         /* monotonic; set by a hand-off the main loop has not seen */

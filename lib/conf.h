@@ -49,6 +49,7 @@ struct stsrole_config {
     char *state_dir;
     char *audit_log;
     char *bastion_id;
+    int bastion_id_from_imds; /* bastion_id unset with credentials = imds: the instance id */
     /* The fleet store (DynamoDB): replay_store = dynamodb:TABLE sets
      * replay_table (NULL: replay_store = local, liboath's users file
      * alone); registry_table, when set, receives one item per session. */
@@ -86,6 +87,10 @@ int stsrole_config_parse(const char *text, const char *name, struct stsrole_conf
  * writable, not a symlink) and parses it. */
 int stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole_error *err);
 void stsrole_config_free(struct stsrole_config *cfg);
+
+/* Pure: 1 when id cannot name one bastion in a fleet: empty, localhost,
+ * or an EC2 default host name (ip-10-0-1-5, with or without a domain). */
+int stsrole_bastion_id_ambiguous(const char *id);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
 

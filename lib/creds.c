@@ -289,6 +289,70 @@ imds_call(const struct stsrole_http_config *http, const char *method, const char
 }
 
 int
+stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *endpoint,
+                         char out[STSROLE_INSTANCE_ID_MAX + 1], struct stsrole_error *err)
+{
+    struct stsrole_http_config cfg = *http;
+    struct stsrole_http_response resp;
+    struct stsrole_header h;
+    struct stsrole_buf url;
+    char token[1025];
+    size_t n;
+    int rc;
+
+    out[0] = '\0';
+    if (endpoint == NULL)
+        endpoint = IMDS_DEFAULT;
+    if (cfg.timeout_ms == 0 || cfg.timeout_ms > 5000)
+        cfg.timeout_ms = 5000;
+    cfg.max_response = 4096;
+    cfg.proxy = NULL;
+    stsrole_buf_init(&url, 0);
+    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        goto out;
+    }
+    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
+    h.value = IMDS_TOKEN_TTL;
+    if ((rc = imds_call(&cfg, "PUT", url.data, &h, &resp, err)) != STSROLE_OK)
+        goto out;
+    n = resp.body.len;
+    if (n == 0 || n >= sizeof(token) || memchr(resp.body.data, '\n', n) != NULL ||
+        memchr(resp.body.data, '\r', n) != NULL) {
+        stsrole_http_response_free(&resp);
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
+        goto out;
+    }
+    memcpy(token, resp.body.data, n);
+    token[n] = '\0';
+    stsrole_http_response_free(&resp);
+    h.name = "X-aws-ec2-metadata-token";
+    h.value = token;
+    stsrole_buf_reset(&url);
+    if (stsrole_buf_printf(&url, "%s/latest/meta-data/instance-id", endpoint) != STSROLE_OK) {
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = imds_call(&cfg, "GET", url.data, &h, &resp, err)) != STSROLE_OK)
+        goto out;
+    /* "i-" and 8 or 17 hex digits (EC2's instance id) */
+    n = resp.body.len;
+    if (n < 10 || n > STSROLE_INSTANCE_ID_MAX || strncmp(resp.body.data, "i-", 2) != 0 ||
+        strspn(resp.body.data + 2, "0123456789abcdef") != n - 2) {
+        stsrole_http_response_free(&resp);
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed instance id");
+        goto out;
+    }
+    memcpy(out, resp.body.data, n);
+    out[n] = '\0';
+    stsrole_http_response_free(&resp);
+out:
+    stsrole_wipe(token, sizeof(token));
+    stsrole_buf_free(&url);
+    return rc;
+}
+
+int
 stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endpoint,
                         struct stsrole_creds *out, struct stsrole_error *err)
 {

@@ -1,4 +1,5 @@
-/* exposure.h: whether a uid other than root reaches IMDS, as the gateway found and the PAM module reads. */
+/* exposure.h: whether a uid other than root reaches IMDS, as the gateway found and the PAM module
+ * reads. */
 #ifndef STSROLE_EXPOSURE_H
 #define STSROLE_EXPOSURE_H
 
@@ -32,7 +33,7 @@ int stsrole_exposure_write(const char *state_dir, enum stsrole_exposure e, const
  * is malformed, older than STSROLE_EXPOSURE_STALE at now, or from the
  * future, gives STSROLE_EXPOSURE_UNKNOWN with why saying which; the return
  * is STSROLE_OK then too, unless the file is unsafe (STSROLE_E_UNSAFE). */
-int stsrole_exposure_read(const char *state_dir, int64_t now, enum stsrole_exposure *e,
-                          char *why, size_t whylen, struct stsrole_error *err);
+int stsrole_exposure_read(const char *state_dir, int64_t now, enum stsrole_exposure *e, char *why,
+                          size_t whylen, struct stsrole_error *err);
 
 #endif

@@ -110,7 +110,7 @@ stsrole_url_check(const char *url, struct stsrole_error *err)
  * every request sets CURLOPT_PROXY and CURLOPT_NOPROXY itself.
  */
 static const char *const tls_env[] = {
-    "SSLKEYLOGFILE", "OPENSSL_CONF",  "OPENSSL_ENGINES", "OPENSSL_MODULES",
+    "SSLKEYLOGFILE", "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
 };
 

@@ -19,9 +19,10 @@
  * tags), the role's (or the global) duration and its ExternalId.  ap points
  * into tags, name and sid. */
 int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
-                        const char *user, const char *session_id, const char *nonce, const char *mfa,
-                        struct stsrole_tag tags[50], char name[65], char sid[STSROLE_SID_LEN + 1],
-                        struct stsrole_assume_params *ap, struct stsrole_error *err);
+                        const char *user, const char *session_id, const char *nonce,
+                        const char *mfa, struct stsrole_tag tags[50], char name[65],
+                        char sid[STSROLE_SID_LEN + 1], struct stsrole_assume_params *ap,
+                        struct stsrole_error *err);
 
 /* (In mint.c, not sts.c, so that the call to stsrole_sts_parse_assume
  * stays a reference between objects, which the fault injection wraps.) */

@@ -22,8 +22,8 @@ stsrole_proc_stat(pid_t pid, char *state, uint64_t *start, struct stsrole_error 
         return stsrole_fail(err, STSROLE_E_INVALID, "no process id");
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return stsrole_fail(err, errno == ENOENT || errno == ESRCH ? STSROLE_E_NOTFOUND
-                                                                   : STSROLE_E_IO,
+        return stsrole_fail(err,
+                            errno == ENOENT || errno == ESRCH ? STSROLE_E_NOTFOUND : STSROLE_E_IO,
                             "%s: %s", path, strerror(errno));
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);

@@ -197,9 +197,8 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
     if (s->sid[0] != '\0' && !stsrole_sid_valid(s->sid))
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: sid is malformed");
     if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->sshd_start < 0 ||
-        s->sshd_start > TIME_MAX_VALID || s->expiration < 0 ||
-        s->expiration > TIME_MAX_VALID || s->opened < 0 || s->opened > TIME_MAX_VALID ||
-        s->closed < 0 || s->closed > TIME_MAX_VALID)
+        s->sshd_start > TIME_MAX_VALID || s->expiration < 0 || s->expiration > TIME_MAX_VALID ||
+        s->opened < 0 || s->opened > TIME_MAX_VALID || s->closed < 0 || s->closed > TIME_MAX_VALID)
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: a number is out of range");
     o = cJSON_CreateObject();
     if (o == NULL)

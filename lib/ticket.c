@@ -77,8 +77,9 @@ stsrole_ticket_issue(const char *state_dir, const struct stsrole_ticket_bind *b,
 
     if (b->user == NULL || b->user[0] == '\0' || b->service == NULL || !field_ok(b->user) ||
         !field_ok(b->service) || !field_ok(b->rhost) || mfa == NULL || !mfa_ok(mfa))
-        return stsrole_fail(err, STSROLE_E_INVALID, "ticket: a login field is empty or "
-                                                    "holds a newline");
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "ticket: a login field is empty or "
+                            "holds a newline");
     if ((rc = stsrole_proc_stat(pid, NULL, &start, err)) != STSROLE_OK ||
         (rc = stsrole_proc_stat(ppid, NULL, &pstart, err)) != STSROLE_OK)
         return rc;
@@ -148,8 +149,7 @@ parse(char *text, struct ticket *t)
             break;
         case 2:
             ok = strncmp(line, "service ", 8) == 0 &&
-                 snprintf(t->service, sizeof(t->service), "%s", line + 8) <
-                     (int)sizeof(t->service);
+                 snprintf(t->service, sizeof(t->service), "%s", line + 8) < (int)sizeof(t->service);
             break;
         case 3:
             ok = strncmp(line, "rhost ", 6) == 0 &&
@@ -238,14 +238,14 @@ stsrole_ticket_take(const char *state_dir, const struct stsrole_ticket_bind *b, 
         return rc;
     rc = open_ticket_dir(state_dir, 0, &dfd, err);
     if (rc == STSROLE_E_NOTFOUND)
-        return stsrole_fail(err, STSROLE_E_NOTFOUND, "no ticket from pam_stsrole's auth for "
-                                                     "this login");
+        return stsrole_fail(err, STSROLE_E_NOTFOUND,
+                            "no ticket from pam_stsrole's auth for "
+                            "this login");
     if (rc != STSROLE_OK)
         return rc;
     if ((d = fdopendir(dfd)) == NULL) {
         close(dfd);
-        return stsrole_fail(err, STSROLE_E_IO, "%s/%s: %s", state_dir, TICKET_DIR,
-                            strerror(errno));
+        return stsrole_fail(err, STSROLE_E_IO, "%s/%s: %s", state_dir, TICKET_DIR, strerror(errno));
     }
     rc = STSROLE_OK;
     while (!found && (de = readdir(d)) != NULL) {
@@ -275,8 +275,9 @@ stsrole_ticket_take(const char *state_dir, const struct stsrole_ticket_bind *b, 
         else if (!same(b->rhost, t.rhost))
             rc = stsrole_fail(err, STSROLE_E_DENIED, "the ticket is for another remote host");
         else if (t.issued > now + 5 || now - t.issued > STSROLE_TICKET_LIFE)
-            rc = stsrole_fail(err, STSROLE_E_DENIED, "the ticket expired (issued %llds ago, "
-                                                     "life %ds)",
+            rc = stsrole_fail(err, STSROLE_E_DENIED,
+                              "the ticket expired (issued %llds ago, "
+                              "life %ds)",
                               (long long)(now - t.issued), STSROLE_TICKET_LIFE);
         else
             memcpy(mfa, t.mfa, sizeof(t.mfa));

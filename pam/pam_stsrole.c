@@ -638,8 +638,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         enum stsrole_exposure e;
         char why[512];
 
-        status = stsrole_exposure_read(cfg.state_dir, (int64_t)time(NULL), &e, why, sizeof(why),
-                                       &err);
+        status =
+            stsrole_exposure_read(cfg.state_dir, (int64_t)time(NULL), &e, why, sizeof(why), &err);
         if (status == STSROLE_OK && e != STSROLE_EXPOSURE_CLOSED && cfg.imds_exposure_warn) {
             struct decision w = d;
             w.outcome = "imds-exposed-warn";

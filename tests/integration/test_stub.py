@@ -162,7 +162,7 @@ class Env:
         return ("%s.%s" % (scenario, re.sub(r"[^A-Za-z0-9]", "", case)))[:64]
 
     def conf(self, case, endpoint, role_key, credentials="env", imds=None, ca=None,
-             mode=0o600, extra=""):
+             mode=0o600, extra="", bastion="test-bastion"):
         lines = ["[stsrole]", "region = us-east-1", "sts_endpoint = " + endpoint,
                  "credentials = " + credentials]
         if imds:
@@ -170,8 +170,9 @@ class Env:
         if ca:
             lines.append("ca_file = " + ca)
         # stsrolectl assume records what it mints in the audit log (or through the gateway)
-        lines += ["bastion_id = test-bastion", "timeout = 3",
-                  "audit_log = " + os.path.join(self.work, case + ".audit.log")]
+        lines += ["timeout = 3", "audit_log = " + os.path.join(self.work, case + ".audit.log")]
+        if bastion is not None:
+            lines.append("bastion_id = " + bastion)
         if extra:
             lines.append(extra)
         lines += ["", "[role target]", "arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, role_key),
@@ -671,6 +672,27 @@ def imds_ok(env):
     sts = stub.records(kind="sts", scenario=key)[-1]
     if sts.get("auth_key_id") != IMDS_KEY_ID or not sts.get("has_security_token"):
         raise Fail("AssumeRole was not signed with the IMDS credential and its token")
+
+
+@case
+def imds_bastion_id(env):
+    """bastion_id unset with credentials = imds: the EC2 instance id (IMDSv2), never the host
+    name; an ambiguous bastion_id is a config error."""
+    stub = Stub(env.work, "imds-bastion-id", "--imds-mode", "ok")
+    try:
+        key = env.key("json-exp", "imds-bastion-id")
+        res = assume(env.conf("imds-bastion-id", stub.url(), key, credentials="imds",
+                              imds=stub.url(), bastion=None), base_creds=False)
+        expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+        name = stub.records(kind="sts", scenario=key)[-1].get("session_name") or ""
+        if "@i-0123456789abcdef0." not in name:
+            raise Fail("RoleSessionName %r does not carry the instance id" % name)
+    finally:
+        stub.stop()
+    res = assume(env.conf("ambiguous-bastion-id", "http://127.0.0.1:9", "x",
+                          bastion="ip-10-0-1-5"))
+    if res.rc != EX_CONFIG or "not unique across a fleet" not in res.err:
+        raise Fail("bastion_id = ip-10-0-1-5: exit %d %s" % (res.rc, res.err))
 
 
 @case

@@ -43,6 +43,7 @@ SILENT_CAP_S = 30  # a "silent" answer never holds a connection longer than this
 MAX_REQUEST_BODY = 64 * 1024
 OVERSIZE_BYTES = 1024 * 1024
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IMDS_INSTANCE_ID = "i-0123456789abcdef0"
 IMDS_ROLE = "stub-instance-role"
 IMDS_KEY_ID = "ASIASTUBIMDSKEY00001"
 IMDS_SECRET = "stubImdsSecretKeyDoNotLeak0000000000001"
@@ -263,6 +264,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(403, "InvalidClientTokenId",
                                   "stub: IMDS key used without its session token")
         session = form.get("RoleSessionName")
+        self.rec["session_name"] = session
         if not isinstance(session, str) or not SESSION_RE.match(session):
             return self.aws_error(400, "ValidationError",
                                   "stub: RoleSessionName missing or invalid: %r" % session)
@@ -423,6 +425,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.finish_log(status=401)
             return self.send(401, "", request_id=False)
         base = "/latest/meta-data/iam/security-credentials/"
+        if path == "/latest/meta-data/instance-id":
+            self.finish_log(status=200, imds="instance-id")
+            return self.send(200, IMDS_INSTANCE_ID, None, txt, request_id=False)
         if path == base:
             self.finish_log(status=200, imds="list")
             return self.send(200, IMDS_ROLE, None, txt, request_id=False)

@@ -84,7 +84,9 @@ test_defaults_secure(void **state)
     assert_int_equal(c.failmode, STSROLE_FAIL_SECURE);
     assert_int_equal(c.credentials, STSROLE_CREDS_IMDS);
     assert_int_equal(c.duration, 3600);
-    assert_non_null(c.bastion_id);
+    /* with IMDS credentials the EC2 instance id, read by stsrole_config_load */
+    assert_null(c.bastion_id);
+    assert_int_equal(c.bastion_id_from_imds, 1);
     stsrole_config_free(&c);
 }
 
@@ -105,6 +107,7 @@ expect_error(const char *text, const char *want)
 }
 
 #define HEAD "[stsrole]\nregion = us-east-1\n"
+/* (with credentials = imds, bastion_id would default to the instance id, read from IMDS) */
 #define ROLE "[role a]\narn = arn:aws:iam::1:role/A\nusers = u\n"
 
 static void
@@ -164,6 +167,30 @@ teardown_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* bastion_id names the deny policy: it must be unique in the fleet. */
+static void
+test_bastion_id(void **state)
+{
+    static const char *const bad[] = {"",
+                                      "localhost",
+                                      "LOCALHOST",
+                                      "localhost.localdomain",
+                                      "ip-10-0-1-5",
+                                      "ip-172-31-40-9.ec2.internal"};
+    static const char *const fine[] = {"i-0123456789abcdef0", "bastion-eu-1", "ip-10-0-1",
+                                       "ip-10-0-1-5x", "vm"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_true(stsrole_bastion_id_ambiguous(bad[i]));
+    for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        assert_false(stsrole_bastion_id_ambiguous(fine[i]));
+    expect_error(HEAD "credentials = env\nbastion_id = ip-10-0-1-5\n" ROLE,
+                 "'bastion_id = ip-10-0-1-5' is not unique across a fleet");
+    expect_error(HEAD "credentials = env\nbastion_id = localhost\n" ROLE, "is not unique");
+}
+
 static void
 write_file(const char *path, const char *text, mode_t mode)
 {
@@ -188,7 +215,7 @@ test_file_safety(void **state)
     snprintf(path, sizeof(path), "%s/stsrole.conf", dir);
     snprintf(link, sizeof(link), "%s/link.conf", dir);
     snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
-    write_file(path, HEAD ROLE, 0600);
+    write_file(path, HEAD "bastion_id = b1\n" ROLE, 0600);
     assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_OK);
     stsrole_config_free(&c);
     /* 0644 is fine: the config holds no secret, only root may write it */
@@ -225,6 +252,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_defaults_secure),
+        cmocka_unit_test(test_bastion_id),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };

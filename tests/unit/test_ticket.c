@@ -111,9 +111,9 @@ t_expired(void **state)
     char mfa[16];
 
     (void)state;
-    assert_int_equal(stsrole_ticket_issue(dir, &alice, "totp", now() - STSROLE_TICKET_LIFE - 1,
-                                          &err),
-                     STSROLE_OK);
+    assert_int_equal(
+        stsrole_ticket_issue(dir, &alice, "totp", now() - STSROLE_TICKET_LIFE - 1, &err),
+        STSROLE_OK);
     assert_int_equal(stsrole_ticket_take(dir, &alice, now(), mfa, &err), STSROLE_E_DENIED);
     assert_non_null(strstr(err.msg, "expired"));
     /* issued in the future: a clock step, or forged */
