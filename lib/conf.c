@@ -108,7 +108,9 @@ set_url(struct parse *p, char **slot, const char *key, const char *value)
 {
     struct stsrole_error e;
 
-    if (stsrole_url_check(value, &e) != STSROLE_OK)
+    /* http:// to IMDS only for imds_endpoint; loopback only for the rest */
+    if ((strcmp(key, "imds_endpoint") == 0 ? stsrole_url_check_imds(value, &e)
+                                           : stsrole_url_check(value, &e)) != STSROLE_OK)
         return perr(p, "'%s': %s", key, e.msg);
     return set_str(p, slot, key, value);
 }

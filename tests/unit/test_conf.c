@@ -191,6 +191,23 @@ test_bastion_id(void **state)
     expect_error(HEAD "credentials = env\nbastion_id = localhost\n" ROLE, "is not unique");
 }
 
+/* http:// to the IMDS addresses is for imds_endpoint alone. */
+static void
+test_http_imds_only(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    (void)state;
+    expect_error(HEAD "sts_endpoint = http://169.254.169.254\n" ROLE,
+                 "'sts_endpoint': 'http://169.254.169.254': http:// is allowed only to loopback");
+    expect_error(HEAD "iam_endpoint = http://[fd00:ec2::254]/\n" ROLE, "'iam_endpoint'");
+    assert_int_equal(
+        stsrole_config_parse(HEAD "imds_endpoint = http://[fd00:ec2::254]\n" ROLE, "t", &c, &e),
+        STSROLE_OK);
+    stsrole_config_free(&c);
+}
+
 static void
 write_file(const char *path, const char *text, mode_t mode)
 {
@@ -253,6 +270,7 @@ main(void)
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_defaults_secure),
         cmocka_unit_test(test_bastion_id),
+        cmocka_unit_test(test_http_imds_only),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };
