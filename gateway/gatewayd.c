@@ -24,6 +24,7 @@
 #include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
+#include "safefile.h"
 
 #define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
 #define DEFAULT_RECONCILE 10 /* seconds between full scans of the session records */
@@ -119,6 +120,12 @@ load_config(const char *path, struct stsrole_config *cfg)
     }
     if (cfg->state_dir == NULL || cfg->audit_log == NULL || cfg->bastion_id == NULL) {
         gw_log(LOG_ERR, "%s: state_dir, audit_log and bastion_id are required", path);
+        stsrole_config_free(cfg);
+        return -1;
+    }
+    /* Records in a state_dir that someone else could swap are no records. */
+    if (stsrole_check_parents(cfg->state_dir, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "state_dir: %s", err.msg);
         stsrole_config_free(cfg);
         return -1;
     }

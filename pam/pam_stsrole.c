@@ -22,6 +22,7 @@
 #include "replay.h"
 #include "role.h"
 #include "runtime.h"
+#include "safefile.h"
 #include "session.h"
 #include "proc.h"
 #include "sts.h"
@@ -326,7 +327,19 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
     }
 
-    /* An unsafe users file is refused before anyone is asked for a code. */
+    /* An unsafe users file, or one in a directory others can write (or
+     * under such a state_dir), is refused before anyone is asked for a
+     * code. */
+    if ((status = stsrole_check_parents(cfg.usersfile, &err)) != STSROLE_OK) {
+        rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        d.outcome = "usersfile-unavailable";
+        goto out;
+    }
+    if ((status = stsrole_check_parents(cfg.state_dir, &err)) != STSROLE_OK) {
+        rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        d.outcome = "state-dir-unsafe";
+        goto out;
+    }
     status = stsrole_totp_check_usersfile(cfg.usersfile, &err);
     if (status != STSROLE_OK) {
         rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
@@ -580,6 +593,11 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
      * below: refused in either failmode.  A ticket that cannot be checked
      * (unsafe or unreadable state_dir) is a failure, which failmode
      * governs; safe then lets the person in without credentials. */
+    status = stsrole_check_parents(cfg.state_dir, &err);
+    if (status != STSROLE_OK) {
+        what = "the stsrole state directory is not safe";
+        goto fail;
+    }
     {
         struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
 

@@ -559,6 +559,30 @@ def ticket_tests(w, used, m, menv, base_env):
 
 
 
+def strictmodes_tests(w, used, m, menv, base_env):
+    """OpenSSH's StrictModes for the directories above the users file and state_dir."""
+    roles = menv["roles"]
+    w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody"}})
+    for path, mode in ((w.etc, 0o770), (w.root, 0o777)):
+        before = os.stat(path).st_mode & 0o7777
+        os.chmod(path, mode)
+        try:
+            r = w.drive("nobody", ["auth"], [fresh_code("nobody", used)], env=base_env)
+            o = w.drive("nobody", ["open", "env"], env=base_env)
+        finally:
+            os.chmod(path, before)
+        log = "\n".join(r.stsrole_log())
+        result("strictmodes: %s mode %04o above the users file and state_dir: auth refused "
+               "(PAM_AUTHINFO_UNAVAIL) naming it" % (os.path.basename(path), mode),
+               r.code("auth") == "PAM_AUTHINFO_UNAVAIL"
+               and "outcome=usersfile-unavailable" in log and path in log and not r.says("prompt-off"), "%s %s" % (r.code("auth"), log))
+        if path == w.root:
+            result("strictmodes: a group- or world-writable directory above state_dir: "
+                   "open_session refused, no credentials",
+                   o.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in o.env,
+                   "%s %s" % (o.code("open"), o.stsrole_log()))
+
+
 def failmode_tests(w, used, base_env):
     """Every failure from the stub, and a closed port: secure refuses, safe lets in bare."""
     stub = None
@@ -685,6 +709,7 @@ def main():
                 benv = moto_base_env(menv)
                 session_tests(w, used, m, menv, benv)
                 ticket_tests(w, used, m, menv, benv)
+                strictmodes_tests(w, used, m, menv, benv)
                 valgrind_tests(w, used, m, menv, benv)
                 failmode_tests(w, used, benv)
     finally:
