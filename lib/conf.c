@@ -179,6 +179,7 @@ global_key(struct parse *p, const char *name, const char *value)
         "audit_log",
         "bastion_id",
         "failmode",
+        "imds_exposure",
         "duration",
         "totp_window",
         "timeout",
@@ -315,6 +316,15 @@ global_key(struct parse *p, const char *name, const char *value)
                                                 "rstuvwxyz0123456789-_.") != strlen(value))
             return perr(p, "'bastion_id = %s': at most 32 of A-Z a-z 0-9 - _ .", value);
         return set_str(p, &c->bastion_id, name, value);
+    }
+    if (strcmp(name, "imds_exposure") == 0) {
+        if (strcmp(value, "refuse") == 0)
+            c->imds_exposure_warn = 0;
+        else if (strcmp(value, "warn") == 0)
+            c->imds_exposure_warn = 1;
+        else
+            return perr(p, "'imds_exposure = %s': expected refuse or warn", value);
+        return 1;
     }
     if (strcmp(name, "failmode") == 0) {
         if (strcmp(value, "secure") == 0)

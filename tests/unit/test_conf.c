@@ -119,6 +119,8 @@ test_bad_inputs(void **state)
                                               "number from 900 to 43200");
     expect_error(HEAD "duration = 1h\n" ROLE, "t.conf:3:");
     expect_error(HEAD "failmode = open\n" ROLE, "t.conf:3: 'failmode = open'");
+    expect_error(HEAD "imds_exposure = ignore\n" ROLE,
+                 "t.conf:3: 'imds_exposure = ignore': expected refuse or warn");
     expect_error(HEAD "credentials = vault\n" ROLE, "'credentials = vault'");
     expect_error(HEAD "credentials = file:relative\n" ROLE, "file:/ABSOLUTE/PATH");
     expect_error(HEAD "sts_endpoint = http://sts.example.com\n" ROLE,
