@@ -635,7 +635,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         if (!(flags & PAM_SILENT) && status == STSROLE_E_NOTFOUND)
             pam_error(pamh, "stsrole: session refused: no AWS role is configured for %s.", user);
         else if (!(flags & PAM_SILENT))
-            pam_error(pamh, "stsrole: session refused: %s.", err.msg);
+            /* The person gets a plain sentence; the log line has the detail. */
+            pam_error(pamh, "stsrole: session refused: no AWS role was chosen for this login.");
         stsrole_config_free(&cfg);
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
     }
