@@ -100,8 +100,32 @@ class World:
         code = [ln.split()[2] for ln in r.stdout.splitlines() if ln.startswith("open rc=")]
         return (code[0] if code else "(not run)"), r.stdout, log
 
+    def forward(self, addr):
+        """An IMDSv2 token request through the user's SSH port forward (ssh -W, the same
+        direct-tcpip channel as ssh -L, which sshd opens as the logged-in user) from inside the
+        bastion namespace.  Returns what came back, ssh's complaint included."""
+        if getattr(self, "lab", None) is None:
+            sys.path.insert(0, self.ctx.path("tests", "lib"))
+            import sshdtest
+            why = sshdtest.missing_prerequisite(need_pexpect=False)
+            if why:
+                raise Skip(why)
+            self.lab = sshdtest.Lab("attack-fwd")
+            self.user = self.lab.add_user()
+            sshd = self.lab.start_sshd(pam=False, prefix=["ip", "netns", "exec", self.net.bastion])
+            self.ssh_cfg = self.lab.ssh_config({"fwd": (sshd, self.user)})
+        host = "[%s]" % addr if ":" in addr else addr
+        req = ("PUT /latest/api/token HTTP/1.0\r\nHost: %s\r\n"
+               "X-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n" % host)
+        r = subprocess.run(["ip", "netns", "exec", self.net.bastion, "ssh", "-F", self.ssh_cfg,
+                            "-o", "LogLevel=INFO", "-W", "%s:80" % host, "fwd"],
+                           input=req, capture_output=True, text=True, timeout=60)
+        return r.stdout + r.stderr
+
     def close(self):
         self.stop_gateway()
+        if getattr(self, "lab", None) is not None:
+            self.lab.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -117,6 +141,13 @@ def fixture(ctx):
         if w is not None:
             w.close()
         net.down()
+
+
+@case("control: before the lock-down, an SSH port forward (ssh -W / -L) reaches the stand-in "
+      "IMDS and gets a token")
+def forward_before(ctx):
+    out = ctx.fixture.forward("169.254.169.254")
+    check("HTTP/1.0 200" in out and "stand-in-imds-token" in out, out)
 
 
 @case("IMDS open to every uid: the gateway says so (file, status, audit, naming the fix) and a "
@@ -173,6 +204,17 @@ def closed_passes(ctx):
               "%s %s %s" % (code, out, log))
     finally:
         w.stop_gateway()
+
+
+@case("with imds-lockdown.nft: IMDS through an SSH port forward (v4 and v6) is refused to the "
+      "logged-in user")
+def forward_after(ctx):
+    r = ctx.fixture.net.load_ruleset()  # (again: it replaces only its own table)
+    check(r.returncode == 0, r.stderr)
+    for addr in ("169.254.169.254", "fd00:ec2::254"):
+        out = ctx.fixture.forward(addr)
+        check("stand-in-imds-token" not in out and "open failed" in out
+              and "Connection refused" in out, "%s: %s" % (addr, out))
 
 
 @case("no verdict (gateway never ran) or a stale one: a login is refused and told why")
