@@ -182,6 +182,7 @@ global_key(struct parse *p, const char *name, const char *value)
         "imds_exposure",
         "duration",
         "totp_window",
+        "totp_lock_wait",
         "timeout",
         "replay_store",
         "registry_table",
@@ -340,6 +341,10 @@ global_key(struct parse *p, const char *name, const char *value)
         return parse_int(p, name, value, 900, 43200, &c->duration);
     if (strcmp(name, "totp_window") == 0)
         return parse_int(p, name, value, 0, 10, &c->totp_window);
+    /* Bounded by STSROLE_TOTP_LOCK_WAIT_MAX_MS (totp.h), well inside
+     * sshd's LoginGraceTime. */
+    if (strcmp(name, "totp_lock_wait") == 0)
+        return parse_int(p, name, value, 1, 60, &c->totp_lock_wait);
     return parse_int(p, name, value, 1, 120, &c->timeout);
 }
 
@@ -562,6 +567,7 @@ stsrole_config_parse(const char *text, const char *name, struct stsrole_config *
     memset(cfg, 0, sizeof(*cfg));
     cfg->duration = 3600;
     cfg->totp_window = 1;
+    cfg->totp_lock_wait = 5; /* STSROLE_TOTP_LOCK_WAIT_MS */
     cfg->timeout = 10;
     cfg->credentials = STSROLE_CREDS_IMDS;
     cfg->audit_ship_batch = 1000;

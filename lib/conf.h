@@ -75,6 +75,7 @@ struct stsrole_config {
     int imds_exposure_warn;
     int duration;
     int totp_window;
+    int totp_lock_wait; /* seconds a login waits for the users file's lock; default 5 */
     int timeout;
     struct stsrole_role *roles;
     size_t n_roles;

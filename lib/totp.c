@@ -264,7 +264,7 @@ int
 stsrole_totp_lock(const char *usersfile, int wait_ms, int *fd_out, long *waited_ms,
                   struct stsrole_error *err)
 {
-    char name[NAME_MAX + 1];
+    char name[NAME_MAX + 1], path[PATH_MAX];
     struct timespec t0, pause = {0, 1000000};
     int dir_fd = -1, fd, rc;
 
@@ -277,6 +277,9 @@ stsrole_totp_lock(const char *usersfile, int wait_ms, int *fd_out, long *waited_
     if (usersfile == NULL || usersfile[0] != '/')
         return stsrole_fail(err, STSROLE_E_IO, "usersfile must be an absolute path");
     rc = sibling_name(usersfile, STSROLE_TOTP_LOCK_SUFFIX, name, sizeof(name), err);
+    if (rc == STSROLE_OK && (size_t)snprintf(path, sizeof(path), "%s%s", usersfile,
+                                             STSROLE_TOTP_LOCK_SUFFIX) >= sizeof(path))
+        rc = stsrole_fail(err, STSROLE_E_INVALID, "%s: path too long for its lock file", usersfile);
     if (rc == STSROLE_OK)
         rc = check_dir(usersfile, &dir_fd, err);
     if (rc != STSROLE_OK)
@@ -288,12 +291,10 @@ stsrole_totp_lock(const char *usersfile, int wait_ms, int *fd_out, long *waited_
     close(dir_fd);
     if (fd < 0) {
         if (errno == ELOOP)
-            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s%s: is a symbolic link, refused",
-                                usersfile, STSROLE_TOTP_LOCK_SUFFIX);
-        return stsrole_fail(err, STSROLE_E_IO, "%s%s: %s", usersfile, STSROLE_TOTP_LOCK_SUFFIX,
-                            strerror(errno));
+            return stsrole_fail(err, STSROLE_E_UNSAFE, "%s: is a symbolic link, refused", path);
+        return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(errno));
     }
-    rc = stsrole_check_fd(fd, name, 0, 0, err);
+    rc = stsrole_check_fd(fd, path, 0, 0, err);
     if (rc != STSROLE_OK) {
         close(fd);
         return rc;
@@ -307,14 +308,13 @@ stsrole_totp_lock(const char *usersfile, int wait_ms, int *fd_out, long *waited_
 
         if (saved != EWOULDBLOCK && saved != EINTR) {
             close(fd);
-            return stsrole_fail(err, STSROLE_E_IO, "%s%s: flock: %s", usersfile,
-                                STSROLE_TOTP_LOCK_SUFFIX, strerror(saved));
+            return stsrole_fail(err, STSROLE_E_IO, "%s: flock: %s", path, strerror(saved));
         }
         if (elapsed_ms(&t0) >= wait_ms) {
             close(fd);
             return stsrole_fail(err, STSROLE_E_IO,
-                                "%s%s: busy, another login held it for more than %d ms", usersfile,
-                                STSROLE_TOTP_LOCK_SUFFIX, wait_ms);
+                                "%s: busy, another login held it for more than %d ms", path,
+                                wait_ms);
         }
         nanosleep(&pause, NULL);
         if (pause.tv_nsec < 16000000)
@@ -368,9 +368,8 @@ stsrole_totp_clear_stale(const char *usersfile, unsigned *removed, struct stsrol
 }
 
 int
-stsrole_totp_verify_locked(const char *usersfile, const char *user, const char *code, int window,
-                           int lock_wait_ms, struct stsrole_totp_report *report,
-                           struct stsrole_error *err)
+stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
+                    int lock_wait_ms, struct stsrole_totp_report *report, struct stsrole_error *err)
 {
     struct stsrole_totp_report r = {0, 0};
     int fd = -1, rc;
@@ -393,14 +392,6 @@ stsrole_totp_verify_locked(const char *usersfile, const char *user, const char *
     if (report != NULL)
         *report = r;
     return rc;
-}
-
-int
-stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
-                    struct stsrole_error *err)
-{
-    return stsrole_totp_verify_locked(usersfile, user, code, window, STSROLE_TOTP_LOCK_WAIT_MS,
-                                      NULL, err);
 }
 
 /* The token types of liboath's users file that carry a time step

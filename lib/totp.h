@@ -90,36 +90,32 @@ int stsrole_totp_clear_stale(const char *usersfile, unsigned *removed, struct st
  * window time steps on either side (0..STSROLE_TOTP_MAX_WINDOW).  liboath
  * records the accepted code in the file, so the same code (or an older
  * one) is refused afterwards.  The file's password field is not used: the
- * first factor is the SSH key.  Calls stsrole_totp_check_usersfile first.
- * Runs under stsrole's lock, as stsrole_totp_verify_locked (below) with
- * the default wait (STSROLE_TOTP_LOCK_WAIT_MS) and no report.
+ * first factor is the SSH key.
+ *
+ * All of it runs under stsrole's lock (above): the call takes it, waiting
+ * up to lock_wait_ms (STSROLE_TOTP_LOCK_WAIT_MS is the default), removes
+ * liboath's stale lock files, checks the users file
+ * (stsrole_totp_check_usersfile), verifies and records the code, and lets
+ * go.  Of two calls with the same code at once, exactly one is accepted.
+ * report (may be NULL) says how long the lock took and what stale files
+ * were removed, also when the verdict is a failure: the caller logs them.
  *
  * Returns:
  *   STSROLE_OK          the code is valid and has now been consumed;
- *   STSROLE_E_INVALID   the code is not 6 to 8 digits, or window is out of range;
+ *   STSROLE_E_INVALID   the code is not 6 to 8 digits, or window or
+ *                       lock_wait_ms is out of range;
  *   STSROLE_E_DENIED    the code is wrong, or was already used (msg says which);
  *   STSROLE_E_NOTFOUND  the users file has no entry for user;
- *   STSROLE_E_UNSAFE    the users file or its directory is unsafe;
+ *   STSROLE_E_UNSAFE    the users file, its directory or the lock file is unsafe;
  *   STSROLE_E_IO        the users file is missing, or liboath could not read,
- *                       lock or rewrite it, or stsrole's lock stayed busy;
+ *                       lock or rewrite it, or stsrole's lock stayed busy
+ *                       for lock_wait_ms (msg says "busy");
  *   STSROLE_E_NOMEM     out of memory;
  *   STSROLE_E_CONFIG    an entry in the users file is malformed.
  */
 int stsrole_totp_verify(const char *usersfile, const char *user, const char *code, int window,
+                        int lock_wait_ms, struct stsrole_totp_report *report,
                         struct stsrole_error *err);
-
-/*
- * stsrole_totp_verify under stsrole's lock (above): takes it, waiting up to
- * lock_wait_ms, removes liboath's stale lock files, verifies and records
- * the code, and lets go.  Of two logins with the same code at once,
- * exactly one is accepted.  report (may be NULL) says how long the lock
- * took and what was removed, also when the verdict is a failure.  Returns
- * what stsrole_totp_verify returns, and what stsrole_totp_lock returns
- * when the lock cannot be had.
- */
-int stsrole_totp_verify_locked(const char *usersfile, const char *user, const char *code,
-                               int window, int lock_wait_ms, struct stsrole_totp_report *report,
-                               struct stsrole_error *err);
 
 /*
  * Which RFC 6238 time step an accepted code belongs to.  liboath's users

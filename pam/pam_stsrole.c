@@ -206,6 +206,29 @@ auth_code(int status)
     }
 }
 
+/* liboath's own lock and temporary file, found while stsrole held its lock
+ * on the users file, were left by a process that died inside liboath; the
+ * library removed them (lib/totp.h).  Said once, as a warning: until then
+ * they refused every login. */
+static void
+log_stale(pam_handle_t *pamh, const struct decision *d, const char *usersfile, unsigned stale)
+{
+    struct decision w = *d;
+    char why[STSROLE_ERRMSG_MAX];
+
+    snprintf(why, sizeof(why),
+             "removed %s%s%s%s%s, left behind by a process that died inside liboath "
+             "(they refused every login)",
+             (stale & STSROLE_TOTP_STALE_LOCK) ? usersfile : "",
+             (stale & STSROLE_TOTP_STALE_LOCK) ? ".lock" : "",
+             stale == (STSROLE_TOTP_STALE_LOCK | STSROLE_TOTP_STALE_NEW) ? " and " : "",
+             (stale & STSROLE_TOTP_STALE_NEW) ? usersfile : "",
+             (stale & STSROLE_TOTP_STALE_NEW) ? ".new" : "");
+    w.outcome = "stale-lock-removed";
+    w.reason = why;
+    log_decision(pamh, LOG_WARNING, &w);
+}
+
 /*
  * The fleet-wide replay check (replay_store = dynamodb:TABLE), once liboath
  * has accepted code on this bastion: the code's time step is claimed for
@@ -299,6 +322,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     struct stsrole_error err;
     struct args a;
     struct decision d = {.phase = "auth"};
+    struct stsrole_totp_report rep;
     const char *user = NULL, *picked = NULL;
     char *code = NULL;
     int rc, status;
@@ -354,7 +378,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         stsrole_fail(&err, STSROLE_E_INVALID, "no code entered");
         goto out;
     }
-    status = stsrole_totp_verify(cfg.usersfile, user, code, cfg.totp_window, &err);
+    status = stsrole_totp_verify(cfg.usersfile, user, code, cfg.totp_window,
+                                 cfg.totp_lock_wait * 1000, &rep, &err);
+    if (rep.stale != 0)
+        log_stale(pamh, &d, cfg.usersfile, rep.stale);
     rc = auth_code(status);
     d.outcome = rc == PAM_SUCCESS            ? "success"
                 : rc == PAM_USER_UNKNOWN     ? "unknown-user"

@@ -158,7 +158,8 @@ time_local(const struct stsrole_config *cfg, const char *pristine, const char *u
         return 1;
     }
     t0 = now_us();
-    if (stsrole_totp_verify(usersfile, user, code, cfg->totp_window, &e) != STSROLE_OK)
+    if (stsrole_totp_verify(usersfile, user, code, cfg->totp_window, STSROLE_TOTP_LOCK_WAIT_MS,
+                            NULL, &e) != STSROLE_OK)
         return fail("local", &e);
     *us = now_us() - t0;
     return 0;

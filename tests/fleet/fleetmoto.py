@@ -42,6 +42,17 @@ def fleet_actions():
     return sorted(acts)
 
 
+def policy_attributes():
+    """{table name: the attributes the fleet policy lets a bastion write there}, from the
+    dynamodb:Attributes conditions of examples/aws/iam/bastion-fleet-policy.json."""
+    out = {}
+    for st in json.load(open(FLEET_POLICY))["Statement"]:
+        cond = st.get("Condition", {}).get("ForAllValues:StringEquals", {})
+        if st["Effect"] == "Allow" and "dynamodb:Attributes" in cond:
+            out[st["Resource"].rsplit("/", 1)[1]] = set(cond["dynamodb:Attributes"])
+    return out
+
+
 def seed_fleet(m, tables=(REPLAY_TABLE, SESSION_TABLE)):
     """m.seed() (bastion user, workload roles), then the tables with TTL, then auth on.
 

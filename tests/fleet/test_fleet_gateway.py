@@ -398,6 +398,17 @@ def case_revoke_fleet_refreshed(w):
                                         refreshed[0]["session_id"] + ".json")))
     check(child["sid"] == rec["sid"] and child["assumed_role_id"] != rec["assumed_role_id"],
           "the refreshed credential's record: %s" % child)
+    # Everything the bastions wrote so far (logins, refreshes, replay claims) is what
+    # the fleet policy lets them write (moto itself ignores its conditions).
+    from fleetmoto import policy_attributes
+    allowed, seen = policy_attributes(), 0
+    for table, attrs in allowed.items():
+        for it in test_fleet.items(w.m, w.menv, table):
+            seen += 1
+            check(set(it) <= attrs, "%s item %s has attributes outside "
+                  "examples/aws/iam/bastion-fleet-policy.json: %s"
+                  % (table, it.get("pk"), sorted(set(it) - attrs)))
+    check(seen > 0 and len(allowed) == 2, "no items to check (%d, %s)" % (seen, sorted(allowed)))
 
     def fetch():
         p = subprocess.run(["runuser", "-u", "bin", "--", helper, "--socket",
@@ -569,7 +580,8 @@ def main():
                            "daemon's left", case_revoke_fleet, w)
                 suite.case("a process-mode session refreshed on C, revoked from A with "
                            "--fleet: its sid in A's policy, the refreshed credential "
-                           "AccessDenied, C stops refreshing", case_revoke_fleet_refreshed, w)
+                           "AccessDenied, C stops refreshing; every item written fits the "
+                           "fleet policy", case_revoke_fleet_refreshed, w)
                 suite.case("records pile up while CloudWatch Logs is down; nothing shipped",
                            case_backlog, w)
                 suite.case("kill -9 while a PutLogEvents had landed unacknowledged (3rd batch "

@@ -202,7 +202,7 @@ fuzz_liboath(const char *text, size_t len, const char *code, int window)
     write_usersfile(text, len);
     stsrole_error_clear(&err);
     fixed_clock = 1;
-    rc = stsrole_totp_verify(path, USER, code, window, &err);
+    rc = stsrole_totp_verify(path, USER, code, window, STSROLE_TOTP_LOCK_WAIT_MS, NULL, &err);
     fixed_clock = 0;
     fuzz_check_error(&err, rc);
     FUZZ_REQUIRE(rc == STSROLE_OK || rc == STSROLE_E_INVALID || rc == STSROLE_E_DENIED ||
@@ -229,7 +229,7 @@ fuzz_liboath(const char *text, size_t len, const char *code, int window)
     /* The same code again: liboath recorded it, so it must be refused. */
     stsrole_error_clear(&err);
     fixed_clock = 1;
-    rc2 = stsrole_totp_verify(path, USER, code, window, &err);
+    rc2 = stsrole_totp_verify(path, USER, code, window, STSROLE_TOTP_LOCK_WAIT_MS, NULL, &err);
     fixed_clock = 0;
     fuzz_check_error(&err, rc2);
     if (rc2 == STSROLE_OK)

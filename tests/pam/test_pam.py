@@ -10,6 +10,7 @@ existing system accounts nobody, daemon and bin as test users, moto
 every failure moto cannot produce.  Prints one line per case and
 "pam: N passed, N failed".
 """
+import fcntl
 import json
 import os
 import re
@@ -297,6 +298,36 @@ def auth_tests(w, used):
     unsafe("missing", lambda: os.rename(uf, real), lambda: os.rename(real, uf))
     unsafe("in a group-writable directory", lambda: os.chmod(w.etc, 0o770),
            lambda: os.chmod(w.etc, 0o700))
+
+    # liboath's lock and temporary file, left by a login that died inside it:
+    # removed under stsrole's own lock, the login goes on, one warning says so.
+    for left in (uf + ".lock", uf + ".new"):
+        with open(left, "w") as f:
+            f.write("left by a login that crashed\n")
+    r = w.drive("nobody", ["auth"], [fresh_code("nobody", used)])
+    stale = [ln for ln in r.stsrole_log() if "outcome=stale-lock-removed" in ln]
+    result("auth: liboath's users.oath.lock and .new left by a crash are removed, the login "
+           "succeeds, one warning names both",
+           r.code("auth") == "PAM_SUCCESS" and not os.path.lexists(uf + ".lock")
+           and not os.path.lexists(uf + ".new") and len(stale) == 1 and "prio=4" in stale[0]
+           and "users.oath.lock" in stale[0] and "users.oath.new" in stale[0],
+           "%s %s" % (r.code("auth"), r.stsrole_log()))
+
+    # A login that cannot get the lock within totp_lock_wait is refused,
+    # not left waiting: the test holds the lock itself.
+    w.config("http://127.0.0.1:1", {"Audit": {"arn": "arn:aws:iam::222222222222:role/A",
+                                              "users": "nobody"}}, totp_window=4,
+             totp_lock_wait=1)
+    with open(uf + ".stsrole.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t0 = time.monotonic()
+        r = w.drive("nobody", ["auth"], [fresh_code("nobody", used)])
+        waited = time.monotonic() - t0
+    logl = " ".join(r.stsrole_log())
+    result("auth: with the lock held elsewhere, totp_lock_wait = 1 refuses after about 1 s "
+           "(PAM_AUTHINFO_UNAVAIL, logged as busy)",
+           r.code("auth") == "PAM_AUTHINFO_UNAVAIL" and "busy" in logl and 1.0 <= waited < 10,
+           "%s after %.2f s: %s" % (r.code("auth"), waited, logl))
 
     # Bad configurations and arguments.
     bad = os.path.join(w.etc, "bad.conf")

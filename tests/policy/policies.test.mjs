@@ -746,10 +746,12 @@ describe('fleet policy: the bastion writes only the DynamoDB items it needs', ()
   const table = (name) => `arn:aws:dynamodb:us-east-1:${SECURITY}:table/${name}`
   const REPLAY = table('stsrole-replay')
   const SESSIONS = table('stsrole-sessions')
-  // The attributes lib/replay.c and lib/ddb.c put in their items.
+  // The attributes lib/replay.c and lib/registry.c put in their items (tests/fleet checks the
+  // items it wrote against the policy's lists).
   const CLAIM = ['pk', 'sk', 'kind', 'step_time', 'step', 'step_size', 'bastion_id', 'accepted', 'nonce', 'ttl']
   const SESSION = ['pk', 'sk', 'kind', 'v', 'session_id', 'bastion_id', 'user', 'role_name', 'role_arn',
-    'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl']
+    'revoker_arn', 'assumed_role_id', 'session_name', 'access_key_id', 'rhost', 'expiration', 'opened', 'ttl',
+    'sid', 'refresh']
   const asBastion = (action, resource, context = {}, extra = []) =>
     decide({
       principal: BASTION_SESSION,
@@ -779,15 +781,17 @@ describe('fleet policy: the bastion writes only the DynamoDB items it needs', ()
       isExplicitlyDenied(await asBastion(action, REPLAY, { 'dynamodb:LeadingKeys': ['user#alice'] }, [DYNAMO_ADMIN]))
     }
   })
-  test('the session registry of lib/ddb.c: put, get, delete, query and scan are allowed', async () => {
+  test('the session registry of lib/registry.c: put, refresh, get, delete, query and scan are allowed', async () => {
     isAllowed(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', SESSION)))
+    // A refresh moves the item's expiration (lib/registry.c: SET expiration, ttl).
+    isAllowed(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'ttl'])))
     for (const action of ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query']) {
       isAllowed(await asBastion(action, SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
     }
     isAllowed(await asBastion('dynamodb:Scan', SESSIONS))
   })
-  test('registry: UpdateItem (unused), other keys or attributes, and other tables are denied', async () => {
-    isDenied(await asBastion('dynamodb:UpdateItem', SESSIONS, { 'dynamodb:LeadingKeys': ['user#alice'] }))
+  test('registry: other keys or attributes, and other tables are denied', async () => {
+    isDenied(await asBastion('dynamodb:UpdateItem', SESSIONS, keys('user#alice', ['expiration', 'shell'])))
     isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('admin#x', SESSION)))
     isDenied(await asBastion('dynamodb:PutItem', SESSIONS, keys('user#alice', [...SESSION, 'shell'])))
     isDenied(await asBastion('dynamodb:DeleteItem', SESSIONS, { 'dynamodb:LeadingKeys': ['bastion#x'] }))

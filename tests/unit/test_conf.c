@@ -19,6 +19,7 @@ static const char good[] = "# bastion config\n"
                            "bastion_id = bastion-1\n"
                            "failmode = safe\n"
                            "duration = 1800\n"
+                           "totp_lock_wait = 30\n"
                            "\n"
                            "[role audit]\n"
                            "arn = arn:aws:iam::222222222222:role/SecurityAuditRole\n"
@@ -50,6 +51,7 @@ test_good_config(void **state)
     assert_int_equal(c.failmode, STSROLE_FAIL_SAFE);
     assert_int_equal(c.duration, 1800);
     assert_int_equal(c.totp_window, 1);
+    assert_int_equal(c.totp_lock_wait, 30);
     assert_string_equal(c.state_dir, "/var/lib/stsrole");
     assert_int_equal(c.n_roles, 2);
     r = stsrole_config_role(&c, "audit");
@@ -84,6 +86,7 @@ test_defaults_secure(void **state)
     assert_int_equal(c.failmode, STSROLE_FAIL_SECURE);
     assert_int_equal(c.credentials, STSROLE_CREDS_IMDS);
     assert_int_equal(c.duration, 3600);
+    assert_int_equal(c.totp_lock_wait, 5);
     /* with IMDS credentials the EC2 instance id, read by stsrole_config_load */
     assert_null(c.bastion_id);
     assert_int_equal(c.bastion_id_from_imds, 1);
@@ -118,6 +121,9 @@ test_bad_inputs(void **state)
     expect_error(HEAD "duration = 60\n" ROLE, "t.conf:3: 'duration = 60': expected a whole "
                                               "number from 900 to 43200");
     expect_error(HEAD "duration = 1h\n" ROLE, "t.conf:3:");
+    expect_error(HEAD "totp_lock_wait = 0\n" ROLE, "'totp_lock_wait = 0': expected a whole "
+                                                   "number from 1 to 60");
+    expect_error(HEAD "totp_lock_wait = 61\n" ROLE, "'totp_lock_wait = 61'");
     expect_error(HEAD "failmode = open\n" ROLE, "t.conf:3: 'failmode = open'");
     expect_error(HEAD "imds_exposure = ignore\n" ROLE,
                  "t.conf:3: 'imds_exposure = ignore': expected refuse or warn");

@@ -107,7 +107,7 @@ race(int n, const int *user, char codes[][7], int *rc)
             if (read(gate[0], &go, 1) != 0)
                 _exit(100);
             snprintf(name, sizeof(name), "user%d", user[i]);
-            r = stsrole_totp_verify_locked(usersfile, name, codes[i], 1, 10000, NULL, &e);
+            r = stsrole_totp_verify(usersfile, name, codes[i], 1, 10000, NULL, &e);
             _exit(r);
         }
     }
@@ -196,13 +196,12 @@ test_stale_liboath_files_are_removed(void **state)
     assert_true(fd >= 0);
     close(fd);
     code_of(1, code);
-    assert_int_equal(stsrole_totp_verify_locked(usersfile, "user1", code, 1, 1000, &rep, &e),
-                     STSROLE_OK);
+    assert_int_equal(stsrole_totp_verify(usersfile, "user1", code, 1, 1000, &rep, &e), STSROLE_OK);
     assert_int_equal(rep.stale, STSROLE_TOTP_STALE_LOCK | STSROLE_TOTP_STALE_NEW);
     assert_int_equal(lstat(lock, &st), -1);
     assert_int_equal(lstat(newf, &st), -1);
     /* The same code again: recorded, so refused; nothing stale any more. */
-    assert_int_equal(stsrole_totp_verify_locked(usersfile, "user1", code, 1, 1000, &rep, &e),
+    assert_int_equal(stsrole_totp_verify(usersfile, "user1", code, 1, 1000, &rep, &e),
                      STSROLE_E_DENIED);
     assert_int_equal(rep.stale, 0);
 }
