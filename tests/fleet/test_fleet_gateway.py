@@ -234,6 +234,9 @@ class World:
         path = os.path.join(bastion.state, "sessions", sid + ".json")
         rec = json.load(open(path))
         rec["sshd_pid"] = sshd.pid
+        # and its start time (/proc/PID/stat field 22), which the gateway compares
+        with open("/proc/%d/stat" % sshd.pid) as f:
+            rec["sshd_start"] = int(f.read().rsplit(")", 1)[1].split()[19])
         tmp = path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
