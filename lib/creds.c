@@ -288,6 +288,37 @@ imds_call(const struct stsrole_http_config *http, const char *method, const char
     return STSROLE_OK;
 }
 
+/* IMDSv2: a PUT with a TTL yields a session token for the GETs, into
+ * token (a buffer that is wiped when freed). */
+static int
+imds_token(const struct stsrole_http_config *cfg, const char *endpoint, struct stsrole_buf *token,
+           struct stsrole_error *err)
+{
+    struct stsrole_http_response resp;
+    struct stsrole_header h;
+    struct stsrole_buf url;
+    size_t n;
+    int rc;
+
+    stsrole_buf_init(&url, 0);
+    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
+        stsrole_buf_free(&url);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
+    h.value = IMDS_TOKEN_TTL;
+    rc = imds_call(cfg, "PUT", url.data, &h, &resp, err);
+    stsrole_buf_free(&url);
+    if (rc != STSROLE_OK)
+        return rc;
+    n = resp.body.len;
+    if (n == 0 || n > 1024 || stsrole_buf_append(token, resp.body.data, n) != STSROLE_OK ||
+        strpbrk(token->data, "\r\n") != NULL)
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
+    stsrole_http_response_free(&resp);
+    return rc;
+}
+
 int
 stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *endpoint,
                          char out[STSROLE_INSTANCE_ID_MAX + 1], struct stsrole_error *err)
@@ -295,8 +326,7 @@ stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *end
     struct stsrole_http_config cfg = *http;
     struct stsrole_http_response resp;
     struct stsrole_header h;
-    struct stsrole_buf url;
-    char token[1025];
+    struct stsrole_buf url, token;
     size_t n;
     int rc;
 
@@ -308,27 +338,11 @@ stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *end
     cfg.max_response = 4096;
     cfg.proxy = NULL;
     stsrole_buf_init(&url, 0);
-    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
-        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    stsrole_buf_init(&token, 4096);
+    if ((rc = imds_token(&cfg, endpoint, &token, err)) != STSROLE_OK)
         goto out;
-    }
-    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
-    h.value = IMDS_TOKEN_TTL;
-    if ((rc = imds_call(&cfg, "PUT", url.data, &h, &resp, err)) != STSROLE_OK)
-        goto out;
-    n = resp.body.len;
-    if (n == 0 || n >= sizeof(token) || memchr(resp.body.data, '\n', n) != NULL ||
-        memchr(resp.body.data, '\r', n) != NULL) {
-        stsrole_http_response_free(&resp);
-        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
-        goto out;
-    }
-    memcpy(token, resp.body.data, n);
-    token[n] = '\0';
-    stsrole_http_response_free(&resp);
     h.name = "X-aws-ec2-metadata-token";
-    h.value = token;
-    stsrole_buf_reset(&url);
+    h.value = token.data;
     if (stsrole_buf_printf(&url, "%s/latest/meta-data/instance-id", endpoint) != STSROLE_OK) {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
         goto out;
@@ -347,7 +361,7 @@ stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *end
     out[n] = '\0';
     stsrole_http_response_free(&resp);
 out:
-    stsrole_wipe(token, sizeof(token));
+    stsrole_buf_free(&token);
     stsrole_buf_free(&url);
     return rc;
 }
@@ -375,28 +389,10 @@ stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endp
     stsrole_buf_init(&url, 0);
     stsrole_buf_init(&token, 4096);
 
-    /* IMDSv2: a PUT with a TTL yields a session token for the GETs. */
-    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
-        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    if ((rc = imds_token(&cfg, endpoint, &token, err)) != STSROLE_OK)
         goto out;
-    }
-    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
-    h.value = IMDS_TOKEN_TTL;
-    rc = imds_call(&cfg, "PUT", url.data, &h, &resp, err);
-    if (rc != STSROLE_OK)
-        goto out;
-    n = resp.body.len;
-    if (n == 0 || n > 1024 || stsrole_buf_append(&token, resp.body.data, n) != STSROLE_OK ||
-        strpbrk(token.data, "\r\n") != NULL) {
-        stsrole_http_response_free(&resp);
-        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
-        goto out;
-    }
-    stsrole_http_response_free(&resp);
-
     h.name = "X-aws-ec2-metadata-token";
     h.value = token.data;
-    stsrole_buf_reset(&url);
     if (stsrole_buf_printf(&url, "%s%s", endpoint, path) != STSROLE_OK) {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
         goto out;
