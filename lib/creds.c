@@ -319,11 +319,34 @@ imds_token(const struct stsrole_http_config *cfg, const char *endpoint, struct s
     return rc;
 }
 
+/* The start of every IMDS conversation: cfg from http (short timeout, no
+ * proxy), an IMDSv2 token into token, and h the header that carries it. */
+static int
+imds_session(const struct stsrole_http_config *http, const char *endpoint,
+             struct stsrole_http_config *cfg, struct stsrole_buf *token, struct stsrole_header *h,
+             struct stsrole_error *err)
+{
+    int rc;
+
+    *cfg = *http;
+    /* IMDS is link-local and answers within milliseconds; never wait long. */
+    if (cfg->timeout_ms == 0 || cfg->timeout_ms > 5000)
+        cfg->timeout_ms = 5000;
+    cfg->max_response = 64 * 1024;
+    cfg->proxy = NULL;
+    h->name = "X-aws-ec2-metadata-token";
+    h->value = "";
+    rc = imds_token(cfg, endpoint, token, err);
+    if (rc == STSROLE_OK)
+        h->value = token->data;
+    return rc;
+}
+
 int
 stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *endpoint,
                          char out[STSROLE_INSTANCE_ID_MAX + 1], struct stsrole_error *err)
 {
-    struct stsrole_http_config cfg = *http;
+    struct stsrole_http_config cfg;
     struct stsrole_http_response resp;
     struct stsrole_header h;
     struct stsrole_buf url, token;
@@ -333,16 +356,10 @@ stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *end
     out[0] = '\0';
     if (endpoint == NULL)
         endpoint = IMDS_DEFAULT;
-    if (cfg.timeout_ms == 0 || cfg.timeout_ms > 5000)
-        cfg.timeout_ms = 5000;
-    cfg.max_response = 4096;
-    cfg.proxy = NULL;
     stsrole_buf_init(&url, 0);
     stsrole_buf_init(&token, 4096);
-    if ((rc = imds_token(&cfg, endpoint, &token, err)) != STSROLE_OK)
+    if ((rc = imds_session(http, endpoint, &cfg, &token, &h, err)) != STSROLE_OK)
         goto out;
-    h.name = "X-aws-ec2-metadata-token";
-    h.value = token.data;
     if (stsrole_buf_printf(&url, "%s/latest/meta-data/instance-id", endpoint) != STSROLE_OK) {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
         goto out;
@@ -371,7 +388,7 @@ stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endp
                         struct stsrole_creds *out, struct stsrole_error *err)
 {
     static const char path[] = "/latest/meta-data/iam/security-credentials/";
-    struct stsrole_http_config cfg = *http;
+    struct stsrole_http_config cfg;
     struct stsrole_http_response resp;
     struct stsrole_header h;
     struct stsrole_buf url, token;
@@ -381,18 +398,10 @@ stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endp
     memset(out, 0, sizeof(*out));
     if (endpoint == NULL)
         endpoint = IMDS_DEFAULT;
-    /* IMDS is link-local and answers within milliseconds; never wait long. */
-    if (cfg.timeout_ms == 0 || cfg.timeout_ms > 5000)
-        cfg.timeout_ms = 5000;
-    cfg.max_response = 64 * 1024;
-    cfg.proxy = NULL;
     stsrole_buf_init(&url, 0);
     stsrole_buf_init(&token, 4096);
-
-    if ((rc = imds_token(&cfg, endpoint, &token, err)) != STSROLE_OK)
+    if ((rc = imds_session(http, endpoint, &cfg, &token, &h, err)) != STSROLE_OK)
         goto out;
-    h.name = "X-aws-ec2-metadata-token";
-    h.value = token.data;
     if (stsrole_buf_printf(&url, "%s%s", endpoint, path) != STSROLE_OK) {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
         goto out;
