@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fdio.h"
 #include "gw_refresh.h"
 
 /* The gateway keeps a request waiting at most GW_CRED_WAIT_MS while it
@@ -85,7 +86,6 @@ main(int argc, char **argv)
     const char *path = NULL, *id = NULL;
     char req[128], *buf;
     size_t len = 0;
-    ssize_t n;
     int c, fd, rc;
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -128,16 +128,9 @@ main(int argc, char **argv)
     snprintf(req, sizeof(req), "{\"cmd\":\"credentials\",\"session\":\"%s\"}\n", id);
     if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
         return fail("%s: send: %s", path, strerror(errno));
-    if ((buf = malloc(ANSWER_MAX)) == NULL)
+    if ((buf = malloc(ANSWER_MAX + 1)) == NULL)
         return fail("out of memory");
-    while (len < ANSWER_MAX && memchr(buf, '\n', len) == NULL) {
-        n = read(fd, buf + len, ANSWER_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    len = stsrole_read_line(fd, buf, ANSWER_MAX);
     close(fd);
     /* The document itself on success, printed unchanged; it holds the
      * secret, so the buffer is wiped either way. */
@@ -149,7 +142,7 @@ main(int argc, char **argv)
         rc = fail("stsrole-gatewayd did not answer");
     else
         rc = refused(buf, len);
-    explicit_bzero(buf, ANSWER_MAX);
+    explicit_bzero(buf, ANSWER_MAX + 1);
     free(buf);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "client.h"
 #include "conf.h"
 #include "ctl.h"
+#include "fdio.h"
 #include "ddb.h"
 #include "gwproto.h"
 #include "registry.h"
@@ -54,7 +55,6 @@ ctl_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
     struct timeval tv = {CTL_TIMEOUT_S, 0};
     char *text, *buf;
     size_t len = 0;
-    ssize_t n;
     int fd, rc = CTL_EXIT_UNAVAIL;
 
     *resp = NULL;
@@ -83,15 +83,7 @@ ctl_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
         fprintf(stderr, "stsrolectl: cannot send to the gateway: %s\n", strerror(errno));
         goto out;
     }
-    while (len < GW_RESPONSE_MAX) {
-        n = read(fd, buf + len, GW_RESPONSE_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
+    len = stsrole_read_line(fd, buf, GW_RESPONSE_MAX);
     if ((*resp = cJSON_ParseWithLength(buf, len)) == NULL) {
         fprintf(stderr, "stsrolectl: no answer from the gateway\n");
         rc = CTL_EXIT_PROTOCOL;

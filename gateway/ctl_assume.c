@@ -18,6 +18,7 @@
 #include "ctl.h"
 #include "http.h"
 #include "iam.h"
+#include "json.h"
 #include "mint.h"
 #include "session.h"
 
@@ -52,15 +53,7 @@ print_credential_process(const struct stsrole_assumed *a)
     }
     if (stsrole_json_print_secret(o, 1, &text, NULL) != STSROLE_OK)
         text = NULL;
-    {
-        cJSON *it;
-        cJSON_ArrayForEach(it, o)
-        {
-            if (cJSON_IsString(it))
-                stsrole_wipe(it->valuestring, strlen(it->valuestring));
-        }
-    }
-    cJSON_Delete(o);
+    stsrole_json_delete_wiped(o);
     if (text == NULL)
         return -1;
     fputs(text, stdout);

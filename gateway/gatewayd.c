@@ -18,12 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "gw.h"
 #include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
+#include "notify.h"
 #include "safefile.h"
 
 #define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
@@ -209,11 +208,11 @@ reload(struct gw *g)
 {
     struct stsrole_config ncfg, old;
 
-    sd_notify(0, "RELOADING=1");
+    stsrole_notify("RELOADING=1", NULL);
     follow_rotation(g);
     if (load_config(g->config_path, &ncfg) != 0) {
         gw_log(LOG_ERR, "reload: keeping the running configuration");
-        sd_notify(0, "READY=1");
+        stsrole_notify("READY=1", NULL);
         return;
     }
     /* The policy name and the state live on across a reload; changing
@@ -223,14 +222,14 @@ reload(struct gw *g)
         gw_log(LOG_ERR, "reload: bastion_id and state_dir change only on restart; keeping the "
                         "running configuration");
         stsrole_config_free(&ncfg);
-        sd_notify(0, "READY=1");
+        stsrole_notify("READY=1", NULL);
         return;
     }
     if (strcmp(ncfg.audit_log, g->cfg.audit_log) != 0 &&
         switch_audit(g, ncfg.audit_log, "audit_log changed in the configuration") != 0) {
         gw_log(LOG_ERR, "reload: keeping the running configuration");
         stsrole_config_free(&ncfg);
-        sd_notify(0, "READY=1");
+        stsrole_notify("READY=1", NULL);
         return;
     }
     old = g->cfg;
@@ -241,7 +240,7 @@ reload(struct gw *g)
         gw_log(LOG_ERR, "reload: base credentials unavailable; revocations will be retried");
     stsrole_config_free(&old);
     gw_audit(g, "gateway.reload", NULL, NULL, "ok", NULL, g->config_path);
-    sd_notify(0, "READY=1");
+    stsrole_notify("READY=1", NULL);
 }
 
 static int
@@ -289,7 +288,7 @@ notify_status(struct gw *g)
     if (strcmp(now, last) == 0)
         return;
     memcpy(last, now, sizeof(last));
-    sd_notify(0, now);
+    stsrole_notify(now, NULL);
 }
 
 static void
@@ -300,7 +299,7 @@ run(struct gw *g)
     int64_t now, wake, next_wd = 0;
     int timeout, loops;
 
-    if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+    if (!stsrole_notify_watchdog(&wd_usec))
         wd_usec = 0;
     while (!g->stop) {
         gw_imds_step(g);
@@ -327,7 +326,7 @@ run(struct gw *g)
             wake = now + 1000;
         if (wd_usec > 0) {
             if (now >= next_wd) {
-                sd_notify(0, "WATCHDOG=1");
+                stsrole_notify("WATCHDOG=1", NULL);
                 next_wd = now + (int64_t)(wd_usec / 2000);
             }
             if (next_wd < wake)
@@ -456,9 +455,9 @@ main(int argc, char **argv)
     g.next_reconcile_ms = gw_mono_ms() + (int64_t)g.reconcile_s * 1000;
     gw_log(LOG_INFO, "ready: %zu sessions followed, policy %s, audit seq %llu", g.n_sess,
            g.policy_name, (unsigned long long)g.audit.seq);
-    sd_notify(0, "READY=1");
+    stsrole_notify("READY=1", NULL);
     run(&g);
-    sd_notify(0, "STOPPING=1");
+    stsrole_notify("STOPPING=1", NULL);
     gw_audit(&g, "gateway.stop", NULL, NULL, "ok", NULL, NULL);
     rc = 0;
 out:

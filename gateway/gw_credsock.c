@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
+#include "json.h"
 #include "runtime.h"
 #include "session.h"
 
@@ -278,7 +279,7 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
 static void
 handle(struct gw_refresh *r, struct client *c, int64_t now_ms)
 {
-    cJSON *req, *it;
+    cJSON *req;
     const char *cmd, *id;
 
     req = cJSON_ParseWithLength(c->buf, c->len);
@@ -301,12 +302,7 @@ handle(struct gw_refresh *r, struct client *c, int64_t now_ms)
     } else {
         answer_error(c, "malformed request");
     }
-    cJSON_ArrayForEach(it, req)
-    {
-        if (cJSON_IsString(it))
-            stsrole_wipe(it->valuestring, strlen(it->valuestring));
-    }
-    cJSON_Delete(req);
+    stsrole_json_delete_wiped(req);
 }
 
 static void

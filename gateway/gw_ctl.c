@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "exposure.h"
+#include "fdio.h"
 #include "gw.h"
 #include "gwproto.h"
 
@@ -414,18 +415,9 @@ static void
 serve(struct gw *g, int fd)
 {
     char buf[GW_REQUEST_MAX + 1], *text;
-    size_t len = 0;
-    ssize_t n;
+    size_t len;
 
-    while (len < GW_REQUEST_MAX && memchr(buf, '\n', len) == NULL) {
-        n = read(fd, buf + len, GW_REQUEST_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
+    len = stsrole_read_line(fd, buf, GW_REQUEST_MAX);
     text = gw_ctl_respond(g, buf, len);
     if (text != NULL) {
         if (write_all(fd, text, strlen(text)) != 0 || write_all(fd, "\n", 1) != 0)

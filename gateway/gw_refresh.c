@@ -202,16 +202,6 @@ sync_table(struct gw *g)
         gw_rtab_wake(r->wake_fd);
 }
 
-static int64_t
-backoff_ms(int attempts)
-{
-    int64_t ms = 1000;
-
-    while (attempts-- > 1 && ms < RETRY_CAP_MS)
-        ms *= 2;
-    return ms > RETRY_CAP_MS ? RETRY_CAP_MS : ms;
-}
-
 /* When the current credential should be replaced (epoch s).  A credential
  * STS made shorter than the margin is kept for half its life, so a short
  * one does not turn into a refresh loop. */
@@ -348,7 +338,7 @@ refresh_one(struct gw *g, struct gw_session *p)
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
             attempts = ++e->attempts;
-            e->next_try_ms = gw_mono_ms() + backoff_ms(e->attempts);
+            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts - 1, 1000, RETRY_CAP_MS);
             snprintf(e->why, sizeof(e->why), "refresh failed (%s)",
                      stsrole_status_name(err.status));
         }
@@ -373,7 +363,7 @@ refresh_one(struct gw *g, struct gw_session *p)
             e->attempts = 0;
             e->next_try_ms = 0;
         } else {
-            e->next_try_ms = gw_mono_ms() + backoff_ms(++e->attempts);
+            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts++, 1000, RETRY_CAP_MS);
         }
     }
     pthread_mutex_unlock(&r->mu);

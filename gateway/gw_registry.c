@@ -11,7 +11,7 @@
 #include "registry.h"
 
 #define FORGET_MAX 4096 /* items queued for deletion; past that, TTL removes them */
-#define FORGET_CAP_S 300
+#define FORGET_CAP_MS 300000
 #define FORGET_TRIES 8 /* denied or rejected: give up after this many, TTL removes it */
 
 struct forget {
@@ -25,16 +25,6 @@ struct gw_fleet {
     struct forget *v;
     size_t n, cap;
 };
-
-static int64_t
-backoff_ms(int attempts)
-{
-    int64_t s = 1;
-
-    while (attempts-- > 1 && s < FORGET_CAP_S)
-        s *= 2;
-    return (s > FORGET_CAP_S ? FORGET_CAP_S : s) * 1000;
-}
 
 void
 gw_registry_forget(struct gw *g, const struct gw_session *s)
@@ -113,7 +103,7 @@ gw_registry_step(struct gw *g)
             forget_drop(f, i);
             continue;
         }
-        later = gw_mono_ms() + backoff_ms(e->attempts);
+        later = gw_mono_ms() + stsrole_backoff_ms(e->attempts - 1, 1000, FORGET_CAP_MS);
         e->next_ms = later;
         if (e->attempts == 1)
             gw_log(LOG_NOTICE, "registry: deleting the item of session %s: %s; will retry",

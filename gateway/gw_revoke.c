@@ -20,19 +20,9 @@
 
 #define ROLE_STATE_MAX (256 * 1024)
 #define AWS_DEADLINE_MS 15000
-#define RETRY_CAP_S 300       /* back-off ceiling between revocation attempts */
+#define RETRY_CAP_MS 300000   /* back-off ceiling between revocation attempts */
 #define FAIL_AFTER 5          /* attempts before revoke.failed is written */
 #define REVOKER_DURATION 3600 /* role chaining caps AssumeRole at one hour */
-
-static int64_t
-backoff_ms(int attempts)
-{
-    int64_t s = 1;
-
-    while (attempts-- > 1 && s < RETRY_CAP_S)
-        s *= 2;
-    return (s > RETRY_CAP_S ? RETRY_CAP_S : s) * 1000;
-}
 
 const struct stsrole_role *
 gw_conf_role_by_arn(const struct gw *g, const char *arn)
@@ -525,7 +515,7 @@ static void
 role_failed(struct gw_role *r, const struct stsrole_error *err)
 {
     r->attempts++;
-    r->next_try_ms = gw_mono_ms() + backoff_ms(r->attempts);
+    r->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(r->attempts - 1, 1000, RETRY_CAP_MS);
     snprintf(r->last_error, sizeof(r->last_error), "%s: %s", stsrole_status_name(err->status),
              err->msg);
 }
@@ -545,7 +535,7 @@ sessions_failed(struct gw *g, struct gw_session **v, size_t n, const struct stsr
         struct gw_session *s = v[i];
 
         s->attempts++;
-        s->next_try_ms = gw_mono_ms() + backoff_ms(s->attempts);
+        s->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(s->attempts - 1, 1000, RETRY_CAP_MS);
         /* Nothing is dropped: the session stays queued and is retried
          * until it goes through; revoke.failed says it is overdue. */
         if ((permanent || s->attempts >= FAIL_AFTER) && !s->failed_audited) {

@@ -18,6 +18,7 @@
 
 #include "gw.h"
 #include "gw_rtab.h"
+#include "json.h"
 #include "proc.h"
 
 struct rentry *
@@ -77,7 +78,7 @@ int
 gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
 {
     struct stsrole_creds copy;
-    cJSON *o, *it;
+    cJSON *o;
     char exp[21], *text = NULL;
 
     memset(&copy, 0, sizeof(copy));
@@ -93,12 +94,7 @@ gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minte
         cJSON_AddStringToObject(o, "Expiration", exp) != NULL &&
         stsrole_json_print_secret(o, 0, &text, NULL) != STSROLE_OK)
         text = NULL;
-    cJSON_ArrayForEach(it, o)
-    {
-        if (cJSON_IsString(it))
-            stsrole_wipe(it->valuestring, strlen(it->valuestring));
-    }
-    cJSON_Delete(o);
+    stsrole_json_delete_wiped(o);
     if (text == NULL) {
         stsrole_creds_clear(&copy);
         return -1;

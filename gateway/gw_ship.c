@@ -252,12 +252,7 @@ wait_for(struct gw_ship *sh, int64_t ms, const uint64_t *gen_seen)
 static void
 backoff(struct gw_ship *sh)
 {
-    int64_t ms = 1000;
-    int i;
-
-    for (i = 1; i < sh->attempts && ms < BACKOFF_CAP_MS; i++)
-        ms *= 2;
-    wait_for(sh, ms > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : ms, NULL);
+    wait_for(sh, stsrole_backoff_ms(sh->attempts - 1, 1000, BACKOFF_CAP_MS), NULL);
 }
 
 /* Takes the descriptor the main thread handed over, if any. */
@@ -288,25 +283,6 @@ gw_ship_fd_identity(int fd, uint64_t *dev, uint64_t *ino, int64_t *size)
     if (size != NULL)
         *size = (int64_t)st.st_size;
     return 0;
-}
-
-ssize_t
-gw_ship_pread_full(int fd, char *buf, size_t len, off_t off)
-{
-    size_t got = 0;
-    ssize_t n;
-
-    while (got < len) {
-        n = pread(fd, buf + got, len - got, off + (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
 }
 
 /* -- the thread ------------------------------------------------------------------------------ */

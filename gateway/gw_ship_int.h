@@ -92,7 +92,6 @@ void gw_ship_failed(struct gw_ship *sh, const char *what, const struct stsrole_e
 int gw_ship_fd_identity(int fd, uint64_t *dev, uint64_t *ino, int64_t *size);
 void gw_ship_note(struct gw_ship *sh, const char *event, const char *outcome, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-ssize_t gw_ship_pread_full(int fd, char *buf, size_t len, off_t off);
 void gw_ship_set_state(struct gw_ship *sh, const char *state);
 void gw_ship_cursor_load(struct gw_ship *sh);
 int gw_ship_cursor_save(struct gw_ship *sh);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cwlogs.h"
+#include "fdio.h"
 #include "gw.h"
 #include "gw_ship_int.h"
 #include "hash.h"
@@ -32,7 +33,7 @@ line_is(int fd, const struct pos *p)
         return 0;
     if ((buf = malloc((size_t)p->len)) == NULL)
         return 0;
-    if (gw_ship_pread_full(fd, buf, (size_t)p->len, (off_t)(p->end - p->len)) == (ssize_t)p->len &&
+    if (stsrole_pread_full(fd, buf, (size_t)p->len, (off_t)(p->end - p->len)) == (ssize_t)p->len &&
         buf[p->len - 1] == '\n') {
         stsrole_sha256_hex(buf, (size_t)p->len - 1, h);
         ok = strcmp(h, p->hash) == 0;
@@ -247,7 +248,7 @@ gw_ship_scan_fill(struct gw_ship *sh, int64_t durable, size_t *nev)
     if (sh->off >= limit)
         return 0;
     base = sh->off;
-    got = gw_ship_pread_full(sh->src_fd, sh->win,
+    got = stsrole_pread_full(sh->src_fd, sh->win,
                              (size_t)(limit - base < WINDOW ? limit - base : WINDOW), (off_t)base);
     if (got < 0)
         return -1;

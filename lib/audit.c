@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "fdio.h"
 #include "hash.h"
 
 /* ,"hash":"<64 hex>"} closes every line. */
@@ -328,23 +329,6 @@ fsync_parent(const char *path)
     return rc;
 }
 
-static int
-pread_full(int fd, char *buf, size_t len, off_t off)
-{
-    size_t got = 0;
-    ssize_t n;
-
-    while (got < len) {
-        n = pread(fd, buf + got, len - got, off + (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
 /* Counts '\n' in the whole file: the last resort when no line of the tail
  * reads, assuming the file starts at seq 1. */
 static int
@@ -357,7 +341,7 @@ count_lines(int fd, off_t size, uint64_t *lines)
     *lines = 0;
     while (off < size) {
         chunk = (size_t)(size - off) < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
-        if (pread_full(fd, buf, chunk, off) != 0)
+        if (stsrole_pread_full(fd, buf, chunk, off) != (ssize_t)chunk)
             return -1;
         for (i = 0; i < chunk; i++)
             *lines += buf[i] == '\n';
@@ -385,7 +369,7 @@ resume(struct stsrole_audit_log *a, struct stsrole_error *err)
     chunk = size < TAIL_MAX ? (size_t)size : TAIL_MAX;
     if ((buf = malloc(chunk + 1)) == NULL)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory reading %s", a->path);
-    if (pread_full(a->fd, buf, chunk, size - (off_t)chunk) != 0) {
+    if (stsrole_pread_full(a->fd, buf, chunk, size - (off_t)chunk) != (ssize_t)chunk) {
         free(buf);
         return stsrole_fail(err, STSROLE_E_IO, "cannot read %s", a->path);
     }

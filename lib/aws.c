@@ -21,15 +21,10 @@
 int
 stsrole_aws_backoff_ms(int attempt, double r)
 {
-    long ceiling = BACKOFF_BASE_MS;
-    int i;
-
     /* "Full jitter" (AWS Architecture Blog, Exponential Backoff And
      * Jitter): sleep uniformly in [0, min(cap, base * 2^attempt)). */
-    for (i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
-        ceiling *= 2;
-    if (ceiling > BACKOFF_CAP_MS)
-        ceiling = BACKOFF_CAP_MS;
+    int64_t ceiling = stsrole_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+
     if (r < 0 || r >= 1)
         r = 0.5;
     return (int)(r * (double)ceiling);

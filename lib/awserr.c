@@ -9,6 +9,7 @@
 #include <expat.h>
 
 #include "aws.h"
+#include "xml.h"
 
 /* Error documents are small; anything larger is not worth decoding. */
 #define ERR_BODY_MAX (64 * 1024)
@@ -274,10 +275,7 @@ static const struct {
 
 struct xml_state {
     XML_Parser parser;
-    int depth;
-    int unmatched_from; /* depth from which the path is too long; 0: none */
-    char path[256];
-    size_t path_len[XML_DEPTH_MAX + 1];
+    struct stsrole_xml_path at;
     int capture; /* item being read, or -1 */
     int seen[X_COUNT];
     char text[X_COUNT][XML_TEXT_MAX + 1];
@@ -296,31 +294,21 @@ static void XMLCALL
 xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     struct xml_state *st = ud;
-    const char *colon = strrchr(name, ':');
-    const char *local = colon != NULL ? colon + 1 : name;
-    size_t len, add, i;
+    size_t i;
+    int rc;
 
     (void)attrs;
     st->capture = -1; /* mixed content: the text so far was not a leaf */
-    if (st->depth >= XML_DEPTH_MAX) {
+    rc = stsrole_xml_path_enter(&st->at, name, XML_DEPTH_MAX);
+    if (rc < 0) {
         xml_refuse(st);
         return;
     }
-    st->depth++;
-    len = st->depth > 1 ? st->path_len[st->depth - 1] : 0;
-    add = strlen(local) + (len > 0 ? 1 : 0);
-    if (st->unmatched_from != 0 || len + add >= sizeof(st->path)) {
-        if (st->unmatched_from == 0)
-            st->unmatched_from = st->depth;
+    if (rc == 0)
         return;
-    }
-    if (len > 0)
-        st->path[len] = '/';
-    memcpy(st->path + len + (len > 0 ? 1 : 0), local, strlen(local) + 1);
-    st->path_len[st->depth] = len + add;
     for (i = 0; i < sizeof(xml_paths) / sizeof(xml_paths[0]); i++) {
         /* The first occurrence wins: EC2 may list several errors. */
-        if (strcmp(st->path, xml_paths[i].path) == 0 && !st->seen[xml_paths[i].item]) {
+        if (strcmp(st->at.path, xml_paths[i].path) == 0 && !st->seen[xml_paths[i].item]) {
             st->seen[xml_paths[i].item] = 1;
             st->capture = (int)xml_paths[i].item;
             break;
@@ -335,15 +323,7 @@ xml_end(void *ud, const XML_Char *name)
 
     (void)name;
     st->capture = -1;
-    if (st->unmatched_from != 0) {
-        if (st->unmatched_from == st->depth)
-            st->unmatched_from = 0;
-    } else if (st->depth > 1) {
-        st->path[st->path_len[st->depth - 1]] = '\0';
-    } else {
-        st->path[0] = '\0';
-    }
-    st->depth--;
+    stsrole_xml_path_leave(&st->at);
 }
 
 static void XMLCALL

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,10 @@ struct parse {
     int line;
     int failed;
     struct stsrole_error *err;
-    uint64_t seen; /* bitmask of [stsrole] keys seen, to refuse duplicates */
+    /* Bitmasks of the keys seen, by their row in global_keys and
+     * role_keys, to refuse duplicates; a [role NAME] may come back. */
+    uint64_t seen;
+    uint64_t role_seen[MAX_ROLES];
 };
 
 static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -126,22 +131,31 @@ table_name_ok(const char *v)
            strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-/* Splits "a, b c" into a NULL-terminated list of names. */
+static void
+free_list(char **l)
+{
+    size_t i;
+
+    if (l == NULL)
+        return;
+    for (i = 0; l[i] != NULL; i++)
+        free(l[i]);
+    free(l);
+}
+
+/* Splits "a, b c" into a NULL-terminated list of names.  The names are
+ * counted and checked first, so the list takes only the room it needs: a
+ * config has a list or two per role, and every login parses it. */
 static int
 set_list(struct parse *p, char ***slot, const char *key, const char *value)
 {
     char **list;
-    size_t n = 0;
+    size_t n = 0, i, len;
     const char *s = value;
 
     if (*slot != NULL)
         return perr(p, "'%s' is set twice", key);
-    list = calloc(MAX_LIST + 1, sizeof(*list));
-    if (list == NULL)
-        return perr(p, "out of memory");
-    *slot = list;
-    while (*s != '\0') {
-        size_t len;
+    for (;;) {
         s += strspn(s, ", \t");
         len = strcspn(s, ", \t");
         if (len == 0)
@@ -150,202 +164,317 @@ set_list(struct parse *p, char ***slot, const char *key, const char *value)
             return perr(p, "'%s': more than %d names", key, MAX_LIST);
         if (len > 256)
             return perr(p, "'%s': a name longer than 256 characters", key);
-        list[n] = strndup(s, len);
-        if (list[n] == NULL)
-            return perr(p, "out of memory");
         n++;
         s += len;
     }
     if (n == 0)
         return perr(p, "'%s' is empty", key);
+    list = calloc(n + 1, sizeof(*list));
+    if (list == NULL)
+        return perr(p, "out of memory");
+    *slot = list;
+    for (s = value, i = 0; i < n; i++) {
+        s += strspn(s, ", \t");
+        len = strcspn(s, ", \t");
+        list[i] = strndup(s, len);
+        if (list[i] == NULL)
+            return perr(p, "out of memory");
+        s += len;
+    }
+    return 1;
+}
+
+/* What is wrong with a value, or NULL when it is fine. */
+typedef const char *check_fn(const char *value);
+
+static const char *
+region_check(const char *v)
+{
+    if (strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(v) || strlen(v) > 32)
+        return "not an AWS region name";
+    return NULL;
+}
+
+static const char *
+abs_path_check(const char *v)
+{
+    return v[0] == '/' ? NULL : "must be an absolute path";
+}
+
+/* runtime_dir and credential_helper both end up in the session's AWS
+ * config file, whose credential_process line is split on whitespace. */
+static const char *
+command_path_check(const char *v)
+{
+    if (v[0] != '/')
+        return "must be an absolute path";
+    if (strpbrk(v, " \t\"'\\") != NULL)
+        return "must not contain spaces or quotes";
+    return NULL;
+}
+
+static const char *
+proxy_check(const char *v)
+{
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return "expected http://HOST:PORT or https://HOST:PORT";
+    return NULL;
+}
+
+static const char *
+bastion_id_check(const char *v)
+{
+    if (strlen(v) > 32 ||
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v))
+        return "at most 32 of A-Z a-z 0-9 - _ .";
+    return NULL;
+}
+
+static const char *
+log_group_check(const char *v)
+{
+    return stsrole_logs_group_valid(v) ? NULL
+                                       : "a log group name is 1-512 of A-Z a-z 0-9 _ - . / #";
+}
+
+static const char *
+log_stream_check(const char *v)
+{
+    return stsrole_logs_stream_valid(v)
+               ? NULL
+               : "a log stream name is 1-512 characters without ':' or '*'";
+}
+
+static const char *
+table_check(const char *v)
+{
+    return table_name_ok(v) ? NULL : "a table name is 3-255 of A-Z a-z 0-9 _ - .";
+}
+
+static const char *
+role_arn_check(const char *v)
+{
+    if (strncmp(v, "arn:", 4) != 0 || strstr(v, ":role/") == NULL)
+        return "not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)";
+    return NULL;
+}
+
+static const char *
+revoker_arn_check(const char *v)
+{
+    return role_arn_check(v) == NULL ? NULL : "not an IAM role ARN";
+}
+
+/* One word of an enumerated key, and the enum value it stands for. */
+struct word {
+    const char *word;
+    int value;
+};
+
+static const struct word failmode_words[] = {
+    {"secure", STSROLE_FAIL_SECURE},
+    {"safe", STSROLE_FAIL_SAFE},
+    {NULL, 0},
+};
+
+/* imds_exposure: imds_exposure_warn is 0 (refuse) or 1 (warn). */
+static const struct word imds_exposure_words[] = {
+    {"refuse", 0},
+    {"warn", 1},
+    {NULL, 0},
+};
+
+static const struct word credentials_mode_words[] = {
+    {"env", STSROLE_MODE_ENV},
+    {"process", STSROLE_MODE_PROCESS},
+    {NULL, 0},
+};
+
+enum kind {
+    K_STR,  /* a string; check, when set, says what is wrong with it */
+    K_URL,  /* an endpoint, checked by stsrole_url_check (imds_endpoint: _imds) */
+    K_LIST, /* "a, b c": a NULL-terminated list of names */
+    K_INT,  /* a whole number from lo to hi */
+    K_WORD, /* one of words, stored as its enum value */
+    K_FN,   /* set by fn; off names the char * it may fill */
+};
+
+struct parse;
+
+/* One key of a section: where its value goes and how it is checked. */
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t off; /* of the field, in struct stsrole_config or struct stsrole_role */
+    check_fn *check;
+    long lo, hi;
+    const struct word *words;
+    const char *expected; /* K_WORD: "expected A or B" */
+    int (*fn)(struct parse *p, const char *value);
+};
+
+#define CFG(f) offsetof(struct stsrole_config, f)
+#define ROLE(f) offsetof(struct stsrole_role, f)
+/* clang-format off */
+#define STR(n, o, c)         {.name = (n), .kind = K_STR, .off = (o), .check = (c)}
+#define URL(n, o)            {.name = (n), .kind = K_URL, .off = (o)}
+#define LIST(n, o)           {.name = (n), .kind = K_LIST, .off = (o)}
+#define INT(n, o, l, h)      {.name = (n), .kind = K_INT, .off = (o), .lo = (l), .hi = (h)}
+#define WORD(n, o, w, e)     {.name = (n), .kind = K_WORD, .off = (o), .words = (w), .expected = (e)}
+#define FN(n, o, f)          {.name = (n), .kind = K_FN, .off = (o), .fn = (f)}
+/* clang-format on */
+
+static int set_credentials(struct parse *p, const char *value);
+static int set_replay_store(struct parse *p, const char *value);
+
+/* The keys of [stsrole]: adding a key means adding its row here. */
+static const struct key global_keys[] = {
+    STR("region", CFG(region), region_check),
+    URL("sts_endpoint", CFG(sts_endpoint)),
+    URL("iam_endpoint", CFG(iam_endpoint)),
+    FN("credentials", CFG(credentials_path), set_credentials),
+    STR("credentials_profile", CFG(credentials_profile), NULL),
+    URL("imds_endpoint", CFG(imds_endpoint)),
+    STR("ca_file", CFG(ca_file), abs_path_check),
+    STR("proxy", CFG(proxy), proxy_check),
+    STR("usersfile", CFG(usersfile), abs_path_check),
+    STR("state_dir", CFG(state_dir), abs_path_check),
+    STR("audit_log", CFG(audit_log), abs_path_check),
+    STR("bastion_id", CFG(bastion_id), bastion_id_check),
+    WORD("failmode", CFG(failmode), failmode_words, "expected secure or safe"),
+    WORD("imds_exposure", CFG(imds_exposure_warn), imds_exposure_words, "expected refuse or warn"),
+    /* AssumeRole's DurationSeconds range (STS API reference). */
+    INT("duration", CFG(duration), 900, 43200),
+    INT("totp_window", CFG(totp_window), 0, 10),
+    /* Bounded by STSROLE_TOTP_LOCK_WAIT_MAX_MS (totp.h), well inside
+     * sshd's LoginGraceTime. */
+    INT("totp_lock_wait", CFG(totp_lock_wait), 1, 60),
+    INT("timeout", CFG(timeout), 1, 120),
+    FN("replay_store", CFG(replay_table), set_replay_store),
+    STR("registry_table", CFG(registry_table), table_check),
+    URL("dynamodb_endpoint", CFG(dynamodb_endpoint)),
+    URL("logs_endpoint", CFG(logs_endpoint)),
+    STR("audit_log_group", CFG(audit_log_group), log_group_check),
+    STR("audit_log_stream", CFG(audit_log_stream), log_stream_check),
+    /* PutLogEvents takes at most 10,000 events (CloudWatch Logs API). */
+    INT("audit_ship_batch", CFG(audit_ship_batch), 1, 10000),
+    WORD("credentials_mode", CFG(credentials_mode), credentials_mode_words,
+         "expected env or process"),
+    /* At least a minute, so a refresh that needs a few retries still lands
+     * before the old credential expires. */
+    INT("refresh_margin", CFG(refresh_margin), 60, 43199),
+    STR("runtime_dir", CFG(runtime_dir), command_path_check),
+    STR("credential_helper", CFG(credential_helper), command_path_check),
+};
+
+/* The keys of [role NAME]; tag.KEY lines are handled apart. */
+static const struct key role_keys[] = {
+    STR("arn", ROLE(arn), role_arn_check),
+    STR("revoker_arn", ROLE(revoker_arn), revoker_arn_check),
+    LIST("users", ROLE(users)),
+    LIST("groups", ROLE(groups)),
+    INT("duration", ROLE(duration), 900, 43200),
+    STR("external_id", ROLE(external_id), NULL),
+};
+
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+_Static_assert(NKEYS(global_keys) <= 64 && NKEYS(role_keys) <= 64,
+               "struct parse keeps one bit per key in a uint64_t");
+_Static_assert(sizeof(enum stsrole_failmode) == sizeof(int) &&
+                   sizeof(enum stsrole_credentials_mode) == sizeof(int),
+               "K_WORD stores an enum through an int");
+
+static int
+set_credentials(struct parse *p, const char *value)
+{
+    struct stsrole_config *c = p->cfg;
+
+    if (strcmp(value, "imds") == 0)
+        c->credentials = STSROLE_CREDS_IMDS;
+    else if (strcmp(value, "env") == 0)
+        c->credentials = STSROLE_CREDS_ENV;
+    else if (strncmp(value, "file:", 5) == 0 && value[5] == '/') {
+        c->credentials = STSROLE_CREDS_FILE;
+        return set_str(p, &c->credentials_path, "credentials", value + 5);
+    } else
+        return perr(p, "'credentials = %s': expected imds, env or file:/ABSOLUTE/PATH", value);
     return 1;
 }
 
 static int
-global_key(struct parse *p, const char *name, const char *value)
+set_replay_store(struct parse *p, const char *value)
 {
-    struct stsrole_config *c = p->cfg;
-    static const char *const keys[] = {
-        "region",
-        "sts_endpoint",
-        "iam_endpoint",
-        "credentials",
-        "credentials_profile",
-        "imds_endpoint",
-        "ca_file",
-        "proxy",
-        "usersfile",
-        "state_dir",
-        "audit_log",
-        "bastion_id",
-        "failmode",
-        "imds_exposure",
-        "duration",
-        "totp_window",
-        "totp_lock_wait",
-        "timeout",
-        "replay_store",
-        "registry_table",
-        "dynamodb_endpoint",
-        "logs_endpoint",
-        "audit_log_group",
-        "audit_log_stream",
-        "audit_ship_batch",
-        "credentials_mode",
-        "refresh_margin",
-        "runtime_dir",
-        "credential_helper",
-        NULL,
-    };
+    if (strcmp(value, "local") == 0)
+        return 1;
+    if (strncmp(value, "dynamodb:", 9) != 0 || !table_name_ok(value + 9))
+        return perr(p,
+                    "'replay_store = %s': expected local or dynamodb:TABLE "
+                    "(a table name is 3-255 of A-Z a-z 0-9 _ - .)",
+                    value);
+    return set_str(p, &p->cfg->replay_table, "replay_store", value + 9);
+}
+
+/* Sets one key of a section from its table; base is the struct that the
+ * offsets point into, seen that section's bitmask of keys already set. */
+static int
+set_key(struct parse *p, const struct key *keys, size_t n, void *base, uint64_t *seen,
+        const char *section, const char *name, const char *value)
+{
+    const struct key *k;
+    const struct word *w;
+    const char *why;
+    void *field;
     size_t i;
 
-    for (i = 0; keys[i] != NULL; i++)
-        if (strcmp(name, keys[i]) == 0)
+    for (i = 0; i < n; i++)
+        if (strcmp(name, keys[i].name) == 0)
             break;
-    if (keys[i] == NULL)
-        return perr(p, "unknown key '%s' in [stsrole]", name);
-    if (p->seen & ((uint64_t)1 << i))
+    if (i == n)
+        return perr(p, "unknown key '%s' in [%s]", name, section);
+    if (*seen & ((uint64_t)1 << i))
         return perr(p, "'%s' is set twice", name);
-    p->seen |= (uint64_t)1 << i;
+    *seen |= (uint64_t)1 << i;
+    k = &keys[i];
+    field = (char *)base + k->off;
+    switch (k->kind) {
+    case K_STR:
+        if (k->check != NULL && (why = k->check(value)) != NULL)
+            return perr(p, "'%s = %s': %s", name, value, why);
+        return set_str(p, field, name, value);
+    case K_URL:
+        return set_url(p, field, name, value);
+    case K_LIST:
+        return set_list(p, field, name, value);
+    case K_INT:
+        return parse_int(p, name, value, k->lo, k->hi, field);
+    case K_WORD:
+        for (w = k->words; w->word != NULL; w++)
+            if (strcmp(value, w->word) == 0) {
+                /* The enum fields are int-sized, and their values small. */
+                *(int *)field = w->value;
+                return 1;
+            }
+        return perr(p, "'%s = %s': %s", name, value, k->expected);
+    case K_FN:
+        return k->fn(p, value);
+    }
+    return perr(p, "unknown key '%s' in [%s]", name, section);
+}
 
-    if (strcmp(name, "region") == 0) {
-        if (strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(value) ||
-            strlen(value) > 32)
-            return perr(p, "'region = %s': not an AWS region name", value);
-        return set_str(p, &c->region, name, value);
+/* Frees the strings and lists that a table's keys point to in base. */
+static void
+free_keys(const struct key *keys, size_t n, void *base)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        void *field = (char *)base + keys[i].off;
+        if (keys[i].kind == K_LIST)
+            free_list(*(char ***)field);
+        else if (keys[i].kind == K_STR || keys[i].kind == K_URL || keys[i].kind == K_FN)
+            free(*(char **)field);
     }
-    if (strcmp(name, "sts_endpoint") == 0)
-        return set_url(p, &c->sts_endpoint, name, value);
-    if (strcmp(name, "iam_endpoint") == 0)
-        return set_url(p, &c->iam_endpoint, name, value);
-    if (strcmp(name, "imds_endpoint") == 0)
-        return set_url(p, &c->imds_endpoint, name, value);
-    if (strcmp(name, "dynamodb_endpoint") == 0)
-        return set_url(p, &c->dynamodb_endpoint, name, value);
-    if (strcmp(name, "logs_endpoint") == 0)
-        return set_url(p, &c->logs_endpoint, name, value);
-    if (strcmp(name, "audit_log_group") == 0) {
-        if (!stsrole_logs_group_valid(value))
-            return perr(p,
-                        "'audit_log_group = %s': a log group name is 1-512 of A-Z a-z 0-9 "
-                        "_ - . / #",
-                        value);
-        return set_str(p, &c->audit_log_group, name, value);
-    }
-    if (strcmp(name, "audit_log_stream") == 0) {
-        if (!stsrole_logs_stream_valid(value))
-            return perr(p,
-                        "'audit_log_stream = %s': a log stream name is 1-512 characters "
-                        "without ':' or '*'",
-                        value);
-        return set_str(p, &c->audit_log_stream, name, value);
-    }
-    /* PutLogEvents takes at most 10,000 events (CloudWatch Logs API). */
-    if (strcmp(name, "audit_ship_batch") == 0)
-        return parse_int(p, name, value, 1, 10000, &c->audit_ship_batch);
-    if (strcmp(name, "replay_store") == 0) {
-        if (strcmp(value, "local") == 0)
-            return 1;
-        if (strncmp(value, "dynamodb:", 9) != 0 || !table_name_ok(value + 9))
-            return perr(p,
-                        "'replay_store = %s': expected local or dynamodb:TABLE "
-                        "(a table name is 3-255 of A-Z a-z 0-9 _ - .)",
-                        value);
-        return set_str(p, &c->replay_table, name, value + 9);
-    }
-    if (strcmp(name, "registry_table") == 0) {
-        if (!table_name_ok(value))
-            return perr(p, "'registry_table = %s': a table name is 3-255 of A-Z a-z 0-9 _ - .",
-                        value);
-        return set_str(p, &c->registry_table, name, value);
-    }
-    if (strcmp(name, "credentials") == 0) {
-        if (strcmp(value, "imds") == 0)
-            c->credentials = STSROLE_CREDS_IMDS;
-        else if (strcmp(value, "env") == 0)
-            c->credentials = STSROLE_CREDS_ENV;
-        else if (strncmp(value, "file:", 5) == 0 && value[5] == '/') {
-            c->credentials = STSROLE_CREDS_FILE;
-            return set_str(p, &c->credentials_path, name, value + 5);
-        } else
-            return perr(p, "'credentials = %s': expected imds, env or file:/ABSOLUTE/PATH", value);
-        return 1;
-    }
-    if (strcmp(name, "credentials_profile") == 0)
-        return set_str(p, &c->credentials_profile, name, value);
-    if (strcmp(name, "credentials_mode") == 0) {
-        if (strcmp(value, "env") == 0)
-            c->credentials_mode = STSROLE_MODE_ENV;
-        else if (strcmp(value, "process") == 0)
-            c->credentials_mode = STSROLE_MODE_PROCESS;
-        else
-            return perr(p, "'credentials_mode = %s': expected env or process", value);
-        return 1;
-    }
-    /* At least a minute, so a refresh that needs a few retries still lands
-     * before the old credential expires. */
-    if (strcmp(name, "refresh_margin") == 0)
-        return parse_int(p, name, value, 60, 43199, &c->refresh_margin);
-    if (strcmp(name, "runtime_dir") == 0 || strcmp(name, "credential_helper") == 0) {
-        if (value[0] != '/')
-            return perr(p, "'%s = %s': must be an absolute path", name, value);
-        /* Both end up in the session's AWS config file, whose
-         * credential_process line is split on whitespace. */
-        if (strpbrk(value, " \t\"'\\") != NULL)
-            return perr(p, "'%s = %s': must not contain spaces or quotes", name, value);
-        return set_str(p,
-                       strcmp(name, "runtime_dir") == 0 ? &c->runtime_dir : &c->credential_helper,
-                       name, value);
-    }
-    if (strcmp(name, "ca_file") == 0 || strcmp(name, "usersfile") == 0 ||
-        strcmp(name, "state_dir") == 0 || strcmp(name, "audit_log") == 0) {
-        char **slot = strcmp(name, "ca_file") == 0     ? &c->ca_file
-                      : strcmp(name, "usersfile") == 0 ? &c->usersfile
-                      : strcmp(name, "state_dir") == 0 ? &c->state_dir
-                                                       : &c->audit_log;
-        if (value[0] != '/')
-            return perr(p, "'%s = %s': must be an absolute path", name, value);
-        return set_str(p, slot, name, value);
-    }
-    if (strcmp(name, "proxy") == 0) {
-        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-            return perr(p, "'proxy = %s': expected http://HOST:PORT or https://HOST:PORT", value);
-        return set_str(p, &c->proxy, name, value);
-    }
-    if (strcmp(name, "bastion_id") == 0) {
-        if (strlen(value) > 32 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-                                                "rstuvwxyz0123456789-_.") != strlen(value))
-            return perr(p, "'bastion_id = %s': at most 32 of A-Z a-z 0-9 - _ .", value);
-        return set_str(p, &c->bastion_id, name, value);
-    }
-    if (strcmp(name, "imds_exposure") == 0) {
-        if (strcmp(value, "refuse") == 0)
-            c->imds_exposure_warn = 0;
-        else if (strcmp(value, "warn") == 0)
-            c->imds_exposure_warn = 1;
-        else
-            return perr(p, "'imds_exposure = %s': expected refuse or warn", value);
-        return 1;
-    }
-    if (strcmp(name, "failmode") == 0) {
-        if (strcmp(value, "secure") == 0)
-            c->failmode = STSROLE_FAIL_SECURE;
-        else if (strcmp(value, "safe") == 0)
-            c->failmode = STSROLE_FAIL_SAFE;
-        else
-            return perr(p, "'failmode = %s': expected secure or safe", value);
-        return 1;
-    }
-    /* AssumeRole's DurationSeconds range (STS API reference). */
-    if (strcmp(name, "duration") == 0)
-        return parse_int(p, name, value, 900, 43200, &c->duration);
-    if (strcmp(name, "totp_window") == 0)
-        return parse_int(p, name, value, 0, 10, &c->totp_window);
-    /* Bounded by STSROLE_TOTP_LOCK_WAIT_MAX_MS (totp.h), well inside
-     * sshd's LoginGraceTime. */
-    if (strcmp(name, "totp_lock_wait") == 0)
-        return parse_int(p, name, value, 1, 60, &c->totp_lock_wait);
-    return parse_int(p, name, value, 1, 120, &c->timeout);
 }
 
 static int
@@ -377,60 +506,18 @@ add_tag(struct parse *p, struct stsrole_role *r, const char *key, const char *va
 }
 
 static int
-role_key(struct parse *p, struct stsrole_role *r, const char *name, const char *value)
-{
-    if (strcmp(name, "arn") == 0) {
-        if (strncmp(value, "arn:", 4) != 0 || strstr(value, ":role/") == NULL)
-            return perr(p, "'arn = %s': not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-                        value);
-        return set_str(p, &r->arn, name, value);
-    }
-    if (strcmp(name, "revoker_arn") == 0) {
-        if (strncmp(value, "arn:", 4) != 0 || strstr(value, ":role/") == NULL)
-            return perr(p, "'revoker_arn = %s': not an IAM role ARN", value);
-        return set_str(p, &r->revoker_arn, name, value);
-    }
-    if (strcmp(name, "users") == 0)
-        return set_list(p, &r->users, name, value);
-    if (strcmp(name, "groups") == 0)
-        return set_list(p, &r->groups, name, value);
-    if (strcmp(name, "duration") == 0) {
-        if (r->duration != 0)
-            return perr(p, "'duration' is set twice");
-        return parse_int(p, name, value, 900, 43200, &r->duration);
-    }
-    if (strcmp(name, "external_id") == 0)
-        return set_str(p, &r->external_id, name, value);
-    if (strncmp(name, "tag.", 4) == 0 && name[4] != '\0')
-        return add_tag(p, r, name + 4, value);
-    return perr(p, "unknown key '%s' in [role %s]", name, r->name);
-}
-
-static struct stsrole_role *
-role_section(struct parse *p, const char *section)
-{
-    struct stsrole_config *c = p->cfg;
-    const char *name = section + 5;
-    size_t i;
-
-    for (i = 0; i < c->n_roles; i++)
-        if (strcmp(c->roles[i].name, name) == 0)
-            return &c->roles[i];
-    return NULL;
-}
-
-static int
 on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *p = user;
     struct stsrole_config *c = p->cfg;
     struct stsrole_role *r;
     const char *rname;
+    size_t i;
 
     if (p->failed)
         return 0;
     if (strcmp(section, "stsrole") == 0)
-        return global_key(p, name, value);
+        return set_key(p, global_keys, NKEYS(global_keys), c, &p->seen, section, name, value);
     if (strncmp(section, "role ", 5) != 0)
         return perr(p, "unknown section [%s] (expected [stsrole] or [role NAME])", section);
     rname = section + 5;
@@ -438,8 +525,10 @@ on_key(void *user, const char *section, const char *name, const char *value)
         strspn(rname, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
             strlen(rname))
         return perr(p, "[%s]: a role name is 1-64 of A-Z a-z 0-9 - _ .", section);
-    r = role_section(p, section);
-    if (r == NULL) {
+    for (i = 0; i < c->n_roles; i++)
+        if (strcmp(c->roles[i].name, rname) == 0)
+            break;
+    if (i == c->n_roles) {
         struct stsrole_role *n;
         if (c->n_roles == MAX_ROLES)
             return perr(p, "more than %d roles", MAX_ROLES);
@@ -454,7 +543,10 @@ on_key(void *user, const char *section, const char *name, const char *value)
             return perr(p, "out of memory");
         c->n_roles++;
     }
-    return role_key(p, r, name, value);
+    r = &c->roles[i];
+    if (strncmp(name, "tag.", 4) == 0 && name[4] != '\0')
+        return add_tag(p, r, name + 4, value);
+    return set_key(p, role_keys, NKEYS(role_keys), r, &p->role_seen[i], section, name, value);
 }
 
 static int
@@ -645,18 +737,6 @@ stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole
     return rc;
 }
 
-static void
-free_list(char **l)
-{
-    size_t i;
-
-    if (l == NULL)
-        return;
-    for (i = 0; l[i] != NULL; i++)
-        free(l[i]);
-    free(l);
-}
-
 void
 stsrole_config_free(struct stsrole_config *c)
 {
@@ -667,11 +747,7 @@ stsrole_config_free(struct stsrole_config *c)
     for (i = 0; i < c->n_roles; i++) {
         struct stsrole_role *r = &c->roles[i];
         free(r->name);
-        free(r->arn);
-        free(r->revoker_arn);
-        free_list(r->users);
-        free_list(r->groups);
-        free(r->external_id);
+        free_keys(role_keys, NKEYS(role_keys), r);
         for (size_t t = 0; t < r->n_tags; t++) {
             free(r->tag_keys[t]);
             free(r->tag_values[t]);
@@ -681,26 +757,7 @@ stsrole_config_free(struct stsrole_config *c)
     }
     free(c->roles);
     free(c->path);
-    free(c->region);
-    free(c->sts_endpoint);
-    free(c->iam_endpoint);
-    free(c->credentials_path);
-    free(c->credentials_profile);
-    free(c->imds_endpoint);
-    free(c->ca_file);
-    free(c->proxy);
-    free(c->usersfile);
-    free(c->state_dir);
-    free(c->audit_log);
-    free(c->bastion_id);
-    free(c->replay_table);
-    free(c->registry_table);
-    free(c->dynamodb_endpoint);
-    free(c->logs_endpoint);
-    free(c->audit_log_group);
-    free(c->audit_log_stream);
-    free(c->runtime_dir);
-    free(c->credential_helper);
+    free_keys(global_keys, NKEYS(global_keys), c);
     memset(c, 0, sizeof(*c));
 }
 

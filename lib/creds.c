@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "creds.h"
+#include "json.h"
 #include "safefile.h"
 
 #define CREDS_FILE_MAX (64 * 1024)
@@ -245,16 +246,8 @@ stsrole_creds_parse_imds(const char *json, size_t len, struct stsrole_creds *out
     out->secret_access_key = stsrole_strdup(json_str(doc, "SecretAccessKey"));
     out->session_token = stsrole_strdup(json_str(doc, "Token"));
     out->expiration = when;
-    /* cJSON keeps its own copies of the secrets: wipe them before freeing. */
-    {
-        cJSON *it;
-        cJSON_ArrayForEach(it, doc)
-        {
-            if (cJSON_IsString(it))
-                stsrole_wipe(it->valuestring, strlen(it->valuestring));
-        }
-    }
-    cJSON_Delete(doc);
+    /* cJSON keeps its own copies of the secrets. */
+    stsrole_json_delete_wiped(doc);
     if (out->session_token == NULL) {
         stsrole_creds_clear(out);
         return stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: credentials without a Token");

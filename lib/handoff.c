@@ -13,21 +13,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "handoff.h"
+#include "json.h"
 #include "runtime.h"
 #include "session.h"
-
-static void
-wipe_json_strings(cJSON *o)
-{
-    cJSON *it;
-
-    cJSON_ArrayForEach(it, o)
-    {
-        if (cJSON_IsString(it) && it->valuestring != NULL)
-            stsrole_wipe(it->valuestring, strlen(it->valuestring));
-    }
-}
 
 int
 stsrole_handoff(const char *runtime_dir, const char *session_id, const struct stsrole_creds *c,
@@ -80,8 +70,7 @@ stsrole_handoff(const char *runtime_dir, const char *session_id, const struct st
         cJSON_AddNumberToObject(req, "Expiration", (double)c->expiration) != NULL &&
         stsrole_json_print_secret(req, 0, &text, NULL) != STSROLE_OK)
         text = NULL;
-    wipe_json_strings(req);
-    cJSON_Delete(req);
+    stsrole_json_delete_wiped(req);
     if (text == NULL) {
         close(fd);
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
@@ -96,16 +85,8 @@ stsrole_handoff(const char *runtime_dir, const char *session_id, const struct st
         return stsrole_fail(err, STSROLE_E_IO, "%s: send: %s", sa.sun_path,
                             n < 0 ? strerror(errno) : "short write");
     }
-    while (len < sizeof(answer) - 1 && memchr(answer, '\n', len) == NULL) {
-        n = read(fd, answer + len, sizeof(answer) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    len = stsrole_read_line(fd, answer, sizeof(answer) - 1);
     close(fd);
-    answer[len] = '\0';
     resp = cJSON_ParseWithLength(answer, len);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
         rc = STSROLE_OK;

@@ -11,7 +11,9 @@
 #include <expat.h>
 
 #include "aws.h"
+#include "json.h"
 #include "sts.h"
+#include "xml.h"
 
 /* Limits from the AssumeRole API reference (and the STS service model). */
 #define ARN_MIN 20
@@ -47,7 +49,7 @@
 #define DATE_MAX 64
 #define PPS_MAX 8
 #define XML_DEPTH_MAX 32
-#define XML_PATH_MAX 256
+#define XML_ROOT "AssumeRoleResponse"
 
 /* Expiration must fall in [2000-01-01, 2200-01-01): anything else is a
  * unit mix-up (milliseconds) or garbage, not a credential lifetime. */
@@ -517,27 +519,28 @@ enum field {
 
 static const struct field_spec {
     const char *name;
-    const char *xml_path; /* below the root element, by local names */
+    const char *xml_path; /* by local names, from the root element */
     size_t min, max;
     enum charset cs;
     int secret;
     int required;
 } fields[F_COUNT] = {
-    [F_AKID] = {"AccessKeyId", "AssumeRoleResult/Credentials/AccessKeyId", AKID_MIN, AKID_MAX,
-                CS_WORD, 0, 1},
-    [F_SECRET] = {"SecretAccessKey", "AssumeRoleResult/Credentials/SecretAccessKey", 1, SECRET_MAX,
-                  CS_VISIBLE, 1, 1},
-    [F_TOKEN] = {"SessionToken", "AssumeRoleResult/Credentials/SessionToken", 1, TOKEN_MAX,
-                 CS_VISIBLE, 1, 1},
-    [F_EXPIRATION] = {"Expiration", "AssumeRoleResult/Credentials/Expiration", 1, DATE_MAX, CS_DATE,
-                      0, 1},
-    [F_ARN] = {"Arn", "AssumeRoleResult/AssumedRoleUser/Arn", ARN_MIN, ARN_MAX, CS_VISIBLE, 0, 1},
-    [F_ROLE_ID] = {"AssumedRoleId", "AssumeRoleResult/AssumedRoleUser/AssumedRoleId", ROLE_ID_MIN,
-                   ROLE_ID_MAX, CS_ROLEID, 0, 1},
-    [F_SOURCE_IDENTITY] = {"SourceIdentity", "AssumeRoleResult/SourceIdentity", SOURCE_IDENTITY_MIN,
-                           SOURCE_IDENTITY_MAX, CS_NAME, 0, 0},
-    [F_PACKED_POLICY_SIZE] = {"PackedPolicySize", "AssumeRoleResult/PackedPolicySize", 1, PPS_MAX,
-                              CS_DIGIT, 0, 0},
+    [F_AKID] = {"AccessKeyId", XML_ROOT "/AssumeRoleResult/Credentials/AccessKeyId", AKID_MIN,
+                AKID_MAX, CS_WORD, 0, 1},
+    [F_SECRET] = {"SecretAccessKey", XML_ROOT "/AssumeRoleResult/Credentials/SecretAccessKey", 1,
+                  SECRET_MAX, CS_VISIBLE, 1, 1},
+    [F_TOKEN] = {"SessionToken", XML_ROOT "/AssumeRoleResult/Credentials/SessionToken", 1,
+                 TOKEN_MAX, CS_VISIBLE, 1, 1},
+    [F_EXPIRATION] = {"Expiration", XML_ROOT "/AssumeRoleResult/Credentials/Expiration", 1,
+                      DATE_MAX, CS_DATE, 0, 1},
+    [F_ARN] = {"Arn", XML_ROOT "/AssumeRoleResult/AssumedRoleUser/Arn", ARN_MIN, ARN_MAX,
+               CS_VISIBLE, 0, 1},
+    [F_ROLE_ID] = {"AssumedRoleId", XML_ROOT "/AssumeRoleResult/AssumedRoleUser/AssumedRoleId",
+                   ROLE_ID_MIN, ROLE_ID_MAX, CS_ROLEID, 0, 1},
+    [F_SOURCE_IDENTITY] = {"SourceIdentity", XML_ROOT "/AssumeRoleResult/SourceIdentity",
+                           SOURCE_IDENTITY_MIN, SOURCE_IDENTITY_MAX, CS_NAME, 0, 0},
+    [F_PACKED_POLICY_SIZE] = {"PackedPolicySize", XML_ROOT "/AssumeRoleResult/PackedPolicySize", 1,
+                              PPS_MAX, CS_DIGIT, 0, 0},
 };
 
 /* The answer's fields as text, whichever format they came in.  JSON may
@@ -633,20 +636,6 @@ finish_answer(const struct raw_answer *r, struct stsrole_assumed *out, struct st
 }
 
 /* ---- JSON ---- */
-
-/* cJSON copies every string it decodes; these copies hold the secret key
- * and token, so they are wiped before the tree is freed. */
-static void
-json_wipe(cJSON *n)
-{
-    for (; n != NULL; n = n->next) {
-        if (n->valuestring != NULL)
-            stsrole_wipe(n->valuestring, strlen(n->valuestring));
-        if (n->string != NULL)
-            stsrole_wipe(n->string, strlen(n->string));
-        json_wipe(n->child);
-    }
-}
 
 /* A member that appears twice is ambiguous: refuse rather than pick one. */
 static int
@@ -774,8 +763,8 @@ parse_json(const char *body, size_t len, struct stsrole_assumed *out, struct sts
     if (rc == STSROLE_OK)
         rc = finish_answer(&r, out, err);
 done:
-    json_wipe(doc);
-    cJSON_Delete(doc);
+    /* cJSON's copies of the strings hold the secret key and token. */
+    stsrole_json_delete_wiped(doc);
     return rc;
 }
 
@@ -819,10 +808,7 @@ static const XML_Memory_Handling_Suite xml_wiping_memory = {xml_malloc, xml_real
 
 struct xml_state {
     XML_Parser parser;
-    int depth;
-    int unmatched_from; /* depth from which the path is too long to match; 0: none */
-    char path[XML_PATH_MAX];
-    size_t path_len[XML_DEPTH_MAX + 1];
+    struct stsrole_xml_path at;
     int capture;       /* field being read, or -1 */
     int capture_depth; /* its element's depth */
     int seen[F_COUNT];
@@ -841,21 +827,11 @@ xml_abort(struct xml_state *st, int status)
 /* Without namespace processing a name is "prefix:local" or "local"; the
  * answer is matched by local names, whatever the namespace (moto's even
  * has a line break in it). */
-static const char *
-local_name(const char *name)
-{
-    const char *c = strrchr(name, ':');
-
-    return c != NULL ? c + 1 : name;
-}
-
 static void XMLCALL
 xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     struct xml_state *st = ud;
-    const char *local = local_name(name);
-    size_t len, add;
-    int i;
+    int i, rc;
 
     (void)attrs;
     if (st->failed)
@@ -866,36 +842,26 @@ xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
         xml_abort(st, STSROLE_E_PROTOCOL);
         return;
     }
-    if (st->depth >= XML_DEPTH_MAX) {
+    rc = stsrole_xml_path_enter(&st->at, name, XML_DEPTH_MAX);
+    if (rc < 0) {
         stsrole_fail(st->err, STSROLE_E_PROTOCOL, "AssumeRole answer: nested deeper than %d",
                      XML_DEPTH_MAX);
         xml_abort(st, STSROLE_E_PROTOCOL);
         return;
     }
-    st->depth++;
-    if (st->depth == 1) {
-        if (strcmp(local, "AssumeRoleResponse") != 0) {
+    if (st->at.depth == 1) {
+        if (strcmp(st->at.path, XML_ROOT) != 0) {
             stsrole_fail(st->err, STSROLE_E_PROTOCOL,
-                         "AssumeRole answer: root element is <%.64s>, not <AssumeRoleResponse>",
-                         local);
+                         "AssumeRole answer: root element is <%.64s>, not <" XML_ROOT ">",
+                         stsrole_xml_local_name(name));
             xml_abort(st, STSROLE_E_PROTOCOL);
         }
-        st->path_len[1] = 0;
         return;
     }
-    len = st->path_len[st->depth - 1];
-    add = strlen(local) + (len > 0 ? 1 : 0);
-    if (st->unmatched_from != 0 || len + add >= sizeof(st->path)) {
-        if (st->unmatched_from == 0)
-            st->unmatched_from = st->depth;
+    if (rc == 0)
         return;
-    }
-    if (len > 0)
-        st->path[len] = '/';
-    memcpy(st->path + len + (len > 0 ? 1 : 0), local, strlen(local) + 1);
-    st->path_len[st->depth] = len + add;
     for (i = 0; i < F_COUNT; i++) {
-        if (strcmp(st->path, fields[i].xml_path) != 0)
+        if (strcmp(st->at.path, fields[i].xml_path) != 0)
             continue;
         if (st->seen[i]) {
             stsrole_fail(st->err, STSROLE_E_PROTOCOL, "%s: appears twice in the answer",
@@ -905,7 +871,7 @@ xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
         }
         st->seen[i] = 1;
         st->capture = i;
-        st->capture_depth = st->depth;
+        st->capture_depth = st->at.depth;
         return;
     }
 }
@@ -918,15 +884,9 @@ xml_end(void *ud, const XML_Char *name)
     (void)name;
     if (st->failed)
         return;
-    if (st->capture >= 0 && st->depth == st->capture_depth)
+    if (st->capture >= 0 && st->at.depth == st->capture_depth)
         st->capture = -1;
-    if (st->unmatched_from != 0) {
-        if (st->unmatched_from == st->depth)
-            st->unmatched_from = 0;
-    } else if (st->depth > 1) {
-        st->path[st->path_len[st->depth - 1]] = '\0';
-    }
-    st->depth--;
+    stsrole_xml_path_leave(&st->at);
 }
 
 static void XMLCALL

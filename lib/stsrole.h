@@ -79,13 +79,9 @@ void stsrole_buf_free(struct stsrole_buf *b);  /* wipes and frees */
 /* Hands ownership of the data to the caller; the buffer is left empty. */
 char *stsrole_buf_steal(struct stsrole_buf *b);
 
-/* Prints a cJSON tree that holds a secret into a buffer we own (and wipe),
- * never into cJSON's own, which grows by realloc and leaves copies of the
- * secret in freed memory.  formatted: cJSON_Print's layout, else compact.
- * *out (stsrole_free_secret it) is NUL-terminated. */
-struct cJSON;
-int stsrole_json_print_secret(const struct cJSON *o, int formatted, char **out,
-                              struct stsrole_error *err);
+/* Exponential back-off: base_ms doubled n times (none when n <= 0), at
+ * most cap_ms.  Callers add jitter, or not, themselves. */
+int64_t stsrole_backoff_ms(int n, int64_t base_ms, int64_t cap_ms);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void stsrole_hex(const unsigned char *in, size_t len, char *out);

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "stsrole.h"
 
 int
@@ -306,26 +304,12 @@ stsrole_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-int
-stsrole_json_print_secret(const struct cJSON *o, int formatted, char **out,
-                          struct stsrole_error *err)
+int64_t
+stsrole_backoff_ms(int n, int64_t base_ms, int64_t cap_ms)
 {
-    size_t size;
-    char *buf;
+    int64_t ms = base_ms;
 
-    *out = NULL;
-    /* cJSON_PrintPreallocated never reallocates: when the buffer is too
-     * small it fails, and a larger one is tried (the one tried is wiped). */
-    for (size = 2048; size <= 256 * 1024; size *= 2) {
-        if ((buf = calloc(1, size)) == NULL)
-            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-        /* cJSON wants 5 bytes to spare for its own estimate. */
-        if (cJSON_PrintPreallocated((cJSON *)o, buf, (int)size - 5, formatted)) {
-            *out = buf;
-            return STSROLE_OK;
-        }
-        stsrole_wipe(buf, size);
-        free(buf);
-    }
-    return stsrole_fail(err, STSROLE_E_INVALID, "JSON document too large");
+    while (n-- > 0 && ms < cap_ms)
+        ms *= 2;
+    return ms > cap_ms ? cap_ms : ms;
 }

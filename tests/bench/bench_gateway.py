@@ -11,13 +11,16 @@ them.  It measures; it asserts nothing.
    `curl --aws-sigv4` PutRolePolicy of a document of the same size with the
    revoker's credentials.  Alternated in the same run; medians and the ratio
    (target <= 1.5x).
-2. Memory: VmRSS, VmHWM and Pss of the gateway with SESSIONS live sessions
-   (target <= 8 MiB), beside a C program that only links libcurl.
+2. Memory: VmRSS, VmHWM and Pss of the gateway with 0 and SESSIONS live
+   sessions, beside a C program that only links libcurl: the fixed cost
+   above that program (target <= 1.5 MiB) and the cost per session
+   (target <= 1 KiB).
 3. CPU: the gateway's utime+stime per session, opening and closing+revoking.
 
     tests/bench/bench_gateway.py [ROUNDS] [SESSIONS]
       ROUNDS    alternated latency rounds (default 30, at most 150)
-      SESSIONS  live sessions for memory and CPU (default 1000, at most 5000)
+      SESSIONS  live sessions for memory and CPU (default 1000, at most 10000); a
+                comma-separated list (1000,10000) measures memory at each count
 
 STSROLE_BUILD (or STSROLE_GATEWAYD) picks the build, as in tests/gateway.
 Exits 77 after "skipped: ..." when a prerequisite is missing, 1 when the
@@ -46,7 +49,7 @@ from mototest import Moto, base_env, write_config  # noqa: E402
 from gwlib import Gateway, fake_userid, gatewayd_path, session_record, write_session  # noqa: E402
 
 MAX_ROUNDS = 150  # LatRole holds ROUNDS + 1 entries of 45 characters: ~7.4k of the 10,240 budget
-MAX_SESSIONS = 5000
+MAX_SESSIONS = 10000
 PER_ROLE = 100  # pool sessions per role: 100 entries of 46 characters fit any role's budget
 BASTION = "bench"
 ALLOW = {"Version": "2012-10-17",
@@ -332,19 +335,21 @@ def prerequisites():
 
 def main():
     rounds = min(int(sys.argv[1]) if len(sys.argv) > 1 else 30, MAX_ROUNDS)
-    sessions = min(int(sys.argv[2]) if len(sys.argv) > 2 else 1000, MAX_SESSIONS)
+    steps = sorted({min(max(int(n), 1), MAX_SESSIONS)
+                    for n in (sys.argv[2] if len(sys.argv) > 2 else "1000").split(",")})
     why = prerequisites()
     if why:
         print("skipped: %s" % why)
         return 77
     tmp = tempfile.mkdtemp(prefix="stsrole-bench-gw-")
     try:
-        return run(rounds, max(sessions, 1), tmp)
+        return run(rounds, steps, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(rounds, sessions, tmp):
+def run(rounds, steps, tmp):
+    sessions = steps[-1]
     n_pool = (sessions + PER_ROLE - 1) // PER_ROLE
     pool = ["PoolRole%d" % i for i in range(n_pool)]
     roles = {"StsRoleRevoker": REVOKER, "LatRole": ALLOW, "CurlRole": ALLOW}
@@ -377,7 +382,7 @@ def run(rounds, sessions, tmp):
         try:
             watch = AuditWatch(audit_path)
             res = measure(gw, moto, state, Audit(audit_path), watch, arns, pool, rounds,
-                          sessions, curl, iam)
+                          steps, curl, iam)
         finally:
             if watch is not None:
                 watch.close()
@@ -388,12 +393,13 @@ def run(rounds, sessions, tmp):
             floor["links libcurl, curl_global_init"] = floor_memory(floor_exe, [])[0]
             floor["... and one transfer to moto"], floor_maps = floor_memory(
                 floor_exe, [moto.url + "/"])
-            res["extra"] = beyond(res["maps"], floor_maps)
+            res["extra"] = beyond(res["maps0"], floor_maps)
     report(res, rounds, sessions, floor, floor_why)
     return 0
 
 
-def measure(gw, moto, state, audit, watch, arns, pool, rounds, sessions, curl, iam):
+def measure(gw, moto, state, audit, watch, arns, pool, rounds, steps, curl, iam):
+    sessions = steps[-1]
     pid = gw.proc.pid
     res = {"gw": [], "ts": [], "idle": [], "curl": [], "seq_open": [0.0, 0.0],
            "seq_close": [0.0, 0.0]}
@@ -456,23 +462,30 @@ def measure(gw, moto, state, audit, watch, arns, pool, rounds, sessions, curl, i
     doc = iam.get_role_policy(RoleName="LatRole", PolicyName="stsrole-revoked-" + BASTION)
     res["gw_doc"] = len(json.dumps(doc["PolicyDocument"], separators=(",", ":")))
     res["mem0"] = memory(pid)
+    res["maps0"] = mapped(pid)
 
-    # Open SESSIONS sessions at once (one after another, as fast as records can be written).
+    # Open SESSIONS sessions at once (one after another, as fast as records can be written),
+    # reading the memory each time the count reaches a step.
     recs = [fake(arns[pool[i // PER_ROLE]], "pool", i) for i in range(sessions)]
     audit.new()
+    res["mems"] = {}
+    res["open_wall"] = 0.0
     c0 = cpu(pid)
-    t0 = time.monotonic()
-    for rec in recs:
-        write_session(state, rec)
-    since = wait_status(gw, since, sessions, 0, revoked)
-    res["open_wall"] = time.monotonic() - t0
+    done = 0
+    for step in steps:
+        t0 = time.monotonic()
+        for rec in recs[done:step]:
+            write_session(state, rec)
+        since = wait_status(gw, since, step, 0, revoked)
+        res["open_wall"] += time.monotonic() - t0
+        done = step
+        res["mems"][step] = memory(pid)
     c1 = cpu(pid)
     res["open_cpu"] = [c1[k] - c0[k] for k in range(2)]
     opened = sum(1 for e in audit.new() if e["event"] == "session.open")
     if opened != sessions:
         raise SystemExit("%d session.open lines for %d sessions" % (opened, sessions))
-    res["mem"] = memory(pid)
-    res["maps"] = mapped(pid)
+    res["mem"] = res["mems"][sessions]
 
     # Close them all at once: the gateway writes the sessions that closed together in one
     # PutRolePolicy per role.
@@ -520,8 +533,8 @@ def report(res, rounds, sessions, floor, floor_why):
           (cu * 1000))
     print("ratio gateway/curl = %.3f  (target <= 1.5; by revoke.ok's ts %.3f)" % (gw / cu, ts / cu))
     print("memory (KiB)                               VmRSS   VmHWM     Pss  RssAnon")
-    rows = [("gateway, 0 live sessions", res["mem0"]),
-            ("gateway, %d live sessions" % sessions, res["mem"])]
+    rows = [("gateway, 0 live sessions", res["mem0"])]
+    rows += [("gateway, %d live sessions" % n, m) for n, m in sorted(res["mems"].items())]
     rows += sorted(floor.items(), key=lambda kv: kv[1]["VmRSS"])
     for name, m in rows:
         print("  %-38s %6d  %6d  %6d  %7d" % (name, m["VmRSS"], m["VmHWM"], m["Pss"],
@@ -529,16 +542,21 @@ def report(res, rounds, sessions, floor, floor_why):
     if floor_why:
         print("  libcurl floor: skipped: %s" % floor_why)
     if "extra" in res:
-        total = res["mem"]["VmRSS"] - floor["... and one transfer to moto"]["VmRSS"]
-        print("  the gateway's VmRSS beyond the floor with one transfer: %d KiB =" % total)
+        total = res["mem0"]["VmRSS"] - floor["... and one transfer to moto"]["VmRSS"]
+        print("  fixed cost: the gateway's VmRSS with 0 sessions beyond the floor with one transfer:")
+        print("  %d KiB = %.2f MiB (target <= 1.5 MiB) =" % (total, total / 1024))
         text = ", ".join("%s %d" % kv for kv in res["extra"] if kv[1] != 0)
         while text:  # wrapped at 100 columns
             cut = len(text) if len(text) <= 94 else text.rfind(", ", 0, 94) + 1
             print("    " + text[:cut].strip())
             text = text[cut:].strip()
-    print("  gateway VmRSS with %d sessions = %.2f MiB (target <= 8); %.2f KiB per live session"
-          % (sessions, res["mem"]["VmRSS"] / 1024,
-             (res["mem"]["VmRSS"] - res["mem0"]["VmRSS"]) / sessions))
+    prev_n, prev_m = 0, res["mem0"]
+    for n, m in sorted(res["mems"].items()):
+        print("  per session, %d -> %d live: VmRSS %+d KiB = %.3f KiB each, RssAnon %.3f KiB"
+              " each (target <= 1)" % (prev_n, n, m["VmRSS"] - prev_m["VmRSS"],
+                                      (m["VmRSS"] - prev_m["VmRSS"]) / (n - prev_n),
+                                      (m["RssAnon"] - prev_m["RssAnon"]) / (n - prev_n)))
+        prev_n, prev_m = n, m
     print("CPU per session, ms: utime+stime from /proc/PID/stat, counted in %d ms ticks "
           "[the scheduler's" % (1000 // CLK_TCK))
     print("runtime from /proc/PID/schedstat, in ns, over the gateway's %d thread%s]:"

@@ -119,13 +119,12 @@ def main():
     w = None
     try:
         sessdrive = os.path.join(tmp, "sessdrive")
-        cc = subprocess.run("%s -std=gnu99 -O2 -o %s %s $(pkg-config --cflags --libs pam)" % (
-            os.environ.get("CC", "cc"), sessdrive, os.path.join(TOP, "tests", "longsess",
-                                                                 "sessdrive.c")),
-            shell=True, capture_output=True, text=True)
-        if cc.returncode != 0:
-            print("skipped: sessdrive does not build: %s" % cc.stderr[-300:])
+        # make builds the driver (tests/Makefile.am); the copy is one the session's user can run.
+        built = os.path.join(ls.build_dir(), "tests", "longsess", "sessdrive")
+        if not os.access(built, os.X_OK):
+            print("skipped: %s is not built" % built)
             return 77
+        shutil.copy(built, sessdrive)
         for path in (gatewayd_path(), os.path.join(ls.build_dir(), "gateway",
                                                    "stsrole-credential-process")):
             if not os.path.exists(path):

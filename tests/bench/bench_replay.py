@@ -31,18 +31,12 @@ SECRET = "3132333435363738393031323334353637383930"
 
 
 def build_driver(builddir, out):
-    lib = os.path.join(builddir, "lib", ".libs", "libstsrole.a")
-    if not os.path.exists(lib):
-        return "%s is not built" % lib
-    libs = subprocess.run(["pkg-config", "--libs", "libcurl", "libcjson", "openssl", "inih",
-                           "expat", "liboath"], capture_output=True, text=True)
-    if libs.returncode != 0:
-        return "pkg-config: %s" % libs.stderr.strip()
-    cmd = [os.environ.get("CC", "cc"), "-std=gnu99", "-O2", "-I" + os.path.join(TOP, "lib"),
-           "-I" + builddir, "-o", out, os.path.join(TOP, "tests", "fleet", "fleetdrive.c"), lib]
-    cmd += libs.stdout.split()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    return None if p.returncode == 0 else "fleetdrive does not build: %s" % p.stderr[-500:]
+    """Copies the driver make built (tests/Makefile.am) to out."""
+    exe = os.path.join(builddir, "tests", "fleet", "fleetdrive")
+    if not os.access(exe, os.X_OK):
+        return "%s is not built (make -C %s)" % (exe, builddir)
+    shutil.copy(exe, out)
+    return None
 
 
 def main():

@@ -11,19 +11,19 @@
 #              the 1st (a fixed stride, so a failure repeats); every point of
 #              its I/O, clock, curl and RAND_bytes calls still.  For when the
 #              gateway grows past the time budget; PAM is always walked whole.
-# Builds into $TOP/build-faultinj (configured there for config.h only):
+# Builds into $TOP/build-faultinj (configured there for config.h and the PAM driver):
 #   asan/pam_stsrole.so      -fsanitize=address,undefined: the PAM walk runs this one
 #   plain/pam_stsrole.so     no sanitizer: the valgrind sample runs this one
 #   asan/stsrole-gatewayd    -fsanitize=address,undefined: the gateway walk runs this one
 #   plain/stsrolectl         no sanitizer, no wrapping: `audit verify` after each point
-#   pamdrive                 tests/pam/pamdrive.c, as tests/pam/run.sh builds it
+#   tests/pam/pamdrive       tests/pam/pamdrive.c, built by make (tests/Makefile.am)
 # Each is compiled from the sources that lib/Makefile.am, pam/Makefile.am and
 # gateway/Makefile.am list; the module and the gateway are linked with
 # -Wl,--wrap for every function in WRAPS plus tests/faultinj/faultinj.c
 # (and faultinj_pam.c, or faultinj_gw.c), which fail the Nth call
 # (FAULTINJ_FAIL=NAME:N) and check that secrets are wiped before free.
 # --wrap rewrites only the references resolved when that object is linked:
-# calls inside libc, libcurl, libcjson, liboath, libpam, libsystemd and
+# calls inside libc, libcurl, libcjson, liboath, libpam and
 # OpenSSL are neither counted nor failed.
 #
 # Prints one line per failure point class, the number of failure points
@@ -48,7 +48,7 @@ done
 WRAPS="malloc calloc realloc free strdup strndup open openat read write fsync rename \
 curl_easy_perform time clock_gettime RAND_bytes pam_putenv pam_set_data stsrole_sts_parse_assume"
 PKGS="pam libcrypto libcurl libcjson liboath inih expat"
-GW_PKGS="libcrypto libcurl libcjson liboath inih expat libsystemd"
+GW_PKGS="libcrypto libcurl libcjson liboath inih expat"
 
 fail_build() {
     echo "FAIL - faultinj: $1"
@@ -62,8 +62,9 @@ done
 pkg-config --exists $PKGS $GW_PKGS || fail_build "missing development packages for: $PKGS $GW_PKGS"
 
 mkdir -p "$bd" || fail_build "cannot create $bd"
-if [ ! -f "$bd/config.h" ] || [ "$top/configure" -nt "$bd/config.h" ]; then
-    (cd "$bd" && "$top/configure" -q --disable-tests >configure.out 2>&1) ||
+if [ ! -f "$bd/config.h" ] || [ "$top/configure" -nt "$bd/config.h" ] ||
+    grep -q -- --disable-tests "$bd/config.status"; then
+    (cd "$bd" && "$top/configure" -q >configure.out 2>&1) ||
         fail_build "configure failed (see $bd/configure.out)"
 fi
 
@@ -171,10 +172,7 @@ build_variant asan "$SAN" || fail_build "the ASan fault-injection module does no
 build_variant plain "" || fail_build "the plain fault-injection module does not build"
 build_gateway || fail_build "the ASan fault-injection stsrole-gatewayd does not build"
 build_ctl || fail_build "stsrolectl does not build"
-if [ ! -x "$bd/pamdrive" ] || [ "$top/tests/pam/pamdrive.c" -nt "$bd/pamdrive" ]; then
-    ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$bd/pamdrive" "$top/tests/pam/pamdrive.c" \
-        $(pkg-config --cflags --libs pam) || fail_build "the PAM test driver does not build"
-fi
+make -s -C "$bd/tests" pam/pamdrive >/dev/null || fail_build "the PAM test driver does not build"
 [ "$build_only" = 1 ] && exit 0
 
 asan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libasan/ {print $3}')
@@ -182,6 +180,6 @@ ubsan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libubsan/ {print $3}')
 mode=full
 [ "$quick" = 1 ] && mode=quick
 exec python3 "$here/faultinj.py" --builddir "$bd" --module-asan "$bd/asan/pam_stsrole.so" \
-    --module-plain "$bd/plain/pam_stsrole.so" --pamdrive "$bd/pamdrive" \
+    --module-plain "$bd/plain/pam_stsrole.so" --pamdrive "$bd/tests/pam/pamdrive" \
     --preload "$asan_rt${ubsan_rt:+:$ubsan_rt}" --gateway "$bd/asan/stsrole-gatewayd" \
     --stsrolectl "$bd/plain/stsrolectl" --gw-mode "$mode" "$@"

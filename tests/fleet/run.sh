@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh: builds the PAM and DynamoDB test drivers and runs the two-bastion fleet tests against one moto.
+# run.sh: runs the two-bastion fleet tests, with the built PAM and DynamoDB test drivers, against one moto.
 # Usage: tests/fleet/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
 # Prints one line per case and "fleet: N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -21,29 +21,21 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # A module built with --enable-sanitizers needs the same runtime in the
 # drivers: preloaded into pamdrive, linked into fleetdrive.
 preload=
-san=
 if ldd "$module" 2>/dev/null | grep -q libasan; then
     preload=$(ldd "$module" | awk '/libasan/ {print $3}')
     ubsan=$(ldd "$module" | awk '/libubsan/ {print $3}')
     [ -n "$ubsan" ] && preload="$preload:$ubsan"
-    san="-fsanitize=address,undefined"
 fi
-cc=${CC:-cc}
-if ! $cc -std=gnu99 -Wall -Wextra -Werror -o "$tmp/pamdrive" "$top/tests/pam/pamdrive.c" \
-        $(pkg-config --cflags --libs pam); then
-    echo "FAIL - fleet: the PAM test driver does not build"
-    echo "fleet: 0 passed, 1 failed"
-    exit 1
-fi
-# shellcheck disable=SC2086 # word splitting of the flag lists is intended
-if ! $cc -std=gnu99 -Wall -Wextra -Werror $san -I"$top/lib" -I"$builddir" \
-        -o "$tmp/fleetdrive" "$here/fleetdrive.c" "$lib" \
-        $(pkg-config --libs libcurl libcjson openssl inih expat liboath); then
-    echo "FAIL - fleet: the DynamoDB test driver does not build"
-    echo "fleet: 0 passed, 1 failed"
-    exit 1
-fi
-export PAMDRIVE=$tmp/pamdrive FLEETDRIVE=$tmp/fleetdrive PAM_MODULE=$module \
+# The drivers are built with the module (tests/Makefile.am).
+for f in "$builddir/tests/pam/pamdrive" "$builddir/tests/fleet/fleetdrive"; do
+    if [ ! -x "$f" ]; then
+        echo "FAIL - fleet: $f not built (make -C $builddir)"
+        echo "fleet: 0 passed, 1 failed"
+        exit 1
+    fi
+done
+export PAMDRIVE=$builddir/tests/pam/pamdrive FLEETDRIVE=$builddir/tests/fleet/fleetdrive \
+    PAM_MODULE=$module \
     PAMDRIVE_PRELOAD=$preload STSROLE_BUILD=$builddir
 # Two suites (the PAM side, then the gateways); each prints its own "fleet: N passed, N failed",
 # which are summed into one.  A suite that exits non-zero fails the run.

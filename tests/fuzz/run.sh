@@ -6,8 +6,8 @@
 #   TARGET   run only these (names as in fuzz_<name>.c); default all
 # Environment: FUZZ_BUILD (build dir, default $TOP/build-fuzz), CC (default clang).
 #
-# Every target is built from tests/fuzz/fuzz_<name>.c plus the lib/*.c it
-# needs, which the linker pulls out of an archive of all of lib/.  Each run
+# The targets are built by make (tests/fuzz/Makefile.am) in a build
+# directory configured with CC=clang --enable-fuzzing.  Each run
 # starts from a scratch copy of corpus/<name>/, so the repository is never
 # written.  Inputs recorded in crashes/<name>-* are replayed first: they are
 # regression inputs and must no longer crash.  A target passes when its
@@ -44,85 +44,24 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
 fi
 
 bdir=${FUZZ_BUILD:-$top/build-fuzz}
-mkdir -p "$bdir/obj" "$bdir/logs" "$bdir/work" "$bdir/crashes" || exit 1
-pkgs=(libcurl libcjson inih expat liboath libcrypto)
-out=$(pkg-config --cflags "${pkgs[@]}") || { echo "fuzz: pkg-config failed for: ${pkgs[*]}"; exit 1; }
-read -ra pkg_cflags <<<"$out"
-out=$(pkg-config --libs "${pkgs[@]}") || exit 1
-read -ra pkg_libs <<<"$out"
+mkdir -p "$bdir/logs" "$bdir/work" "$bdir/crashes" || exit 1
 
-# -- config.h, from the project's own configure ---------------------------------
-# Configured in a fresh directory and swapped in only when it worked: a
-# configure caught halfway through someone's autoreconf then costs nothing
-# as long as an older config.h is there.
-if [ ! -f "$bdir/conf/stamp" ] || [ "$top/configure" -nt "$bdir/conf/stamp" ]; then
-    echo "fuzz: configuring for config.h in $bdir/conf"
-    rm -rf "$bdir/conf.new"
-    mkdir -p "$bdir/conf.new"
-    if (cd "$bdir/conf.new" && "$top/configure" -q --disable-tests CC="$CC" \
-        >"$bdir/logs/configure.log" 2>&1); then
-        touch "$bdir/conf.new/stamp" # config.status keeps an unchanged config.h's time
-        rm -rf "$bdir/conf"
-        mv "$bdir/conf.new" "$bdir/conf"
-    elif [ -f "$bdir/conf/config.h" ]; then
-        echo "fuzz: configure failed (see $bdir/logs/configure.log); keeping the older config.h"
-    else
+# -- the build: configure --enable-fuzzing, then make (tests/fuzz/Makefile.am) -----
+if [ ! -f "$bdir/config.status" ] || [ "$top/configure" -nt "$bdir/config.status" ] ||
+    ! grep -q -- --enable-fuzzing "$bdir/config.status"; then
+    echo "fuzz: configuring $bdir (CC=$CC --enable-fuzzing)"
+    if ! (cd "$bdir" && "$top/configure" -q --disable-tests --enable-fuzzing CC="$CC" \
+        CFLAGS="-g -O1" >"$bdir/logs/configure.log" 2>&1); then
         tail -n 20 "$bdir/logs/configure.log"
         echo "fuzz: configure failed (see $bdir/logs/configure.log)"
         exit 1
     fi
 fi
-
-base_cflags=(-g -O1 -D_GNU_SOURCE "-fsanitize=address,undefined" -fno-sanitize-recover=all
-    -fno-omit-frame-pointer "-I$bdir/conf" "-I$top/lib" "-I$here" "${pkg_cflags[@]}")
-# Our own files are held to the project's warnings; lib/ is checked by the
-# normal gcc build, so clang's extra opinions about it are only logged.
-warn=(-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-    -Wpointer-arith -Wno-unused-parameter)
-
-newer_than() { # file others...: true when any other is newer than file
-    local f=$1 o
-    shift
-    for o in "$@"; do [ "$o" -nt "$f" ] && return 0; done
-    return 1
-}
-
-# -- lib/ into an archive ----------------------------------------------------------
-lib_headers=("$top"/lib/*.h "$bdir/conf/config.h")
-lib_failed=()
-compile_lib() { # src obj
-    "$CC" "${base_cflags[@]}" -fsanitize=fuzzer-no-link -Wall -Wextra -Wno-unused-parameter \
-        -c "$1" -o "$2" >"$bdir/logs/$(basename "$1" .c).log" 2>&1
-}
-pids=()
-srcs=()
-for src in "$top"/lib/*.c; do
-    obj="$bdir/obj/$(basename "$src" .c).o"
-    if [ ! -f "$obj" ] || newer_than "$obj" "$src" "${lib_headers[@]}"; then
-        rm -f "$obj"
-        compile_lib "$src" "$obj" &
-        pids+=($!)
-        srcs+=("$src")
-        if [ ${#pids[@]} -ge 2 ]; then # two cores
-            wait "${pids[0]}"
-            pids=("${pids[@]:1}")
-        fi
-    fi
-done
-wait
-for obj in "$bdir"/obj/*.o; do # a lib file that was removed
-    [ -f "$obj" ] && [ ! -f "$top/lib/$(basename "$obj" .o).c" ] && rm -f "$obj"
-done
-for src in "$top"/lib/*.c; do
-    obj="$bdir/obj/$(basename "$src" .c).o"
-    if [ ! -f "$obj" ]; then
-        lib_failed+=("lib/$(basename "$src")")
-        echo "fuzz: lib/$(basename "$src") does not compile:"
-        grep -m 3 'error' "$bdir/logs/$(basename "$src" .c).log" | sed 's/^/    /'
-    fi
-done
-rm -f "$bdir/libstsrole-fuzz.a"
-ar rcs "$bdir/libstsrole-fuzz.a" "$bdir"/obj/*.o || exit 1
+if ! make -s -j2 -C "$bdir/lib" >"$bdir/logs/lib.log" 2>&1; then
+    grep -m 5 'error' "$bdir/logs/lib.log" | sed 's/^/    /'
+    echo "fuzz: lib/ does not build with $CC (see $bdir/logs/lib.log)"
+    exit 1
+fi
 
 # -- the targets -------------------------------------------------------------------
 if [ ${#targets[@]} -eq 0 ]; then
@@ -138,24 +77,8 @@ skip=0
 summary=()
 reproducers=()
 
-build_target() { # name -> 0 built, 1 our file is broken, 2 lib/ is missing something
-    local name=$1 src="$here/fuzz_$1.c" bin="$bdir/fuzz_$1" log="$bdir/logs/fuzz_$1.log"
-    local extra=() words=() e
-    # A target that needs sources outside lib/ names them in its file:
-    #   /* fuzz-extra-sources: gateway/proto.c */
-    read -ra words <<<"$(sed -n 's|.*fuzz-extra-sources:\(.*\)\*/.*|\1|p' "$src")"
-    for e in "${words[@]}"; do
-        extra+=("$top/$e")
-    done
-    if ! "$CC" "${base_cflags[@]}" "${warn[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$bdir/obj-fuzz_$1.o" \
-        >"$log" 2>&1; then
-        return 1
-    fi
-    if ! "$CC" "${base_cflags[@]}" -fsanitize=fuzzer "$bdir/obj-fuzz_$1.o" "${extra[@]}" \
-        "$bdir/libstsrole-fuzz.a" "${pkg_libs[@]}" -lm -o "$bin" >>"$log" 2>&1; then
-        return 2
-    fi
-    return 0
+build_target() { # name -> 0 built, 1 not
+    make -s -C "$bdir/tests/fuzz" "fuzz_$1" >"$bdir/logs/fuzz_$1.log" 2>&1
 }
 
 # "name  execs  cov  result" for the summary table.
@@ -165,7 +88,7 @@ add_summary() {
 
 for name in "${targets[@]}"; do
     src="$here/fuzz_$name.c"
-    bin="$bdir/fuzz_$name"
+    bin="$bdir/tests/fuzz/fuzz_$name"
     log="$bdir/logs/fuzz_$name.log"
     echo
     echo "=== fuzz_$name"
@@ -179,18 +102,9 @@ for name in "${targets[@]}"; do
     case $? in
     1)
         sed -n '1,20p' "$log"
-        echo "fuzz_$name: FAIL: the target does not compile"
+        echo "fuzz_$name: FAIL: the target does not build"
         fail=$((fail + 1))
-        add_summary "$name" - - "FAIL (does not compile)"
-        continue
-        ;;
-    2)
-        missing=$(grep -o "undefined reference to \`[a-z_0-9]*'" "$log" | sort -u | head -3 |
-            tr '\n' ' ')
-        echo "skipped: fuzz_$name does not link: ${missing:-see $log}"
-        [ ${#lib_failed[@]} -gt 0 ] && echo "    (lib sources that do not compile: ${lib_failed[*]})"
-        skip=$((skip + 1))
-        add_summary "$name" - - "SKIP (does not link)"
+        add_summary "$name" - - "FAIL (does not build)"
         continue
         ;;
     esac

@@ -546,6 +546,9 @@ def case_signals(w):
     check(rc == 0, "verify across the rotation: %s%s" % (out, err))
     rc, out, err = w.ctl("audit", "verify")
     check(rc == 0, "verify of the new file: %s%s" % (out, err))
+    since = len(w.gw.msgs)
+    w.gw.proc.send_signal(signal.SIGTERM)
+    check(w.gw.wait_message("STOPPING=1", 10, since) is not None, "SIGTERM: no STOPPING=1")
     rc = w.gw.stop()
     check(rc == 0, "SIGTERM: exit %s" % rc)
     last = audit_lines(w.audit)[-1]
@@ -553,7 +556,10 @@ def case_signals(w):
     check(not os.path.exists(os.path.join(w.state, "gatewayd.sock")), "socket left behind")
     rc, out, err = w.ctl("status")
     check(rc == 69, "status with the gateway down: %d %s" % (rc, err))
+    # WatchdogSec=0.4s, as systemd passes it: a WATCHDOG=1 every 0.2 s.
+    w.env["WATCHDOG_USEC"] = "400000"
     w.start()
+    check(w.gw.wait_message("WATCHDOG=1", 10) is not None, "WatchdogSec: no WATCHDOG=1")
     # A second gateway on the same state directory refuses to start.
     p = subprocess.run([gatewayd_path(), "--config", w.conf], env=w.env, capture_output=True,
                        text=True, timeout=30)
@@ -642,6 +648,7 @@ def main():
                            ROUNDS, case_crash_safety, w)
                 suite.case("tampering: edit, delete, swap of any line is named", case_tamper, w)
                 suite.case("SIGHUP reloads and follows logrotate, SIGTERM stops cleanly; "
+                           "sd_notify's READY, RELOADING, STOPPING and WATCHDOG; "
                            "one gateway per state_dir",
                            case_signals, w)
             finally:

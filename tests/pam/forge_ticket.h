@@ -47,13 +47,18 @@ forge_ticket_aged(const char *state_dir, const char *user, const char *service, 
     FILE *f;
     int fd;
 
-    snprintf(path, sizeof(path), "%s", state_dir);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    if (strlen(state_dir) > 4000) {
+        errno = ENAMETOOLONG;
         return -1;
-    snprintf(path, sizeof(path), "%s/tickets", state_dir);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    }
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
         return -1;
-    snprintf(path, sizeof(path), "%s/tickets/%d.%d", state_dir, (int)getppid(), (int)getpid());
+    if (snprintf(path, sizeof(path), "%s/tickets", state_dir) >= (int)sizeof(path) ||
+        (mkdir(path, 0700) != 0 && errno != EEXIST))
+        return -1;
+    if (snprintf(path, sizeof(path), "%s/tickets/%d.%d", state_dir, (int)getppid(),
+                 (int)getpid()) >= (int)sizeof(path))
+        return -1;
     unlink(path);
     if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) < 0)
         return -1;

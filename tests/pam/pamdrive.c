@@ -31,7 +31,7 @@
 
 static const char **answers;
 static int n_answers, next_answer, no_prompts;
-static FILE *logf;
+static FILE *log_file;
 
 static int
 conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
@@ -99,7 +99,7 @@ closelog(void)
 void
 vsyslog(int prio, const char *fmt, va_list ap)
 {
-    FILE *f = logf != NULL ? logf : stderr;
+    FILE *f = log_file != NULL ? log_file : stderr;
 
     fprintf(f, "facility=%d prio=%d ", prio & LOG_FACMASK, prio & LOG_PRIMASK);
     vfprintf(f, fmt, ap);
@@ -241,7 +241,7 @@ main(int argc, char **argv)
                         "[-a ANSWER]... [-n] [-l LOG] OP...\n");
         return 2;
     }
-    if (logpath != NULL && (logf = fopen(logpath, "a")) == NULL) {
+    if (logpath != NULL && (log_file = fopen(logpath, "a")) == NULL) {
         perror(logpath);
         return 2;
     }
@@ -305,7 +305,7 @@ main(int argc, char **argv)
     }
     pam_end(pamh, rc);
     free(answers);
-    if (logf != NULL)
-        fclose(logf);
+    if (log_file != NULL)
+        fclose(log_file);
     return 0;
 }

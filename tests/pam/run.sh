@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh: builds the PAM test driver and runs the PAM stack tests against a built pam_stsrole.so.
+# run.sh: runs the PAM stack tests, with the built test driver, against a built pam_stsrole.so.
 # Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
 # Prints one line per case and "pam: N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -13,13 +13,10 @@ if [ ! -f "$module" ]; then
     echo "pam: 0 passed, 0 failed"
     exit 1
 fi
-tmp=$(mktemp -d /tmp/stsrole-pamdrive.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-# pam_start_confdir(3) needs Linux-PAM >= 1.4; -rdynamic is not needed:
-# the driver's syslog() is found first because the executable comes first.
-if ! ${CC:-cc} -std=gnu99 -Wall -Wextra -Werror -o "$tmp/pamdrive" "$here/pamdrive.c" \
-        $(pkg-config --cflags --libs pam); then
-    echo "FAIL - pam: the test driver does not build"
+# The driver is built with the module (tests/Makefile.am).
+pamdrive=$builddir/tests/pam/pamdrive
+if [ ! -x "$pamdrive" ]; then
+    echo "FAIL - pam: $pamdrive not built (make -C $builddir)"
     echo "pam: 0 passed, 1 failed"
     exit 1
 fi
@@ -31,4 +28,4 @@ if ldd "$module" 2>/dev/null | grep -q libasan; then
     [ -n "$preload" ] && ubsan=$(ldd "$module" | awk '/libubsan/ {print $3}') && \
         [ -n "$ubsan" ] && preload="$preload:$ubsan"
 fi
-PAMDRIVE=$tmp/pamdrive PAM_MODULE=$module PAMDRIVE_PRELOAD=$preload python3 "$here/test_pam.py"
+PAMDRIVE=$pamdrive PAM_MODULE=$module PAMDRIVE_PRELOAD=$preload python3 "$here/test_pam.py"
