@@ -601,7 +601,8 @@ def strictmodes_tests(w, used, m, menv, base_env):
         before = os.stat(path).st_mode & 0o7777
         os.chmod(path, mode)
         try:
-            r = w.drive("nobody", ["auth"], [fresh_code("nobody", used)], env=base_env)
+            # refused before the prompt: no code is used up
+            r = w.drive("nobody", ["auth"], ["123456"], env=base_env)
             o = w.drive("nobody", ["open", "env"], env=base_env)
         finally:
             os.chmod(path, before)
