@@ -530,7 +530,10 @@ gw_sessions_step(struct gw *g)
          * lines go in order; when one cannot be written (the log fails),
          * the later ones wait, but revocation itself does not. */
         if (!s->open_audited) {
-            if (gw_audit(g, "session.open", s, NULL, "ok", NULL, NULL) != 0) {
+            /* who minted it (the person is the record's user) and why */
+            snprintf(why, sizeof(why), "minted by pam_stsrole at login, stsrole:mfa=%s",
+                     s->rec.mfa != NULL ? s->rec.mfa : "totp");
+            if (gw_audit(g, "session.open", s, NULL, "ok", NULL, why) != 0) {
                 i++;
                 continue;
             }

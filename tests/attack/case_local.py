@@ -204,3 +204,20 @@ def replayed_code(ctx):
     b = ctx.fixture
     r = b.sshdtest.ssh_login(b.cfg, "alice", [b.code], "echo %s-IN" % MARK)
     check("%s-IN" % MARK not in r.out and r.status != 0, "%s %s" % (r.status, r.out[-800:]))
+
+
+@case("every credential leaves an audit record: alice's login is session.open with "
+      "stsrole:mfa=totp, and nothing was minted for mallory's refused tries")
+def audited(ctx):
+    b = ctx.fixture
+    sys.path.insert(0, ctx.path("tests", "gateway"))
+    from gwlib import audit_lines, wait_for
+    path = os.path.join(b.lab.root, "audit.log")
+    ev = wait_for(lambda: [e for e in audit_lines(path)
+                           if e["event"] == "session.open" and e.get("session_id") == b.sid],
+                  15, "alice's session.open")
+    check(ev[0]["user"] == b.alice.name and "stsrole:mfa=totp" in (ev[0].get("detail") or ""),
+          ev)
+    minted = [e for e in audit_lines(path) if e["event"] in ("session.open", "assume.ok")
+              and e.get("user") == b.mallory.name]
+    check(not minted, "a credential for mallory: %s" % minted)
