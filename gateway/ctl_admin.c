@@ -19,8 +19,8 @@
 #include "client.h"
 #include "conf.h"
 #include "ctl.h"
-#include "fdio.h"
 #include "ddb.h"
+#include "fdio.h"
 #include "gwproto.h"
 #include "registry.h"
 

@@ -131,18 +131,6 @@ table_name_ok(const char *v)
            strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-static void
-free_list(char **l)
-{
-    size_t i;
-
-    if (l == NULL)
-        return;
-    for (i = 0; l[i] != NULL; i++)
-        free(l[i]);
-    free(l);
-}
-
 /* Splits "a, b c" into a NULL-terminated list of names.  The names are
  * counted and checked first, so the list takes only the room it needs: a
  * config has a list or two per role, and every login parses it. */
@@ -471,7 +459,7 @@ free_keys(const struct key *keys, size_t n, void *base)
     for (i = 0; i < n; i++) {
         void *field = (char *)base + keys[i].off;
         if (keys[i].kind == K_LIST)
-            free_list(*(char ***)field);
+            stsrole_strv_free(*(char ***)field);
         else if (keys[i].kind == K_STR || keys[i].kind == K_URL || keys[i].kind == K_FN)
             free(*(char **)field);
     }

@@ -217,18 +217,6 @@ xml_collect(const char *xml, size_t len, const char *want, struct xml_ctx *x,
     return STSROLE_OK;
 }
 
-void
-stsrole_strv_free(char **v)
-{
-    size_t i;
-
-    if (v == NULL)
-        return;
-    for (i = 0; v[i] != NULL; i++)
-        free(v[i]);
-    free(v);
-}
-
 static int
 hexval(int c)
 {

@@ -37,7 +37,6 @@ int stsrole_iam_parse_get_role_policy(const char *body, size_t len, char **doc,
  * (free with stsrole_strv_free), and the Marker when IsTruncated. */
 int stsrole_iam_parse_list_role_policies(const char *body, size_t len, char ***names, char **marker,
                                          struct stsrole_error *err);
-void stsrole_strv_free(char **v);
 
 /*
  * The calls.  c must be an "iam" client (region us-east-1, cfg's

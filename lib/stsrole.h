@@ -52,6 +52,8 @@ int stsrole_status_retryable(enum stsrole_status status);
 void stsrole_wipe(void *p, size_t len);
 /* Wipes a NUL-terminated secret and frees it. NULL is fine. */
 void stsrole_free_secret(char *s);
+/* Frees a NULL-terminated array of strings and the array. NULL is fine. */
+void stsrole_strv_free(char **v);
 /* strdup/strndup that return NULL on NULL input or allocation failure. */
 char *stsrole_strdup(const char *s);
 char *stsrole_strndup(const char *s, size_t n);

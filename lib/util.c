@@ -89,6 +89,18 @@ stsrole_free_secret(char *s)
     free(s);
 }
 
+void
+stsrole_strv_free(char **v)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
 char *
 stsrole_strdup(const char *s)
 {
