@@ -351,8 +351,10 @@ refresh_one(struct gw *g, struct gw_session *p)
     }
     gw_sessions_seen(g, child);
     cs = gw_session_find(g, child);
-    snprintf(detail, sizeof(detail), "credential for session %s, which replaces %s",
-             p->rec.session_id, prev);
+    snprintf(detail, sizeof(detail),
+             "credential for session %s, minted by stsrole-gatewayd as its refresh "
+             "(stsrole:mfa=%s at its login), which replaces %s",
+             p->rec.session_id, p->rec.mfa != NULL ? p->rec.mfa : "totp", prev);
     if (cs != NULL && gw_audit(g, "refresh.ok", cs, NULL, "ok", request_id, detail) == 0) {
         cs->open_audited = 1; /* this line stands for its session.open */
         gw_track_save(g, cs);
