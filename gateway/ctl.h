@@ -19,6 +19,8 @@ int ctl_sessions(int argc, char **argv, const char *config_path);
 int ctl_revoke(int argc, char **argv, const char *config_path);
 int ctl_audit(int argc, char **argv, const char *config_path);
 int ctl_status(int argc, char **argv, const char *config_path);
+int ctl_reconcile(int argc, char **argv, const char *config_path);
+int ctl_report(int argc, char **argv, const char *config_path);
 
 /* One request to the gateway's control socket (STATE_DIR/gatewayd.sock);
  * *resp is its parsed answer (cJSON_Delete it).  quiet: no message when

@@ -11,30 +11,35 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: stsrolectl [--config PATH] COMMAND [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  assume --role NAME --user USER\n"
-            "                      mint one credential without PAM and print it as\n"
-            "                      credential_process JSON (Version 1)\n"
-            "  sessions [--json] [--fleet]\n"
-            "                      list live sessions (--fleet: every bastion's, from DynamoDB)\n"
-            "  revoke --session ID | --user USER [--fleet] | --all --role NAME\n"
-            "                      revoke credentials now\n"
-            "  audit verify [FILE...]\n"
-            "                      check the audit log's hash chain (several files: oldest first)\n"
-            "  status [--json]     gateway health, queue depth, policy budget per role\n"
-            "\n"
-            "options:\n"
-            "  --config PATH       configuration file (default %s)\n"
-            "  -h, --help          this text\n"
-            "  --version           print the version\n"
-            "\n"
-            "exit codes: 0 ok, 1 failure, 64 usage, 65 invalid input or rejected by AWS,\n"
-            "69 network/server/throttled after retries or gateway unreachable, 76 malformed\n"
-            "answer, 77 denied by AWS or base credentials expired, 78 configuration error\n",
-            "/etc/stsrole/stsrole.conf");
+    fprintf(
+        f,
+        "usage: stsrolectl [--config PATH] COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  assume --role NAME --user USER\n"
+        "                      mint one credential without PAM and print it as\n"
+        "                      credential_process JSON (Version 1)\n"
+        "  sessions [--json] [--fleet]\n"
+        "                      list live sessions (--fleet: every bastion's, from DynamoDB)\n"
+        "  revoke --session ID | --user USER [--fleet] | --all --role NAME\n"
+        "                      revoke credentials now\n"
+        "  audit verify [FILE...]\n"
+        "                      check the audit log's hash chain (several files: oldest first)\n"
+        "  status [--json]     gateway health, queue depth, policy budget per role\n"
+        "  reconcile (--dir DIR | --s3 s3://BUCKET/PREFIX | --athena) [--jsonl FILE]\n"
+        "                      join CloudTrail with the audit log; exit 2 on a critical finding\n"
+        "  report --html FILE (--dir DIR | --s3 ... | --athena)\n"
+        "                      the same as one self-contained HTML page\n"
+        "\n"
+        "options:\n"
+        "  --config PATH       configuration file (default %s)\n"
+        "  -h, --help          this text\n"
+        "  --version           print the version\n"
+        "\n"
+        "exit codes: 0 ok, 1 failure, 64 usage, 65 invalid input or rejected by AWS,\n"
+        "69 network/server/throttled after retries or gateway unreachable, 76 malformed\n"
+        "answer, 77 denied by AWS or base credentials expired, 78 configuration error\n",
+        "/etc/stsrole/stsrole.conf");
 }
 
 int
@@ -78,7 +83,8 @@ main(int argc, char **argv)
         int (*fn)(int, char **, const char *);
     } cmds[] = {
         {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
-        {"audit", ctl_audit},   {"status", ctl_status},
+        {"audit", ctl_audit},   {"status", ctl_status},     {"reconcile", ctl_reconcile},
+        {"report", ctl_report},
     };
     const char *config = NULL;
     size_t i;

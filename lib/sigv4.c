@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -582,6 +583,31 @@ out:
     return rc;
 }
 
+/*
+ * S3 signs the x-amz-content-sha256 header's value as the payload hash
+ * (S3 API Reference, "Signature Calculations for the Authorization
+ * Header"): the header must be there and say what p->payload_hash says.
+ */
+static int
+s3_payload_hash(const struct stsrole_sigv4_request *req, const struct stsrole_sigv4_params *p,
+                char out[65], struct stsrole_error *err)
+{
+    size_t i;
+
+    if (strcmp(p->payload_hash, "UNSIGNED-PAYLOAD") != 0 &&
+        (strlen(p->payload_hash) != 64 || strspn(p->payload_hash, "0123456789abcdef") != 64))
+        return stsrole_fail(err, STSROLE_E_INVALID, "sigv4: invalid S3 payload hash");
+    for (i = 0; i < req->n_headers; i++)
+        if (strcasecmp(req->headers[i].name, "x-amz-content-sha256") == 0 &&
+            strcmp(req->headers[i].value, p->payload_hash) == 0)
+            break;
+    if (i == req->n_headers)
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "sigv4: S3 needs x-amz-content-sha256 equal to the payload hash");
+    snprintf(out, 65, "%s", p->payload_hash);
+    return STSROLE_OK;
+}
+
 /* Stage 1: the canonical request, and the signed headers' names into signed_out. */
 static int
 build_canonical(const struct stsrole_sigv4_request *req, const struct stsrole_sigv4_params *p,
@@ -606,7 +632,13 @@ build_canonical(const struct stsrole_sigv4_request *req, const struct stsrole_si
         rc = fail_status(err, rc, "the canonical query");
         goto out;
     }
-    stsrole_sha256_hex(req->payload, req->payload_len, payload_hash);
+    if (p->payload_hash != NULL) {
+        rc = s3_payload_hash(req, p, payload_hash, err);
+        if (rc != STSROLE_OK)
+            goto out;
+    } else {
+        stsrole_sha256_hex(req->payload, req->payload_len, payload_hash);
+    }
     if (payload_hash[0] == '\0') {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "sigv4: libcrypto SHA-256 failed");
         goto out;

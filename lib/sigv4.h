@@ -32,6 +32,11 @@ struct stsrole_sigv4_params {
     const char *session_token; /* NULL or "" for none */
     int64_t now;               /* epoch seconds */
     int normalize_path;        /* 1 for every service except S3 */
+    /* S3's variant: the x-amz-content-sha256 value the request carries
+     * (the payload's hex SHA-256, or "UNSIGNED-PAYLOAD"), which S3 signs as
+     * the payload hash.  The request must have that header with exactly
+     * this value.  NULL for every other service: the payload is hashed. */
+    const char *payload_hash;
 };
 
 /*

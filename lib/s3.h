@@ -1,0 +1,41 @@
+/* s3.h: the two S3 calls reconcile needs: ListObjectsV2 (paged) and GetObject, signed for S3. */
+#ifndef STSROLE_S3_H
+#define STSROLE_S3_H
+
+#include <stdint.h>
+
+#include "aws.h"
+#include "stsrole.h"
+
+/*
+ * The client's endpoint decides the addressing: NULL means AWS's
+ * virtual-hosted style, https://BUCKET.s3.REGION.amazonaws.com/KEY (path
+ * style, https://s3.REGION.amazonaws.com/BUCKET/KEY, for a bucket name with
+ * a dot, which a wildcard certificate cannot cover); a set endpoint (a
+ * stand-in such as moto, or a VPC endpoint) is used path style.  service
+ * must be "s3".
+ */
+
+/* Pure: the URL and the Host header value of a request.  key may be NULL
+ * (the bucket itself); query is already encoded, without '?'. */
+int stsrole_s3_url(const char *endpoint, const char *region, const char *bucket, const char *key,
+                   const char *query, struct stsrole_buf *url, struct stsrole_buf *host,
+                   struct stsrole_buf *path, struct stsrole_error *err);
+
+/* Pure: one ListObjectsV2 answer.  Calls fn for each object; *truncated
+ * and next (NextContinuationToken, replaced) say whether to go on. */
+int stsrole_s3_parse_list(const char *xml, size_t len,
+                          int (*fn)(void *ctx, const char *key, uint64_t size), void *ctx,
+                          int *truncated, struct stsrole_buf *next, struct stsrole_error *err);
+
+/* Lists every object under prefix whose key sorts after start_after (may
+ * be NULL), page by page (1000 keys each), in key order. */
+int stsrole_s3_list(struct stsrole_aws_client *c, const char *bucket, const char *prefix,
+                    const char *start_after, int (*fn)(void *ctx, const char *key, uint64_t size),
+                    void *ctx, struct stsrole_error *err);
+
+/* Reads one object into out, at most max bytes (STSROLE_E_PROTOCOL beyond). */
+int stsrole_s3_get(struct stsrole_aws_client *c, const char *bucket, const char *key, size_t max,
+                   struct stsrole_buf *out, struct stsrole_error *err);
+
+#endif
