@@ -96,11 +96,7 @@ struct gw {
     uint64_t revoked_total;
     uint64_t failed_total;
     char last_error[STSROLE_ERRMSG_MAX + 96];
-    int audit_broken; /* the last append failed */
-    /* set while one role is being written, for the on_retry audit hook */
-    struct gw_session **batch;
-    size_t n_batch;
-    struct gw_role *batch_role;
+    int audit_broken;     /* the last append failed */
     struct gw_ship *ship; /* gw_ship.c: NULL while audit_log_group is unset */
     /* Called by gw_audit after each durable append (gw_ship_appended), so
      * gw_audit.c does not call up into the shipper that calls it. */

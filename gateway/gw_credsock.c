@@ -23,6 +23,7 @@
 #include "json.h"
 #include "runtime.h"
 #include "session.h"
+#include "totp.h"
 
 #define MAX_CLIENTS 64
 /* One user cannot take every slot (each may wait GW_CRED_WAIT_MS) from the rest. */
@@ -38,12 +39,16 @@ struct client {
     int64_t deadline;
     int waiting; /* for a credential of session id */
     char id[33];
+    char profile[128]; /* another profile of the session; empty: its own credential */
+    char code[16];     /* a step-up code: a secret */
+    int roles;         /* asks for the session's profiles instead */
 };
 
 static void
 client_close(struct client *c)
 {
     stsrole_wipe(c->buf, c->len);
+    stsrole_wipe(c->code, sizeof(c->code));
     close(c->fd);
     c->fd = -1;
 }
@@ -112,13 +117,82 @@ record_pending(struct gw_refresh *r, struct client *c)
     return ok;
 }
 
+/* Another profile of a live session of the client's (stsrole.conf(5),
+ * PROFILES), or the list of them: asks the main thread to decide and mint
+ * the first time.  1 when the client got its answer, 0 to keep it waiting. */
+static int
+serve_profile(struct gw_refresh *r, struct client *c, int64_t now_ms)
+{
+    struct rentry *e;
+    struct rprofile *p = NULL;
+    char msg[300] = "", why[256] = "", *doc = NULL;
+    size_t len = 0;
+    int wake = 0, step_up = 0, gone = 0, full = 0;
+
+    pthread_mutex_lock(&r->mu);
+    e = gw_rtab_find(r, c->id);
+    if (e == NULL) {
+        gone = 1;
+    } else if (c->roles) {
+        if (e->roles != NULL && (doc = strdup(e->roles)) != NULL)
+            len = strlen(doc);
+    } else if ((p = gw_rtab_profile(e, c->profile, 1)) == NULL) {
+        full = 1;
+    } else if (p->refused[0] != '\0') {
+        snprintf(msg, sizeof(msg), "%s", p->refused);
+        gw_rtab_profile_remove(e, p);
+    } else if (p->doc != NULL && p->creds.expiration > gw_now()) {
+        if ((doc = malloc(p->doclen)) != NULL) {
+            memcpy(doc, p->doc, p->doclen);
+            len = p->doclen;
+        }
+    } else if (p->need_code && p->code[0] == '\0' && c->code[0] == '\0') {
+        step_up = 1;
+    } else {
+        if (c->code[0] != '\0' && p->need_code && p->code[0] == '\0') {
+            memcpy(p->code, c->code, sizeof(p->code));
+            p->wanted = wake = 1;
+        }
+        if (!p->wanted && !p->need_code)
+            p->wanted = wake = 1;
+        snprintf(why, sizeof(why), "%s", p->why);
+    }
+    stsrole_wipe(c->code, sizeof(c->code));
+    pthread_mutex_unlock(&r->mu);
+    if (wake)
+        gw_rtab_wake(r->notify_fd);
+    if (gone) {
+        refuse(c, "no such session");
+    } else if (full) {
+        answer_error(c, "too many profiles asked for in session %s", c->id);
+    } else if (msg[0] != '\0') {
+        answer_error(c, "%s", msg);
+    } else if (step_up) {
+        answer(c,
+               "{\"ok\":false,\"step_up\":\"totp\",\"error\":\"this profile needs a fresh "
+               "verification code (step_up = totp)\"}\n",
+               strlen("{\"ok\":false,\"step_up\":\"totp\",\"error\":\"this profile needs a "
+                      "fresh verification code (step_up = totp)\"}\n"));
+    } else if (doc != NULL) {
+        answer(c, doc, len);
+        stsrole_wipe(doc, len);
+        free(doc);
+    } else if (now_ms >= c->deadline) {
+        answer_error(c, "no credential for profile %s of session %s yet%s%s",
+                     c->roles ? "(list)" : c->profile, c->id, why[0] ? ": " : "", why);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* 1 when the client got its answer, 0 to keep it waiting. */
 static int
 try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
 {
     struct rentry *e;
     struct stat st;
-    char path[4200], *doc = NULL, why[256] = "";
+    char path[4200], *doc = NULL, why[256] = "", role[128];
     size_t len = 0;
     uid_t uid;
     pid_t pid;
@@ -152,6 +226,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
         }
     }
     snprintf(why, sizeof(why), "%s", e->why);
+    snprintf(role, sizeof(role), "%s", e->role_name);
     pthread_mutex_unlock(&r->mu);
 
     if (uid != c->uid || !live) {
@@ -169,6 +244,14 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     if (!gw_rtab_pid_alive(pid, start)) {
         refuse(c, "the session's sshd is gone");
         goto out;
+    }
+    /* The login's own role is the session's own credential. */
+    if (c->roles || (c->profile[0] != '\0' && strcmp(c->profile, role) != 0)) {
+        if (doc != NULL) {
+            stsrole_wipe(doc, len);
+            free(doc);
+        }
+        return serve_profile(r, c, now_ms);
     }
     if (doc != NULL) {
         answer(c, doc, len);
@@ -286,11 +369,25 @@ handle(struct gw_refresh *r, struct client *c, int64_t now_ms)
     stsrole_wipe(c->buf, c->len);
     c->len = 0;
     cmd = str(req, "cmd");
-    if (cmd != NULL && strcmp(cmd, "credentials") == 0) {
+    if (cmd != NULL && (strcmp(cmd, "credentials") == 0 || strcmp(cmd, "roles") == 0)) {
+        const char *profile = str(req, "profile"), *code = str(req, "code");
+
         id = str(req, "session");
+        c->roles = strcmp(cmd, "roles") == 0;
         if (!stsrole_session_id_valid(id)) {
             answer_error(c, "credentials: a session id is 32 hex digits");
+        } else if (profile != NULL &&
+                   (profile[0] == '\0' || strlen(profile) >= sizeof(c->profile) ||
+                    strspn(profile, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789-_.") != strlen(profile))) {
+            answer_error(c, "credentials: a profile name is 1-127 of A-Z a-z 0-9 - _ .");
+        } else if (code != NULL && !stsrole_totp_code_wellformed(code)) {
+            answer_error(c, "credentials: a verification code is 6 to 8 digits");
         } else {
+            if (profile != NULL && strcmp(profile, STSROLE_AWS_PROFILE) != 0)
+                memcpy(c->profile, profile, strlen(profile) + 1);
+            if (code != NULL)
+                memcpy(c->code, code, strlen(code) + 1);
             memcpy(c->id, id, sizeof(c->id));
             c->waiting = 1;
             c->deadline = now_ms + GW_CRED_WAIT_MS;

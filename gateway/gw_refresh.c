@@ -171,6 +171,8 @@ sync_table(struct gw *g)
         e->uid = s->rec.uid;
         e->sshd_pid = s->rec.sshd_pid;
         e->sshd_start = s->rec.sshd_start;
+        snprintf(e->role_name, sizeof(e->role_name), "%s",
+                 s->rec.role_name != NULL ? s->rec.role_name : "");
         e->adopted_ms = 0;
         if (!chain && e->creds.access_key_id != NULL) {
             gw_rtab_clear_creds(e); /* never served again: no reason to hold it */
@@ -221,16 +223,17 @@ due_at(const struct gw *g, const struct rentry *e, const struct gw_session *p)
     return t;
 }
 
-/* AssumeRole again for the session's user: the same role, SourceIdentity
+/* AssumeRole again for the session's user: the same role (or role, for
+ * another profile), SourceIdentity
  * and tags as at login (stsrole:session stays the SSH session's id, so
  * CloudTrail finds every credential of it), a new nonce in the session
  * name.  The record is durable before the credential is served, as
  * pam_stsrole does at login. */
-static int
-mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[33],
-     char request_id[128], struct stsrole_error *err)
+int
+gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *role,
+                struct stsrole_assumed *as, char child[33], char request_id[128],
+                struct stsrole_error *err)
 {
-    const struct stsrole_role *role = gw_conf_role_by_arn(g, p->rec.role_arn);
     struct stsrole_assume_params ap;
     struct stsrole_aws_client c;
     struct stsrole_tag tags[50];
@@ -240,6 +243,8 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
 
     memset(as, 0, sizeof(*as));
     request_id[0] = '\0';
+    if (role == NULL)
+        role = gw_conf_role_by_arn(g, p->rec.role_arn);
     if (role == NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG, "role %s is no longer in %s", p->rec.role_arn,
                             g->config_path);
@@ -267,6 +272,8 @@ mint(struct gw *g, struct gw_session *p, struct stsrole_assumed *as, char child[
     stsrole_session_build(&rec, child, &p->rec, as, name, request_id, gw_now());
     rec.refresh = 1;
     rec.parent = p->rec.session_id;
+    rec.role_name = role->name; /* another profile's role, or the login's */
+    rec.role_arn = role->arn;
     memcpy(rec.sid, sid, sizeof(rec.sid)); /* also under a parent from before sids */
     rc = stsrole_session_write(g->cfg.state_dir, &rec, err);
     if (rc != STSROLE_OK) {
@@ -292,7 +299,7 @@ fleet_revoked(struct gw *g, const struct gw_session *p)
 
     if (g->cfg.registry_table == NULL || role == NULL)
         return 0;
-    duration = role->duration ? role->duration : g->cfg.duration;
+    duration = stsrole_role_duration(&g->cfg, role);
     stsrole_client_ddb(&c, &g->cfg, &g->http, &g->base);
     rc = stsrole_registry_refresh(&c, g->cfg.registry_table, p->rec.user, p->rec.session_id,
                                   gw_now() + duration + MINT_DEADLINE_MS / 1000, &err);
@@ -333,7 +340,7 @@ refresh_one(struct gw *g, struct gw_session *p)
         gw_rtab_wake(r->wake_fd);
         return;
     }
-    rc = mint(g, p, &as, child, request_id, &err);
+    rc = gw_refresh_mint(g, p, NULL, &as, child, request_id, &err);
     if (rc != STSROLE_OK) {
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
@@ -406,6 +413,7 @@ gw_refresh_step(struct gw *g)
             n++;
         }
     }
+    gw_profiles_step(g);
 }
 
 int64_t
@@ -432,5 +440,6 @@ gw_refresh_next_ms(const struct gw *g)
             best = t;
     }
     pthread_mutex_unlock(&r->mu);
-    return best;
+    t = gw_profiles_next_ms(g);
+    return t < best ? t : best;
 }

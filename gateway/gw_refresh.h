@@ -19,6 +19,14 @@
  *       alive, and no credential of it was revoked.  While the session's
  *       credential is being minted (a new login, a restarted gateway) the
  *       answer waits, at most GW_CRED_WAIT_MS.
+ *   {"cmd":"credentials","session":"<id>","profile":"<role>"[,"code":"<totp>"]}
+ *       another profile of the session (stsrole.conf(5), PROFILES), with the
+ *       same checks; the gateway mints it on first use when the role is in
+ *       the config and the person may use it.  A step_up = totp role is
+ *       answered {"ok":false,"step_up":"totp",...} until a code is sent.
+ *   {"cmd":"roles","session":"<id>"}
+ *       the profiles the person may use: {"ok":true,"profiles":[{"profile":
+ *       ...,"arn":...,"account":...,"step_up":bool}]}.
  *   {"cmd":"adopt","session":"<id>","AccessKeyId":...,"SecretAccessKey":...,
  *    "SessionToken":...,"Expiration":<epoch>}
  *       from pam_stsrole (uid 0 only): the login's own credential, served
@@ -30,6 +38,10 @@
 #define GW_CRED_WAIT_MS 10000
 
 struct gw;
+struct gw_session;
+struct stsrole_role;
+struct stsrole_assumed;
+struct stsrole_error;
 
 /* gw_credsock.c: binds the socket and starts the thread that serves it,
  * when credentials_mode = process (else does nothing).  0 on success. */
@@ -45,5 +57,18 @@ void gw_credsock_stop(struct gw *g);
 void gw_refresh_step(struct gw *g);
 /* Monotonic ms of the next refresh or retry, INT64_MAX when none. */
 int64_t gw_refresh_next_ms(const struct gw *g);
+/* A credential for session p's person: role (NULL: the login's role) with
+ * the session's SourceIdentity and stsrole:sid, recorded durably as a
+ * child of p (id in child) before it is returned in as. */
+int gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *role,
+                    struct stsrole_assumed *as, char child[33], char request_id[128],
+                    struct stsrole_error *err);
+
+/* gw_profiles.c: the session's other profiles (stsrole.conf(5), PROFILES):
+ * decides the requests the serving thread queued (the role exists and the
+ * person may use it, step-up codes), mints and refreshes them. */
+void gw_profiles_step(struct gw *g);
+/* Monotonic ms of the next profile work, INT64_MAX when none. */
+int64_t gw_profiles_next_ms(const struct gw *g);
 
 #endif

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,38 @@
 #define RETRY_CAP_MS 300000   /* back-off ceiling between revocation attempts */
 #define FAIL_AFTER 5          /* attempts before revoke.failed is written */
 #define REVOKER_DURATION 3600 /* role chaining caps AssumeRole at one hour */
+/* Roles (accounts) revoked at once: a logout that touched 100 accounts
+ * costs about 100 / REVOKE_THREADS round trips, not 100. */
+#define REVOKE_THREADS 16
+/* Roles read back from IAM per turn of the main loop: with templates a
+ * bastion has hundreds, and the loop must keep serving meanwhile
+ * (gw_next_wakeup_ms brings it straight back for the rest). */
+#define MAINTAIN_PER_STEP 8
+
+/* One IAM conversation about one role: whom on_retry audits, and the lock
+ * the revocation threads share (NULL on the main thread alone).  Holding
+ * mu, a thread may touch g; without it, only its own role and client. */
+struct rv_call {
+    struct gw *g;
+    struct gw_session **batch;
+    size_t n_batch;
+    struct gw_role *role;
+    pthread_mutex_t *mu;
+};
+
+static void
+call_lock(const struct rv_call *call)
+{
+    if (call->mu != NULL)
+        pthread_mutex_lock(call->mu);
+}
+
+static void
+call_unlock(const struct rv_call *call)
+{
+    if (call->mu != NULL)
+        pthread_mutex_unlock(call->mu);
+}
 
 const struct stsrole_role *
 gw_conf_role_by_arn(const struct gw *g, const char *arn)
@@ -347,30 +380,40 @@ revoker_creds(struct gw *g, const char *arn, const struct stsrole_creds **out,
 static void
 on_retry(void *ctx, int attempt, int delay_ms, const struct stsrole_error *why)
 {
-    struct gw *g = ctx;
+    struct rv_call *call = ctx;
+    struct gw *g = call->g;
     char detail[STSROLE_ERRMSG_MAX + 96];
     size_t i;
 
     snprintf(detail, sizeof(detail), "attempt %d failed (%s: %s); retrying in %d ms", attempt,
              stsrole_status_name(why->status), why->msg, delay_ms);
-    if (g->n_batch == 0 && g->batch_role != NULL)
-        gw_audit(g, "revoke.retry", NULL, g->batch_role->arn, "retry", why->request_id, detail);
-    for (i = 0; i < g->n_batch; i++)
-        gw_audit(g, "revoke.retry", g->batch[i], NULL, "retry", why->request_id, detail);
+    call_lock(call);
+    if (call->n_batch == 0 && call->role != NULL)
+        gw_audit(g, "revoke.retry", NULL, call->role->arn, "retry", why->request_id, detail);
+    for (i = 0; i < call->n_batch; i++)
+        gw_audit(g, "revoke.retry", call->batch[i], NULL, "retry", why->request_id, detail);
+    call_unlock(call);
 }
 
+/* The client for role r's account, through its revoker.  The revoker's
+ * credentials are copied into creds (the caller clears them): the cache
+ * may move while a thread talks to IAM. */
 static int
-iam_client(struct gw *g, struct gw_role *r, struct stsrole_aws_client *c, struct stsrole_error *err)
+iam_client(struct gw *g, struct gw_role *r, struct rv_call *call, struct stsrole_creds *creds,
+           struct stsrole_aws_client *c, struct stsrole_error *err)
 {
     const struct stsrole_role *cr = gw_conf_role_by_arn(g, r->arn);
-    const struct stsrole_creds *creds;
+    const struct stsrole_creds *cached;
     int rc;
 
+    memset(creds, 0, sizeof(*creds));
     if (cr == NULL || cr->revoker_arn == NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG,
                             "role %s has no revoker_arn in the configuration", r->arn);
-    if ((rc = revoker_creds(g, cr->revoker_arn, &creds, err)) != STSROLE_OK)
+    if ((rc = revoker_creds(g, cr->revoker_arn, &cached, err)) != STSROLE_OK)
         return rc;
+    if (stsrole_creds_copy(creds, cached) != STSROLE_OK)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     memset(c, 0, sizeof(*c));
     c->http = &g->http;
     c->creds = creds;
@@ -378,7 +421,7 @@ iam_client(struct gw *g, struct gw_role *r, struct stsrole_aws_client *c, struct
     c->service = "iam";
     c->endpoint = g->cfg.iam_endpoint;
     c->deadline_ms = AWS_DEADLINE_MS;
-    c->ctx = g;
+    c->ctx = call;
     c->on_retry = on_retry;
     return STSROLE_OK;
 }
@@ -781,9 +824,13 @@ entry_of(const struct gw_session *v, struct stsrole_revoked_entry *e)
     return 0;
 }
 
+/* Revokes sessions v[0..n) of role arn.  With mu (a revocation thread),
+ * it is held on entry and on return, and let go while IAM is asked. */
 static void
-revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
+revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n, pthread_mutex_t *mu)
 {
+    struct rv_call call = {g, v, n, NULL, mu};
+    struct stsrole_creds rcreds;
     struct stsrole_error err;
     struct stsrole_aws_client c;
     struct stsrole_revoked_set next;
@@ -800,14 +847,18 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
     stsrole_error_clear(&err);
     stsrole_revoked_init(&next);
     memset(&out, 0, sizeof(out));
+    memset(&rcreds, 0, sizeof(rcreds));
     if ((r = gw_role_for(g, arn, g->policy_name)) == NULL) {
         stsrole_fail(&err, STSROLE_E_CONFIG, "not an IAM role ARN: %s", arn);
         goto failed;
     }
-    g->batch = v;
-    g->n_batch = n;
-    g->batch_role = r;
-    if ((rc = iam_client(g, r, &c, &err)) != STSROLE_OK || (rc = role_sync(g, r, &c, &err)) != 0)
+    call.role = r;
+    if ((rc = iam_client(g, r, &call, &rcreds, &c, &err)) != STSROLE_OK)
+        goto failed;
+    call_unlock(&call);
+    rc = role_sync(g, r, &c, &err);
+    call_lock(&call);
+    if (rc != STSROLE_OK)
         goto failed;
     ents = calloc(n, sizeof(*ents));
     covered = calloc(n, 1);
@@ -844,7 +895,9 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
             out.fallback = 1;
             out.cutoff = next.older_than;
         }
+        call_unlock(&call);
         rc = role_write(r, &c, &next, request_id, &wrote, &err);
+        call_lock(&call);
         if (rc == STSROLE_OK)
             break;
         if (strcmp(err.aws_code, "LimitExceeded") != 0)
@@ -855,7 +908,9 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
             struct stsrole_policy_budget b;
 
             stsrole_revoked_budget(&next, 0, &b, NULL);
+            call_unlock(&call);
             learn_others(r, &c);
+            call_lock(&call);
             if (!r->others_known || STSROLE_POLICY_BUDGET - r->others >= b.used) {
                 r->others = STSROLE_POLICY_BUDGET - b.used + 1;
                 r->others_known = 1;
@@ -866,8 +921,7 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
     if (rc != STSROLE_OK)
         goto failed;
     role_commit(g, r, &next);
-    g->batch = NULL;
-    g->n_batch = 0;
+    stsrole_creds_clear(&rcreds);
     for (i = 0; i < n; i++) {
         const char *detail_i;
 
@@ -894,8 +948,7 @@ revoke_role(struct gw *g, const char *arn, struct gw_session **v, size_t n)
     free(live);
     return;
 failed:
-    g->batch = NULL;
-    g->n_batch = 0;
+    stsrole_creds_clear(&rcreds);
     if (r != NULL)
         role_failed(r, &err);
     stsrole_revoked_free(&next);
@@ -910,7 +963,7 @@ void
 gw_revoke_sessions(struct gw *g, const char *arn, struct gw_session **v, size_t n)
 {
     if (n > 0)
-        revoke_role(g, arn, v, n);
+        revoke_role(g, arn, v, n, NULL);
 }
 
 static int
@@ -929,40 +982,41 @@ roles_maintain(struct gw *g, int64_t now)
     struct stsrole_revoked_set copy;
     struct stsrole_revoke_outcome out;
     struct stsrole_live *live;
+    struct stsrole_creds rcreds;
     char request_id[128];
-    size_t i, n_live;
+    size_t i, n_live, done;
     int wrote;
 
-    for (i = 0; i < g->n_roles; i++) {
+    for (i = 0, done = 0; i < g->n_roles && done < MAINTAIN_PER_STEP; i++) {
         struct gw_role *r = g->roles[i];
+        struct rv_call call = {g, NULL, 0, r, NULL};
 
         if ((r->synced && !r->dirty) || r->next_try_ms > now)
             continue;
+        done++;
         if (gw_conf_role_by_arn(g, r->arn) == NULL)
             continue; /* no revoker to write with; kept for status */
         stsrole_error_clear(&err);
         stsrole_revoked_init(&copy);
         memset(&out, 0, sizeof(out));
-        g->batch_role = r;
-        if (live_of(g, r, &live, &n_live) != 0) {
-            g->batch_role = NULL;
+        if (live_of(g, r, &live, &n_live) != 0)
             continue;
-        }
         /* Adding nothing checks the budget, and compacts if it must. */
-        if (iam_client(g, r, &c, &err) != STSROLE_OK || role_sync(g, r, &c, &err) != STSROLE_OK ||
+        if (iam_client(g, r, &call, &rcreds, &c, &err) != STSROLE_OK ||
+            role_sync(g, r, &c, &err) != STSROLE_OK ||
             (r->dirty &&
              (stsrole_revoked_copy(&copy, &r->set, &err) != STSROLE_OK ||
               stsrole_revoked_add(&copy, NULL, 0, r->others_known ? r->others : 0, live, n_live,
                                   gw_now(), g->skew, &out, &err) != STSROLE_OK ||
               role_write(r, &c, &copy, request_id, &wrote, &err) != STSROLE_OK))) {
-            g->batch_role = NULL;
+            stsrole_creds_clear(&rcreds);
             stsrole_revoked_free(&copy);
             free(live);
             role_failed(r, &err);
             gw_log(LOG_WARNING, "role %s: %s", r->arn, r->last_error);
             continue;
         }
-        g->batch_role = NULL;
+        stsrole_creds_clear(&rcreds);
         free(live);
         if (r->dirty)
             role_commit(g, r, &copy);
@@ -971,12 +1025,73 @@ roles_maintain(struct gw *g, int64_t now)
     }
 }
 
+/* One role's revocation, for a thread of the pool. */
+struct rv_job {
+    const char *arn;
+    struct gw_session **v;
+    size_t n;
+};
+
+struct rv_pool {
+    struct gw *g;
+    struct rv_job *jobs;
+    size_t n_jobs, next;
+    pthread_mutex_t mu;
+};
+
+static void *
+rv_worker(void *arg)
+{
+    struct rv_pool *pool = arg;
+    struct rv_job *j;
+
+    pthread_mutex_lock(&pool->mu);
+    while (pool->next < pool->n_jobs) {
+        j = &pool->jobs[pool->next++];
+        revoke_role(pool->g, j->arn, j->v, j->n, &pool->mu);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+/* The roles of one logout (a session that touched many accounts) are
+ * revoked in parallel, each through its own account's revoker; a role
+ * that fails backs off alone (role_failed) while the others go on. */
+static void
+revoke_jobs(struct gw *g, struct rv_job *jobs, size_t n_jobs)
+{
+    pthread_t th[REVOKE_THREADS];
+    struct rv_pool pool;
+    size_t i, n_threads = 0;
+
+    if (n_jobs == 1) {
+        revoke_role(g, jobs[0].arn, jobs[0].v, jobs[0].n, NULL);
+        return;
+    }
+    memset(&pool, 0, sizeof(pool));
+    pool.g = g;
+    pool.jobs = jobs;
+    pool.n_jobs = n_jobs;
+    pthread_mutex_init(&pool.mu, NULL);
+    /* Started with the signals blocked (signalfd): the threads inherit
+     * the mask, so SIGTERM still reaches the main loop. */
+    for (i = 0; i < REVOKE_THREADS && i < n_jobs; i++)
+        if (pthread_create(&th[n_threads], NULL, rv_worker, &pool) == 0)
+            n_threads++;
+    if (n_threads == 0)
+        rv_worker(&pool); /* no thread to be had: one after another */
+    for (i = 0; i < n_threads; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&pool.mu);
+}
+
 void
 gw_revoke_due(struct gw *g, int force)
 {
     struct gw_session **batch;
+    struct rv_job *jobs;
     int64_t now = gw_mono_ms();
-    size_t i, j, n;
+    size_t i, j, n, used = 0, n_jobs = 0;
 
     /* Configured roles are read once at start, so the first logout costs
      * one PutRolePolicy and nothing more. */
@@ -984,8 +1099,13 @@ gw_revoke_due(struct gw *g, int force)
         if (g->cfg.roles[i].arn != NULL && g->cfg.roles[i].revoker_arn != NULL)
             gw_role_for(g, g->cfg.roles[i].arn, g->policy_name);
     roles_maintain(g, now);
-    if ((batch = calloc(g->n_sess + 1, sizeof(*batch))) == NULL)
+    batch = calloc(g->n_sess + 1, sizeof(*batch));
+    jobs = calloc(g->n_sess + 1, sizeof(*jobs));
+    if (batch == NULL || jobs == NULL) {
+        free(batch);
+        free(jobs);
         return;
+    }
     for (i = 0; i < g->n_sess; i++) {
         const char *arn = g->sess[i]->rec.role_arn;
 
@@ -997,11 +1117,17 @@ gw_revoke_due(struct gw *g, int force)
                 break;
         if (j < i)
             continue;
+        jobs[n_jobs].arn = arn;
+        jobs[n_jobs].v = batch + used;
         for (n = 0, j = i; j < g->n_sess; j++)
             if (due(g->sess[j], force, now) && strcmp(g->sess[j]->rec.role_arn, arn) == 0)
-                batch[n++] = g->sess[j];
-        revoke_role(g, arn, batch, n);
+                batch[used + n++] = g->sess[j];
+        jobs[n_jobs++].n = n;
+        used += n;
     }
+    if (n_jobs > 0)
+        revoke_jobs(g, jobs, n_jobs);
+    free(jobs);
     free(batch);
 }
 
@@ -1009,6 +1135,8 @@ int
 gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen)
 {
     const struct stsrole_role *cr = stsrole_config_role(&g->cfg, role_name);
+    struct rv_call call = {g, NULL, 0, NULL, NULL};
+    struct stsrole_creds rcreds;
     struct stsrole_error err;
     struct stsrole_aws_client c;
     struct stsrole_revoked_set next;
@@ -1027,18 +1155,19 @@ gw_revoke_all(struct gw *g, const char *role_name, char *msg, size_t msglen)
     }
     stsrole_revoked_init(&next);
     stsrole_error_clear(&err);
-    g->batch_role = r;
-    if (iam_client(g, r, &c, &err) != STSROLE_OK || role_sync(g, r, &c, &err) != STSROLE_OK ||
+    call.role = r;
+    if (iam_client(g, r, &call, &rcreds, &c, &err) != STSROLE_OK ||
+        role_sync(g, r, &c, &err) != STSROLE_OK ||
         stsrole_revoked_copy(&next, &r->set, &err) != STSROLE_OK ||
         stsrole_revoked_revoke_older(&next, gw_now(), g->skew, &folded, &err) != STSROLE_OK ||
         role_write(r, &c, &next, request_id, &wrote, &err) != STSROLE_OK) {
-        g->batch_role = NULL;
+        stsrole_creds_clear(&rcreds);
         stsrole_revoked_free(&next);
         snprintf(msg, msglen, "%s: %s", stsrole_status_name(err.status), err.msg);
         gw_audit(g, "revoke.all", NULL, r->arn, "error", err.request_id, msg);
         return err.status != STSROLE_OK ? (int)err.status : STSROLE_E_IO;
     }
-    g->batch_role = NULL;
+    stsrole_creds_clear(&rcreds);
     live = count_covered_live(g, r, next.older_than);
     stsrole_iso8601(next.older_than, iso);
     snprintf(detail, sizeof(detail),
@@ -1075,6 +1204,8 @@ prunable(const struct gw_role *r, int64_t now, int64_t skew)
 void
 gw_prune(struct gw *g)
 {
+    struct rv_call call = {g, NULL, 0, NULL, NULL};
+    struct stsrole_creds rcreds;
     struct stsrole_error err;
     struct stsrole_aws_client c;
     struct stsrole_revoked_set next;
@@ -1097,11 +1228,11 @@ gw_prune(struct gw *g)
             continue;
         }
         stsrole_error_clear(&err);
-        g->batch_role = r;
-        rc = iam_client(g, r, &c, &err);
+        call.role = r;
+        rc = iam_client(g, r, &call, &rcreds, &c, &err);
         if (rc == STSROLE_OK)
             rc = role_write(r, &c, &next, request_id, &wrote, &err);
-        g->batch_role = NULL;
+        stsrole_creds_clear(&rcreds);
         if (rc != STSROLE_OK) {
             role_failed(r, &err);
             snprintf(detail, sizeof(detail), "%zu expired entries wait: %s", removed,

@@ -64,26 +64,79 @@ gw_rtab_clear_creds(struct rentry *e)
     e->doclen = 0;
 }
 
+static void
+profile_clear(struct rprofile *p)
+{
+    stsrole_creds_clear(&p->creds);
+    if (p->doc != NULL) {
+        stsrole_wipe(p->doc, p->doclen);
+        free(p->doc);
+    }
+    p->doc = NULL;
+    p->doclen = 0;
+}
+
+struct rprofile *
+gw_rtab_profile(struct rentry *e, const char *name, int create)
+{
+    struct rprofile *p, **nv;
+    size_t i;
+
+    for (i = 0; i < e->n_prof; i++)
+        if (strcmp(e->prof[i]->name, name) == 0)
+            return e->prof[i];
+    if (!create || e->n_prof == GW_PROFILES_MAX || strlen(name) >= sizeof(p->name))
+        return NULL;
+    if ((nv = realloc(e->prof, (e->n_prof + 1) * sizeof(*nv))) == NULL)
+        return NULL;
+    e->prof = nv;
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return NULL;
+    memcpy(p->name, name, strlen(name) + 1);
+    e->prof[e->n_prof++] = p;
+    return p;
+}
+
+void
+gw_rtab_profile_remove(struct rentry *e, struct rprofile *p)
+{
+    size_t i;
+
+    for (i = 0; i < e->n_prof; i++) {
+        if (e->prof[i] != p)
+            continue;
+        profile_clear(p);
+        stsrole_wipe(p, sizeof(*p));
+        free(p);
+        e->prof[i] = e->prof[--e->n_prof];
+        return;
+    }
+}
+
 void
 gw_rtab_drop(struct gw_refresh *r, size_t i)
 {
     gw_rtab_clear_creds(r->v[i]);
+    while (r->v[i]->n_prof > 0)
+        gw_rtab_profile_remove(r->v[i], r->v[i]->prof[0]);
+    free(r->v[i]->prof);
+    free(r->v[i]->roles);
     free(r->v[i]);
     r->v[i] = r->v[--r->n];
 }
 
 /* The credential_process output (AWS SDKs, "Sourcing credentials with an
- * external process"): Version 1, the keys, Expiration in ISO-8601. */
-int
-gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
+ * external process"): Version 1, the keys, Expiration in ISO-8601; one
+ * line.  The copy of c and the text are the caller's. */
+static int
+make_doc(const struct stsrole_creds *c, struct stsrole_creds *copy, char **doc, size_t *doclen)
 {
-    struct stsrole_creds copy;
     cJSON *o;
     char exp[21], *text = NULL;
 
-    memset(&copy, 0, sizeof(copy));
-    if (stsrole_creds_copy(&copy, c) != STSROLE_OK || copy.session_token == NULL) {
-        stsrole_creds_clear(&copy);
+    memset(copy, 0, sizeof(*copy));
+    if (stsrole_creds_copy(copy, c) != STSROLE_OK || copy->session_token == NULL) {
+        stsrole_creds_clear(copy);
         return -1;
     }
     stsrole_iso8601(c->expiration, exp);
@@ -96,16 +149,48 @@ gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minte
         text = NULL;
     stsrole_json_delete_wiped(o);
     if (text == NULL) {
-        stsrole_creds_clear(&copy);
+        stsrole_creds_clear(copy);
         return -1;
     }
+    *doclen = strlen(text);
+    text[(*doclen)++] = '\n'; /* in place of the terminator: one line */
+    *doc = text;
+    return 0;
+}
+
+int
+gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
+{
+    struct stsrole_creds copy;
+    char *doc;
+    size_t len;
+
+    if (make_doc(c, &copy, &doc, &len) != 0)
+        return -1;
     gw_rtab_clear_creds(e);
     e->creds = copy;
-    e->doclen = strlen(text);
-    text[e->doclen++] = '\n'; /* in place of the terminator: one line */
-    e->doc = text;
+    e->doc = doc;
+    e->doclen = len;
     e->minted = minted;
     e->why[0] = '\0';
+    return 0;
+}
+
+int
+gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c, int64_t minted)
+{
+    struct stsrole_creds copy;
+    char *doc;
+    size_t len;
+
+    if (make_doc(c, &copy, &doc, &len) != 0)
+        return -1;
+    profile_clear(p);
+    p->creds = copy;
+    p->doc = doc;
+    p->doclen = len;
+    p->minted = minted;
+    p->why[0] = '\0';
     return 0;
 }
 

@@ -10,6 +10,30 @@
 
 #include "creds.h"
 
+/* The most profiles one session may have asked for at once. */
+#define GW_PROFILES_MAX 1024
+
+/* Another profile of a session (stsrole.conf(5), PROFILES): a role other
+ * than the login's, minted the first time its owner asks for it.  The
+ * serving thread creates it and sets wanted or code; the main thread
+ * decides (refused, need_code, passed) and mints. */
+struct rprofile {
+    char name[128];
+    struct stsrole_creds creds; /* access_key_id NULL: none yet */
+    char *doc;                  /* its credential_process document: a secret */
+    size_t doclen;
+    int64_t minted;
+    int wanted;        /* a client waits for a first credential */
+    int need_code;     /* step_up = totp and no code accepted yet */
+    int passed;        /* the step-up code was accepted */
+    char code[16];     /* a step-up code for the main thread to verify: a secret */
+    char refused[256]; /* why it is not minted, for the clients waiting */
+    char why[256];     /* the last mint failure */
+    /* main thread */
+    int64_t next_try_ms;
+    int attempts;
+};
+
 /* One SSH session in credentials_mode = process.  Shared with the
  * serving thread under r->mu; the main thread alone writes the fields
  * below "main thread". */
@@ -25,8 +49,13 @@ struct rentry {
     struct stsrole_creds creds; /* the current one; access_key_id NULL: none yet */
     char *doc;                  /* its credential_process document: a secret */
     size_t doclen;
-    int64_t minted; /* epoch s */
-    char why[256];  /* the last refresh failure, for clients kept waiting */
+    int64_t minted;      /* epoch s */
+    char why[256];       /* the last refresh failure, for clients kept waiting */
+    char role_name[128]; /* the login's role: that profile is the session's own credential */
+    struct rprofile **prof;
+    size_t n_prof;
+    char *roles;         /* the answer to "roles": {"ok":true,"profiles":[...]}, one line */
+    int stepup_failures; /* main thread: refused step-up codes of this session */
     /* main thread */
     int64_t next_try_ms;
     int attempts;
@@ -52,6 +81,11 @@ struct rentry *gw_rtab_create(struct gw_refresh *r, const char *id);
 void gw_rtab_clear_creds(struct rentry *e);
 void gw_rtab_drop(struct gw_refresh *r, size_t i);
 int gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted);
+/* The profile called name, created when create is set (NULL when there
+ * are GW_PROFILES_MAX already); removing one wipes it. */
+struct rprofile *gw_rtab_profile(struct rentry *e, const char *name, int create);
+void gw_rtab_profile_remove(struct rentry *e, struct rprofile *p);
+int gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c, int64_t minted);
 void gw_rtab_wake(int fd);
 void gw_rtab_drain(int fd);
 void gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen);

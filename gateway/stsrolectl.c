@@ -30,6 +30,8 @@ usage(FILE *f)
         "                      join CloudTrail with the audit log; exit 2 on a critical finding\n"
         "  report --html FILE (--dir DIR | --s3 ... | --athena)\n"
         "                      the same as one self-contained HTML page\n"
+        "  roles [--json]      inside a session (credentials_mode = process): the\n"
+        "                      profiles you may use\n"
         "\n"
         "options:\n"
         "  --config PATH       configuration file (default %s)\n"
@@ -84,7 +86,7 @@ main(int argc, char **argv)
     } cmds[] = {
         {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
         {"audit", ctl_audit},   {"status", ctl_status},     {"reconcile", ctl_reconcile},
-        {"report", ctl_report},
+        {"report", ctl_report}, {"roles", ctl_roles},
     };
     const char *config = NULL;
     size_t i;

@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -18,9 +20,13 @@
 #include "cwlogs.h"
 #include "http.h"
 #include "safefile.h"
+#include "template.h"
 
 #define CONF_MAX (256 * 1024)
 #define MAX_ROLES 256
+/* Roles after the templates are expanded: 100 accounts of three roles
+ * are 300. */
+#define MAX_INSTANCES 16384
 #define MAX_LIST 1024
 
 struct parse {
@@ -253,6 +259,19 @@ revoker_arn_check(const char *v)
     return role_arn_check(v) == NULL ? NULL : "not an IAM role ARN";
 }
 
+/* Compiled once here so that a bad pattern stops the load with file:line,
+ * not the first request; the gateway compiles it again to match. */
+static const char *
+reason_pattern_check(const char *v)
+{
+    regex_t re;
+
+    if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB) != 0)
+        return "not a POSIX extended regular expression (regcomp refused it)";
+    regfree(&re);
+    return NULL;
+}
+
 /* One word of an enumerated key, and the enum value it stands for. */
 struct word {
     const char *word;
@@ -272,9 +291,37 @@ static const struct word imds_exposure_words[] = {
     {NULL, 0},
 };
 
+static const struct word step_up_words[] = {
+    {"totp", 1},
+    {NULL, 0},
+};
+
 static const struct word credentials_mode_words[] = {
     {"env", STSROLE_MODE_ENV},
     {"process", STSROLE_MODE_PROCESS},
+    {NULL, 0},
+};
+
+static const struct word reason_words[] = {
+    {"optional", 0},
+    {"required", 1},
+    {NULL, 0},
+};
+
+/* The facilities a notify = syslog:FACILITY may name (syslog(3)). */
+static const struct word facility_words[] = {
+    {"auth", LOG_AUTH},
+    {"authpriv", LOG_AUTHPRIV},
+    {"daemon", LOG_DAEMON},
+    {"user", LOG_USER},
+    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
     {NULL, 0},
 };
 
@@ -298,7 +345,7 @@ struct key {
     long lo, hi;
     const struct word *words;
     const char *expected; /* K_WORD: "expected A or B" */
-    int (*fn)(struct parse *p, const char *value);
+    int (*fn)(struct parse *p, void *base, const char *value);
 };
 
 #define CFG(f) offsetof(struct stsrole_config, f)
@@ -312,8 +359,9 @@ struct key {
 #define FN(n, o, f)          {.name = (n), .kind = K_FN, .off = (o), .fn = (f)}
 /* clang-format on */
 
-static int set_credentials(struct parse *p, const char *value);
-static int set_replay_store(struct parse *p, const char *value);
+static int set_credentials(struct parse *p, void *base, const char *value);
+static int set_replay_store(struct parse *p, void *base, const char *value);
+static int set_notify(struct parse *p, void *base, const char *value);
 
 /* The keys of [stsrole]: adding a key means adding its row here. */
 static const struct key global_keys[] = {
@@ -363,6 +411,16 @@ static const struct key role_keys[] = {
     LIST("groups", ROLE(groups)),
     INT("duration", ROLE(duration), 900, 43200),
     STR("external_id", ROLE(external_id), NULL),
+    WORD("reason", ROLE(reason_required), reason_words, "expected required or optional"),
+    STR("reason_pattern", ROLE(reason_pattern), reason_pattern_check),
+    INT("approvals", ROLE(approvals), 0, STSROLE_APPROVALS_MAX),
+    LIST("approvers", ROLE(approvers)),
+    INT("approval_timeout", ROLE(approval_timeout), 5, 86400),
+    INT("max_duration", ROLE(max_duration), 900, 43200),
+    FN("notify", ROLE(notify), set_notify),
+    /* [roles NAME] templates only (template_key) */
+    STR("accounts", ROLE(accounts), NULL),
+    WORD("step_up", ROLE(step_up), step_up_words, "expected totp"),
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -374,9 +432,9 @@ _Static_assert(sizeof(enum stsrole_failmode) == sizeof(int) &&
                "K_WORD stores an enum through an int");
 
 static int
-set_credentials(struct parse *p, const char *value)
+set_credentials(struct parse *p, void *base, const char *value)
 {
-    struct stsrole_config *c = p->cfg;
+    struct stsrole_config *c = base;
 
     if (strcmp(value, "imds") == 0)
         c->credentials = STSROLE_CREDS_IMDS;
@@ -391,8 +449,9 @@ set_credentials(struct parse *p, const char *value)
 }
 
 static int
-set_replay_store(struct parse *p, const char *value)
+set_replay_store(struct parse *p, void *base, const char *value)
 {
+    (void)base;
     if (strcmp(value, "local") == 0)
         return 1;
     if (strncmp(value, "dynamodb:", 9) != 0 || !table_name_ok(value + 9))
@@ -401,6 +460,40 @@ set_replay_store(struct parse *p, const char *value)
                     "(a table name is 3-255 of A-Z a-z 0-9 _ - .)",
                     value);
     return set_str(p, &p->cfg->replay_table, "replay_store", value + 9);
+}
+
+/* notify = syslog:FACILITY, or an absolute path and fixed arguments,
+ * split on blanks and run without a shell: nothing a requester types
+ * (the reason, the role) ever becomes an argument or a command. */
+static int
+set_notify(struct parse *p, void *base, const char *value)
+{
+    struct stsrole_role *r = base;
+    const struct word *w;
+
+    r->notify_facility = -1;
+    if (strncmp(value, "syslog:", 7) == 0) {
+        for (w = facility_words; w->word != NULL; w++)
+            if (strcmp(value + 7, w->word) == 0)
+                break;
+        if (w->word == NULL)
+            return perr(p,
+                        "'notify = %s': expected auth, authpriv, daemon, user or local0 to "
+                        "local7 after syslog:",
+                        value);
+        r->notify_facility = w->value;
+    } else {
+        if (value[0] != '/')
+            return perr(p, "'notify = %s': expected syslog:FACILITY or /ABSOLUTE/PATH [ARG...]",
+                        value);
+        if (strpbrk(value, "\"'\\$`,") != NULL)
+            return perr(p,
+                        "'notify = %s': no quotes, backslashes, commas, $ or ` (no shell runs it)",
+                        value);
+        if (!set_list(p, &r->notify_argv, "notify", value))
+            return 0;
+    }
+    return set_str(p, &r->notify, "notify", value);
 }
 
 /* Sets one key of a section from its table; base is the struct that the
@@ -445,7 +538,7 @@ set_key(struct parse *p, const struct key *keys, size_t n, void *base, uint64_t 
             }
         return perr(p, "'%s = %s': %s", name, value, k->expected);
     case K_FN:
-        return k->fn(p, value);
+        return k->fn(p, base, value);
     }
     return perr(p, "unknown key '%s' in [%s]", name, section);
 }
@@ -493,6 +586,39 @@ add_tag(struct parse *p, struct stsrole_role *r, const char *key, const char *va
     return 1;
 }
 
+/* What a [roles NAME] template adds to a role's keys: the template-only
+ * rows (accounts, step_up) refused elsewhere, ${...} only in a template's
+ * ARNs, and accounts = ID... checked id by id.  -1 lets the row set it. */
+static int
+template_key(struct parse *p, struct stsrole_role *r, const char *name, const char *value)
+{
+    struct stsrole_accounts a;
+    struct stsrole_error e;
+
+    if (strcmp(name, "arn") == 0 || strcmp(name, "revoker_arn") == 0) {
+        if (!r->is_template && strstr(value, "${") != NULL)
+            return perr(p, "'%s = %s': placeholders are for [roles NAME] templates", name, value);
+        if (r->is_template && stsrole_template_check(value, &e) != STSROLE_OK)
+            return perr(p, "'%s = %s': %s", name, value, e.msg);
+        return -1;
+    }
+    if (strcmp(name, "accounts") != 0 && strcmp(name, "step_up") != 0)
+        return -1;
+    if (!r->is_template)
+        return perr(p, "'%s' is a key of [roles NAME] templates, not of [role %s]", name, r->name);
+    if (strcmp(name, "accounts") != 0)
+        return -1;
+    if (strncmp(value, "file:", 5) == 0) {
+        if (value[5] != '/')
+            return perr(p, "'accounts = %s': expected file:/ABSOLUTE/PATH", value);
+    } else if (stsrole_accounts_parse_list(value, &a, &e) != STSROLE_OK) {
+        return perr(p, "'accounts': %s", e.msg);
+    } else {
+        stsrole_accounts_free(&a);
+    }
+    return -1;
+}
+
 static int
 on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -501,14 +627,17 @@ on_key(void *user, const char *section, const char *name, const char *value)
     struct stsrole_role *r;
     const char *rname;
     size_t i;
+    int is_template, rc;
 
     if (p->failed)
         return 0;
     if (strcmp(section, "stsrole") == 0)
         return set_key(p, global_keys, NKEYS(global_keys), c, &p->seen, section, name, value);
-    if (strncmp(section, "role ", 5) != 0)
-        return perr(p, "unknown section [%s] (expected [stsrole] or [role NAME])", section);
-    rname = section + 5;
+    is_template = strncmp(section, "roles ", 6) == 0;
+    if (strncmp(section, "role ", 5) != 0 && !is_template)
+        return perr(p, "unknown section [%s] (expected [stsrole], [role NAME] or [roles NAME])",
+                    section);
+    rname = section + 5 + is_template;
     if (*rname == '\0' || strlen(rname) > 64 ||
         strspn(rname, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
             strlen(rname))
@@ -516,6 +645,9 @@ on_key(void *user, const char *section, const char *name, const char *value)
     for (i = 0; i < c->n_roles; i++)
         if (strcmp(c->roles[i].name, rname) == 0)
             break;
+    if (i < c->n_roles && c->roles[i].is_template != is_template)
+        return perr(p, "[%s]: '%s' is also the name of a [%s %s]", section, rname,
+                    is_template ? "role" : "roles", rname);
     if (i == c->n_roles) {
         struct stsrole_role *n;
         if (c->n_roles == MAX_ROLES)
@@ -529,11 +661,15 @@ on_key(void *user, const char *section, const char *name, const char *value)
         r->name = strdup(rname);
         if (r->name == NULL)
             return perr(p, "out of memory");
+        r->is_template = is_template;
+        r->line = p->line;
         c->n_roles++;
     }
     r = &c->roles[i];
     if (strncmp(name, "tag.", 4) == 0 && name[4] != '\0')
         return add_tag(p, r, name + 4, value);
+    if ((rc = template_key(p, r, name, value)) >= 0)
+        return rc;
     return set_key(p, role_keys, NKEYS(role_keys), r, &p->role_seen[i], section, name, value);
 }
 
@@ -559,33 +695,275 @@ stsrole_bastion_id_ambiguous(const char *id)
            (id[n] == '\0' || id[n] == '.');
 }
 
+/* The break-glass keys only make sense together: approvers without
+ * approvals (or the reverse) is a config that does not say what it means. */
+static int
+finish_breakglass(struct stsrole_role *r, const char *name, struct stsrole_error *err)
+{
+    size_t i, users = 0;
+
+    if (r->reason_pattern != NULL)
+        r->reason_required = 1;
+    if (r->approvals > 0 && r->approvers == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approvals' but no 'approvers'", name, r->name);
+    if (r->approvals == 0 && r->approvers != NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approvers' but no 'approvals'", name, r->name);
+    if (r->approval_timeout != 0 && r->approvals == 0)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] has 'approval_timeout' but no 'approvals'", name,
+                            r->name);
+    for (i = 0; r->approvers != NULL && r->approvers[i] != NULL; i++) {
+        if (strcmp(r->approvers[i], "@") == 0)
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: [role %s]: 'approvers' names '@' without a group", name,
+                                r->name);
+        if (r->approvers[i][0] != '@')
+            users++;
+    }
+    /* Only named users can be counted here; groups are resolved per request. */
+    if (r->approvers != NULL && users == i && users < (size_t)r->approvals)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] needs %d approvals but names only %zu approvers", name,
+                            r->name, r->approvals, users);
+    /* stsrole:reason and stsrole:approvers join the four tags stsrole
+     * always sets: 50 in all (STS's limit) leaves 44 tag.KEY lines. */
+    if (r->approvals > 0 && r->n_tags > 44)
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: [role %s] takes approvals: at most 44 tag.KEY lines", name,
+                            r->name);
+    if (r->approvals > 0 && r->approval_timeout == 0)
+        r->approval_timeout = STSROLE_APPROVAL_TIMEOUT_DEFAULT;
+    return STSROLE_OK;
+}
+
+static void
+role_free(struct stsrole_role *r)
+{
+    size_t t;
+
+    free(r->name);
+    free_keys(role_keys, NKEYS(role_keys), r);
+    for (t = 0; t < r->n_tags; t++) {
+        free(r->tag_keys[t]);
+        free(r->tag_values[t]);
+    }
+    free(r->tag_keys);
+    free(r->tag_values);
+    free(r->template_name);
+    free(r->account);
+    free(r->alias);
+    stsrole_strv_free(r->notify_argv);
+    memset(r, 0, sizeof(*r));
+}
+
+static char **
+dup_list(char **l, int *ok)
+{
+    char **d;
+    size_t n = 0, i;
+
+    if (l == NULL)
+        return NULL;
+    while (l[n] != NULL)
+        n++;
+    if ((d = calloc(n + 1, sizeof(*d))) == NULL) {
+        *ok = 0;
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        if ((d[i] = strdup(l[i])) == NULL)
+            *ok = 0;
+    return d;
+}
+
+/* One role of template t for account a. */
+static int
+instantiate(const struct stsrole_config *c, const struct stsrole_role *t,
+            const struct stsrole_account *a, struct stsrole_role *r, struct stsrole_error *err)
+{
+    const char *partition = stsrole_template_partition(c->region);
+    size_t i;
+    int ok = 1, rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = stsrole_template_expand(t->arn, partition, a, &r->arn, err);
+    if (rc == STSROLE_OK && t->revoker_arn != NULL)
+        rc = stsrole_template_expand(t->revoker_arn, partition, a, &r->revoker_arn, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    if (asprintf(&r->name, "%s-%s", a->alias, t->name) < 0)
+        r->name = NULL, ok = 0;
+    r->template_name = strdup(t->name);
+    r->account = strdup(a->id);
+    r->alias = strdup(a->alias);
+    r->users = dup_list(t->users, &ok);
+    r->groups = dup_list(t->groups, &ok);
+    r->duration = t->duration;
+    r->step_up = t->step_up;
+    r->line = t->line;
+    r->reason_required = t->reason_required;
+    r->approvals = t->approvals;
+    r->approvers = dup_list(t->approvers, &ok);
+    r->approval_timeout = t->approval_timeout;
+    r->max_duration = t->max_duration;
+    r->notify_facility = t->notify_facility;
+    r->notify_argv = dup_list(t->notify_argv, &ok);
+    if (t->reason_pattern != NULL && (r->reason_pattern = strdup(t->reason_pattern)) == NULL)
+        ok = 0;
+    if (t->notify != NULL && (r->notify = strdup(t->notify)) == NULL)
+        ok = 0;
+    if (t->external_id != NULL && (r->external_id = strdup(t->external_id)) == NULL)
+        ok = 0;
+    if (t->n_tags > 0) {
+        r->tag_keys = calloc(t->n_tags, sizeof(char *));
+        r->tag_values = calloc(t->n_tags, sizeof(char *));
+        if (r->tag_keys == NULL || r->tag_values == NULL)
+            ok = 0;
+        for (i = 0; ok && i < t->n_tags; i++, r->n_tags++) {
+            r->tag_keys[i] = strdup(t->tag_keys[i]);
+            r->tag_values[i] = strdup(t->tag_values[i]);
+            ok = r->tag_keys[i] != NULL && r->tag_values[i] != NULL;
+        }
+    }
+    if (!ok || r->name == NULL || r->template_name == NULL || r->account == NULL ||
+        r->alias == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    return STSROLE_OK;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct stsrole_role *const *)a)->name,
+                  (*(const struct stsrole_role *const *)b)->name);
+}
+
+/* Every [roles NAME] becomes one role per account, named ALIAS-NAME,
+ * after the plain roles; no two roles may end up with one name. */
+static int
+expand_templates(struct stsrole_config *c, const char *name, struct stsrole_error *err)
+{
+    struct stsrole_accounts *acc;
+    struct stsrole_role *out = NULL, **sorted = NULL;
+    struct stsrole_error e;
+    size_t i, j, total = 0, n = 0;
+    int rc = STSROLE_OK;
+
+    if ((acc = calloc(c->n_roles, sizeof(*acc))) == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    for (i = 0; i < c->n_roles && rc == STSROLE_OK; i++) {
+        const struct stsrole_role *t = &c->roles[i];
+
+        if (!t->is_template) {
+            total++;
+            continue;
+        }
+        if (strncmp(t->accounts, "file:", 5) == 0)
+            rc = stsrole_accounts_load(t->accounts + 5, &acc[i], &e);
+        else
+            rc = stsrole_accounts_parse_list(t->accounts, &acc[i], &e);
+        if (rc != STSROLE_OK)
+            stsrole_fail(err, rc, "%s:%d: [roles %s]: accounts: %s", name, t->line, t->name, e.msg);
+        total += acc[i].n;
+    }
+    if (rc == STSROLE_OK && total > MAX_INSTANCES)
+        rc = stsrole_fail(err, STSROLE_E_CONFIG,
+                          "%s: more than %d roles once the templates are "
+                          "expanded",
+                          name, MAX_INSTANCES);
+    if (rc == STSROLE_OK && ((out = calloc(total, sizeof(*out))) == NULL ||
+                             (sorted = calloc(total, sizeof(*sorted))) == NULL))
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    for (i = 0; i < c->n_roles && rc == STSROLE_OK; i++)
+        if (!c->roles[i].is_template) {
+            out[n++] = c->roles[i];
+            memset(&c->roles[i], 0, sizeof(c->roles[i]));
+        }
+    for (i = 0; i < c->n_roles && rc == STSROLE_OK; i++) {
+        for (j = 0; j < acc[i].n && rc == STSROLE_OK; j++) {
+            rc = instantiate(c, &c->roles[i], &acc[i].v[j], &out[n], &e);
+            n++;
+            if (rc != STSROLE_OK)
+                stsrole_fail(err, rc, "%s:%d: [roles %s]: account %s: %s", name, c->roles[i].line,
+                             c->roles[i].name, acc[i].v[j].id, e.msg);
+        }
+    }
+    for (i = 0; i < c->n_roles; i++)
+        stsrole_accounts_free(&acc[i]);
+    free(acc);
+    if (rc == STSROLE_OK) {
+        for (i = 0; i < n; i++)
+            sorted[i] = &out[i];
+        qsort(sorted, n, sizeof(*sorted), by_name);
+        for (i = 1; i < n && rc == STSROLE_OK; i++)
+            if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+                rc = stsrole_fail(err, STSROLE_E_CONFIG,
+                                  "%s:%d: role '%s' comes twice (a [role NAME], or ALIAS-NAME of a "
+                                  "[roles NAME])",
+                                  name,
+                                  sorted[i]->line > sorted[i - 1]->line ? sorted[i]->line
+                                                                        : sorted[i - 1]->line,
+                                  sorted[i]->name);
+    }
+    free(sorted);
+    if (rc != STSROLE_OK) {
+        for (i = 0; i < n; i++)
+            role_free(&out[i]);
+        free(out);
+        return rc;
+    }
+    for (i = 0; i < c->n_roles; i++)
+        role_free(&c->roles[i]);
+    free(c->roles);
+    c->roles = out;
+    c->n_roles = n;
+    return STSROLE_OK;
+}
+
 static int
 finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
 {
     char host[HOST_NAME_MAX + 1], buf[256];
     size_t i;
+    int rc;
 
     if (c->region == NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]", name);
     if (c->n_roles == 0)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] section", name);
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] or [roles NAME] section",
+                            name);
     for (i = 0; i < c->n_roles; i++) {
+        const char *kind = c->roles[i].is_template ? "roles" : "role";
+
         if (c->roles[i].arn == NULL)
-            return stsrole_fail(err, STSROLE_E_CONFIG, "%s: [role %s] has no 'arn'", name,
-                                c->roles[i].name);
+            return stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: [%s %s] has no 'arn'", name,
+                                c->roles[i].line, kind, c->roles[i].name);
         if (c->roles[i].users == NULL && c->roles[i].groups == NULL)
             return stsrole_fail(err, STSROLE_E_CONFIG,
-                                "%s: [role %s] has neither 'users' nor 'groups'", name,
-                                c->roles[i].name);
+                                "%s:%d: [%s %s] has neither 'users' nor 'groups'", name,
+                                c->roles[i].line, kind, c->roles[i].name);
+        if (c->roles[i].is_template && c->roles[i].accounts == NULL)
+            return stsrole_fail(err, STSROLE_E_CONFIG, "%s:%d: [roles %s] has no 'accounts'", name,
+                                c->roles[i].line, c->roles[i].name);
+        /* Checked on the template itself, before its instances copy it. */
+        if (finish_breakglass(&c->roles[i], name, err) != STSROLE_OK)
+            return err ? err->status : STSROLE_E_CONFIG;
+    }
+    rc = expand_templates(c, name, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    for (i = 0; i < c->n_roles; i++) {
         /* A margin as long as the credential would refresh it as soon as
          * it is issued, again and again. */
         if (c->credentials_mode == STSROLE_MODE_PROCESS &&
-            c->refresh_margin >= (c->roles[i].duration ? c->roles[i].duration : c->duration))
+            c->refresh_margin >= stsrole_role_duration(c, &c->roles[i]))
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: refresh_margin (%d) must be shorter than the duration of "
                                 "[role %s] (%d)",
                                 name, c->refresh_margin, c->roles[i].name,
-                                c->roles[i].duration ? c->roles[i].duration : c->duration);
+                                stsrole_role_duration(c, &c->roles[i]));
     }
     /* Each bastion's deny policy is named after bastion_id, so it must be
      * unique in the fleet: with IMDS credentials it defaults to the EC2
@@ -732,21 +1110,26 @@ stsrole_config_free(struct stsrole_config *c)
 
     if (c == NULL)
         return;
-    for (i = 0; i < c->n_roles; i++) {
-        struct stsrole_role *r = &c->roles[i];
-        free(r->name);
-        free_keys(role_keys, NKEYS(role_keys), r);
-        for (size_t t = 0; t < r->n_tags; t++) {
-            free(r->tag_keys[t]);
-            free(r->tag_values[t]);
-        }
-        free(r->tag_keys);
-        free(r->tag_values);
-    }
+    for (i = 0; i < c->n_roles; i++)
+        role_free(&c->roles[i]);
     free(c->roles);
     free(c->path);
     free_keys(global_keys, NKEYS(global_keys), c);
     memset(c, 0, sizeof(*c));
+}
+
+int
+stsrole_role_duration(const struct stsrole_config *cfg, const struct stsrole_role *role)
+{
+    int d = role->duration ? role->duration : cfg->duration;
+
+    return role->max_duration != 0 && role->max_duration < d ? role->max_duration : d;
+}
+
+int
+stsrole_role_needs_request(const struct stsrole_role *role)
+{
+    return role->approvals > 0 || role->reason_required;
 }
 
 const struct stsrole_role *
@@ -758,4 +1141,30 @@ stsrole_config_role(const struct stsrole_config *cfg, const char *name)
         if (strcmp(cfg->roles[i].name, name) == 0)
             return &cfg->roles[i];
     return NULL;
+}
+
+int
+stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
+                    stsrole_group_lookup *lookup, void *ctx)
+{
+    size_t i;
+    gid_t g;
+    int j;
+
+    /* A role that needs a reason or approvals is taken only through a
+     * request (stsrole.conf(5), break-glass keys): neither the login menu
+     * nor a profile minted on demand may hand it out directly. */
+    if (stsrole_role_needs_request(role))
+        return 0;
+    for (i = 0; role->users != NULL && role->users[i] != NULL; i++)
+        if (strcmp(role->users[i], user) == 0)
+            return 1;
+    for (i = 0; role->groups != NULL && role->groups[i] != NULL; i++) {
+        if (!lookup(ctx, role->groups[i], &g))
+            continue;
+        for (j = 0; j < ngids; j++)
+            if (gids[j] == g)
+                return 1;
+    }
+    return 0;
 }

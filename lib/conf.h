@@ -7,8 +7,11 @@
 #include "aws.h"
 #include "creds.h"
 #include "stsrole.h"
+#include "template.h"
 
 #define STSROLE_DEFAULT_CONF "/etc/stsrole/stsrole.conf"
+#define STSROLE_APPROVALS_MAX 10
+#define STSROLE_APPROVAL_TIMEOUT_DEFAULT 900
 
 enum stsrole_failmode {
     STSROLE_FAIL_SECURE = 0,
@@ -32,6 +35,30 @@ struct stsrole_role {
     char **tag_keys; /* from "tag.KEY = VALUE" lines, added to the session tags */
     char **tag_values;
     size_t n_tags;
+    /* Break-glass (stsrole.conf(5), BREAK-GLASS): a role with approvals > 0
+     * is minted only through a request that approvals other people from
+     * approvers granted within approval_timeout seconds. */
+    int reason_required;  /* reason = required */
+    char *reason_pattern; /* POSIX ERE the reason must match; checked by regcomp at load */
+    int approvals;        /* 0: no approval needed */
+    char **approvers;     /* NULL-terminated; "@GROUP" names a group */
+    int approval_timeout; /* seconds a request waits; default 900 */
+    int max_duration;     /* 0: no cap beyond duration */
+    char *notify;         /* as written */
+    int notify_facility;  /* notify = syslog:FACILITY, a LOG_* facility; -1: a command */
+    char **notify_argv;   /* notify = /PATH [ARG...]: run without a shell; NULL-terminated */
+    /* A [roles NAME] template becomes one role per account, named
+     * ALIAS-NAME (the profile's name in the session): these say which
+     * template, account and alias it came from.  NULL for [role NAME]. */
+    char *template_name;
+    char *account;
+    char *alias;
+    int step_up; /* step_up = totp: a fresh code before the first mint */
+    /* While parsing only: the template's accounts = value and the line
+     * of its section. */
+    char *accounts;
+    int is_template;
+    int line;
 };
 
 struct stsrole_config {
@@ -77,7 +104,7 @@ struct stsrole_config {
     int totp_window;
     int totp_lock_wait; /* seconds a login waits for the users file's lock; default 5 */
     int timeout;
-    struct stsrole_role *roles;
+    struct stsrole_role *roles; /* [role NAME] sections, then every template's instances */
     size_t n_roles;
 };
 
@@ -94,5 +121,20 @@ void stsrole_config_free(struct stsrole_config *cfg);
 int stsrole_bastion_id_ambiguous(const char *id);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
+/* The DurationSeconds a role's credential asks for: its duration (or the
+ * global one), capped by max_duration. */
+int stsrole_role_duration(const struct stsrole_config *cfg, const struct stsrole_role *role);
+/* 1 when the role is taken only through a request (a reason or approvals
+ * are needed): the login menu leaves it out. */
+int stsrole_role_needs_request(const struct stsrole_role *role);
+
+/* Resolves a group name to its gid: 1 when found, 0 when there is no such
+ * group (or NSS cannot say: a role naming it then matches nobody). */
+typedef int stsrole_group_lookup(void *ctx, const char *name, gid_t *gid);
+/* 1 when role's users list names user, or its groups list names a group
+ * whose gid is among gids[0..ngids) (the user's primary and supplementary
+ * groups); always 0 for a role that needs a request. */
+int stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids,
+                        int ngids, stsrole_group_lookup *lookup, void *ctx);
 
 #endif

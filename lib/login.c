@@ -153,8 +153,8 @@ stsrole_login_open(struct stsrole_login *l, struct stsrole_error *err)
 
     if (rec.refresh) {
         rc = stsrole_runtime_aws_config(cfg->runtime_dir, l->session_id, l->uid, l->gid,
-                                        cfg->credential_helper, cfg->region, l->aws_config,
-                                        sizeof(l->aws_config), err);
+                                        cfg->credential_helper, cfg->region, l->profiles,
+                                        l->n_profiles, l->aws_config, sizeof(l->aws_config), err);
         if (rc != STSROLE_OK) {
             l->what = "could not write the session's AWS config file";
             return rc;

@@ -48,6 +48,10 @@ struct stsrole_login {
     pid_t sshd_pid;
     int64_t sshd_start; /* sshd_pid's start time (proc.h); 0: unknown */
     const char *mfa;    /* the MFA method that passed at auth (ticket.h) */
+    /* credentials_mode = process: the roles the person may use, one
+     * profile each in the session's AWS config file */
+    const char *const *profiles;
+    size_t n_profiles;
     /* out */
     enum stsrole_login_stage stage;
     char session_id[33];

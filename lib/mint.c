@@ -39,13 +39,29 @@ stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role 
     memset(ap, 0, sizeof(*ap));
     ap->role_arn = role->arn;
     ap->session_name = name;
-    ap->duration = role->duration ? role->duration : cfg->duration;
+    ap->duration = stsrole_role_duration(cfg, role);
     ap->source_identity = user;
     ap->tags = tags;
     ap->n_tags = 4 + i;
     ap->transitive_tag_keys = transitive;
     ap->n_transitive_tag_keys = 1;
     ap->external_id = role->external_id;
+    return STSROLE_OK;
+}
+
+int
+stsrole_mint_breakglass(struct stsrole_assume_params *ap, struct stsrole_tag tags[50],
+                        const char *reason, const char *approvers, struct stsrole_error *err)
+{
+    if (reason == NULL || approvers == NULL || reason[0] == '\0' || approvers[0] == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID,
+                            "a break-glass credential needs a reason "
+                            "and approvers");
+    /* conf.c leaves a role with approvals at most 44 tag.KEY lines. */
+    if (ap->tags != tags || ap->n_tags > 48)
+        return stsrole_fail(err, STSROLE_E_INVALID, "no room for the break-glass session tags");
+    tags[ap->n_tags++] = (struct stsrole_tag){"stsrole:reason", reason};
+    tags[ap->n_tags++] = (struct stsrole_tag){"stsrole:approvers", approvers};
     return STSROLE_OK;
 }
 

@@ -24,6 +24,13 @@ int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_r
                         char sid[STSROLE_SID_LEN + 1], struct stsrole_assume_params *ap,
                         struct stsrole_error *err);
 
+/* Adds the break-glass tags stsrole:reason and stsrole:approvers (values
+ * from stsrole_request_tags, which the caller keeps alive) to the
+ * parameters stsrole_mint_params built in tags.  E_INVALID when either is
+ * empty or the 50 tags STS allows would be exceeded. */
+int stsrole_mint_breakglass(struct stsrole_assume_params *ap, struct stsrole_tag tags[50],
+                            const char *reason, const char *approvers, struct stsrole_error *err);
+
 /* (In mint.c, not sts.c, so that the call to stsrole_sts_parse_assume
  * stays a reference between objects, which the fault injection wraps.) */
 /* One AssumeRole through client c: validates and encodes ap, sends it with

@@ -71,11 +71,12 @@ config_dir(const char *runtime_dir, char *dir, size_t dirlen, int *fd_out,
 
 int
 stsrole_runtime_aws_config(const char *runtime_dir, const char *session_id, uid_t uid, gid_t gid,
-                           const char *helper, const char *region, char *path, size_t pathlen,
-                           struct stsrole_error *err)
+                           const char *helper, const char *region, const char *const *profiles,
+                           size_t n_profiles, char *path, size_t pathlen, struct stsrole_error *err)
 {
     struct stsrole_buf text;
     char dir[4096], name[48];
+    size_t i;
     int dfd, fd, rc;
 
     if (!stsrole_session_id_valid(session_id) || helper == NULL || region == NULL)
@@ -101,6 +102,24 @@ stsrole_runtime_aws_config(const char *runtime_dir, const char *session_id, uid_
                             "region = %s\n",
                             session_id, STSROLE_AWS_PROFILE, helper, runtime_dir,
                             STSROLE_CRED_SOCKET, session_id, region);
+    /* One profile per role the person may use, minted when first asked
+     * for.  Role names are A-Z a-z 0-9 - _ . (stsrole.conf(5)). */
+    for (i = 0; rc == STSROLE_OK && i < n_profiles; i++) {
+        if (strspn(profiles[i],
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+                strlen(profiles[i]) ||
+            profiles[i][0] == '\0' || strcmp(profiles[i], STSROLE_AWS_PROFILE) == 0) {
+            close(dfd);
+            stsrole_buf_free(&text);
+            return stsrole_fail(err, STSROLE_E_INVALID, "AWS config file: bad profile name");
+        }
+        rc = stsrole_buf_printf(&text,
+                                "[profile %s]\n"
+                                "credential_process = %s --socket %s/%s --session %s --profile %s\n"
+                                "region = %s\n",
+                                profiles[i], helper, runtime_dir, STSROLE_CRED_SOCKET, session_id,
+                                profiles[i], region);
+    }
     if (rc != STSROLE_OK) {
         close(dfd);
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");

@@ -19,11 +19,14 @@
 
 /* Writes RUNTIME_DIR/aws/<session_id>.config, owned by uid:gid, mode 0600,
  * with profile STSROLE_AWS_PROFILE: credential_process = helper --socket
- * RUNTIME_DIR/credentials.sock --session <session_id>, and region.  Creates
+ * RUNTIME_DIR/credentials.sock --session <session_id>, and region; then
+ * for each of profiles[0..n_profiles) (role names) a profile of that name
+ * whose credential_process adds --profile NAME.  Creates
  * the directories if needed and refuses unsafe ones (STSROLE_E_UNSAFE).
  * The file's path goes to path (pathlen bytes). */
 int stsrole_runtime_aws_config(const char *runtime_dir, const char *session_id, uid_t uid,
-                               gid_t gid, const char *helper, const char *region, char *path,
+                               gid_t gid, const char *helper, const char *region,
+                               const char *const *profiles, size_t n_profiles, char *path,
                                size_t pathlen, struct stsrole_error *err);
 /* Removes that file; a missing one is fine. */
 int stsrole_runtime_aws_config_remove(const char *runtime_dir, const char *session_id,

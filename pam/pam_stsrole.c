@@ -578,7 +578,9 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     struct stsrole_error err;
     struct stsrole_login l;
     struct open_session *keep = NULL;
-    const struct stsrole_role *role = NULL;
+    const struct stsrole_role *role = NULL, **usable = NULL;
+    const char **profiles = NULL;
+    size_t n_usable = 0, i;
     struct decision d = {.phase = "open"};
     struct args a;
     const char *user, *what = NULL;
@@ -712,6 +714,21 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     if (stsrole_proc_stat(l.sshd_pid, NULL, &sshd_start, NULL) == STSROLE_OK)
         l.sshd_start = (int64_t)sshd_start;
     l.mfa = mfa;
+    /* credentials_mode = process: a profile for every role the person may
+     * use (stsrole.conf(5), PROFILES). */
+    if (cfg.credentials_mode == STSROLE_MODE_PROCESS) {
+        status = stsrole_pam_usable_roles(pamh, &cfg, user, gid, &usable, &n_usable, &err);
+        if (status == STSROLE_OK && (profiles = calloc(n_usable + 1, sizeof(*profiles))) == NULL)
+            status = stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
+        if (status != STSROLE_OK) {
+            what = "could not list the person's roles";
+            goto fail;
+        }
+        for (i = 0; i < n_usable; i++)
+            profiles[i] = usable[i]->name;
+        l.profiles = profiles;
+        l.n_profiles = n_usable;
+    }
     status = stsrole_login_open(&l, &err);
     if (l.stage >= STSROLE_LOGIN_ID)
         d.session_id = l.session_id;
@@ -760,11 +777,15 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
                    l.session_id, l.as.creds.access_key_id);
     log_decision(pamh, LOG_INFO, &d);
     stsrole_login_free(&l);
+    free(profiles);
+    free(usable);
     stsrole_config_free(&cfg);
     return PAM_SUCCESS;
 
 fail:
     stsrole_login_abort(&l);
+    free(profiles);
+    free(usable);
     d.reason = err.msg;
     d.outcome = safe ? "failopen" : "refused";
     log_decision(pamh, safe ? LOG_WARNING : LOG_ERR, &d);

@@ -43,46 +43,41 @@ user_gids(const char *user, gid_t gid, gid_t **out, int *n, struct stsrole_error
     return stsrole_fail(err, STSROLE_E_IO, "cannot list the groups of %s", user);
 }
 
-/* Resolves a group name from the config; *found is 0 when no such group
- * exists (a role naming a missing group simply matches nobody; so does one
- * that NSS cannot resolve, as pam_modutil_getgrnam tells no difference). */
+/* A group name from the config (a group that NSS cannot resolve matches
+ * nobody, as pam_modutil_getgrnam tells no difference). */
 static int
-group_gid(pam_handle_t *pamh, const char *name, gid_t *gid, int *found)
+group_gid(void *ctx, const char *name, gid_t *gid)
 {
-    const struct group *gr = pam_modutil_getgrnam(pamh, name);
+    const struct group *gr = pam_modutil_getgrnam(ctx, name);
 
-    *found = gr != NULL;
     if (gr != NULL)
         *gid = gr->gr_gid;
-    return STSROLE_OK;
+    return gr != NULL;
 }
 
-static int
-role_allows(pam_handle_t *pamh, const struct stsrole_role *role, const char *user,
-            const gid_t *gids, int ngids, int *allowed, struct stsrole_error *err)
+int
+stsrole_pam_usable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
+                         gid_t gid, const struct stsrole_role ***out, size_t *n,
+                         struct stsrole_error *err)
 {
+    gid_t *gids = NULL;
+    int ngids = 0, rc;
     size_t i;
-    int j, rc, found;
-    gid_t g;
 
-    *allowed = 0;
-    for (i = 0; role->users != NULL && role->users[i] != NULL; i++) {
-        if (strcmp(role->users[i], user) == 0) {
-            *allowed = 1;
-            return STSROLE_OK;
-        }
+    *n = 0;
+    *out = NULL;
+    rc = user_gids(user, gid, &gids, &ngids, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    *out = calloc(cfg->n_roles + 1, sizeof(**out));
+    if (*out == NULL) {
+        free(gids);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     }
-    for (i = 0; role->groups != NULL && role->groups[i] != NULL; i++) {
-        rc = group_gid(pamh, role->groups[i], &g, &found);
-        if (rc != STSROLE_OK)
-            return rc;
-        for (j = 0; found && j < ngids; j++) {
-            if (gids[j] == g) {
-                *allowed = 1;
-                return STSROLE_OK;
-            }
-        }
-    }
+    for (i = 0; i < cfg->n_roles; i++)
+        if (stsrole_role_allows(&cfg->roles[i], user, gids, ngids, group_gid, pamh))
+            (*out)[(*n)++] = &cfg->roles[i];
+    free(gids);
     return STSROLE_OK;
 }
 
@@ -91,30 +86,30 @@ stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg,
                            gid_t gid, const struct stsrole_role **out, size_t *n,
                            struct stsrole_error *err)
 {
-    gid_t *gids = NULL;
-    int ngids = 0, rc, allowed;
-    size_t i;
+    const struct stsrole_role **all;
+    size_t i, n_all;
+    int rc;
 
     *n = 0;
-    rc = user_gids(user, gid, &gids, &ngids, err);
+    rc = stsrole_pam_usable_roles(pamh, cfg, user, gid, &all, &n_all, err);
     if (rc != STSROLE_OK)
         return rc;
-    for (i = 0; i < cfg->n_roles; i++) {
-        rc = role_allows(pamh, &cfg->roles[i], user, gids, ngids, &allowed, err);
-        if (rc != STSROLE_OK)
-            break;
-        if (!allowed)
+    for (i = 0; i < n_all; i++) {
+        if (all[i]->template_name != NULL)
             continue;
         if (*n >= STSROLE_PAM_MAX_CHOICES) {
             rc = stsrole_fail(err, STSROLE_E_CONFIG, "more than %d roles match user %s",
                               STSROLE_PAM_MAX_CHOICES, user);
+            *n = 0;
             break;
         }
-        out[(*n)++] = &cfg->roles[i];
+        out[(*n)++] = all[i];
     }
-    free(gids);
-    if (rc != STSROLE_OK)
-        *n = 0;
+    /* Only template roles: the first, without a question (stsrole.conf(5),
+     * PROFILES); the others are profiles of the session. */
+    if (rc == STSROLE_OK && *n == 0 && n_all > 0)
+        out[(*n)++] = all[0];
+    free(all);
     return rc;
 }
 

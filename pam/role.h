@@ -12,10 +12,20 @@
 #define STSROLE_PAM_MAX_CHOICES 64
 
 /*
- * Fills out[] (room for STSROLE_PAM_MAX_CHOICES) with the roles whose
- * users list names user or whose groups list names one of the user's
- * groups (primary gid or supplementary, resolved through NSS), in config
- * order.  *n is the count.  Returns STSROLE_OK, STSROLE_E_NOMEM,
+ * Every role user may use (stsrole_role_allows: the users list names user
+ * or the groups list names one of the user's groups, primary gid or
+ * supplementary, resolved through NSS), in config order: the session's
+ * profiles.  *out is the caller's to free (the roles stay cfg's).
+ */
+int stsrole_pam_usable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
+                             gid_t gid, const struct stsrole_role ***out, size_t *n,
+                             struct stsrole_error *err);
+
+/*
+ * The roles offered at login: fills out[] (room for
+ * STSROLE_PAM_MAX_CHOICES) with the plain [role NAME] sections user may
+ * use, in config order, or with the first template role when there is no
+ * plain one.  *n is the count.  Returns STSROLE_OK, STSROLE_E_NOMEM,
  * STSROLE_E_IO (NSS failure) or STSROLE_E_CONFIG (more than
  * STSROLE_PAM_MAX_CHOICES roles match).
  */

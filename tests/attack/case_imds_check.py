@@ -60,7 +60,7 @@ class World:
             f.write(text)
 
     def start_gateway(self):
-        sys.path.insert(0, self.ctx.path("tests", "gateway"))
+        sys.path.insert(0, self.ctx.path("tests", "lib"))
         os.environ["STSROLE_BUILD"] = self.ctx.build
         from gwlib import Gateway
         verdict = os.path.join(self.state, "imds-exposure")

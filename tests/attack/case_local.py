@@ -30,7 +30,7 @@ MARK = "STSROLE-ATTACK"
 class Bastion:
     def __init__(self, ctx):
         sys.path.insert(0, ctx.path("tests", "lib"))
-        sys.path.insert(0, ctx.path("tests", "gateway"))
+        sys.path.insert(0, ctx.path("tests", "lib"))
         os.environ["STSROLE_BUILD"] = ctx.build
         import sshdtest
         why = sshdtest.missing_prerequisite()
@@ -210,7 +210,7 @@ def replayed_code(ctx):
       "stsrole:mfa=totp, and nothing was minted for mallory's refused tries")
 def audited(ctx):
     b = ctx.fixture
-    sys.path.insert(0, ctx.path("tests", "gateway"))
+    sys.path.insert(0, ctx.path("tests", "lib"))
     from gwlib import audit_lines, wait_for
     path = os.path.join(b.lab.root, "audit.log")
     ev = wait_for(lambda: [e for e in audit_lines(path)

@@ -80,7 +80,7 @@ class Bench:
         for u in users:
             if not floor:
                 self.used[u.name] += 1
-                codes.append(totp(u.secret, step_offset=self.used[u.name]))
+                codes.append(totp(u.secret, step=self.used[u.name]))
             else:
                 codes.append(None)
 

@@ -3,7 +3,7 @@
 
 Against one local moto with auth on (tests/lib/mototest.py), the gateway in
 the foreground with a stand-in for systemd's notify socket
-(tests/gateway/gwlib.py), and session records written as pam_stsrole writes
+(tests/lib/gwlib.py), and session records written as pam_stsrole writes
 them.  It measures; it asserts nothing.
 
 1. Latency: a logout (the record renamed into place, marked closed) to the
@@ -44,7 +44,6 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from mototest import Moto, base_env, write_config  # noqa: E402
 from gwlib import Gateway, fake_userid, gatewayd_path, session_record, write_session  # noqa: E402
 

@@ -12,7 +12,7 @@ own CPU time per transaction.  It measures; it asserts nothing.
 
     tests/bench/bench_login.py [ROUNDS] [BUILDDIR]
       ROUNDS   alternated rounds (default 15)
-      BUILDDIR default $STSROLE_BUILDDIR, else ./build under the source tree
+      BUILDDIR default $STSROLE_BUILD, else ./build under the source tree
 
 Every login uses a user of its own with a secret of its own, so each code is
 fresh without waiting for the next 30 s step (both modules refuse a reused
@@ -243,7 +243,7 @@ def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     rounds = max(1, min(rounds, MAX_ROUNDS))
     builddir = sys.argv[2] if len(sys.argv) > 2 else os.environ.get(
-        "STSROLE_BUILDDIR", os.path.join(TOP, "build"))
+        "STSROLE_BUILD", os.path.join(TOP, "build"))
     module = os.path.join(os.path.abspath(builddir), "pam", ".libs", "pam_stsrole.so")
     why = prerequisites(module)
     if why:

@@ -40,7 +40,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, close_session, gatewayd_path, session_record, sid_of,  # noqa: E402
                    write_session)

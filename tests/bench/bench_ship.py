@@ -26,7 +26,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "fleet"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 
 GROUP = "/stsrole/audit"
 BATCHES = (100, 1000, 10000)

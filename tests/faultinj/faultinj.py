@@ -46,8 +46,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
-import gwlib  # noqa: E402  (tests/gateway: session records, the notify socket)
+import gwlib  # noqa: E402  (session records, the notify socket)
+import harness  # noqa: E402
+from harness import Suite, rmtree_unless_kept  # noqa: E402
 import mototest  # noqa: E402
 
 STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")
@@ -72,26 +73,9 @@ JSON_INT_MAX = 2 ** 53
 # --gw-mode quick: the gateway's allocator calls are walked every GW_STRIDE-th point.
 GW_STRIDE = 3
 
-passed = 0
-failed = 0
-print_lock = threading.Lock()
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    with print_lock:
-        if ok:
-            passed += 1
-            print("ok - %s" % name)
-        else:
-            failed += 1
-            print("FAIL - %s%s" % (name, (": " + why) if why else ""))
-        sys.stdout.flush()
-
-
-def skip(name, why):
-    print("skipped: %s: %s" % (name, why))
-    sys.stdout.flush()
+S = Suite("faultinj")
+result = S.result
+skip = S.skip
 
 
 # ------------------------------------------------------------ helpers ---
@@ -108,21 +92,12 @@ class Totp:
         step = int(time.time()) // 30
         with self.lock:
             if step != self.step:
-                self.code = subprocess.check_output(["oathtool", "--totp", TOTP_SECRET],
-                                                    text=True).strip()
+                self.code = harness.totp(TOTP_SECRET)
                 self.step = step
             return self.code
 
     def wrong(self):
-        near = set()
-        for off in range(-300, 301, 30):
-            near.add(subprocess.check_output(
-                ["oathtool", "--totp", TOTP_SECRET, "-N", "%+d sec" % off], text=True).strip())
-        for n in range(1000000):
-            c = "%06d" % ((n * 7919 + 123457) % 1000000)
-            if c not in near:
-                return c
-        raise RuntimeError("unreachable")
+        return harness.wrong_code(TOTP_SECRET, 10)
 
 
 class Symbols:
@@ -686,22 +661,10 @@ class GwProc(gwlib.Gateway):
     READY=1 came."""
 
     def __init__(self, exe, conf, env, args, log):
-        super().__init__(conf, env, args, log=log)
-        self.exe = exe
+        super().__init__(conf, env, args, log=log, exe=exe)
 
     def start(self, timeout=20.0):
-        ndir = tempfile.mkdtemp(prefix="figw-notify-")
-        path = os.path.join(ndir, "notify")
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(path)
-        self.msgs = []
-        self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
-        self.reader.start()
-        env = dict(self.env, NOTIFY_SOCKET=path)
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([self.exe, "--config", self.conf] + self.args,
-                                         env=env, stdout=out, stderr=out)
-        return self.wait_message("READY=1", timeout) is not None
+        return self.launch(timeout)
 
     def finish(self, timeout=30.0):
         """SIGTERM if still running; the exit status (-999: had to be killed)."""
@@ -1560,20 +1523,14 @@ def main():
     only = set(args.only.split(",")) if args.only else {"walk", "checklist", "valgrind",
                                                         "control", "gateway"}
     if os.geteuid() != 0:
-        print("skipped: faultinj: needs root (root-owned users file and config)")
-        print("faultinj: 0 passed, 0 failed")
-        return 0
+        return S.skip_all("needs root (root-owned users file and config)")
     for tool in ("oathtool", "nm"):
         if shutil.which(tool) is None:
-            print("skipped: faultinj: %s is not installed" % tool)
-            print("faultinj: 0 passed, 0 failed")
-            return 1
+            return S.skip_all("%s is not installed" % tool)
     try:
         from mototest import Moto
     except ImportError as ex:
-        print("skipped: faultinj: tests/lib/mototest.py unusable: %s" % ex)
-        print("faultinj: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("tests/lib/mototest.py unusable: %s" % ex)
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="stsrole-faultinj.")
     os.chmod(tmp, 0o700)
@@ -1633,11 +1590,10 @@ def main():
         if args.keep or driver.keep_failures < 5:
             print("kept %s" % tmp)
         else:
-            shutil.rmtree(tmp, ignore_errors=True)
+            rmtree_unless_kept(tmp)
     print("faultinj: %d failure points injected in %.0f s" % (total_points,
                                                                time.monotonic() - started))
-    print("faultinj: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return S.finish()
 
 
 if __name__ == "__main__":

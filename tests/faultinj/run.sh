@@ -2,10 +2,14 @@
 # run.sh: builds the fault-injection copies of pam_stsrole.so and stsrole-gatewayd, walks their
 # failure points.
 #
-# Usage: tests/faultinj/run.sh [--build-only] [--quick] [-- ARGS for faultinj.py]
+# Usage: tests/faultinj/run.sh [--build-only | --no-build] [--quick] [-- ARGS for faultinj.py]
 #   (default)  every failure point: the PAM transactions (~730 points, ~40 s)
 #              and the gateway's scenario (~500 points, ~90-160 s with 8
 #              gateways at once); about 3-4 minutes on 2 cores with the build.
+#   --build-only  build, and walk nothing
+#   --no-build    walk what is built already (so that two walks can run at once:
+#                 tests/run walks PAM (-- --only walk,checklist,valgrind,control)
+#                 and the gateway (-- --only gateway) side by side)
 #   --quick    (or FAULTINJ_QUICK=1): the gateway's allocator calls (malloc,
 #              calloc, realloc, strdup, strndup) every 3rd point only, from
 #              the 1st (a fixed stride, so a failure repeats); every point of
@@ -27,17 +31,19 @@
 # OpenSSL are neither counted nor failed.
 #
 # Prints one line per failure point class, the number of failure points
-# injected, and "faultinj: N passed, N failed" (PAM and gateway together);
-# exits non-zero on any failure.
+# injected, and "faultinj: N passed, N failed" (PAM and gateway together).
+# Exit 0 pass, 1 fail, 77 skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 bd=$top/build-faultinj
 build_only=0
+no_build=0
 quick=${FAULTINJ_QUICK:-0}
 while [ $# -gt 0 ]; do
     case $1 in
     --build-only) build_only=1 ;;
+    --no-build) no_build=1 ;;
     --quick) quick=1 ;;
     --) shift; break ;;
     *) break ;;
@@ -51,21 +57,29 @@ PKGS="pam libcrypto libcurl libcjson liboath inih expat"
 GW_PKGS="libcrypto libcurl libcjson liboath inih expat"
 
 fail_build() {
-    echo "FAIL - faultinj: $1"
+    echo "not ok - faultinj: $1"
     echo "faultinj: 0 passed, 1 failed"
     exit 1
 }
+skipped() {
+    echo "skipped: faultinj: $1"
+    echo "faultinj: 0 passed, 0 failed"
+    exit 77
+}
 
 for tool in cc pkg-config; do
-    command -v $tool >/dev/null 2>&1 || fail_build "$tool is not installed"
+    command -v $tool >/dev/null 2>&1 || skipped "$tool is not installed"
 done
-pkg-config --exists $PKGS $GW_PKGS || fail_build "missing development packages for: $PKGS $GW_PKGS"
+pkg-config --exists $PKGS $GW_PKGS || skipped "missing development packages for: $PKGS $GW_PKGS"
 
 mkdir -p "$bd" || fail_build "cannot create $bd"
-if [ ! -f "$bd/config.h" ] || [ "$top/configure" -nt "$bd/config.h" ] ||
-    grep -q -- --disable-tests "$bd/config.status"; then
+# config.status keeps an unchanged config.h's time: a stamp says when configure last ran.
+stamp=$bd/configure.stamp
+if [ "$no_build" = 0 ] && { [ ! -f "$stamp" ] || [ "$top/configure" -nt "$stamp" ] ||
+    grep -q -- --disable-tests "$bd/config.status"; }; then
     (cd "$bd" && "$top/configure" -q >configure.out 2>&1) ||
         fail_build "configure failed (see $bd/configure.out)"
+    touch "$stamp"
 fi
 
 # The .c files of an automake _SOURCES variable, continuation lines included.
@@ -168,12 +182,18 @@ build_ctl() {
     ${CC:-cc} -o "$bd/plain/stsrolectl" $objs $(pkg-config --libs $GW_PKGS) -lm
 }
 
-build_variant asan "$SAN" || fail_build "the ASan fault-injection module does not build"
-build_variant plain "" || fail_build "the plain fault-injection module does not build"
-build_gateway || fail_build "the ASan fault-injection stsrole-gatewayd does not build"
-build_ctl || fail_build "stsrolectl does not build"
-make -s -C "$bd/tests" pam/pamdrive >/dev/null || fail_build "the PAM test driver does not build"
+if [ "$no_build" = 0 ]; then
+    build_variant asan "$SAN" || fail_build "the ASan fault-injection module does not build"
+    build_variant plain "" || fail_build "the plain fault-injection module does not build"
+    build_gateway || fail_build "the ASan fault-injection stsrole-gatewayd does not build"
+    build_ctl || fail_build "stsrolectl does not build"
+    make -s -C "$bd/tests" pam/pamdrive >/dev/null || fail_build "the PAM test driver does not build"
+fi
 [ "$build_only" = 1 ] && exit 0
+for f in asan/pam_stsrole.so plain/pam_stsrole.so asan/stsrole-gatewayd plain/stsrolectl \
+    tests/pam/pamdrive; do
+    [ -f "$bd/$f" ] || fail_build "$bd/$f is not built (run.sh --build-only)"
+done
 
 asan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libasan/ {print $3}')
 ubsan_rt=$(ldd "$bd/asan/pam_stsrole.so" | awk '/libubsan/ {print $3}')

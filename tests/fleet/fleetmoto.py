@@ -22,7 +22,8 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
-from mototest import SECURITY_ACCOUNT, Moto, _free_port  # noqa: E402
+from harness import free_port  # noqa: E402
+from mototest import SECURITY_ACCOUNT, Moto  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(HERE))
 FLEET_POLICY = os.path.join(TOP, "examples", "aws", "iam", "bastion-fleet-policy.json")
@@ -92,7 +93,7 @@ class FleetMoto(Moto):
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         for _ in range(tries):
-            self.port = _free_port()
+            self.port = free_port()
             self.url = "http://127.0.0.1:%d" % self.port
             out = open(self.log, "ab") if self.log else subprocess.DEVNULL
             self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "-H",

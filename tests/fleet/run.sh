@@ -1,23 +1,20 @@
 #!/bin/sh
 # run.sh: runs the two-bastion fleet tests, with the built PAM and DynamoDB test drivers, against one moto.
-# Usage: tests/fleet/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
-# Prints one line per case and "fleet: N passed, N failed"; exits non-zero on any failure.
+# Usage: tests/fleet/run.sh [BUILDDIR]   (default: $STSROLE_BUILD, else ./build under the source tree)
+# Prints one line per case and "fleet: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-builddir=${1:-${STSROLE_BUILDDIR:-$top/build}}
-builddir=$(cd "$builddir" 2>/dev/null && pwd) || { echo "skipped: fleet: no build directory $builddir"; echo "fleet: 0 passed, 0 failed"; exit 1; }
+skipped() { echo "skipped: fleet: $1"; echo "fleet: 0 passed, 0 failed"; exit 77; }
+builddir=${1:-${STSROLE_BUILD:-$top/build}}
+builddir=$(cd "$builddir" 2>/dev/null && pwd) || skipped "no build directory $builddir"
 module=$builddir/pam/.libs/pam_stsrole.so
 lib=$builddir/lib/.libs/libstsrole.a
 for f in "$module" "$lib"; do
-    if [ ! -f "$f" ]; then
-        echo "skipped: fleet: $f not built (make -C $builddir)"
-        echo "fleet: 0 passed, 0 failed"
-        exit 1
-    fi
+    [ -f "$f" ] || skipped "$f not built (make -C $builddir)"
 done
 tmp=$(mktemp -d /tmp/stsrole-fleet.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "${STSROLE_KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else trap 'rm -rf "$tmp"' EXIT INT TERM; fi
 # A module built with --enable-sanitizers needs the same runtime in the
 # drivers: preloaded into pamdrive, linked into fleetdrive.
 preload=
@@ -29,7 +26,7 @@ fi
 # The drivers are built with the module (tests/Makefile.am).
 for f in "$builddir/tests/pam/pamdrive" "$builddir/tests/fleet/fleetdrive"; do
     if [ ! -x "$f" ]; then
-        echo "FAIL - fleet: $f not built (make -C $builddir)"
+        echo "not ok - fleet: $f not built (make -C $builddir)"
         echo "fleet: 0 passed, 1 failed"
         exit 1
     fi
@@ -37,15 +34,21 @@ done
 export PAMDRIVE=$builddir/tests/pam/pamdrive FLEETDRIVE=$builddir/tests/fleet/fleetdrive \
     PAM_MODULE=$module \
     PAMDRIVE_PRELOAD=$preload STSROLE_BUILD=$builddir
-# Two suites (the PAM side, then the gateways); each prints its own "fleet: N passed, N failed",
-# which are summed into one.  A suite that exits non-zero fails the run.
-{
-    python3 "$here/test_fleet.py"
-    echo "fleet-suite-exit $?"
-    python3 "$here/test_fleet_gateway.py"
-    echo "fleet-suite-exit $?"
-} | awk '
+# Two suites (the PAM side and the gateways), each with its own moto and directories, at the
+# same time; each prints its own "fleet: N passed, N failed" (into its own file, shown whole in
+# turn), which are summed into one.  A suite that fails fails the run; both skipped is a skip.
+python3 "$here/test_fleet.py" >"$tmp/pam.out" 2>&1 &
+pam_pid=$!
+python3 "$here/test_fleet_gateway.py" >"$tmp/gateway.out" 2>&1
+echo "fleet-suite-exit $?" >>"$tmp/gateway.out"
+wait $pam_pid
+echo "fleet-suite-exit $?" >>"$tmp/pam.out"
+cat "$tmp/pam.out" "$tmp/gateway.out" | awk '
     /^fleet: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4; next }
-    /^fleet-suite-exit / { if ($2 != 0) bad = 1; next }
+    /^fleet-suite-exit / { n++; if ($2 == 77) s++; else if ($2 != 0) bad = 1; next }
     { print; fflush() }
-    END { printf "fleet: %d passed, %d failed\n", p, f; exit (bad || f > 0) }'
+    END {
+        printf "fleet: %d passed, %d failed\n", p, f
+        if (bad || f > 0) exit 1
+        exit (s == n ? 77 : 0)
+    }'

@@ -29,6 +29,9 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, HERE)
 
+import harness  # noqa: E402
+from harness import Suite, rmtree_unless_kept  # noqa: E402
+
 from fleetmoto import FLEET_POLICY, REPLAY_TABLE, SESSION_TABLE  # noqa: E402
 
 PAMDRIVE = os.environ.get("PAMDRIVE")
@@ -38,24 +41,9 @@ PRELOAD = os.environ.get("PAMDRIVE_PRELOAD", "")
 FLEET_TEMPLATE = os.path.join(TOP, "examples", "aws", "cloudformation", "bastion-fleet.yaml")
 ROUNDS = 20  # race rounds: each a fresh code raced by both bastions
 
-passed = 0
-failed = 0
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("FAIL - %s%s" % (name, (": " + why) if why else ""))
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    print("skipped: %s: %s" % (name, why))
-    sys.stdout.flush()
+S = Suite("fleet")
+result = S.result
+skip = S.skip
 
 
 def secret_of(user):
@@ -63,34 +51,21 @@ def secret_of(user):
     return hashlib.sha1(("stsrole-fleet-" + user).encode()).hexdigest()
 
 
-def totp(user, offset=0):
-    """oathtool, an implementation independent of liboath's validator."""
-    args = ["oathtool", "--totp", secret_of(user)]
-    if offset:
-        args += ["-N", "%+d sec" % offset]
-    return subprocess.check_output(args, text=True).strip()
+def totp(user, step=0):
+    """oathtool, an implementation independent of liboath's validator: now + step time steps."""
+    return harness.totp(secret_of(user), step)
 
 
 def totp_at(user, step):
     """The code of one time step (T30), whatever the clock says by then."""
-    return subprocess.check_output(["oathtool", "--totp", secret_of(user), "-N",
-                                    "@%d" % (step * 30)], text=True).strip()
+    return harness.totp(secret_of(user), at=step)
 
 
 def wrong_code(user):
-    near = {totp(user, off) for off in range(-150, 151, 30)}
-    for n in range(1000000):
-        c = "%06d" % ((int(time.time()) * 7919 + n) % 1000000)
-        if c not in near:
-            return c
-    raise RuntimeError("unreachable")
+    return harness.wrong_code(secret_of(user), 5)
 
 
-def closed_port():
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+closed_port = harness.free_port  # a loopback port nobody listens on (bound, then released)
 
 
 class Run:
@@ -329,7 +304,7 @@ def outage(a, menv, env, roles):
            and "outcome=replay-store-unavailable" in r.logtext()
            and "Couldn't connect" in r.logtext(),
            r.logtext())
-    c1 = totp(user, 30)
+    c1 = totp(user, 1)
     r = a.drive("down-safe", user, ["auth"], [c1], env)
     warn = [ln for ln in r.stsrole_log() if "outcome=replay-store-failopen" in ln]
     result("outage: failmode safe lets liboath's verdict stand (%s) and logs it at LOG_WARNING"
@@ -344,7 +319,7 @@ def outage(a, menv, env, roles):
            r.code("auth") == "PAM_AUTH_ERR", r.logtext())
 
     a.config("notable", menv, roles, replay_store="dynamodb:no-such-table", timeout=1)
-    r = a.drive("notable", user, ["auth"], [totp(user, 60)], env)
+    r = a.drive("notable", user, ["auth"], [totp(user, 2)], env)
     result("outage: a missing table (ResourceNotFoundException) refuses in secure mode (%s)"
            % r.code("auth"),
            r.code("auth") == "PAM_AUTHINFO_UNAVAIL" and "ResourceNotFound" in r.logtext(),
@@ -479,7 +454,7 @@ def registry(a, b, m, menv, env):
     result("registry: close_session leaves the item (logout never waits on AWS; the gateway "
            "removes it)", rec.get("closed", 0) > 0 and len(got) == 1, str(rec.get("closed")))
 
-    r = b.drive("fleet", "nobody", ["auth", "open", "env"], [totp("nobody", 30)], env)
+    r = b.drive("fleet", "nobody", ["auth", "open", "env"], [totp("nobody", 1)], env)
     sid_b = r.env.get("STSROLE_SESSION_ID", "")
     result("registry: a session on B as well (%s)" % r.code("open"),
            r.code("open") == "PAM_SUCCESS" and sid_b, r.logtext())
@@ -535,7 +510,7 @@ def valgrind(a, b, env):
         skip("valgrind", "the module is built with sanitizers (ASan checks every case instead)")
         return
     vlog = os.path.join(a.root, "valgrind.log")
-    code = totp("nobody", 60)
+    code = totp("nobody", 2)
     cmd, log = a.command("fleet", "nobody", ["auth", "open", "close"], [code])
     cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
            "--show-leak-kinds=definite,indirect,possible",
@@ -617,36 +592,39 @@ def template_matches_policy():
                and [k["AttributeName"] for k in r["Properties"]["KeySchema"]] == ["pk", "sk"]
                for r in tables)
            and any(r["Type"] == "AWS::Logs::LogGroup" for r in res.values()))
+
+
+def template_lint_start():
+    """cfn-lint of the template, started now (it takes seconds) and judged by template_lint."""
     lint = shutil.which("cfn-lint")
     if lint is None:
+        return None
+    return subprocess.Popen([lint, "--", FLEET_TEMPLATE], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def template_lint(p):
+    if p is None:
         skip("template: cfn-lint", "cfn-lint is not installed")
         return
-    p = subprocess.run([lint, "--", FLEET_TEMPLATE], capture_output=True, text=True)
-    result("template: cfn-lint bastion-fleet.yaml is clean", p.returncode == 0,
-           p.stdout + p.stderr)
+    out, _ = p.communicate(timeout=300)
+    result("template: cfn-lint bastion-fleet.yaml is clean", p.returncode == 0, out)
 
 
 def main():
     if os.geteuid() != 0:
-        print("skipped: fleet: needs root (root-owned users files and configs)")
-        print("fleet: 0 passed, 0 failed")
-        return 0
+        return S.skip_all("needs root (root-owned users files and configs)")
     if not PAMDRIVE or not MODULE or not os.path.exists(MODULE):
-        print("skipped: fleet: PAMDRIVE or PAM_MODULE not given (run tests/fleet/run.sh)")
-        print("fleet: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("PAMDRIVE or PAM_MODULE not given (run tests/fleet/run.sh)")
     if shutil.which("oathtool") is None:
-        print("skipped: fleet: oathtool is not installed")
-        print("fleet: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("oathtool is not installed")
     try:
         from fleetmoto import FleetMoto, seed_fleet
         from mototest import base_env
     except ImportError as e:
-        print("skipped: fleet: moto is unavailable: %s" % e)
-        print("fleet: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("moto is unavailable: %s" % e)
     template_matches_policy()
+    lint = template_lint_start()
     root = tempfile.mkdtemp(prefix="stsrole-fleettest.")
     race_users = ["r%02d" % i for i in range(ROUNDS)]
     users = ["carol", "dave", "lena", "nobody", "ctl", "evt"] + race_users
@@ -668,13 +646,13 @@ def main():
             lost_answer(a, b, m, menv, env, roles)
             registry(a, b, m, menv, env)
             valgrind(a, b, env)
+        template_lint(lint)
     finally:
-        if os.environ.get("KEEP_FLEETTEST"):
-            print("kept %s" % root)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print("fleet: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        if lint is not None and lint.poll() is None:
+            lint.kill()
+            lint.wait()
+        rmtree_unless_kept(root)
+    return S.finish()
 
 
 if __name__ == "__main__":

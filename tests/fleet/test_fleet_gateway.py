@@ -19,8 +19,8 @@ What a person would notice:
     of the gateway while a PutLogEvents had landed but was not yet acknowledged, after kill -9
     while one had not arrived, and after a lost answer; the local chain and the shipped one
     both verify with stsrolectl audit verify.
-Prints one line per case and "fleet: N passed, N failed".  Needs root.  KEEP_FLEETTEST=1 keeps
-the temporary directory.
+Prints one line per case and "fleet: N passed, N failed".  Needs root.  STSROLE_KEEP_TMP=1
+keeps the temporary directory.
 """
 import http.client
 import http.server
@@ -37,27 +37,17 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 sys.path.insert(0, HERE)
 
 import test_fleet  # noqa: E402
-from harness import Skip, Suite, check  # noqa: E402
+from harness import Skip, check, rmtree_unless_kept  # noqa: E402
 
 GROUP = "/stsrole/audit"
 BATCH_A = 3  # audit_ship_batch on A: many small PutLogEvents, so a kill lands between two
 AWS = "/usr/bin/aws" if os.path.exists("/usr/bin/aws") else shutil.which("aws")
 
-suite = Suite("fleet")
-
-
-def _report(name, ok, why=""):
-    """test_fleet.Bastion reports a driver that did not exit cleanly through result()."""
-    if not ok:
-        suite.failed += 1
-        print("not ok - %s: %s" % (name, why), flush=True)
-
-
-test_fleet.result = _report
+# One count with test_fleet's cases (its Bastion reports a driver that does not exit cleanly).
+suite = test_fleet.S
 
 
 class LogsProxy(http.server.ThreadingHTTPServer):
@@ -539,27 +529,18 @@ def case_b_rotation(w):
 
 def main():
     if os.geteuid() != 0:
-        print("skipped: fleet gateway: needs root (root-owned configs)")
-        print("fleet: 0 passed, 0 failed")
-        return 0
+        return suite.skip_all("needs root (root-owned configs)")
     if not test_fleet.PAMDRIVE or not test_fleet.MODULE or shutil.which("oathtool") is None:
-        print("skipped: fleet gateway: PAMDRIVE, PAM_MODULE or oathtool missing "
-              "(run tests/fleet/run.sh)")
-        print("fleet: 0 passed, 0 failed")
-        return 1
+        return suite.skip_all("PAMDRIVE, PAM_MODULE or oathtool missing (run tests/fleet/run.sh)")
     try:
         from fleetmoto import FleetMoto, seed_fleet
         from mototest import SECURITY_ACCOUNT, base_env
         from gwlib import gatewayd_path, stsrolectl_path
     except ImportError as e:
-        print("skipped: fleet gateway: %s" % e)
-        print("fleet: 0 passed, 0 failed")
-        return 1
+        return suite.skip_all(str(e))
     for exe in (gatewayd_path(), stsrolectl_path()):
         if not os.access(exe, os.X_OK):
-            print("skipped: fleet gateway: %s is not built (STSROLE_BUILD)" % exe)
-            print("fleet: 0 passed, 0 failed")
-            return 1
+            return suite.skip_all("%s is not built (STSROLE_BUILD)" % exe)
     root = tempfile.mkdtemp(prefix="stsrole-fleetgw.")
     w = None
     try:
@@ -601,10 +582,7 @@ def main():
             finally:
                 w.cleanup()
     finally:
-        if os.environ.get("KEEP_FLEETTEST"):
-            print("kept %s" % root)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        rmtree_unless_kept(root)
     return suite.finish()
 
 

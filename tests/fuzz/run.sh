@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh: builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded time.
 #
-# Usage: tests/fuzz/run.sh [--long] [SECONDS] [TARGET...]
+# Usage: tests/fuzz/run.sh [--long] [-j JOBS] [SECONDS] [TARGET...]
 #   SECONDS  time per target (default 60); --long is 600
+#   -j JOBS  fuzz JOBS targets at a time (default 1); each still gets SECONDS
 #   TARGET   run only these (names as in fuzz_<name>.c); default all
-# Environment: FUZZ_BUILD (build dir, default $TOP/build-fuzz), CC (default clang).
+# Environment: FUZZ_BUILD (build dir, default $TOP/build-fuzz), CC (default clang),
+# FUZZ_SEED (a fixed seed: a repeatable run).
 #
 # The targets are built by make (tests/fuzz/Makefile.am) in a build
 # directory configured with CC=clang --enable-fuzzing.  Each run
@@ -18,15 +20,20 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=60
+jobs=1
 targets=()
-for a in "$@"; do
-    case "$a" in
+while [ $# -gt 0 ]; do
+    case "$1" in
     --long) secs=600 ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *[!0-9]*) targets+=("$a") ;;
-    *) secs=$a ;;
+    -j) jobs=${2:-}; shift ;;
+    -j*) jobs=${1#-j} ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *[!0-9]*) targets+=("$1") ;;
+    *) secs=$1 ;;
     esac
+    shift
 done
+case $jobs in '' | *[!0-9]* | 0) echo "fuzz: -j wants a number of targets at a time" >&2; exit 2 ;; esac
 if [ "$secs" -lt 1 ]; then
     echo "fuzz: SECONDS must be at least 1" >&2
     exit 2
@@ -86,31 +93,11 @@ add_summary() {
     summary+=("$(printf '%-20s %12s %8s  %s' "$1" "$2" "$3" "$4")")
 }
 
-for name in "${targets[@]}"; do
-    src="$here/fuzz_$name.c"
-    bin="$bdir/tests/fuzz/fuzz_$name"
-    log="$bdir/logs/fuzz_$name.log"
-    echo
-    echo "=== fuzz_$name"
-    if [ ! -f "$src" ]; then
-        echo "fuzz_$name: no such target ($src)"
-        fail=$((fail + 1))
-        add_summary "$name" - - "FAIL (no source)"
-        continue
-    fi
-    build_target "$name"
-    case $? in
-    1)
-        sed -n '1,20p' "$log"
-        echo "fuzz_$name: FAIL: the target does not build"
-        fail=$((fail + 1))
-        add_summary "$name" - - "FAIL (does not build)"
-        continue
-        ;;
-    esac
-
+# fuzz_one NAME: replays the recorded crashes of a built target, then fuzzes it; prints what
+# it found and, last, "result pass|fail EXECS COV [REPRODUCER]".
+fuzz_one() {
+    local name=$1 bin="$bdir/tests/fuzz/fuzz_$1" c replay_bad=0 work rc execs cov repro opts
     # Known crashes are replayed first: one run per input, no fuzzing.
-    replay_bad=0
     for c in "$here"/crashes/"$name"-*; do
         [ -f "$c" ] || continue
         if ! "$bin" "$c" >"$bdir/logs/replay-$(basename "$c").log" 2>&1; then
@@ -142,23 +129,70 @@ for name in "${targets[@]}"; do
     cov=${cov:-0}
     if [ "$rc" -eq 0 ] && [ "$replay_bad" -eq 0 ]; then
         echo "fuzz_$name: $execs executions, cov $cov, ${secs} s: passed"
+        echo "result pass $execs $cov"
+        return
+    fi
+    repro=
+    if [ "$rc" -ne 0 ]; then
+        grep -m 4 -E '^detail:|property violated|^==[0-9]+==ERROR|runtime error|ALARM' \
+            "$work/fuzz.log" | sed 's/^/    /'
+        repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/fuzz.log" | tail -n 1)
+        echo "fuzz_$name: FAIL (exit $rc) after $execs executions, cov $cov"
+        echo "    log: $work/fuzz.log"
+        [ -n "$repro" ] && echo "    reproducer: $repro  (replay: $bin $repro)"
+    fi
+    echo "result fail $execs $cov $repro"
+}
+
+# Build every target first (a failure is reported at once), then fuzz $jobs at a time, each into
+# its own output, shown whole in target order.
+ready=()
+for name in "${targets[@]}"; do
+    src="$here/fuzz_$name.c"
+    log="$bdir/logs/fuzz_$name.log"
+    if [ ! -f "$src" ]; then
+        echo
+        echo "=== fuzz_$name"
+        echo "fuzz_$name: no such target ($src)"
+        fail=$((fail + 1))
+        add_summary "$name" - - "FAIL (no source)"
+        continue
+    fi
+    if ! build_target "$name"; then
+        echo
+        echo "=== fuzz_$name"
+        sed -n '1,20p' "$log"
+        echo "fuzz_$name: FAIL: the target does not build"
+        fail=$((fail + 1))
+        add_summary "$name" - - "FAIL (does not build)"
+        continue
+    fi
+    ready+=("$name")
+done
+for name in "${ready[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n
+    done
+    fuzz_one "$name" >"$bdir/logs/run-$name.out" 2>&1 &
+done
+wait
+for name in "${ready[@]}"; do
+    echo
+    echo "=== fuzz_$name"
+    out="$bdir/logs/run-$name.out"
+    grep -v '^result ' "$out"
+    read -r _ verdict execs cov repro < <(grep '^result ' "$out" | tail -n 1)
+    case ${verdict:-} in
+    pass)
         pass=$((pass + 1))
         add_summary "$name" "$execs" "$cov" "pass"
-    else
-        if [ "$rc" -ne 0 ]; then
-            grep -m 4 -E '^detail:|property violated|^==[0-9]+==ERROR|runtime error|ALARM' \
-                "$work/fuzz.log" | sed 's/^/    /'
-            repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/fuzz.log" | tail -n 1)
-            echo "fuzz_$name: FAIL (exit $rc) after $execs executions, cov $cov"
-            echo "    log: $work/fuzz.log"
-            if [ -n "$repro" ]; then
-                echo "    reproducer: $repro  (replay: $bin $repro)"
-                reproducers+=("$repro")
-            fi
-        fi
+        ;;
+    *)
         fail=$((fail + 1))
-        add_summary "$name" "$execs" "$cov" "FAIL"
-    fi
+        add_summary "$name" "${execs:--}" "${cov:--}" "FAIL"
+        [ -n "${repro:-}" ] && reproducers+=("$repro")
+        ;;
+    esac
 done
 
 echo

@@ -14,7 +14,7 @@ if command -v node >/dev/null 2>&1; then
     if [ -d "$top/tests/policy/node_modules/@cloud-copilot/iam-simulate" ]; then
         GW_NODE_PATH="$top/tests/policy/node_modules"
     elif [ -d "$here/node_modules/@cloud-copilot/iam-simulate" ] ||
-        (cd "$here" && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
+        (cd "$here" && npm install --no-audit --no-fund --no-package-lock --silent >/dev/null 2>&1); then
         GW_NODE_PATH="$here/node_modules"
     else
         echo "note: npm install of @cloud-copilot/iam-simulate failed; that case will be skipped"

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from harness import Skip, Suite, check  # noqa: E402
+from harness import Skip, Suite, check, rmtree_unless_kept  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, audit_lines, close_session, ctl, fake_userid, gatewayd_path,  # noqa: E402
                    session_record, sid_of, stsrolectl_path, wait_for, write_session)
@@ -611,12 +611,9 @@ def main():
     suite = Suite("gateway")
     for exe in (gatewayd_path(), stsrolectl_path()):
         if not os.access(exe, os.X_OK):
-            print("skipped: %s is not built" % exe)
-            suite.finish()
-            return 77
+            return suite.skip_all("%s is not built" % exe)
     if AWS is None:
-        print("skipped: the AWS CLI is not installed (Debian: apt-get install awscli)")
-        return 77
+        return suite.skip_all("the AWS CLI is not installed (Debian: apt-get install awscli)")
     tmp = tempfile.mkdtemp(prefix="stsrole-gw-")
     os.chmod(tmp, 0o700)
     try:
@@ -659,10 +656,7 @@ def main():
             with open(os.path.join(tmp, "gatewayd.log")) as f:
                 tail = f.read()[-3000:]
             print("--- gatewayd log (tail):\n" + tail)
-        if os.environ.get("GW_KEEP") == "1":
-            print("kept " + tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        rmtree_unless_kept(tmp)
     return suite.finish()
 
 

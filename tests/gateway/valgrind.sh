@@ -6,7 +6,7 @@
 # (--errors-for-leak-kinds=definite --error-exitcode=99), for the gateway and for each stsrolectl
 # call.  Runs the normal build: $STSROLE_BUILD, else build/.  Prints one line per case and
 # "gateway-valgrind: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.
-#   GWVG_KEEP=1   keep the temporary directory (valgrind logs, audit log, gateway log)
+#   STSROLE_KEEP_TMP=1   keep the temporary directory (valgrind logs, audit log, gateway log)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +29,6 @@ exec python3 - "$here" <<'EOF'
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import time
 HERE = sys.argv[1]
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from harness import Suite, check  # noqa: E402
+from harness import Suite, check, rmtree_unless_kept  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 import gwlib  # noqa: E402
 
@@ -223,10 +222,10 @@ def main():
     finally:
         if w is not None and w.gw.proc is not None and w.gw.proc.poll() is None:
             w.gw.kill9()
-        if suite.failed or os.environ.get("GWVG_KEEP") == "1":
+        if suite.failed:
             print("kept " + tmp)
         else:
-            shutil.rmtree(tmp, ignore_errors=True)
+            rmtree_unless_kept(tmp)
     return suite.finish()
 
 

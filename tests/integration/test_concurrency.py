@@ -91,7 +91,7 @@ def same_code_once(fx):
     user = fx.people[0]
     # A step later than anything this user sent before (fifty_at_once used
     # the current one): liboath accepts a code of the next step in window 1.
-    code = totp(user.secret, step_offset=1)
+    code = totp(user.secret, step=1)
     seen = len(fx.sshd.lines)
     results = at_once([lambda gate: fx.login(user, code, gate)] * SAME_CODE)
     fx.sshd.wait_idle()
@@ -111,7 +111,7 @@ def stale_lock(fx):
         with open(p, "w") as f:
             f.write("left by a login that crashed\n")
     users = fx.people[1:4]
-    codes = [totp(u.secret, step_offset=1) for u in users]
+    codes = [totp(u.secret, step=1) for u in users]
     results = at_once([lambda gate, u=u, c=c: fx.login(u, c, gate)
                         for u, c in zip(users, codes)])
     fx.sshd.wait_idle()
@@ -130,7 +130,7 @@ def control_pam_oath(fx, lab, service):
     exe = lab.pam_service(service + "o", oath_stack(usersfile, window=1))
     sshd = lab.start_sshd(exe, extra=SSHD_EXTRA)
     cfg = lab.ssh_config({user.name: (sshd, user)})
-    r = ssh_login(cfg, user.name, [totp(user.secret, step_offset=1)], COMMAND,
+    r = ssh_login(cfg, user.name, [totp(user.secret, step=1)], COMMAND,
                   prompts=[PROMPT_OATH])
     sshd.wait_idle()
     check(r.status != 0 and MARK not in r.out,

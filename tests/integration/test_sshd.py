@@ -2,7 +2,7 @@
 """test_sshd.py: a real sshd on 127.0.0.1 with pam_stsrole, logged into with ssh, end to end.
 
 Usage: python3 tests/integration/test_sshd.py [BUILDDIR]
-  (default $STSROLE_BUILDDIR, else ./build under the source tree)
+  (default $STSROLE_BUILD, else ./build under the source tree)
 
 The fixture is tests/lib/sshdtest.py (shared with tests/bench/bench_login.py
 and the demo); everything it creates is removed again at the end:
@@ -27,36 +27,20 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 import sshdtest  # noqa: E402
+from harness import Suite, build_dir  # noqa: E402
 from sshdtest import Lab, SetupError, ssh_login, stsrole_stack, totp, wait_pid_exit  # noqa: E402
 
 AWS = "/usr/bin/aws"
 BASTION = "e2ebastion"
 MARK = "STSROLE-E2E"
 
-passed = 0
-failed = 0
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("FAIL - %s%s" % (name, (": " + str(why)[-2500:]) if why else ""))
-    sys.stdout.flush()
-
-
-def finish(code):
-    print("sshd-e2e: %d passed, %d failed" % (passed, failed))
-    sys.exit(code)
+S = Suite("sshd-e2e")
+result = S.result
 
 
 def main():
-    builddir = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
-        "STSROLE_BUILDDIR", os.path.join(TOP, "build"))
-    module = os.path.join(os.path.abspath(builddir), "pam", ".libs", "pam_stsrole.so")
+    builddir = build_dir(sys.argv[1] if len(sys.argv) > 1 else None)
+    module = os.path.join(builddir, "pam", ".libs", "pam_stsrole.so")
     why = sshdtest.missing_prerequisite()
     if why is None and not os.path.exists(module):
         why = "%s is not built" % module
@@ -67,8 +51,7 @@ def main():
     except ImportError as e:
         why = why or "tests/lib/mototest.py: %s" % e
     if why:
-        print("skipped: sshd-e2e: %s" % why)
-        finish(77)
+        return S.skip_all(why)
 
     service = "stsrole-e2e-%d" % os.getpid()
     with Lab("e2e") as lab:
@@ -76,9 +59,7 @@ def main():
             return run(lab, Moto, module, service)
         except SetupError as e:
             result("the sshd fixture is set up", False, e)
-            return 1
-        finally:
-            lab.keep = bool(failed and os.environ.get("KEEP_E2E"))
+            return S.finish()
 
 
 def run(lab, Moto, module, service):
@@ -165,9 +146,8 @@ def run(lab, Moto, module, service):
         result("ssh -J through the bastion reaches the second sshd (port %d)" % target.port,
                re.search(r"%s-TARGET 127\.0\.0\.1 \d+ 127\.0\.0\.1 %d" % (MARK, target.port),
                          r.out) is not None and r.status == 0, r.out)
-    return 0 if failed == 0 else 1
+    return S.finish()
 
 
 if __name__ == "__main__":
-    rc = main()
-    finish(rc or (1 if failed else 0))
+    sys.exit(main())

@@ -8,7 +8,7 @@ the wire (the stub's JSON Lines log: attempts, headers, proxies, redirects).
 Environment:
   STSROLECTL  the CLI to test (default: <top>/build/gateway/stsrolectl)
   STUB_JOBS   cases run at once (default 4; most time is spent waiting)
-  STUB_KEEP   if set, keep the work directory (configs, certs, logs)
+  STSROLE_KEEP_TMP=1  keep the work directory (configs, certs, logs)
   STUB_ONLY   comma-separated case names to run (others are not listed)
 
 Output: "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per case,
@@ -25,7 +25,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STUB = os.path.join(TOP, "tests", "stub", "stsstub.py")
 MKCERTS = os.path.join(TOP, "tests", "stub", "mkcerts.sh")
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from harness import Skip, Suite, free_port, keep_tmp  # noqa: E402
+
 CLI = os.path.abspath(os.environ.get("STSROLECTL") or
                       os.path.join(TOP, "build", "gateway", "stsrolectl"))
 
@@ -53,11 +55,7 @@ TLS_WORDS = ("tls", "ssl", "certificate", "cert")
 IMDS_WORDS = ("imds", "metadata", "instance")
 
 
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
+class Fail(AssertionError):
     pass
 
 
@@ -110,13 +108,7 @@ def stop_all():
         s.stop()
 
 
-def dead_port():
-    """A loopback port with nothing listening: a proxy there refuses every connection."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+dead_port = free_port  # nothing listens there: a proxy there refuses every connection
 
 
 # -- the environment every case shares --------------------------------------
@@ -748,44 +740,31 @@ def run_case(env, fn):
 
 
 def main():
+    S = Suite("stub")
     only = [c for c in os.environ.get("STUB_ONLY", "").split(",") if c]
     cases = [(n, f) for n, f in CASES if not only or n in only]
     if os.geteuid() != 0:
-        for name, _ in cases:
-            print("skip - %s: the config must be root-owned; run as root" % name)
-        print("skipped: must run as root (stsrolectl requires a root-owned config)")
-        print("stub: 0 passed, 0 failed")
-        return 77
+        return S.skip_all("must run as root (stsrolectl requires a root-owned config)")
 
     env = Env()
-    atexit.register(lambda: None if os.environ.get("STUB_KEEP")
+    atexit.register(lambda: print("kept " + env.work) if keep_tmp()
                     else shutil.rmtree(env.work, ignore_errors=True))
     atexit.register(stop_all)  # runs first: servers go before their directory
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     env.setup()
-    if os.environ.get("STUB_KEEP"):
-        print("# work directory: " + env.work)
 
-    passed = failed = 0
     jobs = max(1, int(os.environ.get("STUB_JOBS", "4")))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [(name, pool.submit(run_case, env, fn)) for name, fn in cases]
         for name, fut in futures:
             verdict, note = fut.result()
-            if verdict == "ok":
-                passed += 1
-                print("ok - %s%s" % (name, " (%s)" % note if note else ""))
-            elif verdict == "skip":
-                print("skip - %s: %s" % (name, note))
+            if verdict == "skip":
+                S.skip(name, note)
+            elif verdict == "ok":
+                S.result("%s%s" % (name, " (%s)" % note if note else ""), True)
             else:
-                failed += 1
-                print("not ok - %s: %s" % (name, note))
-            sys.stdout.flush()
-    print("stub: %d passed, %d failed" % (passed, failed))
-    if passed == 0 and failed == 0:
-        print("skipped: no case could run")
-        return 77
-    return 1 if failed else 0
+                S.result(name, False, note)
+    return S.finish()
 
 
 if __name__ == "__main__":

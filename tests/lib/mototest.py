@@ -14,11 +14,11 @@ SigV4, token and policy checking on for every later request.
 import json
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
+
+from harness import free_port
 
 SECURITY_ACCOUNT = "111111111111"
 WORKLOAD_ACCOUNT = "222222222222"
@@ -58,12 +58,6 @@ DEFAULT_ROLES = {
 }
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Moto:
     """A moto_server process bound to 127.0.0.1 on a free port."""
 
@@ -86,7 +80,7 @@ class Moto:
         env.pop("AWS_SECRET_ACCESS_KEY", None)
         env.pop("AWS_SESSION_TOKEN", None)
         for _ in range(tries):
-            self.port = _free_port()
+            self.port = free_port()
             self.url = "http://127.0.0.1:%d" % self.port
             out = open(self.log, "ab") if self.log else subprocess.DEVNULL
             self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
@@ -144,8 +138,9 @@ class Moto:
             c.meta.events.register("before-send.*.*", add_header)
         return c
 
-    def seed(self, roles=None, trust_extra=None, users=None):
-        """Creates the bastion user (security account) and the workload roles.
+    def seed(self, roles=None, trust_extra=None, users=None, accounts=()):
+        """Creates the bastion user (security account) and the workload roles (in the workload
+        account and in each of accounts too, as a StackSet would).
 
         Returns {"base": {AccessKeyId, SecretAccessKey}, "roles": {name: arn},
         "bastion_arn": ..., "security_account": ..., "workload_account": ...}.
@@ -177,6 +172,13 @@ class Moto:
             iam_wl.put_role_policy(RoleName=name, PolicyName="permissions",
                                    PolicyDocument=json.dumps(doc))
             arns[name] = r["Role"]["Arn"]
+        for account in accounts:
+            iam_acc = self.client("iam", account)
+            for name, doc in roles.items():
+                iam_acc.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                    MaxSessionDuration=43200)
+                iam_acc.put_role_policy(RoleName=name, PolicyName="permissions",
+                                        PolicyDocument=json.dumps(doc))
         # A role whose trust policy names someone else: AssumeRole from the
         # bastion must be denied.  moto checks trust only for roles in the
         # caller's own account, so this one lives in the security account.

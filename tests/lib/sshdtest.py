@@ -24,11 +24,12 @@ import os
 import pwd
 import select
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
+
+from harness import free_port, rmtree_unless_kept, totp  # noqa: F401 - totp: sshdtest's API
 
 SSHD = "/usr/sbin/sshd"
 PAM_OATH = "/lib/x86_64-linux-gnu/security/pam_oath.so"
@@ -66,23 +67,9 @@ def missing_prerequisite(tools=TOOLS, need_pexpect=True):
     return None
 
 
-def totp(secret, step_offset=0):
-    """The current TOTP code of a hex secret, from oathtool (an independent implementation)."""
-    args = ["oathtool", "--totp", secret]
-    if step_offset:
-        args += ["-N", "%+d sec" % (30 * step_offset)]
-    return subprocess.check_output(args, text=True).strip()
-
-
 def new_secret():
     """A fresh 160-bit TOTP secret, hex as pam_oath's users file wants."""
     return os.urandom(20).hex()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write(path, text, mode=0o600, owner=None):
@@ -374,7 +361,7 @@ class Lab:
         if self.keep:
             print("kept %s" % self.root)
         else:
-            shutil.rmtree(self.root, ignore_errors=True)
+            rmtree_unless_kept(self.root)
 
 
 class Login:

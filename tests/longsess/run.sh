@@ -19,12 +19,12 @@ if [ "$(id -u)" = 0 ] && ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
 fi
 
 tmp=$(mktemp -d /tmp/stsrole-longsess-bin.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+if [ "${STSROLE_KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else trap 'rm -rf "$tmp"' EXIT INT TERM; fi
 chmod 755 "$tmp"
 # The driver is built with the module (tests/Makefile.am); the copy in $tmp is one the
 # session's user can run, wherever the build directory is.
 if ! cp "$STSROLE_BUILD/tests/longsess/sessdrive" "$tmp/sessdrive"; then
-    echo "FAIL - longsess: the session driver is not built (make -C $STSROLE_BUILD)"
+    echo "not ok - longsess: the session driver is not built (make -C $STSROLE_BUILD)"
     echo "longsess: 0 passed, 1 failed"
     exit 1
 fi

@@ -13,7 +13,7 @@ each credential was issued.  Nothing sleeps to synchronise: every wait polls a c
 deadline.  One line per case, then "longsess: N passed, N failed".
 
 Environment: STSROLE_BUILD (the build directory), SESSDRIVE (the built driver), STSROLE_GATEWAYD,
-LONGSESS_KEEP=1 keeps the temporary directory.
+STSROLE_KEEP_TMP=1 keeps the temporary directory (a failed run keeps it too).
 """
 import json
 import os
@@ -30,8 +30,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
-from harness import Skip, Suite, check  # noqa: E402
+from harness import Skip, Suite, check, rmtree_unless_kept  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env, write_config  # noqa: E402
 from gwlib import (Gateway, audit_lines, build_dir, ctl, gatewayd_path, sid_of,  # noqa: E402
                    wait_for, write_session)
@@ -645,9 +644,7 @@ def main():
         if why is None and (path is None or not os.path.exists(path)):
             why = "%s is not built" % path
     if why:
-        print("skipped: longsess: %s" % why)
-        print("longsess: 0 passed, 0 failed")
-        return 77
+        return suite.skip_all(why)
     tmp = tempfile.mkdtemp(prefix="stsrole-longsess.")
     os.chmod(tmp, 0o755)  # the test users reach the runtime dir and their homes through it
     w = None
@@ -688,10 +685,10 @@ def main():
     finally:
         if w is not None:
             w.cleanup()
-        if os.environ.get("LONGSESS_KEEP") or suite.failed:
+        if suite.failed:
             print("kept %s" % tmp)
         else:
-            shutil.rmtree(tmp, ignore_errors=True)
+            rmtree_unless_kept(tmp)
     return suite.finish()
 
 

@@ -1,22 +1,19 @@
 #!/bin/sh
 # run.sh: runs the PAM stack tests, with the built test driver, against a built pam_stsrole.so.
-# Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILDDIR, else ./build under the source tree)
-# Prints one line per case and "pam: N passed, N failed"; exits non-zero on any failure.
+# Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILD, else ./build under the source tree)
+# Prints one line per case and "pam: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-builddir=${1:-${STSROLE_BUILDDIR:-$top/build}}
-builddir=$(cd "$builddir" 2>/dev/null && pwd) || { echo "skipped: pam: no build directory $builddir"; echo "pam: 0 passed, 0 failed"; exit 1; }
+skipped() { echo "skipped: pam: $1"; echo "pam: 0 passed, 0 failed"; exit 77; }
+builddir=${1:-${STSROLE_BUILD:-$top/build}}
+builddir=$(cd "$builddir" 2>/dev/null && pwd) || skipped "no build directory $builddir"
 module=$builddir/pam/.libs/pam_stsrole.so
-if [ ! -f "$module" ]; then
-    echo "skipped: pam: $module not built (make -C $builddir/pam)"
-    echo "pam: 0 passed, 0 failed"
-    exit 1
-fi
+[ -f "$module" ] || skipped "$module not built (make -C $builddir/pam)"
 # The driver is built with the module (tests/Makefile.am).
 pamdrive=$builddir/tests/pam/pamdrive
 if [ ! -x "$pamdrive" ]; then
-    echo "FAIL - pam: $pamdrive not built (make -C $builddir)"
+    echo "not ok - pam: $pamdrive not built (make -C $builddir)"
     echo "pam: 0 passed, 1 failed"
     exit 1
 fi

@@ -10,6 +10,7 @@ existing system accounts nobody, daemon and bin as test users, moto
 every failure moto cannot produce.  Prints one line per case and
 "pam: N passed, N failed".
 """
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -24,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from harness import Suite, rmtree_unless_kept, totp, wrong_code as wrong_code_of  # noqa: E402
 
 PAMDRIVE = os.environ.get("PAMDRIVE")
 MODULE = os.environ.get("PAM_MODULE")
@@ -42,30 +44,9 @@ ENV_VARS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
             "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION",
             "STSROLE_SESSION_ID", "STSROLE_ROLE_ARN"]
 
-passed = 0
-failed = 0
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("FAIL - %s%s" % (name, (": " + why) if why else ""))
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    print("skipped: %s: %s" % (name, why))
-
-
-def totp(secret, offset=0):
-    args = ["oathtool", "--totp", secret]
-    if offset:
-        args += ["-N", "%+d sec" % offset]
-    return subprocess.check_output(args, text=True).strip()
+S = Suite("pam")
+result = S.result
+skip = S.skip
 
 
 class Run:
@@ -149,7 +130,8 @@ class World:
         ]) + "\n")
 
     def drive(self, user, ops, answers=(), env=None, rhost="192.0.2.10", tty="ssh",
-              service="stsrole-test", noprompt=False, wrap=None, timeout=120, ticket=True):
+              service="stsrole-test", noprompt=False, wrap=None, timeout=120, log=None,
+              ticket=True):
         """ticket: a session opened without "auth" first gets the ticket that
         auth would leave (pamdrive's ticket=STATE_DIR, written into
         self.state, or into ticket when it is a path); False leaves it out."""
@@ -157,9 +139,10 @@ class World:
         if ticket and "open" in ops and "auth" not in ops[:ops.index("open")]:
             ops.insert(ops.index("open"), "ticket=%s" % (ticket if isinstance(ticket, str)
                                                          else self.state))
-        if os.path.exists(self.log):
-            os.unlink(self.log)
-        cmd = [PAMDRIVE, "-c", self.pamd, "-s", service, "-u", user, "-l", self.log]
+        log = log or self.log
+        if os.path.exists(log):
+            os.unlink(log)
+        cmd = [PAMDRIVE, "-c", self.pamd, "-s", service, "-u", user, "-l", log]
         if rhost:
             cmd += ["-r", rhost]
         if tty:
@@ -176,8 +159,8 @@ class World:
             env["LD_PRELOAD"] = PRELOAD
             env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=98")
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        log = open(self.log).read() if os.path.exists(self.log) else ""
-        r = Run(p.stdout, log, p.returncode)
+        text = open(log).read() if os.path.exists(log) else ""
+        r = Run(p.stdout, text, p.returncode)
         r.stderr = p.stderr
         if PRELOAD and p.returncode != 0:
             result("sanitizers: %s %s exits cleanly" % (user, " ".join(ops)), False,
@@ -192,17 +175,12 @@ def fresh_code(user, used):
     tests' totp_window (5) accepts them."""
     off = used.get(user, 0)
     used[user] = off + 1
-    return totp(SECRETS[user], off * 30)
+    return totp(SECRETS[user], off)
 
 
 def wrong_code(user):
     """A 6-digit code that no step within +-8 of now produces."""
-    near = {totp(SECRETS[user], off) for off in range(-240, 241, 30)}
-    for n in range(1000000):
-        c = "%06d" % ((int(time.time()) * 7919 + n) % 1000000)
-        if c not in near:
-            return c
-    raise RuntimeError("unreachable")
+    return wrong_code_of(SECRETS[user], 8)
 
 
 def secret_leaked(run, secrets):
@@ -256,7 +234,7 @@ def auth_tests(w, used):
            r.code("auth") == "PAM_USER_UNKNOWN", r.code("auth"))
 
     # The window: a code three steps ahead.
-    ahead = totp(SECRETS["bin"], 90)
+    ahead = totp(SECRETS["bin"], 3)
     w.config("http://127.0.0.1:1", {"Audit": {"arn": "arn:aws:iam::222222222222:role/A",
                                               "users": "nobody"}}, totp_window=1)
     r = w.drive("bin", ["auth"], [ahead])
@@ -368,7 +346,8 @@ def faillock_tests(w, used):
     """pam_faillock around pam_stsrole, as the man page shows: our failures count."""
     fl = os.path.join(w.root, "faillock")
     os.makedirs(fl, mode=0o700, exist_ok=True)
-    opts = "dir=%s deny=3 unlock_time=600" % fl
+    # nodelay: pam_faillock's 2 s delay after a failure is not what is tested here.
+    opts = "dir=%s deny=3 unlock_time=600 nodelay" % fl
     w.service("stsrole-faillock", "\n".join([
         "auth requisite pam_faillock.so preauth %s" % opts,
         "auth [success=1 default=bad] %s conf=%s" % (MODULE, w.conf),
@@ -423,6 +402,9 @@ def session_tests(w, used, m, menv, base_env):
     w.config(m.url, {
         "SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody daemon"},
         "IncidentResponseRole": {"arn": roles["IncidentResponseRole"], "groups": "daemon"},
+        # Break-glass is requested from a session, never offered at login.
+        "BreakGlass": {"arn": roles["IncidentResponseRole"], "users": "daemon",
+                       "reason": "required", "approvals": "1", "approvers": "nobody"},
     })
     w.stsrole_service()
 
@@ -513,6 +495,9 @@ def session_tests(w, used, m, menv, base_env):
            and r.says("prompt-on: Role [1-2]: ")
            and r.env.get("STSROLE_ROLE_ARN") == roles["IncidentResponseRole"],
            "%s %s" % (r.code("open"), r.lines))
+    result("roles: a role that needs approvals (break-glass) is left out of the login menu",
+           r.code("open") == "PAM_SUCCESS" and not r.says("BreakGlass")
+           and not r.says("  3) "), "%s %s" % (r.code("open"), r.lines))
     r = w.drive("daemon", ["open", "env"], ["7", "x", "SecurityAuditRole"], env=base_env)
     result("roles: invalid answers are asked again; a role name is accepted too",
            r.code("open") == "PAM_SUCCESS"
@@ -639,28 +624,38 @@ def failmode_tests(w, used, base_env):
         stub_url = "http://127.0.0.1:%s" % port
     else:
         skip("failmode with the fault stub", "tests/stub/stsstub.py is missing")
+    def one(i, name, url, arn, mode):
+        # Each its own config, PAM service and syslog: the cases run at the same time, since
+        # each mostly waits out the module's retries and deadline (timeout = 1 s).
+        conf = w.config(url, {"R": {"arn": arn, "users": "nobody"}}, failmode=mode, timeout=1,
+                        path=os.path.join(w.etc, "failmode%d.conf" % i))
+        service = w.stsrole_service("failmode%d" % i, conf=conf)
+        r = w.drive("nobody", ["open", "env", "close"], env=base_env, service=service,
+                    log=os.path.join(w.root, "syslog.failmode%d" % i))
+        logl = " ".join(r.stsrole_log())
+        leftovers = [k for k in ENV_VARS if k in r.env]
+        if mode == STSROLE_SECURE:
+            ok = (r.code("open") == "PAM_SESSION_ERR" and not leftovers
+                  and "outcome=refused" in logl
+                  and r.says("error: stsrole: session refused"))
+        else:
+            ok = (r.code("open") == "PAM_SUCCESS" and not leftovers
+                  and "outcome=failopen" in logl
+                  and r.says("info: stsrole: WARNING"))
+        return ("failmode %s: %s %s" % (mode, name, "refuses the session"
+                                        if mode == STSROLE_SECURE
+                                        else "lets in without credentials, and logs it"),
+                ok, "%s env=%s log=%s" % (r.code("open"), leftovers, logl))
+
     try:
         targets = [("closed-port", "http://127.0.0.1:1", "arn:aws:iam::222222222222:role/X")]
         targets += [(s, stub_url, "arn:aws:iam::111122223333:role/%s" % s) for s in scenarios]
-        for name, url, arn in targets:
-            for mode in (STSROLE_SECURE, STSROLE_SAFE):
-                w.config(url, {"R": {"arn": arn, "users": "nobody"}}, failmode=mode, timeout=1)
-                w.stsrole_service()
-                r = w.drive("nobody", ["open", "env", "close"], env=base_env)
-                logl = " ".join(r.stsrole_log())
-                leftovers = [k for k in ENV_VARS if k in r.env]
-                if mode == STSROLE_SECURE:
-                    ok = (r.code("open") == "PAM_SESSION_ERR" and not leftovers
-                          and "outcome=refused" in logl
-                          and r.says("error: stsrole: session refused"))
-                else:
-                    ok = (r.code("open") == "PAM_SUCCESS" and not leftovers
-                          and "outcome=failopen" in logl
-                          and r.says("info: stsrole: WARNING"))
-                result("failmode %s: %s %s" % (mode, name,
-                       "refuses the session" if mode == STSROLE_SECURE
-                       else "lets in without credentials, and logs it"),
-                       ok, "%s env=%s log=%s" % (r.code("open"), leftovers, logl))
+        cases = [(name, url, arn, mode) for name, url, arn in targets
+                 for mode in (STSROLE_SECURE, STSROLE_SAFE)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(one, i, *c) for i, c in enumerate(cases)]
+            for f in futures:
+                result(*f.result())
         if stub is not None:
             # A success from the stub (JSON, exponent-form Expiration) works end to end.
             w.config(stub_url, {"R": {"arn": "arn:aws:iam::111122223333:role/json-exp",
@@ -714,18 +709,12 @@ def valgrind_tests(w, used, m, menv, base_env):
 
 def main():
     if os.geteuid() != 0:
-        print("skipped: pam: needs root (root-owned users file and config)")
-        print("pam: 0 passed, 0 failed")
-        return 0
+        return S.skip_all("needs root (root-owned users file and config)")
     if not PAMDRIVE or not MODULE or not os.path.exists(MODULE):
-        print("skipped: pam: PAMDRIVE or PAM_MODULE not given (run tests/pam/run.sh)")
-        print("pam: 0 passed, 0 failed")
-        return 1
+        return S.skip_all("PAMDRIVE or PAM_MODULE not given (run tests/pam/run.sh)")
     for tool in ("oathtool", "faillock"):
         if shutil.which(tool) is None:
-            print("skipped: pam: %s is not installed" % tool)
-            print("pam: 0 passed, 0 failed")
-            return 1
+            return S.skip_all("%s is not installed" % tool)
     root = tempfile.mkdtemp(prefix="stsrole-pamtest.")
     used = {}
     w = World(root)
@@ -748,12 +737,8 @@ def main():
                 valgrind_tests(w, used, m, menv, benv)
                 failmode_tests(w, used, benv)
     finally:
-        if os.environ.get("KEEP_PAMTEST"):
-            print("kept %s" % root)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    print("pam: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        rmtree_unless_kept(root)
+    return S.finish()
 
 
 if __name__ == "__main__":

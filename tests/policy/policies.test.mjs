@@ -256,6 +256,58 @@ describe('trust policy of the workload roles', () => {
   })
 })
 
+// Break-glass: the bastion mints BreakGlassRole only for an approved request, and says so in
+// two session tags; the trust policy refuses the call without them.
+function withBreakGlassTags(doc) {
+  const copy = structuredClone(doc)
+  for (const st of copy.Statement) {
+    if (st.Action !== 'sts:AssumeRole' && st.Action !== 'sts:TagSession') continue
+    for (const key of ['aws:RequestTag/stsrole:reason', 'aws:RequestTag/stsrole:approvers']) {
+      st.Condition.Null[key] = 'false'
+      st.Condition.StringLike[key] = '?*'
+    }
+  }
+  copy.Statement[0].Sid = 'AssumeOnlyWithAReasonAndApprovalsForAPersonWhoPassedMfaAtTheBastion'
+  return copy
+}
+const BREAK_GLASS_CONTEXT = {
+  ...BASTION_CONTEXT,
+  'aws:RequestTag/stsrole:reason': 'INC-4711 primary db down',
+  'aws:RequestTag/stsrole:approvers': 'bob',
+  'aws:TagKeys': [...BASTION_CONTEXT['aws:TagKeys'], 'stsrole:reason', 'stsrole:approvers']
+}
+
+describe('BreakGlassRole trust policy', () => {
+  const trust = 'iam/break-glass-trust-policy.json'
+  const bg = (over = {}) => assume({ role: 'BreakGlassRole', trust, context: BREAK_GLASS_CONTEXT, ...over })
+  test('is the workload trust policy plus the reason and approvers tags', () => {
+    assert.deepStrictEqual(load(trust), withBreakGlassTags(load('iam/workload-trust-policy.json')))
+  })
+  test('with a reason and approvers, AssumeRole and TagSession are allowed', async () => {
+    isAllowed(await bg())
+    isAllowed(await bg({ action: 'sts:TagSession' }))
+  })
+  for (const tag of ['stsrole:reason', 'stsrole:approvers']) {
+    test(`without ${tag}, AssumeRole and TagSession are denied`, async () => {
+      const context = without(BREAK_GLASS_CONTEXT, `aws:RequestTag/${tag}`)
+      context['aws:TagKeys'] = BREAK_GLASS_CONTEXT['aws:TagKeys'].filter((k) => k !== tag)
+      isDenied(await bg({ context }))
+      isDenied(await bg({ action: 'sts:TagSession', context }))
+    })
+    test(`an empty ${tag} is denied`, async () => {
+      const context = { ...BREAK_GLASS_CONTEXT, [`aws:RequestTag/${tag}`]: '' }
+      isDenied(await bg({ context }))
+    })
+  }
+  test('the ordinary login tags alone (no request) are denied', async () => {
+    isDenied(await bg({ context: BASTION_CONTEXT }))
+  })
+  test('the reason and approvers do not stand in for MFA or SourceIdentity', async () => {
+    isDenied(await bg({ context: without(BREAK_GLASS_CONTEXT, 'sts:SourceIdentity') }))
+    isDenied(await bg({ context: { ...BREAK_GLASS_CONTEXT, 'aws:RequestTag/stsrole:mfa': 'none' } }))
+  })
+})
+
 describe('ExternalId variant of the trust policy', () => {
   const trust = 'iam/workload-trust-policy-externalid.json'
   const externalId = load(trust).Statement[0].Condition.StringEquals['sts:ExternalId']
@@ -1089,7 +1141,8 @@ describe('StackSet template workload-roles.yaml', () => {
         assert.deepStrictEqual(Object.keys(roles).sort(), [...TARGET_ROLES, 'StsRoleRevoker'].sort())
         for (const [name, p] of Object.entries(roles)) {
           const trust = name === 'StsRoleRevoker' ? 'iam/revoker-trust-policy.json' : trustFile
-          assert.deepStrictEqual(p.AssumeRolePolicyDocument, load(trust), `${name} trust`)
+          const want = name === 'BreakGlassRole' ? withBreakGlassTags(load(trust)) : load(trust)
+          assert.deepStrictEqual(p.AssumeRolePolicyDocument, want, `${name} trust`)
           assert.equal(p.Path, '/stsrole/')
           assert.equal(p.PermissionsBoundary, BOUNDARY_ARN, `${name} boundary`)
           assert.deepStrictEqual(p.ManagedPolicyArns, [
@@ -1121,6 +1174,13 @@ describe('StackSet template workload-roles.yaml', () => {
       assert.ok(alarm, `alarm for ${name}`)
       assert.equal(alarm[1].Properties.AlarmName, name)
     }
+    // AssumeRole is a read-only management event: a rule in state ENABLED never sees it.
+    const bg = rules['stsrole-breakglass-assumed'].Properties
+    assert.equal(bg.State, 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS')
+    assert.deepStrictEqual(bg.EventPattern.detail.eventName, ['AssumeRole'])
+    assert.deepStrictEqual(bg.EventPattern.detail.requestParameters.roleArn, [
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/stsrole/BreakGlassRole' }
+    ])
     const json = JSON.stringify(template.Resources)
     for (const event of ['UpdateAssumeRolePolicy', 'AttachRolePolicy', 'PutRolePolicy', 'AssumeRole']) {
       assert.ok(json.includes(`"${event}"`), event)

@@ -143,7 +143,7 @@ test_bad_inputs(void **state)
     expect_error(HEAD "[role a b]\narn = arn:aws:iam::1:role/A\n", "a role name is");
     expect_error(HEAD ROLE "tag.Team = a\ntag.team = b\n", "t.conf:7: 'tag.team' is set twice");
     expect_error("[stsrole]\n" ROLE, "'region' is required");
-    expect_error(HEAD, "no [role NAME] section");
+    expect_error(HEAD, "no [role NAME] or [roles NAME] section");
     {
         char longline[600];
         snprintf(longline, sizeof(longline),
@@ -153,6 +153,83 @@ test_bad_inputs(void **state)
         expect_error(longline, "t.conf:5: line longer than");
     }
     expect_error(HEAD "this is not ini\n" ROLE, "t.conf:3: syntax error");
+}
+
+#define BG "[role bg]\narn = arn:aws:iam::1:role/BreakGlassRole\ngroups = oncall\n"
+
+static void
+test_breakglass_keys(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse(HEAD ROLE BG "reason_pattern = ^(INC|CHG)-[0-9]+\n"
+                                                       "approvals = 2\n"
+                                                       "approvers = alice, @secleads bob\n"
+                                                       "approval_timeout = 600\n"
+                                                       "max_duration = 900\n"
+                                                       "notify = /usr/local/sbin/page -q oncall\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "bg");
+    assert_non_null(r);
+    assert_int_equal(r->reason_required, 1); /* implied by reason_pattern */
+    assert_string_equal(r->reason_pattern, "^(INC|CHG)-[0-9]+");
+    assert_int_equal(r->approvals, 2);
+    assert_string_equal(r->approvers[1], "@secleads");
+    assert_int_equal(r->approval_timeout, 600);
+    assert_int_equal(stsrole_role_duration(&c, r), 900);
+    assert_int_equal(r->notify_facility, -1);
+    assert_string_equal(r->notify_argv[0], "/usr/local/sbin/page");
+    assert_string_equal(r->notify_argv[2], "oncall");
+    assert_null(r->notify_argv[3]);
+    assert_true(stsrole_role_needs_request(r));
+    r = stsrole_config_role(&c, "a");
+    assert_false(stsrole_role_needs_request(r));
+    assert_int_equal(stsrole_role_duration(&c, r), 3600);
+    stsrole_config_free(&c);
+
+    assert_int_equal(stsrole_config_parse(HEAD BG
+                                          "reason = required\napprovals = 1\n"
+                                          "approvers = @secleads\nnotify = syslog:authpriv\n"
+                                          "max_duration = 7200\nduration = 1800\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "bg");
+    assert_int_equal(r->approval_timeout, STSROLE_APPROVAL_TIMEOUT_DEFAULT);
+    assert_int_equal(r->notify_facility, 10 << 3); /* LOG_AUTHPRIV */
+    assert_null(r->notify_argv);
+    assert_int_equal(stsrole_role_duration(&c, r), 1800); /* max_duration caps, never raises */
+    stsrole_config_free(&c);
+
+    expect_error(HEAD BG "reason_pattern = (INC\n",
+                 "t.conf:6: 'reason_pattern = (INC': not a POSIX");
+    expect_error(HEAD BG "reason = maybe\n", "t.conf:6: 'reason = maybe': expected required");
+    expect_error(HEAD BG "approvals = 11\napprovers = a\n", "'approvals = 11'");
+    expect_error(HEAD BG "approvals = 1\n", "[role bg] has 'approvals' but no 'approvers'");
+    expect_error(HEAD BG "approvers = a\n", "[role bg] has 'approvers' but no 'approvals'");
+    expect_error(HEAD BG "approval_timeout = 60\n", "'approval_timeout' but no 'approvals'");
+    expect_error(HEAD BG "approvals = 2\napprovers = a\n", "needs 2 approvals but names only 1");
+    expect_error(HEAD BG "approvals = 1\napprovers = @\n", "names '@' without a group");
+    expect_error(HEAD BG "approval_timeout = 1\n", "'approval_timeout = 1'");
+    expect_error("[stsrole]\nregion = us-east-1\ncredentials_mode = process\n" BG
+                 "max_duration = 900\n",
+                 "refresh_margin (900) must be shorter than the duration of [role bg] (900)");
+    {
+        char text[4096];
+        int off = snprintf(text, sizeof(text), HEAD BG "approvals = 1\napprovers = a\n");
+        for (int t = 0; t < 45; t++)
+            off += snprintf(text + off, sizeof(text) - (size_t)off, "tag.k%d = v\n", t);
+        expect_error(text, "[role bg] takes approvals: at most 44 tag.KEY lines");
+    }
+    expect_error(HEAD BG "max_duration = 60\n", "t.conf:6: 'max_duration = 60'");
+    expect_error(HEAD BG "notify = syslog:kern\n", "t.conf:6: 'notify = syslog:kern': expected");
+    expect_error(HEAD BG "notify = mail -s x\n", "expected syslog:FACILITY or /ABSOLUTE/PATH");
+    expect_error(HEAD BG "notify = /bin/sh -c $REASON\n", "no quotes, backslashes, commas, $ or `");
+    expect_error(HEAD BG "notify = /bin/page\nnotify = syslog:auth\n",
+                 "t.conf:7: 'notify' is set twice");
 }
 
 static char dir[64];
@@ -271,6 +348,174 @@ test_file_safety(void **state)
     assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
+#define TMPL                                                                                       \
+    "[roles audit]\n"                                                                              \
+    "arn = arn:${partition}:iam::${account}:role/stsrole/SecurityAuditRole\n"                      \
+    "revoker_arn = arn:${partition}:iam::${account}:role/stsrole/StsRoleRevoker\n"                 \
+    "users = alice\n"
+
+/* A template becomes one role per account, after the plain roles. */
+/* Break-glass keys on a [roles NAME] template reach every instance, and
+ * no instance is handed out directly (login menu or profile). */
+static int
+no_group(void *ctx, const char *name, gid_t *gid)
+{
+    (void)ctx, (void)name, (void)gid;
+    return 0;
+}
+
+static void
+test_breakglass_template(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+    gid_t gid = 0;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = eu-west-1\n"
+                                          "[roles bg]\narn = arn:${partition}:iam::${account}:"
+                                          "role/stsrole/BreakGlassRole\nusers = bob\n"
+                                          "accounts = 111111111111, 222222222222\n"
+                                          "reason_pattern = ^INC-[0-9]+\napprovals = 1\n"
+                                          "approvers = carol\nmax_duration = 900\n"
+                                          "notify = syslog:authpriv\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "222222222222-bg");
+    assert_non_null(r);
+    assert_int_equal(r->reason_required, 1);
+    assert_string_equal(r->reason_pattern, "^INC-[0-9]+");
+    assert_int_equal(r->approvals, 1);
+    assert_string_equal(r->approvers[0], "carol");
+    assert_int_equal(r->approval_timeout, 900);
+    assert_int_equal(r->max_duration, 900);
+    assert_string_equal(r->notify, "syslog:authpriv");
+    assert_true(stsrole_role_needs_request(r));
+    assert_int_equal(stsrole_role_allows(r, "bob", &gid, 1, no_group, NULL), 0);
+    stsrole_config_free(&c);
+}
+
+static void
+test_templates(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = cn-north-1\n" ROLE TMPL
+                                          "accounts = 111111111111, 222222222222\n"
+                                          "duration = 1800\ntag.Team = sec\n"
+                                          "[roles bg]\narn = arn:aws:iam::${account}:role/"
+                                          "B-${alias}\nusers = bob\nstep_up = totp\n"
+                                          "accounts = 333333333333\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    assert_int_equal(c.n_roles, 4);
+    assert_string_equal(c.roles[0].name, "a");
+    assert_null(c.roles[0].template_name);
+    r = stsrole_config_role(&c, "222222222222-audit");
+    assert_non_null(r);
+    assert_string_equal(r->arn, "arn:aws-cn:iam::222222222222:role/stsrole/SecurityAuditRole");
+    assert_string_equal(r->revoker_arn, "arn:aws-cn:iam::222222222222:role/stsrole/StsRoleRevoker");
+    assert_string_equal(r->template_name, "audit");
+    assert_string_equal(r->account, "222222222222");
+    assert_string_equal(r->alias, "222222222222");
+    assert_string_equal(r->users[0], "alice");
+    assert_int_equal(r->duration, 1800);
+    assert_int_equal(r->n_tags, 1);
+    assert_string_equal(r->tag_values[0], "sec");
+    assert_int_equal(r->step_up, 0);
+    r = stsrole_config_role(&c, "333333333333-bg");
+    assert_non_null(r);
+    assert_string_equal(r->arn, "arn:aws:iam::333333333333:role/B-333333333333");
+    assert_null(r->revoker_arn);
+    assert_int_equal(r->step_up, 1);
+    assert_null(stsrole_config_role(&c, "audit"));
+    stsrole_config_free(&c);
+    assert_string_equal(stsrole_template_partition("us-gov-west-1"), "aws-us-gov");
+    assert_string_equal(stsrole_template_partition("eu-west-1"), "aws");
+}
+
+static void
+test_template_errors(void **state)
+{
+    (void)state;
+    expect_error(HEAD TMPL "accounts = 12345\n", "t.conf:7: 'accounts': '12345': an account id "
+                                                 "is 12 digits");
+    expect_error(HEAD TMPL "accounts = 111111111111 11111111111a\n",
+                 "t.conf:7: 'accounts': '11111111111a'");
+    expect_error(HEAD TMPL "accounts = 111111111111 111111111111\n",
+                 "t.conf:7: 'accounts': account 111111111111 is listed twice");
+    expect_error(HEAD TMPL "accounts = file:rel\n", "t.conf:7: 'accounts = file:rel'");
+    expect_error(HEAD "[roles audit]\narn = arn:aws:iam::${acount}:role/A\n",
+                 "t.conf:4: 'arn = arn:aws:iam::${acount}:role/A': unknown placeholder "
+                 "\"${acount}\"");
+    expect_error(HEAD "[roles audit]\nrevoker_arn = arn:aws:iam::$account:role/A\n",
+                 "t.conf:4: 'revoker_arn");
+    expect_error(HEAD "[role a]\narn = arn:aws:iam::${account}:role/A\n",
+                 "t.conf:4: 'arn = arn:aws:iam::${account}:role/A': placeholders are for "
+                 "[roles NAME] templates");
+    expect_error(HEAD ROLE "accounts = 111111111111\n",
+                 "t.conf:6: 'accounts' is a key of [roles NAME] templates");
+    expect_error(HEAD TMPL "accounts = 111111111111\nstep_up = sms\n",
+                 "t.conf:8: 'step_up = sms': expected totp");
+    expect_error(HEAD TMPL, "t.conf:4: [roles audit] has no 'accounts'");
+    expect_error(HEAD "[role audit]\narn = arn:aws:iam::1:role/A\nusers = u\n" TMPL,
+                 "t.conf:7: [roles audit]: 'audit' is also the name of a [role audit]");
+    /* 111111111111-audit from the template, and a plain role of that name */
+    expect_error(HEAD "[role 111111111111-audit]\narn = arn:aws:iam::1:role/A\nusers = u\n" TMPL
+                      "accounts = 111111111111\n",
+                 "t.conf:7: role '111111111111-audit' comes twice");
+}
+
+/* accounts = file:PATH, "ID ALIAS" lines, as trusted as the config. */
+static void
+test_template_file(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+    char conf[256], accounts[128], text[1024];
+
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* the file must be root's */
+    snprintf(accounts, sizeof(accounts), "%s/accounts", dir);
+    snprintf(conf, sizeof(conf), "%s/stsrole.conf", dir);
+    snprintf(text, sizeof(text), HEAD "bastion_id = b1\n" TMPL "accounts = file:%s\n", accounts);
+    write_file(conf, text, 0600);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_NOTFOUND); /* not yet */
+    assert_non_null(strstr(e.msg, "stsrole.conf:5: [roles audit]: accounts: "));
+    write_file(accounts, "# id alias\n111111111111 prod-payments\n\n222222222222  dev\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_OK);
+    assert_int_equal(c.n_roles, 2);
+    assert_non_null(stsrole_config_role(&c, "prod-payments-audit"));
+    assert_string_equal(stsrole_config_role(&c, "dev-audit")->account, "222222222222");
+    stsrole_config_free(&c);
+
+    write_file(accounts, "111111111111 prod\n222222222222 prod\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, ":5: [roles audit]: accounts: "));
+    assert_non_null(strstr(e.msg, "/accounts:2: alias 'prod' is used twice"));
+    write_file(accounts, "111111111111 prod\n1111 dev\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "/accounts:2: '1111': an account id is 12 digits"));
+    write_file(accounts, "111111111111\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "/accounts:1: expected 'ACCOUNT_ID ALIAS'"));
+    write_file(accounts, "111111111111 Prod\n", 0644);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
+    assert_non_null(strstr(e.msg, "alias 'Prod'"));
+    /* Who may write it decides which accounts people reach. */
+    write_file(accounts, "111111111111 prod\n", 0664);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_UNSAFE);
+    assert_int_equal(chmod(accounts, 0644), 0);
+    assert_int_equal(chown(accounts, 65534, 65534), 0);
+    assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_UNSAFE);
+    assert_non_null(strstr(e.msg, "must be owned by root"));
+}
+
 int
 main(void)
 {
@@ -280,6 +525,11 @@ main(void)
         cmocka_unit_test(test_bastion_id),
         cmocka_unit_test(test_http_imds_only),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_breakglass_keys),
+        cmocka_unit_test(test_breakglass_template),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_template_errors),
+        cmocka_unit_test_setup_teardown(test_template_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_file_safety, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

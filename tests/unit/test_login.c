@@ -205,6 +205,8 @@ static void
 t_abort_undoes(void **state)
 {
     char dir[] = "/tmp/stsrole-login-XXXXXX", state_dir[64], runtime_dir[64], path[4096];
+    const char *const profiles[] = {"prod-payments-audit", "dev-audit"};
+    const char *const bad[] = {"x y"};
     struct stsrole_session who = person(), rec, back;
     struct stsrole_assumed as;
     struct stsrole_config cfg;
@@ -232,9 +234,32 @@ t_abort_undoes(void **state)
     assert_int_equal(stsrole_session_write(state_dir, &rec, &err), STSROLE_OK);
     assert_int_equal(stsrole_runtime_aws_config(runtime_dir, l.session_id, getuid(), getgid(),
                                                 "/usr/bin/stsrole-credential-process", "eu-west-1",
-                                                path, sizeof(path), &err),
+                                                profiles, 2, path, sizeof(path), &err),
                      STSROLE_OK);
     assert_int_equal(stat(path, &st), 0);
+    {
+        /* one profile per role, each asking for itself */
+        char text[4096], want[512];
+        FILE *f = fopen(path, "r");
+        size_t n;
+
+        assert_non_null(f);
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        assert_non_null(strstr(text, "[profile stsrole]\n"));
+        snprintf(want, sizeof(want),
+                 "[profile prod-payments-audit]\ncredential_process = "
+                 "/usr/bin/stsrole-credential-process --socket %s/credentials.sock --session %s "
+                 "--profile prod-payments-audit\nregion = eu-west-1\n",
+                 runtime_dir, l.session_id);
+        assert_non_null(strstr(text, want));
+        assert_non_null(strstr(text, "--profile dev-audit\n"));
+    }
+    assert_int_equal(stsrole_runtime_aws_config(runtime_dir, l.session_id, getuid(), getgid(),
+                                                "/usr/bin/stsrole-credential-process", "eu-west-1",
+                                                bad, 1, path, sizeof(path), &err),
+                     STSROLE_E_INVALID);
     l.recorded = 1;
     l.configured = 1;
     stsrole_login_abort(&l);

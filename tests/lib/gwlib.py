@@ -1,4 +1,5 @@
-"""gwlib.py: helpers for the gateway tests: session records, the daemon, the CLI, the audit log.
+"""gwlib.py: helpers for the gateway tests: session records, the daemon (Gateway: the one
+starter every suite uses), the CLI, the audit log.
 
 Session records are written here in lib/session.c's JSON form (version 1), atomically (temp
 file, fsync, rename, fsync of the directory), just as pam_stsrole writes them.
@@ -13,12 +14,9 @@ import tempfile
 import threading
 import time
 
+from harness import build_dir, wait_for  # noqa: F401 - also gwlib's API
+
 SESSION_VERSION = 1
-
-
-def build_dir():
-    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    return os.environ.get("STSROLE_BUILD", os.path.join(top, "build"))
 
 
 def gatewayd_path():
@@ -93,18 +91,6 @@ def fake_userid(tag, n, long=False):
     return "AROAFAKE%013d:%s" % (n, name)
 
 
-def wait_for(pred, timeout=15.0, what="condition"):
-    """Polls pred until it returns something true; bounded by timeout."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.05)
-
-
 def audit_lines(path):
     """The audit log's complete records: a last line still being written (no newline yet) is
     left for the next read."""
@@ -119,7 +105,8 @@ class Gateway:
     """stsrole-gatewayd in the foreground, with a stand-in for systemd's notify socket: a thread
     reads every sd_notify message (as systemd would), and start() returns on READY=1."""
 
-    def __init__(self, conf, env, args=(), log=None, prefix=()):
+    def __init__(self, conf, env, args=(), log=None, exe=None, prefix=()):
+        self.exe = exe  # default: gatewayd_path(), when started
         self.conf = conf
         self.env = dict(env)
         self.args = list(args)
@@ -156,7 +143,9 @@ class Gateway:
                     return None
                 self.cond.wait(min(left, 0.5))
 
-    def start(self, timeout=20.0):
+    def launch(self, timeout=20.0):
+        """Starts the daemon; True once it has signalled READY=1, False if it did not (it may
+        have refused to start: see proc)."""
         ndir = tempfile.mkdtemp(prefix="gw-notify-")
         path = os.path.join(ndir, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -165,11 +154,18 @@ class Gateway:
         self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
         self.reader.start()
         env = dict(self.env, NOTIFY_SOCKET=path)
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.prefix + [gatewayd_path(), "--config", self.conf]
-                                     + self.args,
-                                     env=env, stdout=out, stderr=out)
-        if self.wait_message("READY=1", timeout) is not None:
+        argv = self.prefix + [self.exe or gatewayd_path(), "--config", self.conf] + self.args
+        if self.log:
+            with open(self.log, "ab") as out:
+                self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+        else:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        return self.wait_message("READY=1", timeout) is not None
+
+    def start(self, timeout=20.0):
+        """launch(), or an AssertionError when READY=1 does not come; returns self."""
+        if self.launch(timeout):
             return self
         rc = self.proc.poll()
         self.kill9()

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""test_multi.py: role templates over many accounts (moto), one real sshd login, a profile per role.
+
+What a person would notice: one login (one TOTP code) gives an AWS profile per role they may use
+in every account of a [roles NAME] template; `aws --profile ALIAS-audit` works against each
+account and shows who they are; a role they may not use is refused by the gateway; a step_up =
+totp role asks for a fresh code on the terminal first; after logout every account's deny policy
+names the session (its stsrole:sid), and the audit log names every account.
+
+The accounts are seeded in moto with the x-moto-account-id header (tests/lib/mototest.py);
+MULTI_ACCOUNTS sets how many (default 100).  Nothing sleeps to synchronise: every wait polls a
+condition with a deadline.  One line per case, then "multi: N passed, N failed".
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
+from harness import Suite, check  # noqa: E402
+from mototest import DEFAULT_ROLES, Moto, base_env  # noqa: E402
+from gwlib import Gateway, audit_lines, build_dir, gatewayd_path, sid_of, wait_for  # noqa: E402
+
+AWS = "/usr/bin/aws"
+N = int(os.environ.get("MULTI_ACCOUNTS", "100"))
+ACCOUNTS = ["3%011d" % i for i in range(N)]
+ALIASES = ["acct%03d" % i for i in range(N)]
+ALLOW = {"Version": "2012-10-17",
+         "Statement": [{"Effect": "Allow",
+                        "Action": ["iam:Get*", "iam:List*", "sts:GetCallerIdentity"],
+                        "Resource": "*"}]}
+ROLES = dict(DEFAULT_ROLES, SecurityAuditRole=ALLOW, BreakGlassRole=ALLOW)
+POLICY = "stsrole-revoked-b1"
+STEP_UP_PROMPT = r"verification code for profile \S+: "
+
+
+def templates(accounts_file, person, other):
+    return """
+[roles audit]
+accounts = file:%(f)s
+arn = arn:${partition}:iam::${account}:role/SecurityAuditRole
+revoker_arn = arn:${partition}:iam::${account}:role/StsRoleRevoker
+users = %(p)s
+
+[roles incident]
+accounts = file:%(f)s
+arn = arn:${partition}:iam::${account}:role/IncidentResponseRole
+revoker_arn = arn:${partition}:iam::${account}:role/StsRoleRevoker
+users = %(o)s
+
+[roles breakglass]
+accounts = %(first)s
+arn = arn:${partition}:iam::${account}:role/BreakGlassRole
+revoker_arn = arn:${partition}:iam::${account}:role/StsRoleRevoker
+users = %(p)s
+step_up = totp
+""" % {"f": accounts_file, "p": person, "o": other, "first": ACCOUNTS[0]}
+
+
+def case_config(w):
+    """gatewayd checks the expanded config; a bad accounts file is refused with file:line."""
+    bad = os.path.join(w.lab.etc, "accounts.bad")
+    with open(bad, "w") as f:
+        f.write("# id alias\n%s dup\n%s dup\n" % (ACCOUNTS[0], ACCOUNTS[1]))
+    os.chmod(bad, 0o644)
+    text = open(w.conf).read().replace("accounts = file:%s\n" % w.accounts,
+                                       "accounts = file:%s\n" % bad, 1)
+    badconf = os.path.join(w.lab.etc, "bad.conf")
+    fd = os.open(badconf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    p = subprocess.run([gatewayd_path(), "--config", badconf], capture_output=True, text=True,
+                       timeout=30, env=w.env)
+    check(p.returncode == 78 and "[roles audit]: accounts: %s:3: alias 'dup' is used twice" % bad
+          in p.stderr, "rc %d: %s" % (p.returncode, p.stderr))
+
+
+def session_script(w):
+    """What the person runs inside the SSH session."""
+    url = w.moto.url
+    calls = " ".join(ALIASES)
+    return (
+        "echo SID=$STSROLE_SESSION_ID PROFILE=$AWS_PROFILE; "
+        "%(ctl)s roles | sed 's/^/ROLE /'; "
+        # a wrong code first, then the right one, while the code computed at the login is fresh
+        "%(helper)s --socket %(sock)s --session $STSROLE_SESSION_ID --profile %(acct)s-breakglass "
+        ">/dev/null 2>/tmp/multi-wrong.$$; sed 's/^/WRONG /' /tmp/multi-wrong.$$; "
+        "rm -f /tmp/multi-wrong.$$; "
+        "r=$(%(aws)s --profile %(acct)s-breakglass --endpoint-url %(url)s sts "
+        "get-caller-identity --query Arn --output text) && echo \"STEPUP $r\" || echo STEPUP-FAILED; "
+        "for a in %(calls)s; do "
+        "r=$(%(aws)s --profile $a-audit --endpoint-url %(url)s sts get-caller-identity "
+        "--query Arn --output text 2>&1) && echo \"ARN $a $r\" || echo FAILED $a $r; done; "
+        "%(helper)s --socket %(sock)s --session $STSROLE_SESSION_ID --profile %(first)s-incident "
+        "2>&1 | sed 's/^/REFUSED /'; "
+        "r=$(%(aws)s --profile %(acct)s-breakglass --endpoint-url %(url)s sts "
+        "get-caller-identity --query Arn --output text) && echo \"AGAIN $r\" || echo AGAIN-FAILED; "
+        "echo DONE"
+        % {"ctl": w.ctl, "calls": calls, "aws": AWS, "url": url, "helper": w.helper,
+           "sock": w.socket, "first": ALIASES[0], "acct": ACCOUNTS[0]})
+
+
+def case_session(w):
+    from sshdtest import PROMPTS, ssh_login, totp
+    good = totp(w.user.secret, 1)
+    wrong = "%06d" % ((int(good) + 500000) % 1000000)
+    answers = [totp(w.user.secret), wrong, good]
+    r = ssh_login(w.ssh_cfg, "bastion", answers, session_script(w), ssh_args=["-tt"],
+                  timeout=600, prompts=PROMPTS + (STEP_UP_PROMPT,))
+    out = r.out.replace("\r", "")
+    w.out = out
+    w.prompts = r.prompts
+    m = re.search(r"SID=([0-9a-f]{32}) PROFILE=(\S+)", out)
+    check(m is not None, "no session id in: %s" % out[-2000:])
+    w.sid = m.group(1)
+    check(m.group(2) == "stsrole", "AWS_PROFILE: %s" % m.group(2))
+    roles = re.findall(r"^ROLE (\S+)", out, re.M)
+    # breakglass lists bare ids: each id is its own alias
+    want = sorted(["%s-audit" % a for a in ALIASES] + ["%s-breakglass" % ACCOUNTS[0]])
+    check(sorted(roles) == want, "stsrolectl roles: %d lines, e.g. %s" % (len(roles), roles[:3]))
+    arns = dict(re.findall(r"^ARN (\S+) (\S+)$", out, re.M))
+    failed = re.findall(r"^FAILED .*$", out, re.M)
+    check(not failed, "%d profiles failed, e.g. %s" % (len(failed), failed[:2]))
+    for alias, acct in zip(ALIASES, ACCOUNTS):
+        a = arns.get(alias, "")
+        check(re.match(r"arn:aws:sts::%s:assumed-role/SecurityAuditRole/%s@b1\.[0-9a-f]{16}$"
+                       % (acct, w.user.name), a), "profile %s-audit: %r" % (alias, a))
+    # the login's role is the first template role, and its profile is the login's credential
+    check(arns[ALIASES[0]].endswith("." + w.sid[:16]), "profile %s-audit is not the login's "
+          "credential: %s" % (ALIASES[0], arns[ALIASES[0]]))
+    print("   %d accounts' audit roles through one login, each as %s" % (len(arns), w.user.name))
+    w.ok_session = True
+
+
+def case_refused(w):
+    check(w.out is not None, "no session ran")
+    lines = re.findall(r"^REFUSED (.*)$", w.out, re.M)
+    check(any("may not use profile %s-incident" % ALIASES[0] in ln for ln in lines),
+          "the helper for a role the person may not use: %s" % lines)
+    ev = [e for e in audit_lines(w.audit) if e["event"] == "profile.refused"]
+    check(ev and ev[0]["user"] == w.user.name and ev[0].get("account") == ACCOUNTS[0],
+          "audit: %s" % ev)
+
+
+def case_step_up(w):
+    check(w.out is not None, "no session ran")
+    a = (re.search(r"^STEPUP (\S+)$", w.out, re.M) or [None, ""])[1]
+    check(re.match(r"arn:aws:sts::%s:assumed-role/BreakGlassRole/%s@b1\." % (ACCOUNTS[0],
+                                                                         w.user.name), a),
+          "step-up profile: %s" % w.out[-1500:])
+    again = (re.search(r"^AGAIN (\S+)$", w.out, re.M) or [None, ""])[1]
+    check(again == a or again.startswith("arn:aws:sts::%s:assumed-role/BreakGlassRole/"
+                                         % ACCOUNTS[0]), "second call asked again: %s" % again)
+    prompts = [p for p in w.prompts if re.match(STEP_UP_PROMPT, p)]
+    check(prompts == ["verification code for profile %s-breakglass: " % ACCOUNTS[0]] * 2,
+          "step-up prompts: %s" % w.prompts)
+    wrong = re.findall(r"^WRONG (.*)$", w.out, re.M)
+    check(any("was not accepted" in ln for ln in wrong), "a wrong code: %s" % wrong)
+    ev = [e["event"] for e in audit_lines(w.audit) if e["event"].startswith("stepup.")]
+    check(ev == ["stepup.failed", "stepup.ok"], "audit: %s" % ev)
+
+
+def deny_sids(w, account, role):
+    iam = w.revoker_iam(account)
+    try:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        return []
+    for st in doc.get("Statement", []):
+        if st.get("Sid") == "StsroleSid":
+            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
+            return v if isinstance(v, list) else [v]
+    return []
+
+
+def case_logout(w):
+    check(w.sid is not None, "no session ran")
+    sid = sid_of(w.sid)
+
+    def revoked_everywhere():
+        ok = [e for e in audit_lines(w.audit) if e["event"] == "revoke.ok"]
+        accounts = {e.get("account") for e in ok}
+        return accounts if set(ACCOUNTS) <= accounts else None
+    wait_for(revoked_everywhere, 300, "revoke.ok in every account")
+    missing = [a for a in ACCOUNTS if sid not in deny_sids(w, a, "SecurityAuditRole")]
+    check(not missing, "%d accounts' deny lacks the session's sid %s, e.g. %s"
+          % (len(missing), sid, missing[:3]))
+    check(sid in deny_sids(w, ACCOUNTS[0], "BreakGlassRole"), "breakglass not denied")
+    check(deny_sids(w, ACCOUNTS[0], "IncidentResponseRole") == [],
+          "a role never minted got a deny")
+    print("   every account's deny names sid %s" % sid)
+
+
+class World:
+    pass
+
+
+def main():
+    suite = Suite("multi")
+    why = None
+    try:
+        from sshdtest import Lab, SetupError, missing_prerequisite, stsrole_stack
+        why = missing_prerequisite()
+    except ImportError as e:
+        why = str(e)
+    if why is None and os.geteuid() != 0:
+        why = "needs root (useradd, sshd)"
+    elif why is None and not os.path.exists(AWS):
+        why = "%s is missing (apt-get install awscli)" % AWS
+    elif why is None and shutil.which("moto_server") is None:
+        why = "moto_server is missing"
+    for path in (gatewayd_path(), os.path.join(build_dir(), "gateway", "stsrolectl"),
+                 os.path.join(build_dir(), "gateway", "stsrole-credential-process"),
+                 os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so")):
+        if why is None and not os.path.exists(path):
+            why = "%s is not built" % path
+    if why:
+        print("skipped: multi: %s" % why)
+        print("multi: 0 passed, 0 failed")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="stsrole-multi.")
+    w = World()
+    w.out = w.sid = None
+    gw = None
+    try:
+        with Moto(log=os.path.join(tmp, "moto.log")) as m, Lab("multi") as lab:
+            menv = m.seed(roles=ROLES, accounts=ACCOUNTS)
+            w.moto, w.lab, w.env = m, lab, base_env(menv)
+            w.helper = os.path.join(build_dir(), "gateway", "stsrole-credential-process")
+            w.ctl = os.path.join(build_dir(), "gateway", "stsrolectl")
+            # The users reach the built helper and stsrolectl through the build tree.
+            w.user = lab.add_user()
+            other = lab.add_user()
+            lab.write_usersfile([w.user, other])
+            run = os.path.join(lab.root, "run")
+            w.socket = os.path.join(run, "credentials.sock")
+            w.audit = os.path.join(lab.root, "audit.log")
+            w.accounts = os.path.join(lab.etc, "accounts")
+            with open(w.accounts, "w") as f:
+                f.write("# account alias\n" + "".join(
+                    "%s %s\n" % (a, n) for a, n in zip(ACCOUNTS, ALIASES)))
+            os.chmod(w.accounts, 0o644)
+            w.conf = lab.stsrole_conf(menv, {}, "b1", totp_window=3,
+                                      credentials_mode="process", runtime_dir=run,
+                                      credential_helper=w.helper)
+            with open(w.conf, "a") as f:
+                f.write(templates(w.accounts, w.user.name, other.name))
+            sts = m.client("sts", creds=menv["base"])
+
+            def revoker_iam(account, cache={}):
+                if account not in cache:
+                    c = sts.assume_role(RoleArn="arn:aws:iam::%s:role/StsRoleRevoker" % account,
+                                        RoleSessionName="test-checker")["Credentials"]
+                    cache[account] = m.client("iam", creds=c)
+                return cache[account]
+            w.revoker_iam = revoker_iam
+            suite.case("config: %d accounts in a file; a repeated alias refused with file:line"
+                       % N, case_config, w)
+            try:
+                gw = Gateway(w.conf, w.env, ["--skew", "0", "--reconcile", "1"],
+                             log=os.path.join(lab.root, "gatewayd.log")).start()
+                exe = lab.pam_service("stsrole-multi-%d" % os.getpid(),
+                                      stsrole_stack(os.path.join(build_dir(), "pam", ".libs",
+                                                                 "pam_stsrole.so"), w.conf))
+                sshd = lab.start_sshd(exe)
+                w.ssh_cfg = lab.ssh_config({"bastion": (sshd, w.user)})
+            except SetupError as e:
+                raise AssertionError("sshd fixture: %s" % e)
+            suite.case("one sshd login: stsrolectl roles lists %d profiles; aws --profile "
+                       "ALIAS-audit works in each of %d accounts as the person" % (N + 1, N),
+                       case_session, w)
+            suite.case("a role the person may not use is refused by the gateway (and audited)",
+                       case_refused, w)
+            suite.case("step_up = totp: the first use asks for a fresh code on the terminal, "
+                       "the gateway refuses a wrong one and takes the right one; the next use "
+                       "does not ask", case_step_up, w)
+            suite.case("logout: every account's deny names the session's stsrole:sid; the "
+                       "audit log names each account", case_logout, w)
+            gw.stop()
+            gw = None
+            if suite.failed:
+                lab.keep = True
+                print("kept gateway log: %s" % os.path.join(lab.root, "gatewayd.log"))
+    finally:
+        if gw is not None:
+            gw.stop()
+        if suite.failed or os.environ.get("MULTI_KEEP"):
+            print("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return suite.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
