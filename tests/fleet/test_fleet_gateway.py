@@ -299,7 +299,7 @@ def verify(w, conf, path):
 
 def case_outage_start(w):
     sid_a, rec_a, cr_a = w.login(w.a, "nobody", 0)
-    sid_b, rec_b, cr_b = w.login(w.b, "nobody", 30)
+    sid_b, rec_b, cr_b = w.login(w.b, "nobody", 1)  # the next time step
     sid_c, _, _ = w.login(w.a, "daemon", 0)
     w.sessions = {"a": (sid_a, rec_a, cr_a), "b": (sid_b, rec_b, cr_b), "daemon": (sid_c,)}
     # The gateways start once the stand-in sshds are in the records.
