@@ -22,6 +22,13 @@ int ctl_status(int argc, char **argv, const char *config_path);
 int ctl_roles(int argc, char **argv, const char *config_path);
 int ctl_reconcile(int argc, char **argv, const char *config_path);
 int ctl_report(int argc, char **argv, const char *config_path);
+int ctl_doctor(int argc, char **argv, const char *config_path);
+
+struct stsrole_config;
+struct cJSON;
+/* One request to the gateway's control socket (gwproto.h), quietly: the
+ * caller reports a failure (CTL_EXIT_UNAVAIL: not running or not reachable). */
+int ctl_gateway_ask(const struct stsrole_config *cfg, struct cJSON *req, struct cJSON **resp);
 
 /* One request to the gateway's control socket (STATE_DIR/gatewayd.sock);
  * *resp is its parsed answer (cJSON_Delete it).  quiet: no message when

@@ -606,3 +606,9 @@ out:
     stsrole_config_free(&cfg);
     return rc;
 }
+
+int
+ctl_gateway_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp)
+{
+    return ctl_ask(cfg, req, resp, 1);
+}

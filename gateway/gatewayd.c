@@ -89,24 +89,6 @@ make_dirs(struct gw *g)
     return 0;
 }
 
-/* IAM policy names are [\w+=,.@-]{1,128}; the bastion id is made to fit. */
-static void
-make_policy_name(struct gw *g)
-{
-    size_t i, n;
-
-    n = (size_t)snprintf(g->policy_name, sizeof(g->policy_name), "stsrole-revoked-%s",
-                         g->cfg.bastion_id ? g->cfg.bastion_id : "bastion");
-    if (n >= sizeof(g->policy_name))
-        n = sizeof(g->policy_name) - 1;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)g->policy_name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr("_+=,.@-", c) != NULL))
-            g->policy_name[i] = '-';
-    }
-}
-
 static int
 load_config(const char *path, struct stsrole_config *cfg)
 {
@@ -428,7 +410,7 @@ main(int argc, char **argv)
         return 78;
     if (gethostname(g.host, sizeof(g.host) - 1) != 0)
         strcpy(g.host, "localhost");
-    make_policy_name(&g);
+    stsrole_policy_name(g.cfg.bastion_id, g.policy_name);
     g.started = gw_now();
     if (setup_signals(&g) != 0 || make_dirs(&g) != 0)
         goto out;

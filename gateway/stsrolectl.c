@@ -32,6 +32,8 @@ usage(FILE *f)
         "                      the same as one self-contained HTML page\n"
         "  roles [--json]      inside a session (credentials_mode = process): the\n"
         "                      profiles you may use\n"
+        "  doctor [--json] [--sshd-config PATH] [--pam-service NAME]\n"
+        "                      check the live bastion, one line per check (read-only)\n"
         "\n"
         "options:\n"
         "  --config PATH       configuration file (default %s)\n"
@@ -86,7 +88,7 @@ main(int argc, char **argv)
     } cmds[] = {
         {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
         {"audit", ctl_audit},   {"status", ctl_status},     {"reconcile", ctl_reconcile},
-        {"report", ctl_report}, {"roles", ctl_roles},
+        {"report", ctl_report}, {"roles", ctl_roles},       {"doctor", ctl_doctor},
     };
     const char *config = NULL;
     size_t i;

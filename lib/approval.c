@@ -367,11 +367,13 @@ stsrole_request_event(const struct stsrole_request *req, const char *event, cons
     if (text == NULL)
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     n = strlen(text);
-    *out = realloc(text, n + 2);
-    if (*out == NULL) {
-        free(text);
-        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    *out = malloc(n + 2);
+    if (*out != NULL) {
+        memcpy(*out, text, n);
+        memcpy(*out + n, "\n", 2);
     }
-    memcpy(*out + n, "\n", 2);
+    free(text);
+    if (*out == NULL)
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     return STSROLE_OK;
 }

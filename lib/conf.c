@@ -1010,7 +1010,7 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
         !set_default(&c->state_dir, "/var/lib/stsrole") ||
         !set_default(&c->audit_log, "/var/log/stsrole/audit.log") ||
         !set_default(&c->runtime_dir, "/run/stsrole") ||
-        !set_default(&c->credential_helper, "/usr/bin/stsrole-credential-process"))
+        !set_default(&c->credential_helper, STSROLE_BINDIR "/stsrole-credential-process"))
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     return STSROLE_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -202,6 +203,16 @@ on_header(char *data, size_t size, size_t nmemb, void *userp)
         size_t k = strlen(wanted[i].name);
         if (n > k && strncasecmp(data, wanted[i].name, k) == 0)
             copy_header_value((char *)resp + wanted[i].off, wanted[i].len, data + k, n - k);
+    }
+    /* The server's clock (RFC 9110 HTTP-date), for correcting a skewed
+     * local clock the way the AWS SDKs do. */
+    if (n > 5 && strncasecmp(data, "date:", 5) == 0) {
+        char v[64];
+        time_t t;
+
+        copy_header_value(v, sizeof(v), data + 5, n - 5);
+        t = curl_getdate(v, NULL);
+        resp->date = t > 0 ? (int64_t)t : 0;
     }
     return n;
 }

@@ -2,6 +2,8 @@
 #ifndef STSROLE_HTTP_H
 #define STSROLE_HTTP_H
 
+#include <stdint.h>
+
 #include "sigv4.h"
 #include "stsrole.h"
 
@@ -28,6 +30,7 @@ struct stsrole_http_response {
     long status;
     char content_type[128];
     char request_id[128]; /* x-amzn-RequestId or x-amz-request-id */
+    int64_t date;         /* the Date header as epoch seconds, 0 when absent or unreadable */
     struct stsrole_buf body;
 };
 

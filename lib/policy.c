@@ -1066,3 +1066,19 @@ stsrole_revoked_revoke_older(struct stsrole_revoked_set *s, int64_t now, int64_t
     *collapsed = stsrole_revoked_fold(s, skew);
     return STSROLE_OK;
 }
+
+void
+stsrole_policy_name(const char *bastion_id, char out[129])
+{
+    size_t i, n;
+
+    n = (size_t)snprintf(out, 129, "stsrole-revoked-%s", bastion_id ? bastion_id : "bastion");
+    if (n > 128)
+        n = 128;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_+=,.@-", c) != NULL))
+            out[i] = '-';
+    }
+}

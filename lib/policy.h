@@ -230,4 +230,9 @@ int stsrole_revoked_add(struct stsrole_revoked_set *s, const struct stsrole_revo
 int stsrole_revoked_revoke_older(struct stsrole_revoked_set *s, int64_t now, int64_t skew,
                                  size_t *collapsed, struct stsrole_error *err);
 
+/* The deny policy's name on each role: "stsrole-revoked-<bastion_id>" (so
+ * two bastions never overwrite each other), characters outside IAM's
+ * policy-name set [\w+=,.@-] replaced by '-', cut at IAM's 128.  Pure. */
+void stsrole_policy_name(const char *bastion_id, char out[129]);
+
 #endif

@@ -171,7 +171,7 @@ lint_usersfile(const char *text, size_t len, const char *user, const char *users
                struct stsrole_error *err)
 {
     const char *line = text, *end = text + len, *nl;
-    char buf[1024], *save, *f[4];
+    char buf[1024], *save, *f[4], who[65] = "";
     int lineno = 0, n, bad = 0;
 
     if (memchr(text, '\0', len) != NULL)
@@ -193,19 +193,26 @@ lint_usersfile(const char *text, size_t len, const char *user, const char *users
         for (n = 0; n < 4; n++)
             if ((f[n] = strtok_r(n == 0 ? buf : NULL, " \t\r\n", &save)) == NULL)
                 break;
-        if (n >= 2 && f[0][0] != '#' && strcmp(f[1], user) == 0) {
+        if (n >= 2 && f[0][0] != '#' && (user == NULL || strcmp(f[1], user) == 0)) {
             size_t hl = n < 4 ? 0 : strlen(f[3]);
             /* liboath takes the secret as hex; one that is not (or of odd
              * length) is a broken entry liboath may skip or half-read. */
             bad = hl == 0 || hl % 2 != 0 || strspn(f[3], "0123456789abcdefABCDEF") != hl;
+            snprintf(who, sizeof(who), "%s", f[1]);
         }
         stsrole_wipe(buf, sizeof(buf));
     }
     if (bad)
         return stsrole_fail(err, STSROLE_E_CONFIG,
                             "%s:%d: the entry of %s has no secret, or one that is not hex",
-                            usersfile, lineno, user);
+                            usersfile, lineno, who);
     return STSROLE_OK;
+}
+
+int
+stsrole_totp_lint(const char *text, size_t len, const char *usersfile, struct stsrole_error *err)
+{
+    return lint_usersfile(text, len, NULL, usersfile, err);
 }
 
 static int

@@ -21,6 +21,14 @@
 int stsrole_totp_check_usersfile(const char *usersfile, struct stsrole_error *err);
 
 /*
+ * Pure: checks every entry of a users file's text as stsrole_totp_verify
+ * checks the one it uses (a hex secret of even length, no NUL byte);
+ * STSROLE_E_CONFIG names the first bad line.
+ */
+int stsrole_totp_lint(const char *text, size_t len, const char *usersfile,
+                      struct stsrole_error *err);
+
+/*
  * Pure: whether code looks like a TOTP code at all (6 to 8 ASCII digits).
  * Returns 1 or 0.
  */

@@ -90,6 +90,8 @@ test_defaults_secure(void **state)
     /* with IMDS credentials the EC2 instance id, read by stsrole_config_load */
     assert_null(c.bastion_id);
     assert_int_equal(c.bastion_id_from_imds, 1);
+    /* where "make install" put the helper, not a fixed /usr/bin */
+    assert_string_equal(c.credential_helper, STSROLE_BINDIR "/stsrole-credential-process");
     stsrole_config_free(&c);
 }
 

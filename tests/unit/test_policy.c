@@ -876,6 +876,23 @@ test_iam_list_and_bodies(void **state)
                      STSROLE_E_INVALID);
 }
 
+/* One name per bastion, only IAM's policy-name characters, at most 128. */
+static void
+test_policy_name(void **state)
+{
+    char name[129], long_id[200];
+
+    (void)state;
+    stsrole_policy_name("bastion-euw1-a", name);
+    assert_string_equal(name, "stsrole-revoked-bastion-euw1-a");
+    stsrole_policy_name("b 1/x:y", name);
+    assert_string_equal(name, "stsrole-revoked-b-1-x-y");
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    stsrole_policy_name(long_id, name);
+    assert_int_equal(strlen(name), 128);
+}
+
 int
 main(void)
 {
@@ -898,6 +915,7 @@ main(void)
         cmocka_unit_test(test_size_ignores_whitespace),
         cmocka_unit_test(test_iam_get_role_policy_answer),
         cmocka_unit_test(test_iam_list_and_bodies),
+        cmocka_unit_test(test_policy_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
