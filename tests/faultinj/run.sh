@@ -53,8 +53,8 @@ done
 
 WRAPS="malloc calloc realloc free strdup strndup open openat read write fsync rename \
 curl_easy_perform time clock_gettime RAND_bytes pam_putenv pam_set_data stsrole_sts_parse_assume"
-PKGS="pam libcrypto libcurl libcjson liboath inih expat"
-GW_PKGS="libcrypto libcurl libcjson liboath inih expat"
+PKGS="pam libcrypto libcurl libcjson liboath inih expat zlib"
+GW_PKGS="libcrypto libcurl libcjson liboath inih expat zlib"
 
 fail_build() {
     echo "not ok - faultinj: $1"
@@ -109,8 +109,9 @@ WARN="-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-pr
 -Wpointer-arith -Wno-unused-parameter"
 # -O0: every call site stays a call, so failure points map onto source
 # functions one to one; no _FORTIFY_SOURCE, so read() stays read().
+# STSROLE_BINDIR as lib/Makefile.am sets it (conf.c's credential_helper default).
 BASE="-std=gnu11 -g -O0 -fPIC -fno-omit-frame-pointer -U_FORTIFY_SOURCE -D_GNU_SOURCE \
--I$bd -I$top/lib $(pkg-config --cflags $PKGS $GW_PKGS)"
+-DSTSROLE_BINDIR=\"/usr/bin\" -I$bd -I$top/lib $(pkg-config --cflags $PKGS $GW_PKGS)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
 # compile_set DIR EXTRA_CFLAGS SOURCES...: objects into DIR, rebuilt when older than their source
