@@ -30,6 +30,13 @@ struct cJSON;
  * caller reports a failure (CTL_EXIT_UNAVAIL: not running or not reachable). */
 int ctl_gateway_ask(const struct stsrole_config *cfg, struct cJSON *req, struct cJSON **resp);
 
+/* One request to the gateway's control socket (STATE_DIR/gatewayd.sock);
+ * *resp is its parsed answer (cJSON_Delete it).  quiet: no message when
+ * the gateway is unreachable.  Returns a CTL_EXIT_* code. */
+struct stsrole_config;
+struct cJSON;
+int ctl_ask(const struct stsrole_config *cfg, struct cJSON *req, struct cJSON **resp, int quiet);
+
 /* Maps a library status to the exit codes above. */
 int ctl_exit_for(int status);
 

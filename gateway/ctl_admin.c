@@ -48,8 +48,8 @@ load(const char *path, struct stsrole_config *cfg, int quiet)
 }
 
 /* One request to the gateway; *resp is its parsed answer. */
-static int
-ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
+int
+ctl_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp, int quiet)
 {
     struct sockaddr_un sa;
     struct timeval tv = {CTL_TIMEOUT_S, 0};
@@ -138,7 +138,7 @@ simple(const char *config_path, const char *cmd, cJSON **resp, struct stsrole_co
         return rc;
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", cmd);
-    rc = ask(cfg, req, resp, 0);
+    rc = ctl_ask(cfg, req, resp, 0);
     cJSON_Delete(req);
     return rc;
 }
@@ -364,7 +364,7 @@ ctl_revoke(int argc, char **argv, const char *config_path)
     }
     if (fleet)
         cJSON_AddBoolToObject(req, "fleet", 1);
-    rc = ask(&cfg, req, &resp, 0);
+    rc = ctl_ask(&cfg, req, &resp, 0);
     cJSON_Delete(req);
     if (rc != CTL_EXIT_OK)
         goto out;
@@ -429,7 +429,7 @@ gateway_head(const char *file, const char *config_path, struct stsrole_audit_ver
     }
     req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "cmd", "status");
-    if (ask(&cfg, req, &resp, 1) == CTL_EXIT_OK) {
+    if (ctl_ask(&cfg, req, &resp, 1) == CTL_EXIT_OK) {
         audit = cJSON_GetObjectItemCaseSensitive(resp, "audit");
         prev = cJSON_GetObjectItemCaseSensitive(audit, "prev");
         if (cJSON_IsString(prev) && strlen(prev->valuestring) == 64 && num(audit, "seq") > 0) {
@@ -669,6 +669,15 @@ ctl_status(int argc, char **argv, const char *config_path)
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
         }
+        r = cJSON_GetObjectItemCaseSensitive(resp, "imds");
+        if (r != NULL) {
+            printf("imds:     %s%s%s\n", str(r, "exposure"),
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail")) ? ": " : "",
+                   cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "detail")) ? str(r, "detail")
+                                                                                 : "");
+            if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "fix")))
+                printf("          fix: %s (only root may reach IMDS)\n", str(r, "fix"));
+        }
         r = cJSON_GetObjectItemCaseSensitive(resp, "ship");
         if (r != NULL) {
             printf("shipping: %s:%s, %s, through seq %.0f, %.0f bytes waiting, last sent %s\n",
@@ -698,5 +707,5 @@ out:
 int
 ctl_gateway_ask(const struct stsrole_config *cfg, cJSON *req, cJSON **resp)
 {
-    return ask(cfg, req, resp, 1);
+    return ctl_ask(cfg, req, resp, 1);
 }

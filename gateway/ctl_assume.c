@@ -2,17 +2,23 @@
  * JSON. */
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "aws.h"
+#include "audit.h"
 #include "conf.h"
 #include "ctl.h"
 #include "http.h"
+#include "iam.h"
 #include "json.h"
 #include "mint.h"
 #include "session.h"
@@ -46,7 +52,8 @@ print_credential_process(const struct stsrole_assumed *a)
         cJSON_Delete(o);
         return -1;
     }
-    text = cJSON_Print(o);
+    if (stsrole_json_print_secret(o, 1, &text, NULL) != STSROLE_OK)
+        text = NULL;
     stsrole_json_delete_wiped(o);
     if (text == NULL)
         return -1;
@@ -54,6 +61,104 @@ print_credential_process(const struct stsrole_assumed *a)
     fputc('\n', stdout);
     stsrole_free_secret(text);
     return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* Who ran us, for the audit record: root, and the person behind sudo
+ * when there is one (SUDO_USER is only a hint: root could set it). */
+static void
+operator_name(char *out, size_t outlen)
+{
+    const char *sudo = getenv("SUDO_USER");
+    char clean[64];
+    size_t i;
+
+    for (i = 0; sudo != NULL && sudo[i] != '\0' && i + 1 < sizeof(clean); i++)
+        clean[i] = isalnum((unsigned char)sudo[i]) || strchr("._-", sudo[i]) ? sudo[i] : '?';
+    clean[i] = '\0';
+    if (i > 0)
+        snprintf(out, outlen, "uid 0 (sudo from %s)", clean);
+    else
+        snprintf(out, outlen, "uid 0");
+}
+
+/*
+ * The audit record of an operator's mint: through the gateway when it runs
+ * (it holds the log), else straight into audit_log (free then), else, with
+ * no audit_log configured, syslog alone.  Always syslog.  Nonzero: not
+ * recorded, so the credential must not be handed out.
+ */
+static int
+record_assume(const struct stsrole_config *cfg, const struct stsrole_role *role, const char *user,
+              const char *session_id, const char *session_name, const struct stsrole_assumed *a,
+              const char *request_id)
+{
+    struct stsrole_audit_record r;
+    struct stsrole_audit_log log;
+    struct stsrole_error err;
+    char who[128], detail[256], host[256], account[13];
+    cJSON *req = NULL, *resp = NULL;
+    int rc;
+
+    operator_name(who, sizeof(who));
+    snprintf(detail, sizeof(detail), "stsrolectl assume by %s: stsrole:mfa=none", who);
+    syslog(LOG_AUTHPRIV | LOG_NOTICE,
+           "assume role=%s user=%s session_id=%s session=%s access_key_id=%s request_id=%s "
+           "reason=\"%s\"",
+           role->arn, user, session_id, session_name, a->creds.access_key_id, request_id, detail);
+    if (cfg->state_dir != NULL && (req = cJSON_CreateObject()) != NULL &&
+        cJSON_AddStringToObject(req, "cmd", "minted") != NULL &&
+        cJSON_AddStringToObject(req, "user", user) != NULL &&
+        cJSON_AddStringToObject(req, "session_id", session_id) != NULL &&
+        cJSON_AddStringToObject(req, "role_arn", role->arn) != NULL &&
+        cJSON_AddStringToObject(req, "session_name", session_name) != NULL &&
+        cJSON_AddStringToObject(req, "access_key_id", a->creds.access_key_id) != NULL &&
+        cJSON_AddNumberToObject(req, "expiration", (double)a->creds.expiration) != NULL &&
+        cJSON_AddStringToObject(req, "request_id", request_id) != NULL &&
+        cJSON_AddStringToObject(req, "detail", detail) != NULL &&
+        ctl_ask(cfg, req, &resp, 1) == CTL_EXIT_OK) {
+        const cJSON *ok = cJSON_GetObjectItemCaseSensitive(resp, "ok");
+        rc = cJSON_IsTrue(ok) ? 0 : -1;
+        if (rc != 0)
+            fprintf(stderr, "stsrolectl: the gateway did not record the credential\n");
+        cJSON_Delete(req);
+        cJSON_Delete(resp);
+        return rc;
+    }
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    if (cfg->audit_log == NULL)
+        return 0; /* no audit log on this bastion: syslog above is the record */
+    memset(&r, 0, sizeof(r));
+    r.event = "assume.ok";
+    r.user = user;
+    r.uid = -1;
+    r.session_id = session_id;
+    r.role_arn = role->arn;
+    stsrole_arn_account(role->arn, account);
+    r.account = account[0] ? account : NULL;
+    r.session_name = session_name;
+    r.source_identity = user;
+    r.access_key_id = a->creds.access_key_id;
+    r.expiration = a->creds.expiration;
+    r.aws_request_id = request_id[0] ? request_id : NULL;
+    r.outcome = "ok";
+    r.detail = detail;
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "-");
+    host[sizeof(host) - 1] = '\0';
+    if (stsrole_audit_open(&log, cfg->audit_log, host, cfg->bastion_id, &err) != STSROLE_OK) {
+        fprintf(stderr, "stsrolectl: cannot record the credential in %s: %s\n", cfg->audit_log,
+                err.msg);
+        return -1;
+    }
+    rc = stsrole_audit_append(&log, &r, (int64_t)time(NULL) * 1000, NULL, &err);
+    stsrole_audit_close(&log);
+    if (rc != STSROLE_OK) {
+        fprintf(stderr, "stsrolectl: cannot record the credential in %s: %s\n", cfg->audit_log,
+                err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -99,6 +204,14 @@ ctl_assume(int argc, char **argv, const char *config_path)
                 optind < argc ? "unexpected argument" : "--role and --user are required");
         return CTL_EXIT_USAGE;
     }
+    /* The credential comes from the bastion's own identity, which is
+     * root's alone: nobody else may mint with it (and any other uid
+     * reaching it is what the gateway's IMDS check reports). */
+    if (getuid() != 0 || geteuid() != 0) {
+        fprintf(stderr, "stsrolectl: assume is for root only: it mints AWS credentials with the "
+                        "bastion's own identity (log in over SSH for yours)\n");
+        return CTL_EXIT_NOPERM;
+    }
     stsrole_error_clear(&err);
     rc = stsrole_config_load(config_path, &cfg, &err);
     if (rc != STSROLE_OK) {
@@ -119,10 +232,14 @@ ctl_assume(int argc, char **argv, const char *config_path)
     memset(&m, 0, sizeof(m));
     m.user = user;
     m.session_id = session_id;
+    /* No MFA was checked here: the tag says so, and trust policies that
+     * require stsrole:mfa=totp refuse it. */
+    m.mfa = "none";
     rc = stsrole_mint(&cfg, role, &m, &a, request_id, &err);
-    stsrole_config_free(&cfg);
-    if (rc != STSROLE_OK)
+    if (rc != STSROLE_OK) {
+        stsrole_config_free(&cfg);
         return fail(role_name, &err);
+    }
     if (m.chained_from != 0)
         fprintf(stderr,
                 "stsrolectl: warning: duration %d cut to %d seconds: the base credential carries "
@@ -136,6 +253,13 @@ ctl_assume(int argc, char **argv, const char *config_path)
                 (long long)(stsrole_aws_clock_skew() < 0 ? -stsrole_aws_clock_skew()
                                                          : stsrole_aws_clock_skew()),
                 stsrole_aws_clock_skew() < 0 ? "ahead of" : "behind");
+    rc = record_assume(&cfg, role, user, session_id, m.session_name, &a, request_id);
+    stsrole_config_free(&cfg);
+    if (rc != 0) {
+        stsrole_assumed_free(&a);
+        fprintf(stderr, "stsrolectl: the credential was not recorded, so it is not shown\n");
+        return CTL_EXIT_UNAVAIL;
+    }
     if (print_credential_process(&a) != 0) {
         stsrole_assumed_free(&a);
         fprintf(stderr, "stsrolectl: cannot write the credential\n");

@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
 #include "notify.h"
+#include "safefile.h"
 
 #define DEFAULT_SKEW 300     /* clock skew margin before pruning, seconds */
 #define DEFAULT_RECONCILE 10 /* seconds between full scans of the session records */
@@ -99,6 +101,12 @@ load_config(const char *path, struct stsrole_config *cfg)
     }
     if (cfg->state_dir == NULL || cfg->audit_log == NULL || cfg->bastion_id == NULL) {
         gw_log(LOG_ERR, "%s: state_dir, audit_log and bastion_id are required", path);
+        stsrole_config_free(cfg);
+        return -1;
+    }
+    /* Records in a state_dir that someone else could swap are no records. */
+    if (stsrole_check_parents(cfg->state_dir, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "state_dir: %s", err.msg);
         stsrole_config_free(cfg);
         return -1;
     }
@@ -276,6 +284,7 @@ run(struct gw *g)
     if (!stsrole_notify_watchdog(&wd_usec))
         wd_usec = 0;
     while (!g->stop) {
+        gw_imds_step(g);
         gw_refresh_step(g);
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
@@ -291,6 +300,8 @@ run(struct gw *g)
             wake = gw_registry_next_ms(g);
         if (g->next_reconcile_ms < wake)
             wake = g->next_reconcile_ms;
+        if (g->cfg.credentials == STSROLE_CREDS_IMDS && g->next_imds_ms < wake)
+            wake = g->next_imds_ms;
         if (gw_refresh_next_ms(g) < wake)
             wake = gw_refresh_next_ms(g);
         /* While the audit log fails, retry it once a second, not in a spin. */

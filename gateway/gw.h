@@ -90,6 +90,9 @@ struct gw {
     int lock_fd; /* flock on STATE_DIR/gateway/lock */
     int stop;
     int64_t next_reconcile_ms;
+    int64_t next_imds_ms; /* gw_imds.c: the next check of who reaches IMDS */
+    int imds_state;       /* enum stsrole_exposure of the last check */
+    char imds_why[512];
     uint64_t revoked_total;
     uint64_t failed_total;
     char last_error[STSROLE_ERRMSG_MAX + 96];

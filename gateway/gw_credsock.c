@@ -112,7 +112,7 @@ record_pending(struct gw_refresh *r, struct client *c)
     if (stsrole_session_read(r->state_dir, c->id, &rec, &err) != STSROLE_OK)
         return 0;
     ok = rec.closed == 0 && rec.refresh && rec.parent == NULL && rec.uid == c->uid &&
-         gw_rtab_pid_alive(rec.sshd_pid);
+         gw_rtab_pid_alive(rec.sshd_pid, rec.sshd_start);
     stsrole_session_free(&rec);
     return ok;
 }
@@ -196,6 +196,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     size_t len = 0;
     uid_t uid;
     pid_t pid;
+    int64_t start;
     dev_t dev;
     ino_t ino;
     int live, expired;
@@ -212,6 +213,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     }
     uid = e->uid;
     pid = e->sshd_pid;
+    start = e->sshd_start;
     dev = e->rec_dev;
     ino = e->rec_ino;
     live = e->live;
@@ -239,7 +241,7 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
         refuse(c, "the session record changed: logged out");
         goto out;
     }
-    if (!gw_rtab_pid_alive(pid)) {
+    if (!gw_rtab_pid_alive(pid, start)) {
         refuse(c, "the session's sshd is gone");
         goto out;
     }
@@ -304,7 +306,9 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     int rc = -1;
 
     if (c->uid != 0) {
-        snprintf(c->id, sizeof(c->id), "%s", id != NULL ? id : "-");
+        /* The id comes from the peer: it reaches the logs only once it is
+         * known to be 32 hex digits (no newline, no forged log line). */
+        snprintf(c->id, sizeof(c->id), "%s", stsrole_session_id_valid(id) ? id : "(malformed)");
         refuse(c, "only root hands credentials over");
         return;
     }
@@ -335,6 +339,7 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     if (e != NULL && (e->creds.access_key_id == NULL || e->creds.expiration < cr.expiration)) {
         e->uid = rec.uid;
         e->sshd_pid = rec.sshd_pid;
+        e->sshd_start = rec.sshd_start;
         e->rec_dev = st.st_dev;
         e->rec_ino = st.st_ino;
         e->live = 1;

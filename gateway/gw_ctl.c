@@ -13,6 +13,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "exposure.h"
 #include "fdio.h"
 #include "gw.h"
 #include "gwproto.h"
@@ -228,6 +229,46 @@ do_revoke(struct gw *g, const cJSON *req)
     return o;
 }
 
+static const char *
+req_str(const cJSON *req, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* stsrolectl assume (root, checked in gw_ctl_accept) tells what it minted:
+ * the gateway holds the audit log, so it writes the record. */
+static cJSON *
+do_minted(struct gw *g, const cJSON *req)
+{
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(req, "expiration");
+    struct gw_session s;
+    const char *id = req_str(req, "session_id");
+    cJSON *o;
+    int rc;
+
+    if (!stsrole_session_id_valid(id) || req_str(req, "user") == NULL ||
+        req_str(req, "role_arn") == NULL || req_str(req, "access_key_id") == NULL)
+        return error("minted: malformed request");
+    memset(&s, 0, sizeof(s));
+    memcpy(s.rec.session_id, id, sizeof(s.rec.session_id));
+    s.remote = 1; /* no local uid to name */
+    s.rec.user = (char *)req_str(req, "user");
+    s.rec.source_identity = s.rec.user;
+    s.rec.role_arn = (char *)req_str(req, "role_arn");
+    s.rec.session_name = (char *)req_str(req, "session_name");
+    s.rec.access_key_id = (char *)req_str(req, "access_key_id");
+    s.rec.expiration = cJSON_IsNumber(exp) ? (int64_t)exp->valuedouble : 0;
+    rc = gw_audit(g, "assume.ok", &s, NULL, "ok", req_str(req, "request_id"),
+                  req_str(req, "detail"));
+    if (rc != 0)
+        return error("the audit log could not record it");
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    return o;
+}
+
 static cJSON *
 do_status(struct gw *g)
 {
@@ -314,6 +355,15 @@ do_status(struct gw *g)
     }
     if (failing > 0 || g->audit_broken || !g->audit.tail_ok || gw_ship_status(g, o))
         health = "degraded";
+    if (g->cfg.credentials == STSROLE_CREDS_IMDS) {
+        cJSON *im = cJSON_AddObjectToObject(o, "imds");
+
+        add_str(im, "exposure", stsrole_exposure_name((enum stsrole_exposure)g->imds_state));
+        add_str(im, "detail", g->imds_why[0] ? g->imds_why : NULL);
+        add_str(im, "fix", g->imds_state != STSROLE_EXPOSURE_CLOSED ? STSROLE_IMDS_FIX : NULL);
+        if (g->imds_state != STSROLE_EXPOSURE_CLOSED)
+            health = "degraded";
+    }
     cJSON_AddStringToObject(o, "health", health);
     add_str(o, "last_error", g->last_error[0] ? g->last_error : NULL);
     return o;
@@ -353,6 +403,8 @@ gw_ctl_respond(struct gw *g, const char *request, size_t len)
         resp = do_revoke(g, req);
     else if (strcmp(cmd->valuestring, "status") == 0)
         resp = do_status(g);
+    else if (strcmp(cmd->valuestring, "minted") == 0)
+        resp = do_minted(g, req);
     else
         resp = error("unknown command '%.40s'", cmd->valuestring);
     cJSON_Delete(req);

@@ -173,6 +173,7 @@ sync_table(struct gw *g)
         e->live = live;
         e->uid = s->rec.uid;
         e->sshd_pid = s->rec.sshd_pid;
+        e->sshd_start = s->rec.sshd_start;
         snprintf(e->role_name, sizeof(e->role_name), "%s",
                  s->rec.role_name != NULL ? s->rec.role_name : "");
         e->adopted_ms = 0;
@@ -253,10 +254,12 @@ gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *r
     if ((rc = stsrole_session_id(child, err)) != STSROLE_OK)
         return rc;
     snprintf(nonce, sizeof(nonce), "%.16s", child);
-    /* stsrole:mfa=totp was checked at this session's login; stsrole:sid
-     * comes from the SSH session's id, so every credential has the same. */
-    rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce, tags, name, sid,
-                             &ap, err);
+    /* The method checked at this session's login (records written before
+     * logins recorded it come from the only method there was, TOTP);
+     * stsrole:sid comes from the SSH session's id, so every credential
+     * has the same. */
+    rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce,
+                             p->rec.mfa != NULL ? p->rec.mfa : "totp", tags, name, sid, &ap, err);
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;
@@ -367,8 +370,10 @@ refresh_one(struct gw *g, struct gw_session *p)
     }
     gw_sessions_seen(g, child);
     cs = gw_session_find(g, child);
-    snprintf(detail, sizeof(detail), "credential for session %s, which replaces %s",
-             p->rec.session_id, prev);
+    snprintf(detail, sizeof(detail),
+             "credential for session %s, minted by stsrole-gatewayd as its refresh "
+             "(stsrole:mfa=%s at its login), which replaces %s",
+             p->rec.session_id, p->rec.mfa != NULL ? p->rec.mfa : "totp", prev);
     if (cs != NULL && gw_audit(g, "refresh.ok", cs, NULL, "ok", request_id, detail) == 0) {
         cs->open_audited = 1; /* this line stands for its session.open */
         gw_track_save(g, cs);

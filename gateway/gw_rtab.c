@@ -19,6 +19,7 @@
 #include "gw.h"
 #include "gw_rtab.h"
 #include "json.h"
+#include "proc.h"
 
 struct rentry *
 gw_rtab_find(struct gw_refresh *r, const char *id)
@@ -143,8 +144,9 @@ make_doc(const struct stsrole_creds *c, struct stsrole_creds *copy, char **doc, 
         cJSON_AddStringToObject(o, "AccessKeyId", c->access_key_id) != NULL &&
         cJSON_AddStringToObject(o, "SecretAccessKey", c->secret_access_key) != NULL &&
         cJSON_AddStringToObject(o, "SessionToken", c->session_token) != NULL &&
-        cJSON_AddStringToObject(o, "Expiration", exp) != NULL)
-        text = cJSON_PrintUnformatted(o);
+        cJSON_AddStringToObject(o, "Expiration", exp) != NULL &&
+        stsrole_json_print_secret(o, 0, &text, NULL) != STSROLE_OK)
+        text = NULL;
     stsrole_json_delete_wiped(o);
     if (text == NULL) {
         stsrole_creds_clear(copy);
@@ -218,26 +220,20 @@ gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t out
     snprintf(out, outlen, "%s/sessions/%s.json", state_dir, id);
 }
 
-/* The sshd of the session is there and not a zombie.  (The main loop also
- * catches a reused pid, from its start time.) */
+/* The sshd of the session is there, not a zombie, and (when the record
+ * has its start time) the very process that logged in, not a later one
+ * with its pid. */
 int
-gw_rtab_pid_alive(pid_t pid)
+gw_rtab_pid_alive(pid_t pid, int64_t start)
 {
-    char path[64], buf[512], *p;
-    ssize_t n;
-    int fd;
+    uint64_t now_start;
+    char state;
 
     if (pid <= 0)
         return 1;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if (stsrole_proc_stat(pid, &state, &now_start, NULL) != STSROLE_OK)
         return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
+    if (state == 'Z' || state == 'X')
         return 0;
-    buf[n] = '\0';
-    if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-        return 0;
-    return p[2] != 'Z' && p[2] != 'X';
+    return start <= 0 || (int64_t)now_start == start;
 }

@@ -41,7 +41,8 @@ struct rentry {
     char id[33];
     uid_t uid;
     pid_t sshd_pid;
-    dev_t rec_dev; /* the record as last checked: closing it renames a new file in */
+    int64_t sshd_start; /* its start time from the record (proc.h); 0: unknown */
+    dev_t rec_dev;      /* the record as last checked: closing it renames a new file in */
     ino_t rec_ino;
     int live;                   /* 0: closed, or a credential of it revoked */
     int64_t adopted_ms;         /* monotonic; set by a hand-off the main loop has not seen */
@@ -88,6 +89,6 @@ int gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c,
 void gw_rtab_wake(int fd);
 void gw_rtab_drain(int fd);
 void gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen);
-int gw_rtab_pid_alive(pid_t pid);
+int gw_rtab_pid_alive(pid_t pid, int64_t start);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "proc.h"
 #include "safefile.h"
 
 #define TRACK_MAX (64 * 1024)
@@ -277,6 +278,17 @@ sshd_alive(struct gw_session *s)
 
     if (s->rec.sshd_pid <= 0)
         return 1; /* nothing to watch: the record's close decides */
+    /* The record names the process (pid and start time, from
+     * /proc/PID/stat, which ProcSubset=pid leaves visible): anything else
+     * with that pid is a later process. */
+    if (s->rec.sshd_start > 0) {
+        uint64_t now_start;
+        char now_state;
+
+        if (stsrole_proc_stat(s->rec.sshd_pid, &now_state, &now_start, NULL) != STSROLE_OK)
+            return 0;
+        return now_state != 'Z' && now_state != 'X' && (int64_t)now_start == s->rec.sshd_start;
+    }
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->rec.sshd_pid);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return errno != ENOENT && errno != ESRCH;
@@ -518,7 +530,10 @@ gw_sessions_step(struct gw *g)
          * lines go in order; when one cannot be written (the log fails),
          * the later ones wait, but revocation itself does not. */
         if (!s->open_audited) {
-            if (gw_audit(g, "session.open", s, NULL, "ok", NULL, NULL) != 0) {
+            /* who minted it (the person is the record's user) and why */
+            snprintf(why, sizeof(why), "minted by pam_stsrole at login, stsrole:mfa=%s",
+                     s->rec.mfa != NULL ? s->rec.mfa : "totp");
+            if (gw_audit(g, "session.open", s, NULL, "ok", NULL, why) != 0) {
                 i++;
                 continue;
             }

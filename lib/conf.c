@@ -120,7 +120,9 @@ set_url(struct parse *p, char **slot, const char *key, const char *value)
 {
     struct stsrole_error e;
 
-    if (stsrole_url_check(value, &e) != STSROLE_OK)
+    /* http:// to IMDS only for imds_endpoint; loopback only for the rest */
+    if ((strcmp(key, "imds_endpoint") == 0 ? stsrole_url_check_imds(value, &e)
+                                           : stsrole_url_check(value, &e)) != STSROLE_OK)
         return perr(p, "'%s': %s", key, e.msg);
     return set_str(p, slot, key, value);
 }
@@ -283,6 +285,13 @@ static const struct word failmode_words[] = {
     {NULL, 0},
 };
 
+/* imds_exposure: imds_exposure_warn is 0 (refuse) or 1 (warn). */
+static const struct word imds_exposure_words[] = {
+    {"refuse", 0},
+    {"warn", 1},
+    {NULL, 0},
+};
+
 static const struct word step_up_words[] = {
     {"totp", 1},
     {NULL, 0},
@@ -319,7 +328,7 @@ static const struct word facility_words[] = {
 
 enum kind {
     K_STR,  /* a string; check, when set, says what is wrong with it */
-    K_URL,  /* an endpoint, checked by stsrole_url_check */
+    K_URL,  /* an endpoint, checked by stsrole_url_check (imds_endpoint: _imds) */
     K_LIST, /* "a, b c": a NULL-terminated list of names */
     K_INT,  /* a whole number from lo to hi */
     K_WORD, /* one of words, stored as its enum value */
@@ -370,6 +379,7 @@ static const struct key global_keys[] = {
     STR("audit_log", CFG(audit_log), abs_path_check),
     STR("bastion_id", CFG(bastion_id), bastion_id_check),
     WORD("failmode", CFG(failmode), failmode_words, "expected secure or safe"),
+    WORD("imds_exposure", CFG(imds_exposure_warn), imds_exposure_words, "expected refuse or warn"),
     /* AssumeRole's DurationSeconds range (STS API reference). */
     INT("duration", CFG(duration), 900, 43200),
     INT("totp_window", CFG(totp_window), 0, 10),
@@ -692,6 +702,20 @@ chained_duration(const struct stsrole_config *c, const char *name, const char *r
                         role != NULL ? "] " : "", duration, STSROLE_CHAINED_MAX);
 }
 
+int
+stsrole_bastion_id_ambiguous(const char *id)
+{
+    unsigned a, b, c, d;
+    int n = -1;
+
+    if (id == NULL || id[0] == '\0' || strcasecmp(id, "localhost") == 0 ||
+        strncasecmp(id, "localhost.", 10) == 0)
+        return 1;
+    /* EC2's default host names: ip-10-0-1-5 (and ip-10-0-1-5.ec2.internal) */
+    return sscanf(id, "ip-%u-%u-%u-%u%n", &a, &b, &c, &d, &n) == 4 && n > 0 &&
+           (id[n] == '\0' || id[n] == '.');
+}
+
 /* The break-glass keys only make sense together: approvers without
  * approvals (or the reverse) is a config that does not say what it means. */
 static int
@@ -983,14 +1007,33 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
                                 name, c->refresh_margin, c->roles[i].name,
                                 stsrole_role_duration(c, &c->roles[i]));
     }
-    if (c->bastion_id == NULL) {
+    /* Each bastion's deny policy is named after bastion_id, so it must be
+     * unique in the fleet: with IMDS credentials it defaults to the EC2
+     * instance id, which stsrole_config_load reads (a host name such as
+     * ip-10-0-1-5 repeats across VPCs); otherwise to the host name. */
+    if (c->bastion_id == NULL && c->credentials == STSROLE_CREDS_IMDS) {
+        c->bastion_id_from_imds = 1;
+    } else if (c->bastion_id == NULL) {
         size_t n;
         if (gethostname(host, sizeof(host)) != 0)
-            snprintf(host, sizeof(host), "bastion");
+            host[0] = '\0';
         host[sizeof(host) - 1] = '\0';
         n = strcspn(host, ".");
         host[n > 32 ? 32 : n] = '\0';
+        if (stsrole_bastion_id_ambiguous(host))
+            return stsrole_fail(err, STSROLE_E_CONFIG,
+                                "%s: bastion_id is not set and the host name '%s' is not unique "
+                                "across a fleet: set bastion_id",
+                                name, host);
         c->bastion_id = strdup(host);
+        if (c->bastion_id == NULL)
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    } else if (stsrole_bastion_id_ambiguous(c->bastion_id)) {
+        return stsrole_fail(err, STSROLE_E_CONFIG,
+                            "%s: 'bastion_id = %s' is not unique across a fleet (empty, localhost, "
+                            "or an EC2 default host name ip-A-B-C-D): use the instance id or a "
+                            "name of your own",
+                            name, c->bastion_id);
     }
     snprintf(buf, sizeof(buf), "https://dynamodb.%s.%s", c->region, c->partition->dns_suffix);
     if (!set_default(&c->dynamodb_endpoint, buf))
@@ -1009,8 +1052,7 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
         !set_default(&c->state_dir, "/var/lib/stsrole") ||
         !set_default(&c->audit_log, "/var/log/stsrole/audit.log") ||
         !set_default(&c->runtime_dir, "/run/stsrole") ||
-        !set_default(&c->credential_helper, STSROLE_BINDIR "/stsrole-credential-process") ||
-        c->bastion_id == NULL)
+        !set_default(&c->credential_helper, STSROLE_BINDIR "/stsrole-credential-process"))
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     return STSROLE_OK;
 }
@@ -1077,6 +1119,29 @@ stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole
         return rc;
     rc = stsrole_config_parse(text.data, path, cfg, err);
     stsrole_buf_free(&text);
+    if (rc == STSROLE_OK && cfg->bastion_id_from_imds) {
+        struct stsrole_http_config http;
+        char id[STSROLE_INSTANCE_ID_MAX + 1];
+
+        memset(&http, 0, sizeof(http));
+        http.ca_file = cfg->ca_file;
+        http.timeout_ms = (long)cfg->timeout * 1000L;
+        rc = stsrole_imds_instance_id(&http, cfg->imds_endpoint, id, err);
+        if (rc == STSROLE_OK && ((cfg->bastion_id = strdup(id)) == NULL ||
+                                 (cfg->audit_log_group != NULL &&
+                                  !set_default(&cfg->audit_log_stream, cfg->bastion_id))))
+            rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        else if (rc != STSROLE_OK) {
+            char why[STSROLE_ERRMSG_MAX];
+            snprintf(why, sizeof(why), "%s", err != NULL ? err->msg : "");
+            rc = stsrole_fail(err, STSROLE_E_CONFIG,
+                              "%s: bastion_id is not set and the EC2 instance id could not be "
+                              "read from IMDS (%s): set bastion_id",
+                              path, why);
+        }
+        if (rc != STSROLE_OK)
+            stsrole_config_free(cfg);
+    }
     return rc;
 }
 

@@ -81,6 +81,7 @@ struct stsrole_config {
     char *state_dir;
     char *audit_log;
     char *bastion_id;
+    int bastion_id_from_imds; /* bastion_id unset with credentials = imds: the instance id */
     /* The fleet store (DynamoDB): replay_store = dynamodb:TABLE sets
      * replay_table (NULL: replay_store = local, liboath's users file
      * alone); registry_table, when set, receives one item per session. */
@@ -101,6 +102,9 @@ struct stsrole_config {
     char *runtime_dir;       /* default /run/stsrole */
     char *credential_helper; /* default /usr/bin/stsrole-credential-process */
     enum stsrole_failmode failmode;
+    /* imds_exposure = refuse (0, the default) | warn (1): what a login does
+     * while the gateway finds IMDS open to others than root (exposure.h). */
+    int imds_exposure_warn;
     int duration;
     int totp_window;
     int totp_lock_wait; /* seconds a login waits for the users file's lock; default 5 */
@@ -116,6 +120,10 @@ int stsrole_config_parse(const char *text, const char *name, struct stsrole_conf
  * writable, not a symlink) and parses it. */
 int stsrole_config_load(const char *path, struct stsrole_config *cfg, struct stsrole_error *err);
 void stsrole_config_free(struct stsrole_config *cfg);
+
+/* Pure: 1 when id cannot name one bastion in a fleet: empty, localhost,
+ * or an EC2 default host name (ip-10-0-1-5, with or without a domain). */
+int stsrole_bastion_id_ambiguous(const char *id);
 
 const struct stsrole_role *stsrole_config_role(const struct stsrole_config *cfg, const char *name);
 /* The DurationSeconds a role's credential asks for: its duration (or the

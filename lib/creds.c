@@ -281,12 +281,107 @@ imds_call(const struct stsrole_http_config *http, const char *method, const char
     return STSROLE_OK;
 }
 
+/* IMDSv2: a PUT with a TTL yields a session token for the GETs, into
+ * token (a buffer that is wiped when freed). */
+static int
+imds_token(const struct stsrole_http_config *cfg, const char *endpoint, struct stsrole_buf *token,
+           struct stsrole_error *err)
+{
+    struct stsrole_http_response resp;
+    struct stsrole_header h;
+    struct stsrole_buf url;
+    size_t n;
+    int rc;
+
+    stsrole_buf_init(&url, 0);
+    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
+        stsrole_buf_free(&url);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    }
+    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
+    h.value = IMDS_TOKEN_TTL;
+    rc = imds_call(cfg, "PUT", url.data, &h, &resp, err);
+    stsrole_buf_free(&url);
+    if (rc != STSROLE_OK)
+        return rc;
+    n = resp.body.len;
+    if (n == 0 || n > 1024 || stsrole_buf_append(token, resp.body.data, n) != STSROLE_OK ||
+        strpbrk(token->data, "\r\n") != NULL)
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
+    stsrole_http_response_free(&resp);
+    return rc;
+}
+
+/* The start of every IMDS conversation: cfg from http (short timeout, no
+ * proxy), an IMDSv2 token into token, and h the header that carries it. */
+static int
+imds_session(const struct stsrole_http_config *http, const char *endpoint,
+             struct stsrole_http_config *cfg, struct stsrole_buf *token, struct stsrole_header *h,
+             struct stsrole_error *err)
+{
+    int rc;
+
+    *cfg = *http;
+    /* IMDS is link-local and answers within milliseconds; never wait long. */
+    if (cfg->timeout_ms == 0 || cfg->timeout_ms > 5000)
+        cfg->timeout_ms = 5000;
+    cfg->max_response = 64 * 1024;
+    cfg->proxy = NULL;
+    h->name = "X-aws-ec2-metadata-token";
+    h->value = "";
+    rc = imds_token(cfg, endpoint, token, err);
+    if (rc == STSROLE_OK)
+        h->value = token->data;
+    return rc;
+}
+
+int
+stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *endpoint,
+                         char out[STSROLE_INSTANCE_ID_MAX + 1], struct stsrole_error *err)
+{
+    struct stsrole_http_config cfg;
+    struct stsrole_http_response resp;
+    struct stsrole_header h;
+    struct stsrole_buf url, token;
+    size_t n;
+    int rc;
+
+    out[0] = '\0';
+    if (endpoint == NULL)
+        endpoint = IMDS_DEFAULT;
+    stsrole_buf_init(&url, 0);
+    stsrole_buf_init(&token, 4096);
+    if ((rc = imds_session(http, endpoint, &cfg, &token, &h, err)) != STSROLE_OK)
+        goto out;
+    if (stsrole_buf_printf(&url, "%s/latest/meta-data/instance-id", endpoint) != STSROLE_OK) {
+        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = imds_call(&cfg, "GET", url.data, &h, &resp, err)) != STSROLE_OK)
+        goto out;
+    /* "i-" and 8 or 17 hex digits (EC2's instance id) */
+    n = resp.body.len;
+    if (n < 10 || n > STSROLE_INSTANCE_ID_MAX || strncmp(resp.body.data, "i-", 2) != 0 ||
+        strspn(resp.body.data + 2, "0123456789abcdef") != n - 2) {
+        stsrole_http_response_free(&resp);
+        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed instance id");
+        goto out;
+    }
+    memcpy(out, resp.body.data, n);
+    out[n] = '\0';
+    stsrole_http_response_free(&resp);
+out:
+    stsrole_buf_free(&token);
+    stsrole_buf_free(&url);
+    return rc;
+}
+
 int
 stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endpoint,
                         struct stsrole_creds *out, struct stsrole_error *err)
 {
     static const char path[] = "/latest/meta-data/iam/security-credentials/";
-    struct stsrole_http_config cfg = *http;
+    struct stsrole_http_config cfg;
     struct stsrole_http_response resp;
     struct stsrole_header h;
     struct stsrole_buf url, token;
@@ -296,36 +391,10 @@ stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endp
     memset(out, 0, sizeof(*out));
     if (endpoint == NULL)
         endpoint = IMDS_DEFAULT;
-    /* IMDS is link-local and answers within milliseconds; never wait long. */
-    if (cfg.timeout_ms == 0 || cfg.timeout_ms > 5000)
-        cfg.timeout_ms = 5000;
-    cfg.max_response = 64 * 1024;
-    cfg.proxy = NULL;
     stsrole_buf_init(&url, 0);
     stsrole_buf_init(&token, 4096);
-
-    /* IMDSv2: a PUT with a TTL yields a session token for the GETs. */
-    if (stsrole_buf_printf(&url, "%s/latest/api/token", endpoint) != STSROLE_OK) {
-        rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    if ((rc = imds_session(http, endpoint, &cfg, &token, &h, err)) != STSROLE_OK)
         goto out;
-    }
-    h.name = "X-aws-ec2-metadata-token-ttl-seconds";
-    h.value = IMDS_TOKEN_TTL;
-    rc = imds_call(&cfg, "PUT", url.data, &h, &resp, err);
-    if (rc != STSROLE_OK)
-        goto out;
-    n = resp.body.len;
-    if (n == 0 || n > 1024 || stsrole_buf_append(&token, resp.body.data, n) != STSROLE_OK ||
-        strpbrk(token.data, "\r\n") != NULL) {
-        stsrole_http_response_free(&resp);
-        rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "IMDS: malformed session token");
-        goto out;
-    }
-    stsrole_http_response_free(&resp);
-
-    h.name = "X-aws-ec2-metadata-token";
-    h.value = token.data;
-    stsrole_buf_reset(&url);
     if (stsrole_buf_printf(&url, "%s%s", endpoint, path) != STSROLE_OK) {
         rc = stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
         goto out;

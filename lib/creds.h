@@ -33,6 +33,11 @@ int stsrole_creds_from_file(const char *path, const char *profile, struct stsrol
 int stsrole_creds_parse_imds(const char *json, size_t len, struct stsrole_creds *out,
                              struct stsrole_error *err);
 /* IMDSv2: PUT /latest/api/token, GET .../security-credentials/, GET .../ROLE. */
+/* EC2's instance id (IMDSv2 /latest/meta-data/instance-id: "i-" and 8 or
+ * 17 hex digits) into out. */
+#define STSROLE_INSTANCE_ID_MAX 19
+int stsrole_imds_instance_id(const struct stsrole_http_config *http, const char *endpoint,
+                             char out[STSROLE_INSTANCE_ID_MAX + 1], struct stsrole_error *err);
 int stsrole_creds_from_imds(const struct stsrole_http_config *http, const char *endpoint,
                             struct stsrole_creds *out, struct stsrole_error *err);
 

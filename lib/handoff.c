@@ -67,8 +67,9 @@ stsrole_handoff(const char *runtime_dir, const char *session_id, const struct st
         cJSON_AddStringToObject(req, "AccessKeyId", c->access_key_id) != NULL &&
         cJSON_AddStringToObject(req, "SecretAccessKey", c->secret_access_key) != NULL &&
         cJSON_AddStringToObject(req, "SessionToken", c->session_token) != NULL &&
-        cJSON_AddNumberToObject(req, "Expiration", (double)c->expiration) != NULL)
-        text = cJSON_PrintUnformatted(req);
+        cJSON_AddNumberToObject(req, "Expiration", (double)c->expiration) != NULL &&
+        stsrole_json_print_secret(req, 0, &text, NULL) != STSROLE_OK)
+        text = NULL;
     stsrole_json_delete_wiped(req);
     if (text == NULL) {
         close(fd);

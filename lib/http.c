@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -48,11 +49,9 @@ url_host(const char *url, const char **rest, char *host, size_t hostlen)
     return 0;
 }
 
-/* Loopback, plus the two fixed addresses of EC2's instance metadata
- * service, which is plain HTTP by design and reachable only from the
- * instance itself (169.254.169.254, fd00:ec2::254). */
+/* Loopback: a local stand-in (tests, a local proxy to AWS). */
 static int
-host_is_local(const char *host)
+host_is_loopback(const char *host)
 {
     struct in_addr a4;
     struct in6_addr a6;
@@ -60,17 +59,28 @@ host_is_local(const char *host)
     if (strcasecmp(host, "localhost") == 0)
         return 1;
     if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127 || ntohl(a4.s_addr) == 0xa9fea9feU;
-    if (inet_pton(AF_INET6, host, &a6) == 1) {
-        static const unsigned char imds6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0,
-                                                0,    0,    0,    0,    0, 0, 0x02, 0x54};
-        return IN6_IS_ADDR_LOOPBACK(&a6) || memcmp(&a6, imds6, 16) == 0;
-    }
-    return 0;
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-int
-stsrole_url_check(const char *url, struct stsrole_error *err)
+/* The two fixed addresses of EC2's instance metadata service, which is
+ * plain HTTP by design and reachable only from the instance itself
+ * (169.254.169.254, fd00:ec2::254). */
+static int
+host_is_imds(const char *host)
+{
+    static const unsigned char imds6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0,
+                                            0,    0,    0,    0,    0, 0, 0x02, 0x54};
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return ntohl(a4.s_addr) == 0xa9fea9feU;
+    return inet_pton(AF_INET6, host, &a6) == 1 && memcmp(&a6, imds6, 16) == 0;
+}
+
+static int
+url_check(const char *url, int allow_imds, struct stsrole_error *err)
 {
     char host[256];
     const char *rest;
@@ -83,18 +93,59 @@ stsrole_url_check(const char *url, struct stsrole_error *err)
         return STSROLE_OK;
     if (strncasecmp(url, "http://", 7) == 0) {
         /* Plain HTTP would expose signed requests and returned credentials
-         * to the network; it is only for local stand-ins and IMDS. */
-        if (host_is_local(host))
+         * to the network; it is only for local stand-ins and, for
+         * imds_endpoint alone, IMDS. */
+        if (host_is_loopback(host) || (allow_imds && host_is_imds(host)))
             return STSROLE_OK;
         return stsrole_fail(err, STSROLE_E_INVALID,
-                            "'%.200s': http:// is allowed only to loopback; use https://", url);
+                            "'%.200s': http:// is allowed only to loopback%s; use https://", url,
+                            allow_imds ? " and the IMDS addresses" : "");
     }
     return stsrole_fail(err, STSROLE_E_INVALID, "'%.200s': only https:// URLs are allowed", url);
 }
 
 int
+stsrole_url_check(const char *url, struct stsrole_error *err)
+{
+    return url_check(url, 0, err);
+}
+
+int
+stsrole_url_check_imds(const char *url, struct stsrole_error *err)
+{
+    return url_check(url, 1, err);
+}
+
+/*
+ * Variables that libcurl or OpenSSL read from the environment and that
+ * would weaken or expose TLS, cleared before the first handshake (a
+ * process run through sudo, or a service with a tampered environment,
+ * must not get them):
+ * - SSLKEYLOGFILE: Debian's libcurl writes every TLS session key there.
+ * - OPENSSL_CONF: an OpenSSL config file can load engines and providers
+ *   and change verification defaults.
+ * - OPENSSL_ENGINES, OPENSSL_MODULES: where OpenSSL loads engines and
+ *   providers from.
+ * - SSL_CERT_FILE, SSL_CERT_DIR: OpenSSL's default trust anchors; ours
+ *   are the system's, or ca_file, set explicitly.
+ * - CURL_CA_BUNDLE: read by the curl tool, not libcurl, but cleared so
+ *   that no future libcurl default picks it up.
+ * The proxy variables (http_proxy, ALL_PROXY, ...) need no clearing:
+ * every request sets CURLOPT_PROXY and CURLOPT_NOPROXY itself.
+ */
+static const char *const tls_env[] = {
+    "SSLKEYLOGFILE", "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+};
+
+int
 stsrole_http_global_init(struct stsrole_error *err)
 {
+    size_t i;
+
+    for (i = 0; i < sizeof(tls_env) / sizeof(tls_env[0]); i++)
+        if (unsetenv(tls_env[i]) != 0)
+            return stsrole_fail(err, STSROLE_E_IO, "cannot clear %s", tls_env[i]);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return stsrole_fail(err, STSROLE_E_NOMEM, "curl_global_init failed");
     return STSROLE_OK;
@@ -205,7 +256,9 @@ stsrole_http_perform(const struct stsrole_http_config *cfg, const struct stsrole
     memset(resp, 0, sizeof(*resp));
     max = cfg->max_response ? cfg->max_response : STSROLE_HTTP_MAX_RESPONSE;
     stsrole_buf_init(&resp->body, max);
-    status = stsrole_url_check(req->url, err);
+    /* Any request, IMDS's included; endpoints are checked more narrowly
+     * where they are configured (conf.c) and used (aws.c). */
+    status = stsrole_url_check_imds(req->url, err);
     if (status != STSROLE_OK)
         return status;
     h = curl_easy_init();

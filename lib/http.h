@@ -37,6 +37,9 @@ struct stsrole_http_response {
 /* Accepts https:// URLs, and http:// only when the host is loopback
  * (127.0.0.0/8, ::1, localhost).  Pure. */
 int stsrole_url_check(const char *url, struct stsrole_error *err);
+/* The same, and http:// to IMDS (169.254.169.254, fd00:ec2::254): for
+ * imds_endpoint only.  Pure. */
+int stsrole_url_check_imds(const char *url, struct stsrole_error *err);
 
 /* Call once per process before any request (curl_global_init). */
 int stsrole_http_global_init(struct stsrole_error *err);

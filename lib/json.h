@@ -14,4 +14,11 @@
  */
 void stsrole_json_delete_wiped(cJSON *tree);
 
+/* Prints a tree that holds a secret into a buffer we own, never into
+ * cJSON's own, which grows by realloc and leaves copies of the secret in
+ * freed memory.  formatted: cJSON_Print's layout, else compact.  *out is
+ * NUL-terminated; stsrole_free_secret it.  Returns a stsrole_status. */
+struct stsrole_error;
+int stsrole_json_print_secret(const cJSON *o, int formatted, char **out, struct stsrole_error *err);
+
 #endif

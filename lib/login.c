@@ -86,6 +86,7 @@ stsrole_login_open(struct stsrole_login *l, struct stsrole_error *err)
     l->stage = STSROLE_LOGIN_ID;
     l->mint.user = l->user;
     l->mint.session_id = l->session_id;
+    l->mint.mfa = l->mfa;
     rc = stsrole_mint(cfg, l->role, &l->mint, &l->as, l->request_id, err);
     l->stage = STSROLE_LOGIN_MINTED;
     if (rc != STSROLE_OK) {
@@ -101,6 +102,8 @@ stsrole_login_open(struct stsrole_login *l, struct stsrole_error *err)
     who.rhost = (char *)l->rhost;
     who.tty = (char *)l->tty;
     who.sshd_pid = l->sshd_pid;
+    who.sshd_start = l->sshd_start;
+    who.mfa = (char *)l->mfa;
     who.role_name = l->role->name;
     who.role_arn = l->role->arn;
     who.source_identity = (char *)l->user;

@@ -46,6 +46,8 @@ struct stsrole_login {
     const char *rhost; /* may be NULL */
     const char *tty;   /* may be NULL */
     pid_t sshd_pid;
+    int64_t sshd_start; /* sshd_pid's start time (proc.h); 0: unknown */
+    const char *mfa;    /* the MFA method that passed at auth (ticket.h) */
     /* credentials_mode = process: the roles the person may use, one
      * profile each in the session's AWS config file */
     const char *const *profiles;

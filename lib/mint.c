@@ -11,7 +11,7 @@
 
 int
 stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
-                    const char *user, const char *session_id, const char *nonce,
+                    const char *user, const char *session_id, const char *nonce, const char *mfa,
                     struct stsrole_tag tags[50], char name[65], char sid[STSROLE_SID_LEN + 1],
                     struct stsrole_assume_params *ap, struct stsrole_error *err)
 {
@@ -22,13 +22,15 @@ stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role 
     size_t i;
     int rc;
 
+    if (mfa == NULL || mfa[0] == '\0')
+        return stsrole_fail(err, STSROLE_E_INVALID, "no MFA method for the stsrole:mfa tag");
     rc = stsrole_session_name(user, cfg->bastion_id, nonce, name, err);
     if (rc == STSROLE_OK)
         rc = stsrole_sid_from_session_id(session_id, sid, err);
     if (rc != STSROLE_OK)
         return rc;
     tags[0] = (struct stsrole_tag){"stsrole:bastion", cfg->bastion_id};
-    tags[1] = (struct stsrole_tag){"stsrole:mfa", "totp"};
+    tags[1] = (struct stsrole_tag){"stsrole:mfa", mfa};
     tags[2] = (struct stsrole_tag){"stsrole:session", session_id};
     tags[3] = (struct stsrole_tag){STSROLE_SID_TAG, sid};
     /* STS allows 50 session tags; stsrole sets four (conf.c caps the rest). */
@@ -132,8 +134,8 @@ stsrole_mint(const struct stsrole_config *cfg, const struct stsrole_role *role,
     /* 16 hex characters of the session id are the nonce: 64 bits keep
      * names unique per session and leave room for user and bastion. */
     snprintf(nonce, sizeof(nonce), "%.16s", m->session_id);
-    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, tags, m->session_name,
-                             m->sid, &ap, err);
+    rc = stsrole_mint_params(cfg, role, m->user, m->session_id, nonce, m->mfa, tags,
+                             m->session_name, m->sid, &ap, err);
     if (rc != STSROLE_OK)
         return rc;
     /* Validate before fetching base credentials: a bad input costs no I/O. */

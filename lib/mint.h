@@ -12,15 +12,17 @@
 
 /* The AssumeRole parameters of a person's session: session name
  * "<user>@<bastion_id>.<nonce>" (into name), SourceIdentity = user, the tags
- * stsrole:bastion, stsrole:mfa=totp, stsrole:session = session_id,
+ * stsrole:bastion, stsrole:mfa = mfa (the method that passed: "totp", or
+ * "none" for an operator's stsrolectl assume), stsrole:session = session_id,
  * stsrole:sid = the session's revocation key (into sid, derived from
  * session_id; the one transitive tag) and the role's tag.KEY lines (into
  * tags), the role's (or the global) duration and its ExternalId.  ap points
  * into tags, name and sid. */
 int stsrole_mint_params(const struct stsrole_config *cfg, const struct stsrole_role *role,
                         const char *user, const char *session_id, const char *nonce,
-                        struct stsrole_tag tags[50], char name[65], char sid[STSROLE_SID_LEN + 1],
-                        struct stsrole_assume_params *ap, struct stsrole_error *err);
+                        const char *mfa, struct stsrole_tag tags[50], char name[65],
+                        char sid[STSROLE_SID_LEN + 1], struct stsrole_assume_params *ap,
+                        struct stsrole_error *err);
 
 /* Adds the break-glass tags stsrole:reason and stsrole:approvers (values
  * from stsrole_request_tags, which the caller keeps alive) to the
@@ -42,6 +44,7 @@ int stsrole_mint_assume(struct stsrole_aws_client *c, const struct stsrole_assum
 struct stsrole_mint {
     const char *user;              /* SourceIdentity */
     const char *session_id;        /* STSROLE_SESSION_ID; also the nonce in the session name */
+    const char *mfa;               /* the stsrole:mfa tag: the method that passed, or "none" */
     char session_name[65];         /* filled by stsrole_mint */
     char sid[STSROLE_SID_LEN + 1]; /* filled by stsrole_mint: the stsrole:sid tag */
     int chained_from;              /* filled: the duration asked for, when role chaining cut it */
@@ -56,7 +59,7 @@ int stsrole_mint_chained(struct stsrole_creds_provider *base, struct stsrole_ass
                          int *cut_from, struct stsrole_error *err);
 
 /* Assumes role for m->user: builds the session name, SourceIdentity and
- * the tags stsrole:bastion, stsrole:mfa=totp, stsrole:session, stsrole:sid, the role's
+ * the tags stsrole:bastion, stsrole:mfa = m->mfa, stsrole:session, stsrole:sid, the role's
  * duration (cut by stsrole_mint_chained; m->chained_from says so) and
  * ExternalId, then calls STS through cfg's endpoint and base credentials,
  * with retries.  err carries the AWS request id on failure. */

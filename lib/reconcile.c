@@ -479,7 +479,10 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
         r->audit_ignored += strncmp(ev, "session.", 8) == 0;
         goto out;
     }
-    open = strcmp(ev, "session.open") == 0 || strcmp(ev, "refresh.ok") == 0;
+    /* Every credential stsrole mints has one of these (assume.ok: an
+     * operator's stsrolectl assume, root's only, stsrole:mfa=none). */
+    open = strcmp(ev, "session.open") == 0 || strcmp(ev, "refresh.ok") == 0 ||
+           strcmp(ev, "assume.ok") == 0;
     s = open ? session_get(r, name, err) : lookup(&r->by_name, name);
     if (s == NULL) {
         if (open)

@@ -186,3 +186,55 @@ stsrole_open_dir_safely(const char *path, int create, int *fd_out, struct stsrol
     *fd_out = fd;
     return STSROLE_OK;
 }
+
+int
+stsrole_check_parents(const char *path, struct stsrole_error *err)
+{
+    char *dir, *slash;
+    struct stat st;
+    int rc = STSROLE_OK;
+
+    if (path == NULL || path[0] != '/')
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: not an absolute path",
+                            path != NULL ? path : "(none)");
+    /* The parent as it really is: its symlinks resolved (a missing last
+     * component is fine: it may be created under a checked parent). */
+    {
+        char *copy = strdup(path);
+        if (copy == NULL)
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+        slash = strrchr(copy, '/');
+        if (slash == copy)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        dir = realpath(copy, NULL);
+        free(copy);
+    }
+    if (dir == NULL)
+        return stsrole_fail(err, errno == ENOENT ? STSROLE_E_NOTFOUND : STSROLE_E_IO,
+                            "%s: its directory: %s", path, strerror(errno));
+    for (;;) {
+        if (stat(dir, &st) != 0) {
+            rc = stsrole_fail(err, STSROLE_E_IO, "%s: %s", dir, strerror(errno));
+            break;
+        }
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+            ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+            rc = stsrole_fail(err, STSROLE_E_UNSAFE,
+                              "%s (above %s) must be a directory owned by root and not group- or "
+                              "world-writable without the sticky bit (owner uid %u, mode %04o)",
+                              dir, path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+            break;
+        }
+        if (strcmp(dir, "/") == 0)
+            break;
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    free(dir);
+    return rc;
+}

@@ -32,4 +32,15 @@ int stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t 
  * 0700 when missing.  Its descriptor goes to *fd_out. */
 int stsrole_open_dir_safely(const char *path, int create, int *fd_out, struct stsrole_error *err);
 
+/*
+ * OpenSSH's StrictModes for the directories above path: each directory
+ * from path's parent up to "/" (symlinks resolved, so the real ones are
+ * checked) must be owned by root and not group- or world-writable; a
+ * world-writable one is allowed only with the sticky bit (such as /tmp),
+ * where nobody else can rename or remove root's entries.  Otherwise
+ * whoever can write a directory above can swap the file, or the directory
+ * it is in, for one of their own.  STSROLE_E_UNSAFE names the directory.
+ */
+int stsrole_check_parents(const char *path, struct stsrole_error *err);
+
 #endif

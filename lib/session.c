@@ -102,6 +102,8 @@ stsrole_session_build(struct stsrole_session *rec, const char *session_id,
     rec->rhost = who->rhost;
     rec->tty = who->tty;
     rec->sshd_pid = who->sshd_pid;
+    rec->sshd_start = who->sshd_start;
+    rec->mfa = who->mfa;
     rec->role_name = who->role_name;
     rec->role_arn = who->role_arn;
     rec->assumed_role_id = as->assumed_role_id;
@@ -130,6 +132,7 @@ stsrole_session_free(struct stsrole_session *s)
     free(s->source_identity);
     free(s->aws_request_id);
     free(s->parent);
+    free(s->mfa);
     memset(s, 0, sizeof(*s));
 }
 
@@ -193,9 +196,9 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: parent id is malformed");
     if (s->sid[0] != '\0' && !stsrole_sid_valid(s->sid))
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: sid is malformed");
-    if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->expiration < 0 ||
-        s->expiration > TIME_MAX_VALID || s->opened < 0 || s->opened > TIME_MAX_VALID ||
-        s->closed < 0 || s->closed > TIME_MAX_VALID)
+    if ((int64_t)s->uid > UID_MAX_VALID || s->sshd_pid < 0 || s->sshd_start < 0 ||
+        s->sshd_start > TIME_MAX_VALID || s->expiration < 0 || s->expiration > TIME_MAX_VALID ||
+        s->opened < 0 || s->opened > TIME_MAX_VALID || s->closed < 0 || s->closed > TIME_MAX_VALID)
         return stsrole_fail(err, STSROLE_E_INVALID, "session record: a number is out of range");
     o = cJSON_CreateObject();
     if (o == NULL)
@@ -222,6 +225,11 @@ stsrole_session_to_json(const struct stsrole_session *s, struct stsrole_buf *out
         bad |= add_str(o, "credentials_mode", "process");
     if (s->parent != NULL)
         bad |= add_str(o, "parent", s->parent);
+    /* Absent when unknown, so older readers and records agree. */
+    if (s->sshd_start > 0)
+        bad |= add_int(o, "sshd_start", s->sshd_start);
+    if (s->mfa != NULL)
+        bad |= add_str(o, "mfa", s->mfa);
     if (s->sid[0] != '\0')
         bad |= add_str(o, "sid", s->sid);
     text = bad ? NULL : cJSON_PrintUnformatted(o);
@@ -346,7 +354,11 @@ stsrole_session_from_json(const char *json, size_t len, struct stsrole_session *
         (rc = get_int(o, "closed", 0, TIME_MAX_VALID, &r.closed, err)) != STSROLE_OK)
         goto out;
     if ((rc = get_mode(o, &r.refresh, err)) != STSROLE_OK ||
-        (rc = get_str(o, "parent", 0, &r.parent, err)) != STSROLE_OK)
+        (rc = get_str(o, "parent", 0, &r.parent, err)) != STSROLE_OK ||
+        (rc = get_str(o, "mfa", 0, &r.mfa, err)) != STSROLE_OK)
+        goto out;
+    if (cJSON_GetObjectItemCaseSensitive(o, "sshd_start") != NULL &&
+        (rc = get_int(o, "sshd_start", 0, TIME_MAX_VALID, &r.sshd_start, err)) != STSROLE_OK)
         goto out;
     if (r.parent != NULL && !stsrole_session_id_valid(r.parent)) {
         rc = stsrole_fail(err, STSROLE_E_PROTOCOL, "session record: parent is malformed");

@@ -22,6 +22,7 @@ struct stsrole_session {
     char *rhost;
     char *tty;
     pid_t sshd_pid;
+    int64_t sshd_start; /* sshd_pid's start time (/proc/PID/stat field 22, ticks); 0: unknown */
     char *role_name;
     char *role_arn;
     char *assumed_role_id;
@@ -35,6 +36,7 @@ struct stsrole_session {
     /* credentials_mode = process (both absent from env-mode records): */
     int refresh;  /* 1: the gateway refreshes and serves this session's credential */
     char *parent; /* set in the record of a refreshed credential: the SSH session's id */
+    char *mfa;    /* the MFA method that passed at login ("totp"); NULL in older records */
     /* The stsrole:sid tag the credential carries (the SSH session's
      * revocation key); "" in records written before sids existed. */
     char sid[STSROLE_SID_LEN + 1];
@@ -52,8 +54,8 @@ int stsrole_session_id(char out[33], struct stsrole_error *err);
 
 /*
  * Fills rec for a credential just minted, borrowing every string: the
- * person's fields (user, uid, rhost, tty, sshd_pid, role_name, role_arn,
- * source_identity) from who, the credential's (assumed_role_id,
+ * person's fields (user, uid, rhost, tty, sshd_pid, sshd_start, role_name,
+ * role_arn, source_identity, mfa) from who, the credential's (assumed_role_id,
  * access_key_id, expiration, and the SourceIdentity STS echoed, when it
  * did) from as.  refresh and parent are 0 and NULL; closed is 0.
  */

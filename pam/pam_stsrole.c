@@ -15,14 +15,18 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "exposure.h"
 #include "http.h"
 #include "login.h"
 #include "mint.h"
+#include "proc.h"
 #include "replay.h"
 #include "role.h"
 #include "runtime.h"
+#include "safefile.h"
 #include "session.h"
 #include "sts.h"
+#include "ticket.h"
 #include "totp.h"
 
 #define DATA_SESSION "pam_stsrole_session"
@@ -347,7 +351,19 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
     }
 
-    /* An unsafe users file is refused before anyone is asked for a code. */
+    /* An unsafe users file, or one in a directory others can write (or
+     * under such a state_dir), is refused before anyone is asked for a
+     * code. */
+    if ((status = stsrole_check_parents(cfg.usersfile, &err)) != STSROLE_OK) {
+        rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        d.outcome = "usersfile-unavailable";
+        goto out;
+    }
+    if ((status = stsrole_check_parents(cfg.state_dir, &err)) != STSROLE_OK) {
+        rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+        d.outcome = "state-dir-unsafe";
+        goto out;
+    }
     status = stsrole_totp_check_usersfile(cfg.usersfile, &err);
     if (status != STSROLE_OK) {
         rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
@@ -387,6 +403,18 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     }
     d.role = picked;
     stsrole_error_clear(&err);
+
+    /* The proof for open_session that this login passed MFA here. */
+    {
+        struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
+
+        status = stsrole_ticket_issue(cfg.state_dir, &b, "totp", (int64_t)time(NULL), &err);
+        if (status != STSROLE_OK) {
+            rc = status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+            d.outcome = "ticket-error";
+            goto out;
+        }
+    }
 
 out:
     stsrole_free_secret(code);
@@ -581,6 +609,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     struct decision d = {.phase = "open"};
     struct args a;
     const char *user, *what = NULL;
+    char mfa[16];
+    uint64_t sshd_start = 0;
     uid_t uid;
     gid_t gid;
     int status, rc, safe;
@@ -610,6 +640,38 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     }
     safe = cfg.failmode == STSROLE_FAIL_SAFE;
 
+    /* No credential without this module's auth in this very login (a
+     * Match block without keyboard-interactive, or the session line in
+     * another service, must not hand out MFA-tagged credentials).  No
+     * ticket, or one for another login, is policy like the role mapping
+     * below: refused in either failmode.  A ticket that cannot be checked
+     * (unsafe or unreadable state_dir) is a failure, which failmode
+     * governs; safe then lets the person in without credentials. */
+    status = stsrole_check_parents(cfg.state_dir, &err);
+    if (status != STSROLE_OK) {
+        what = "the stsrole state directory is not safe";
+        goto fail;
+    }
+    {
+        struct stsrole_ticket_bind b = {user, item_str(pamh, PAM_SERVICE), d.rhost};
+
+        status = stsrole_ticket_take(cfg.state_dir, &b, (int64_t)time(NULL), mfa, &err);
+        if (status != STSROLE_OK && status != STSROLE_E_NOTFOUND && status != STSROLE_E_DENIED) {
+            what = "could not check that this login passed its code check";
+            goto fail;
+        }
+        if (status != STSROLE_OK) {
+            d.outcome = "refused-no-auth";
+            d.reason = err.msg;
+            log_decision(pamh, LOG_ERR, &d);
+            if (!(flags & PAM_SILENT))
+                pam_error(pamh, "stsrole: session refused: this login did not pass stsrole's "
+                                "verification code check.");
+            stsrole_config_free(&cfg);
+            return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+        }
+    }
+
     /* Who may have which role is policy, not a failure: it refuses in
      * either failmode. */
     rc = lookup_user(pamh, user, &uid, &gid);
@@ -627,7 +689,8 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         if (!(flags & PAM_SILENT) && status == STSROLE_E_NOTFOUND)
             pam_error(pamh, "stsrole: session refused: no AWS role is configured for %s.", user);
         else if (!(flags & PAM_SILENT))
-            pam_error(pamh, "stsrole: session refused: %s.", err.msg);
+            /* The person gets a plain sentence; the log line has the detail. */
+            pam_error(pamh, "stsrole: session refused: no AWS role was chosen for this login.");
         stsrole_config_free(&cfg);
         return status == STSROLE_E_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
     }
@@ -642,6 +705,28 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         }
         http_ready = 1;
     }
+    /* The bastion's own credential must be root's alone, or anyone on
+     * the bastion can mint what this module mints (exposure.h). */
+    if (cfg.credentials == STSROLE_CREDS_IMDS) {
+        enum stsrole_exposure e;
+        char why[512];
+
+        status =
+            stsrole_exposure_read(cfg.state_dir, (int64_t)time(NULL), &e, why, sizeof(why), &err);
+        if (status == STSROLE_OK && e != STSROLE_EXPOSURE_CLOSED && cfg.imds_exposure_warn) {
+            struct decision w = d;
+            w.outcome = "imds-exposed-warn";
+            w.reason = why;
+            log_decision(pamh, LOG_CRIT, &w);
+        } else if (status == STSROLE_OK && e != STSROLE_EXPOSURE_CLOSED) {
+            status = stsrole_fail(&err, STSROLE_E_UNSAFE, "%s", why);
+            what = "the bastion's own AWS credential is not protected";
+            goto fail;
+        } else if (status != STSROLE_OK) {
+            what = "the bastion's own AWS credential is not protected";
+            goto fail;
+        }
+    }
     l.cfg = &cfg;
     l.role = role;
     l.user = user;
@@ -650,6 +735,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     l.rhost = d.rhost;
     l.tty = item_str(pamh, PAM_TTY);
     l.sshd_pid = getpid();
+    /* The gateway tells this sshd from a later process with its pid. */
+    if (stsrole_proc_stat(l.sshd_pid, NULL, &sshd_start, NULL) == STSROLE_OK)
+        l.sshd_start = (int64_t)sshd_start;
+    l.mfa = mfa;
     /* credentials_mode = process: a profile for every role the person may
      * use (stsrole.conf(5), PROFILES). */
     if (cfg.credentials_mode == STSROLE_MODE_PROCESS) {

@@ -37,6 +37,7 @@ def load_modules():
         name = os.path.splitext(os.path.basename(path))[0]
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # a case module may build on another's fixture (import it)
         spec.loader.exec_module(mod)
         mods.append(mod)
     return mods

@@ -1298,7 +1298,7 @@ def stub_tests(target):
                 planted = target.secrets(target.totp.now()) + [
                     ("stub-secret-%d" % i, s, False) for i, s in enumerate(stub_secrets)]
                 w.plant(planted)
-                r = target.d.run(w, USER, ["open", "env", "close", "env"],
+                r = target.d.run(w, USER, ["ticket=" + w.state, "open", "env", "close", "env"],
                                  env=target.base_env)
                 p = common_problems(r, [(lbl, v) for lbl, v, _ in planted
                                         if lbl != "totp-secret-raw"], target.symbols)
@@ -1418,7 +1418,8 @@ def tls_tests(target):
             w = World(target.d.new_root("tls-" + cert), target.d.args.module_asan, keys,
                       {"R": {"arn": "arn:aws:iam::111122223333:role/xml-ok", "users": USER}})
             w.plant(target.secrets(target.totp.now()))
-            r = target.d.run(w, USER, ["open", "env", "close"], env=target.base_env)
+            r = target.d.run(w, USER, ["ticket=" + w.state, "open", "env", "close"],
+                             env=target.base_env)
             p = common_problems(r, [(lbl, v) for lbl, v, _ in target.secrets(target.totp.now())
                                     if lbl != "totp-secret-raw"], target.symbols)
             got = r.code("open") == "PAM_SUCCESS"

@@ -337,7 +337,7 @@ def outage(a, menv, env, roles):
     for mode, want in (("secure", "PAM_SESSION_ERR"), ("safe", "PAM_SUCCESS")):
         a.config("regdown-" + mode, menv, sroles, replay_store="local", dynamodb_endpoint=down,
                  failmode=mode, timeout=1)
-        r = a.drive("regdown-" + mode, "nobody", ["open", "env"], env=env)
+        r = a.drive("regdown-" + mode, "nobody", ["ticket=" + a.state, "open", "env"], env=env)
         sid = re.search(r"session_id=([0-9a-f]{32})", r.logtext())
         rec = {}
         if sid:

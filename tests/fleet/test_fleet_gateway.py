@@ -245,6 +245,9 @@ class World:
         path = os.path.join(bastion.state, "sessions", sid + ".json")
         rec = json.load(open(path))
         rec["sshd_pid"] = sshd.pid
+        # and its start time (/proc/PID/stat field 22), which the gateway compares
+        with open("/proc/%d/stat" % sshd.pid) as f:
+            rec["sshd_start"] = int(f.read().rsplit(")", 1)[1].split()[19])
         tmp = path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -317,7 +320,7 @@ def verify(w, conf, path):
 
 def case_outage_start(w):
     sid_a, rec_a, cr_a = w.login(w.a, "nobody", 0)
-    sid_b, rec_b, cr_b = w.login(w.b, "nobody", 30)
+    sid_b, rec_b, cr_b = w.login(w.b, "nobody", 1)  # the next time step
     sid_c, _, _ = w.login(w.a, "daemon", 0)
     w.sessions = {"a": (sid_a, rec_a, cr_a), "b": (sid_b, rec_b, cr_b), "daemon": (sid_c,)}
     # The gateways start once the stand-in sshds are in the records.

@@ -190,6 +190,51 @@ def case_sshd_gone(w):
           "session.close does not say sshd is gone: %s" % ev)
 
 
+def proc_start(pid):
+    """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[19])
+
+
+def case_sshd_reused(w):
+    """The record names its sshd by pid and start time: a live process with that pid
+    but another start time is a later process, and the session counts as closed;
+    the right start time keeps it open."""
+    sshd = subprocess.Popen(["sleep", "600"])
+    try:
+        good, _ = w.real_session("SecurityAuditRole", "bob", sshd_pid=sshd.pid)
+        good["sshd_start"] = proc_start(sshd.pid)
+        write_session(w.state, good)
+        other, _ = w.real_session("SecurityAuditRole", "bob", sshd_pid=sshd.pid)
+        other["sshd_start"] = proc_start(sshd.pid) + 1
+        write_session(w.state, other)
+        wait_for(lambda: other["sid"] in w.sids("SecurityAuditRole"), 10,
+                 "revocation of the session whose sshd pid was reused")
+        ev = w.events(other["session_id"], "session.close")
+        check(len(ev) == 1 and "sshd process %d is gone" % sshd.pid in ev[0]["detail"],
+              "session.close does not say sshd is gone: %s" % ev)
+        check(not w.events(good["session_id"], "session.close"),
+              "the session with the right start time was closed")
+        close_session(w.state, good)
+    finally:
+        sshd.kill()
+        sshd.wait()
+
+
+def case_assume_audited(w):
+    """An operator's stsrolectl assume (root) is recorded by the running gateway: who ran
+    it, why, and the key id it minted; its tag says stsrole:mfa=none."""
+    rc, out, err = ctl(w.conf, "assume", "--role", "CtlRole", "--user", "carol", env=w.env)
+    check(rc == 0, "assume: rc %d %s" % (rc, err))
+    minted = json.loads(out)
+    ev = [e for e in w.events(event="assume.ok") if e.get("user") == "carol"]
+    check(len(ev) == 1 and ev[0]["access_key_id"] == minted["AccessKeyId"]
+          and ev[0]["role_arn"] == w.roles["CtlRole"]
+          and "stsrolectl assume by uid 0" in (ev[0].get("detail") or "")
+          and "stsrole:mfa=none" in ev[0]["detail"], "assume.ok: %s" % ev)
+    print("   %s" % ev[0]["detail"])
+
+
 def case_prune(w):
     rec = w.fake_session("PruneRole", "carol", 1, expires_in=3)
     close_session(w.state, rec)
@@ -580,6 +625,10 @@ def main():
                 suite.case("revoke at logout: policy in IAM, AWS CLI gets AccessDenied",
                            case_revoke_at_logout, w)
                 suite.case("a session whose sshd is gone counts as closed", case_sshd_gone, w)
+                suite.case("stsrolectl assume leaves an audit record (who, why, key id) through "
+                           "the gateway", case_assume_audited, w)
+                suite.case("a session whose sshd pid now belongs to a later process (start time "
+                           "differs) counts as closed", case_sshd_reused, w)
                 suite.case("prune after expiry deletes the empty policy", case_prune, w)
                 suite.case("gateway down during logins: all revoked once it starts",
                            case_gateway_down, w)

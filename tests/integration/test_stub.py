@@ -154,14 +154,17 @@ class Env:
         return ("%s.%s" % (scenario, re.sub(r"[^A-Za-z0-9]", "", case)))[:64]
 
     def conf(self, case, endpoint, role_key, credentials="env", imds=None, ca=None,
-             mode=0o600, extra="", role_extra=""):
+             mode=0o600, extra="", role_extra="", bastion="test-bastion"):
         lines = ["[stsrole]", "region = us-east-1", "sts_endpoint = " + endpoint,
                  "credentials = " + credentials]
         if imds:
             lines.append("imds_endpoint = " + imds)
         if ca:
             lines.append("ca_file = " + ca)
-        lines += ["bastion_id = test-bastion", "timeout = 3"]
+        # stsrolectl assume records what it mints in the audit log (or through the gateway)
+        lines += ["timeout = 3", "audit_log = " + os.path.join(self.work, case + ".audit.log")]
+        if bastion is not None:
+            lines.append("bastion_id = " + bastion)
         if extra:
             lines.append(extra)
         lines += ["", "[role target]", "arn = arn:aws:iam::%s:role/%s" % (ACCOUNT, role_key),
@@ -670,6 +673,29 @@ def proxy_env_ignored_https(env):
     expect_success(assume(conf, env_extra=proxy_env()), stub, key, "ASIASTUBJSONEXP00001")
 
 
+@case
+def tls_env_ignored(env):
+    """SSLKEYLOGFILE (no TLS key written), SSL_CERT_FILE / SSL_CERT_DIR (no other trust
+    anchors: the test CA named only there stays unknown) and OPENSSL_CONF are cleared."""
+    keylog = os.path.join(env.work, "tls-env-keylog")
+    stub = env.tls("tls-good")
+    key = env.key("json-exp", "tls-env-keylog")
+    conf = env.conf("tls-env-keylog", stub.url("https"), key,
+                    ca=os.path.join(env.certs, "ca.pem"))
+    expect_success(assume(conf, env_extra={"SSLKEYLOGFILE": keylog}), stub, key,
+                   "ASIASTUBJSONEXP00001")
+    if os.path.exists(keylog):
+        raise Fail("the TLS session keys were written to SSLKEYLOGFILE")
+    # the test CA's certificate, offered through the environment only: not trusted
+    stub = env.tls("tls-good")
+    key = env.key("json-exp", "tls-env-ca")
+    res = assume(env.conf("tls-env-ca", stub.url("https"), key),
+                 env_extra={"SSL_CERT_FILE": os.path.join(env.certs, "ca.pem"),
+                            "SSL_CERT_DIR": env.certs,
+                            "OPENSSL_CONF": os.path.join(env.work, "no-such-openssl.cnf")})
+    expect_failure(res, EX_UNAVAILABLE, TLS_WORDS)
+
+
 def imds_case(env, name, mode, scenario="json-exp"):
     stub = Stub(env.work, name, "--imds-mode", mode)
     key = env.key(scenario, name)
@@ -696,6 +722,27 @@ def imds_ok(env):
     sts = stub.records(kind="sts", scenario=key)[-1]
     if sts.get("auth_key_id") != IMDS_KEY_ID or not sts.get("has_security_token"):
         raise Fail("AssumeRole was not signed with the IMDS credential and its token")
+
+
+@case
+def imds_bastion_id(env):
+    """bastion_id unset with credentials = imds: the EC2 instance id (IMDSv2), never the host
+    name; an ambiguous bastion_id is a config error."""
+    stub = Stub(env.work, "imds-bastion-id", "--imds-mode", "ok")
+    try:
+        key = env.key("json-exp", "imds-bastion-id")
+        res = assume(env.conf("imds-bastion-id", stub.url(), key, credentials="imds",
+                              imds=stub.url(), bastion=None), base_creds=False)
+        expect_success(res, stub, key, "ASIASTUBJSONEXP00001")
+        name = stub.records(kind="sts", scenario=key)[-1].get("session_name") or ""
+        if "@i-0123456789abcdef0." not in name:
+            raise Fail("RoleSessionName %r does not carry the instance id" % name)
+    finally:
+        stub.stop()
+    res = assume(env.conf("ambiguous-bastion-id", "http://127.0.0.1:9", "x",
+                          bastion="ip-10-0-1-5"))
+    if res.rc != EX_CONFIG or "not unique across a fleet" not in res.err:
+        raise Fail("bastion_id = ip-10-0-1-5: exit %d %s" % (res.rc, res.err))
 
 
 @case

@@ -105,11 +105,12 @@ class Gateway:
     """stsrole-gatewayd in the foreground, with a stand-in for systemd's notify socket: a thread
     reads every sd_notify message (as systemd would), and start() returns on READY=1."""
 
-    def __init__(self, conf, env, args=(), log=None, exe=None):
+    def __init__(self, conf, env, args=(), log=None, exe=None, prefix=()):
         self.exe = exe  # default: gatewayd_path(), when started
         self.conf = conf
         self.env = dict(env)
         self.args = list(args)
+        self.prefix = list(prefix)  # e.g. ip netns exec NS
         self.proc = None
         self.log = log
         self.notify = None
@@ -153,7 +154,7 @@ class Gateway:
         self.reader = threading.Thread(target=self._read, args=(self.notify,), daemon=True)
         self.reader.start()
         env = dict(self.env, NOTIFY_SOCKET=path)
-        argv = [self.exe or gatewayd_path(), "--config", self.conf] + self.args
+        argv = self.prefix + [self.exe or gatewayd_path(), "--config", self.conf] + self.args
         if self.log:
             with open(self.log, "ab") as out:
                 self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out)

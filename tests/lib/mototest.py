@@ -243,6 +243,8 @@ def write_config(path, moto_env, roles=None, **keys):
              "sts_endpoint = %s" % moto_env["url"],
              "iam_endpoint = %s" % moto_env["url"],
              "credentials = env"]
+    # stsrolectl assume records what it mints in the audit log: one beside the config.
+    keys.setdefault("audit_log", path + ".audit.log")
     for k, v in keys.items():
         lines.append("%s = %s" % (k, v))
     for name, spec in (roles or {}).items():

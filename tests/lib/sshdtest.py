@@ -140,14 +140,15 @@ class Sshd:
     pipe) and signals readiness on sshd's own "Server listening" line: an
     event, not a delay."""
 
-    def __init__(self, exe, config, log, port):
+    def __init__(self, exe, config, log, port, prefix=()):
         self.exe = exe
         self.config = config
         self.log_path = log
         self.port = port
         self.lines = []
         self._listening = threading.Event()
-        self.proc = subprocess.Popen([exe, "-D", "-e", "-f", config], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(list(prefix) + [exe, "-D", "-e", "-f", config],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._drain = threading.Thread(target=self._read, daemon=True)
         self._drain.start()
@@ -299,10 +300,11 @@ class Lab:
         os.symlink(SSHD, exe)
         return exe
 
-    def start_sshd(self, exe=SSHD, pam=True, users=None, extra=()):
+    def start_sshd(self, exe=SSHD, pam=True, users=None, extra=(), prefix=()):
         """sshd on 127.0.0.1 at a free port with its own host key and config.
         pam=True: publickey then keyboard-interactive through PAM; else key only.
-        users: the AllowUsers list (default: every Lab user so far)."""
+        users: the AllowUsers list (default: every Lab user so far).
+        prefix: run it under another command (e.g. ip netns exec NS)."""
         n = len(self.sshds) + 1
         host = os.path.join(self.root, "host%d" % n)
         self._keygen(host)
@@ -322,7 +324,7 @@ class Lab:
                       "AuthenticationMethods publickey"]
         config = os.path.join(self.root, "sshd%d_config" % n)
         write(config, "\n".join(lines + list(extra)) + "\n", 0o644)
-        s = Sshd(exe, config, os.path.join(self.root, "sshd%d.log" % n), port)
+        s = Sshd(exe, config, os.path.join(self.root, "sshd%d.log" % n), port, prefix)
         self.sshds.append(s)
         if not s.ready:
             raise SetupError("sshd (%s) did not listen on 127.0.0.1:%d:\n%s"

@@ -5,8 +5,10 @@
 
 #include <security/pam_appl.h>
 
+#include "../pam/forge_ticket.h"
+
 /*
- * Usage: sessdrive CONFDIR SERVICE USER
+ * Usage: sessdrive CONFDIR SERVICE USER [STATE_DIR]  (STATE_DIR: forge the auth ticket first)
  * pam_open_session on SERVICE from CONFDIR (pam_start_confdir), then prints
  *   open rc=N
  *   env NAME=VALUE        (each AWS_* and STSROLE_* variable)
@@ -46,8 +48,8 @@ main(int argc, char **argv)
     char line[64], **env;
     int rc, i;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: sessdrive CONFDIR SERVICE USER\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: sessdrive CONFDIR SERVICE USER [STATE_DIR]\n");
         return 64;
     }
     rc = pam_start_confdir(argv[2], argv[3], &pc, argv[1], &h);
@@ -57,6 +59,11 @@ main(int argc, char **argv)
     }
     pam_set_item(h, PAM_RHOST, "192.0.2.77");
     pam_set_item(h, PAM_TTY, "ssh");
+    /* STATE_DIR: stand in for pam_stsrole's auth (no code is asked). */
+    if (argc == 5 && forge_ticket(argv[4], argv[3], argv[2], "192.0.2.77") != 0) {
+        printf("ticket rc=-1\n");
+        return 1;
+    }
     rc = pam_open_session(h, 0);
     printf("open rc=%d\n", rc);
     env = pam_getenvlist(h);

@@ -80,7 +80,8 @@ class Login:
     def __init__(self, w, user):
         self.w = w
         self.user = user
-        self.proc = subprocess.Popen([w.sessdrive, w.confdir, w.service, user.pw_name],
+        # sessdrive stands in for pam_stsrole's auth (the ticket in w.state).
+        self.proc = subprocess.Popen([w.sessdrive, w.confdir, w.service, user.pw_name, w.state],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=w.pam_env)
         self._buf = ""

@@ -8,12 +8,17 @@
 
 #include <security/pam_appl.h>
 
+#include "forge_ticket.h"
+
 /*
  * Usage: pamdrive -c CONFDIR -s SERVICE -u USER [-r RHOST] [-t TTY]
  *                 [-a ANSWER]... [-n] [-l LOGFILE] OP...
  * OP is auth, acct, setcred, open, close, env, noprompt (later prompts
  * fail, as in sshd's open_session) or end-and-start (a new handle, as
- * sshd's separate processes would have).  Every prompt, message
+ * sshd's separate processes would have), or ticket=STATE_DIR[,KEY=VALUE...]
+ * (writes the ticket pam_stsrole's auth leaves, forge_ticket.h: a session
+ * without a code prompt; keys user, service, rhost put another login's
+ * field in it, age=SECONDS backdates it).  Every prompt, message
  * and result is printed on stdout, one line each:
  *   prompt-off: TEXT | prompt-on: TEXT | info: TEXT | error: TEXT
  *   OP rc=N NAME
@@ -263,6 +268,24 @@ main(int argc, char **argv)
             }
             free(env);
             rc = PAM_SUCCESS;
+        } else if (strncmp(op, "ticket=", 7) == 0) {
+            char dir[4096], *kv, *save = NULL;
+            const char *tu = user, *ts = service, *th = rhost;
+            long age = 0;
+
+            snprintf(dir, sizeof(dir), "%s", op + 7);
+            strtok_r(dir, ",", &save);
+            while ((kv = strtok_r(NULL, ",", &save)) != NULL) {
+                if (strncmp(kv, "user=", 5) == 0)
+                    tu = kv + 5;
+                else if (strncmp(kv, "service=", 8) == 0)
+                    ts = kv + 8;
+                else if (strncmp(kv, "rhost=", 6) == 0)
+                    th = kv + 6;
+                else if (strncmp(kv, "age=", 4) == 0)
+                    age = atol(kv + 4);
+            }
+            rc = forge_ticket_aged(dir, tu, ts, th, age) == 0 ? PAM_SUCCESS : PAM_SYSTEM_ERR;
         } else if (strcmp(op, "noprompt") == 0) {
             no_prompts = 1;
             continue;

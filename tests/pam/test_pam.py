@@ -130,7 +130,15 @@ class World:
         ]) + "\n")
 
     def drive(self, user, ops, answers=(), env=None, rhost="192.0.2.10", tty="ssh",
-              service="stsrole-test", noprompt=False, wrap=None, timeout=120, log=None):
+              service="stsrole-test", noprompt=False, wrap=None, timeout=120, log=None,
+              ticket=True):
+        """ticket: a session opened without "auth" first gets the ticket that
+        auth would leave (pamdrive's ticket=STATE_DIR, written into
+        self.state, or into ticket when it is a path); False leaves it out."""
+        ops = list(ops)
+        if ticket and "open" in ops and "auth" not in ops[:ops.index("open")]:
+            ops.insert(ops.index("open"), "ticket=%s" % (ticket if isinstance(ticket, str)
+                                                         else self.state))
         log = log or self.log
         if os.path.exists(log):
             os.unlink(log)
@@ -496,8 +504,11 @@ def session_tests(w, used, m, menv, base_env):
            and r.env.get("STSROLE_ROLE_ARN") == roles["SecurityAuditRole"],
            "%s %s" % (r.code("open"), r.lines))
     r = w.drive("daemon", ["open", "env"], env=base_env, noprompt=True)
-    result("roles: several roles and no way to prompt (sshd session) refuses clearly",
-           r.code("open") == "PAM_SESSION_ERR" and r.says("error: stsrole: session refused")
+    result("roles: several roles and no way to prompt (sshd session) refuses with a plain "
+           "message (the detail goes to the log)",
+           r.code("open") == "PAM_SESSION_ERR"
+           and r.says("error: stsrole: session refused: no AWS role was chosen for this login.")
+           and any("none was chosen" in ln for ln in r.stsrole_log())
            and "AWS_ACCESS_KEY_ID" not in r.env, "%s %s" % (r.code("open"), r.lines))
     r = w.drive("daemon", ["auth", "noprompt", "open", "env"], [code, "1"], env=base_env)
     result("roles: chosen during auth, the role is used at open_session without a prompt",
@@ -527,6 +538,69 @@ def session_tests(w, used, m, menv, base_env):
 
 STSROLE_SECURE = "secure"
 STSROLE_SAFE = "safe"
+
+
+def ticket_tests(w, used, m, menv, base_env):
+    """Auth and session are one login: open_session mints only with the ticket
+    that pam_stsrole's auth left for this user, service, host and process."""
+    roles = menv["roles"]
+    for mode in (STSROLE_SECURE, STSROLE_SAFE):
+        w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"],
+                                               "users": "nobody"}}, failmode=mode)
+        r = w.drive("nobody", ["open", "env"], env=base_env, ticket=False)
+        result("ticket: a session without auth is refused in %s mode, with a plain message and "
+               "a log line saying why" % mode,
+               r.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in r.env
+               and r.says("did not pass stsrole's verification code check")
+               and any("outcome=refused-no-auth" in ln and "no ticket" in ln
+                       for ln in r.stsrole_log()),
+               "%s %s %s" % (r.code("open"), r.lines, r.stsrole_log()))
+    w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody"}})
+    code = fresh_code("nobody", used)
+    r = w.drive("nobody", ["auth", "open", "env", "close", "open", "env"], [code], env=base_env)
+    sid = r.env.get("STSROLE_SESSION_ID", "")
+    rec = record_of(w, sid)[0] if sid else {}
+    result("ticket: auth then open_session mints, and the record names the method (totp) and "
+           "the sshd's start time",
+           r.code("open", 0) == "PAM_SUCCESS" and rec.get("mfa") == "totp"
+           and rec.get("sshd_start", 0) > 0, "%s %s" % (r.rc, rec))
+    result("ticket: a ticket is single-use (a second open_session after one auth is refused)",
+           r.code("open", 1) == "PAM_SESSION_ERR", "%s %s" % (r.rc, r.stsrole_log()))
+    for extra, why in ((",user=daemon", "another user"), (",service=sshd", "another PAM service"),
+                       (",rhost=198.51.100.1", "another remote host"),
+                       (",age=121", "expired")):
+        r = w.drive("nobody", ["ticket=%s%s" % (w.state, extra), "open", "env"], env=base_env,
+                    ticket=False)
+        result("ticket: one for %s is refused" % why,
+               r.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in r.env
+               and any(why in ln for ln in r.stsrole_log()),
+               "%s %s" % (r.code("open"), r.stsrole_log()))
+
+
+
+def strictmodes_tests(w, used, m, menv, base_env):
+    """OpenSSH's StrictModes for the directories above the users file and state_dir."""
+    roles = menv["roles"]
+    w.config(m.url, {"SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody"}})
+    for path, mode in ((w.etc, 0o770), (w.root, 0o777)):
+        before = os.stat(path).st_mode & 0o7777
+        os.chmod(path, mode)
+        try:
+            # refused before the prompt: no code is used up
+            r = w.drive("nobody", ["auth"], ["123456"], env=base_env)
+            o = w.drive("nobody", ["open", "env"], env=base_env)
+        finally:
+            os.chmod(path, before)
+        log = "\n".join(r.stsrole_log())
+        result("strictmodes: %s mode %04o above the users file and state_dir: auth refused "
+               "(PAM_AUTHINFO_UNAVAIL) naming it" % (os.path.basename(path), mode),
+               r.code("auth") == "PAM_AUTHINFO_UNAVAIL"
+               and "outcome=usersfile-unavailable" in log and path in log and not r.says("prompt-off"), "%s %s" % (r.code("auth"), log))
+        if path == w.root:
+            result("strictmodes: a group- or world-writable directory above state_dir: "
+                   "open_session refused, no credentials",
+                   o.code("open") == "PAM_SESSION_ERR" and "AWS_ACCESS_KEY_ID" not in o.env,
+                   "%s %s" % (o.code("open"), o.stsrole_log()))
 
 
 def failmode_tests(w, used, base_env):
@@ -669,6 +743,8 @@ def main():
                 menv = m.seed()
                 benv = moto_base_env(menv)
                 session_tests(w, used, m, menv, benv)
+                ticket_tests(w, used, m, menv, benv)
+                strictmodes_tests(w, used, m, menv, benv)
                 valgrind_tests(w, used, m, menv, benv)
                 failmode_tests(w, used, benv)
     finally:

@@ -48,6 +48,7 @@ IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 IAM_ACTIONS = ("GetRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "ListRolePolicies")
 IAM_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
 FORMATS = ("auto", "json", "xml")
+IMDS_INSTANCE_ID = "i-0123456789abcdef0"
 IMDS_ROLE = "stub-instance-role"
 IMDS_KEY_ID = "ASIASTUBIMDSKEY00001"
 IMDS_SECRET = "stubImdsSecretKeyDoNotLeak0000000000001"
@@ -337,6 +338,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(403, "InvalidClientTokenId",
                                   "stub: IMDS key used without its session token")
         session = form.get("RoleSessionName")
+        self.rec["session_name"] = session
         if not isinstance(session, str) or not SESSION_RE.match(session):
             return self.aws_error(400, "ValidationError",
                                   "stub: RoleSessionName missing or invalid: %r" % session)
@@ -605,6 +607,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.finish_log(status=401)
             return self.send(401, "", request_id=False)
         base = "/latest/meta-data/iam/security-credentials/"
+        if path == "/latest/meta-data/instance-id":
+            self.finish_log(status=200, imds="instance-id")
+            return self.send(200, IMDS_INSTANCE_ID, None, txt, request_id=False)
         if path == base:
             self.finish_log(status=200, imds="list")
             return self.send(200, IMDS_ROLE, None, txt, request_id=False)

@@ -14,7 +14,7 @@
 
 #define ID "0123456789abcdef"
 
-static const char conf[] = "[stsrole]\nregion = us-east-1\n"
+static const char conf[] = "[stsrole]\nregion = us-east-1\nbastion_id = b1\n"
                            "[role bg]\narn = arn:aws:iam::222222222222:role/BreakGlassRole\n"
                            "groups = oncall\n"
                            "reason_pattern = ^(INC|CHG)-[0-9]+\napprovals = 2\n"
@@ -299,7 +299,7 @@ test_mint_tags(void **state)
     assert_int_equal(stsrole_request_approve(&q, "bob", 1002, &done, &e), STSROLE_OK);
     assert_int_equal(stsrole_request_tags(&q, reason, approvers, &e), STSROLE_OK);
     assert_int_equal(stsrole_mint_params(&cfg, r, "dave", "0123456789abcdef0123456789abcdef",
-                                         "0123456789abcdef", tags, name, sid, &ap, &e),
+                                         "0123456789abcdef", "totp", tags, name, sid, &ap, &e),
                      STSROLE_OK);
     assert_int_equal(stsrole_mint_breakglass(&ap, tags, "", approvers, &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_mint_breakglass(&ap, tags, reason, approvers, &e), STSROLE_OK);

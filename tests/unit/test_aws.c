@@ -21,8 +21,13 @@ test_url_check(void **state)
     assert_int_equal(stsrole_url_check("http://127.8.9.1/", &e), STSROLE_OK);
     assert_int_equal(stsrole_url_check("http://localhost:1/x", &e), STSROLE_OK);
     assert_int_equal(stsrole_url_check("http://[::1]:8080/", &e), STSROLE_OK);
-    assert_int_equal(stsrole_url_check("http://169.254.169.254", &e), STSROLE_OK);
-    assert_int_equal(stsrole_url_check("http://[fd00:ec2::254]", &e), STSROLE_OK);
+    /* http:// to IMDS: for imds_endpoint only, never an AWS endpoint */
+    assert_int_equal(stsrole_url_check("http://169.254.169.254", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check("http://[fd00:ec2::254]", &e), STSROLE_E_INVALID);
+    assert_int_equal(stsrole_url_check_imds("http://169.254.169.254", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check_imds("http://[fd00:ec2::254]", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check_imds("http://127.0.0.1:8080", &e), STSROLE_OK);
+    assert_int_equal(stsrole_url_check_imds("http://10.0.0.1", &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_url_check("http://sts.amazonaws.com", &e), STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "only to loopback"));
     assert_int_equal(stsrole_url_check("http://10.0.0.1", &e), STSROLE_E_INVALID);

@@ -269,10 +269,14 @@ t_join(void **state)
     /* break-glass fields, as issue 15 is to write them */
     feed_audit(r, audit("2026-12-05T10:00:00.000Z", "session.open", "grace", "gg01", "grace@b1.n5",
                         ROLE, NULL, ",\"reason\":\"INC-1\",\"approvers\":[\"heidi\",\"ivan\"]"));
+    /* an operator's stsrolectl assume is a known mint */
+    feed_audit(r, audit("2026-12-05T10:00:00.000Z", "assume.ok", "oscar", "oo01", "oscar@b1.n6",
+                        ROLE, "stsrolectl assume by uid 0: stsrole:mfa=none", NULL));
     feed_audit(r, strdup("not json at all"));
 
     assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
     assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
+    assume(r, "2026-12-05T09:59:59Z", ROLE, "oscar@b1.n6", "oscar", "req-6", NULL);
     /* right name, wrong SourceIdentity */
     assume(r, "2026-12-05T10:30:00Z", ROLE, "alice@b1.n1", "mallory", "req-2", NULL);
     /* an unmanaged role is none of our business */
@@ -299,6 +303,7 @@ t_join(void **state)
     assert_non_null(strstr(cJSON_GetObjectItem(f, "detail")->valuestring, "SourceIdentity"));
     assert_non_null(find(doc, "assume.unmatched", "eve"));
     assert_null(find(doc, "assume.unmatched", "x"));
+    assert_null(find(doc, "assume.unmatched", "oscar@b1.n6"));
     assert_string_equal(sev(find(doc, "assume.unmatched", "trudy")), "warning");
     /* eve's AssumeRole, logged twice under one requestID, counts once */
     assert_int_equal(cJSON_GetObjectItem(find(doc, "assume.unmatched", "eve"), "count")->valueint,

@@ -87,7 +87,9 @@ test_defaults_secure(void **state)
     assert_int_equal(c.credentials, STSROLE_CREDS_IMDS);
     assert_int_equal(c.duration, 3600);
     assert_int_equal(c.totp_lock_wait, 5);
-    assert_non_null(c.bastion_id);
+    /* with IMDS credentials the EC2 instance id, read by stsrole_config_load */
+    assert_null(c.bastion_id);
+    assert_int_equal(c.bastion_id_from_imds, 1);
     /* where "make install" put the helper, not a fixed /usr/bin */
     assert_string_equal(c.credential_helper, STSROLE_BINDIR "/stsrole-credential-process");
     stsrole_config_free(&c);
@@ -110,6 +112,7 @@ expect_error(const char *text, const char *want)
 }
 
 #define HEAD "[stsrole]\nregion = us-east-1\n"
+/* (with credentials = imds, bastion_id would default to the instance id, read from IMDS) */
 #define ROLE "[role a]\narn = arn:aws:iam::1:role/A\nusers = u\n"
 
 static void
@@ -124,6 +127,8 @@ test_bad_inputs(void **state)
                                                    "number from 1 to 60");
     expect_error(HEAD "totp_lock_wait = 61\n" ROLE, "'totp_lock_wait = 61'");
     expect_error(HEAD "failmode = open\n" ROLE, "t.conf:3: 'failmode = open'");
+    expect_error(HEAD "imds_exposure = ignore\n" ROLE,
+                 "t.conf:3: 'imds_exposure = ignore': expected refuse or warn");
     expect_error(HEAD "credentials = vault\n" ROLE, "'credentials = vault'");
     expect_error(HEAD "credentials = file:relative\n" ROLE, "file:/ABSOLUTE/PATH");
     expect_error(HEAD "sts_endpoint = http://sts.example.com\n" ROLE,
@@ -249,6 +254,47 @@ teardown_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* bastion_id names the deny policy: it must be unique in the fleet. */
+static void
+test_bastion_id(void **state)
+{
+    static const char *const bad[] = {"",
+                                      "localhost",
+                                      "LOCALHOST",
+                                      "localhost.localdomain",
+                                      "ip-10-0-1-5",
+                                      "ip-172-31-40-9.ec2.internal"};
+    static const char *const fine[] = {"i-0123456789abcdef0", "bastion-eu-1", "ip-10-0-1",
+                                       "ip-10-0-1-5x", "vm"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_true(stsrole_bastion_id_ambiguous(bad[i]));
+    for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        assert_false(stsrole_bastion_id_ambiguous(fine[i]));
+    expect_error(HEAD "credentials = env\nbastion_id = ip-10-0-1-5\n" ROLE,
+                 "'bastion_id = ip-10-0-1-5' is not unique across a fleet");
+    expect_error(HEAD "credentials = env\nbastion_id = localhost\n" ROLE, "is not unique");
+}
+
+/* http:// to the IMDS addresses is for imds_endpoint alone. */
+static void
+test_http_imds_only(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_error e;
+
+    (void)state;
+    expect_error(HEAD "sts_endpoint = http://169.254.169.254\n" ROLE,
+                 "'sts_endpoint': 'http://169.254.169.254': http:// is allowed only to loopback");
+    expect_error(HEAD "iam_endpoint = http://[fd00:ec2::254]/\n" ROLE, "'iam_endpoint'");
+    assert_int_equal(
+        stsrole_config_parse(HEAD "imds_endpoint = http://[fd00:ec2::254]\n" ROLE, "t", &c, &e),
+        STSROLE_OK);
+    stsrole_config_free(&c);
+}
+
 static void
 write_file(const char *path, const char *text, mode_t mode)
 {
@@ -331,7 +377,7 @@ test_file_safety(void **state)
     snprintf(path, sizeof(path), "%s/stsrole.conf", dir);
     snprintf(link, sizeof(link), "%s/link.conf", dir);
     snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
-    write_file(path, HEAD ROLE, 0600);
+    write_file(path, HEAD "bastion_id = b1\n" ROLE, 0600);
     assert_int_equal(stsrole_config_load(path, &c, &e), STSROLE_OK);
     stsrole_config_free(&c);
     /* 0644 is fine: the config holds no secret, only root may write it */
@@ -500,10 +546,10 @@ test_template_file(void **state)
         skip(); /* the file must be root's */
     snprintf(accounts, sizeof(accounts), "%s/accounts", dir);
     snprintf(conf, sizeof(conf), "%s/stsrole.conf", dir);
-    snprintf(text, sizeof(text), HEAD TMPL "accounts = file:%s\n", accounts);
+    snprintf(text, sizeof(text), HEAD "bastion_id = b1\n" TMPL "accounts = file:%s\n", accounts);
     write_file(conf, text, 0600);
     assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_NOTFOUND); /* not yet */
-    assert_non_null(strstr(e.msg, "stsrole.conf:4: [roles audit]: accounts: "));
+    assert_non_null(strstr(e.msg, "stsrole.conf:5: [roles audit]: accounts: "));
     write_file(accounts, "# id alias\n111111111111 prod-payments\n\n222222222222  dev\n", 0644);
     assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_OK);
     assert_int_equal(c.n_roles, 2);
@@ -513,7 +559,7 @@ test_template_file(void **state)
 
     write_file(accounts, "111111111111 prod\n222222222222 prod\n", 0644);
     assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
-    assert_non_null(strstr(e.msg, ":4: [roles audit]: accounts: "));
+    assert_non_null(strstr(e.msg, ":5: [roles audit]: accounts: "));
     assert_non_null(strstr(e.msg, "/accounts:2: alias 'prod' is used twice"));
     write_file(accounts, "111111111111 prod\n1111 dev\n", 0644);
     assert_int_equal(stsrole_config_load(conf, &c, &e), STSROLE_E_CONFIG);
@@ -539,6 +585,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_config),
         cmocka_unit_test(test_defaults_secure),
+        cmocka_unit_test(test_bastion_id),
+        cmocka_unit_test(test_http_imds_only),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_partitions),
         cmocka_unit_test(test_chained_duration),

@@ -116,8 +116,8 @@ t_sid_on_every_mint(void **state)
     cfg.bastion_id = "bastion-1";
     cfg.duration = 3600;
     role.arn = "arn:aws:iam::222222222222:role/SecurityAuditRole";
-    assert_int_equal(stsrole_mint_params(&cfg, &role, "alice", id, "0123456789abcdef", tags, name,
-                                         sid, &ap, &err),
+    assert_int_equal(stsrole_mint_params(&cfg, &role, "alice", id, "0123456789abcdef", "totp", tags,
+                                         name, sid, &ap, &err),
                      STSROLE_OK);
     assert_string_equal(sid, "aerukz4jvpg6");
     for (i = 0; i < ap.n_tags; i++)
@@ -186,6 +186,7 @@ t_open_fails_at_mint(void **state)
     l.uid = 1001;
     l.gid = 1001;
     l.sshd_pid = getpid();
+    l.mfa = "totp";
     assert_int_not_equal(stsrole_login_open(&l, &err), STSROLE_OK);
     assert_int_equal(l.stage, STSROLE_LOGIN_MINTED);
     assert_string_equal(l.what, "could not obtain AWS credentials");
