@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* credproc.c: stsrole-credential-process, the credential_process helper that asks the gateway. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl.h: the stsrolectl subcommands, one function each; main() in stsrolectl.c dispatches. */
 #ifndef STSROLE_CTL_H
 #define STSROLE_CTL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_admin.c: stsrolectl sessions, revoke, audit verify and status: the gateway's admin side. */
 #include "config.h"
 

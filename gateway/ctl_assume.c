@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_assume.c: "stsrolectl assume": mint one credential without PAM, print credential_process
  * JSON. */
 #include "config.h"

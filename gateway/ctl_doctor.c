@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_doctor.c: "stsrolectl doctor": check the live bastion, read-only, one line per check. */
 #include "config.h"
 

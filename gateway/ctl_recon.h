@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_recon.h: what reconcile and report share: the inputs read, the findings computed. */
 #ifndef STSROLE_CTL_RECON_H
 #define STSROLE_CTL_RECON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_reconcile.c: "stsrolectl reconcile": read the audit log and CloudTrail, print the findings.
  */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_report.c: "stsrolectl report --html": the reconcile result as one self-contained HTML page.
  */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_roles.c: stsrolectl roles: inside a session, the profiles its person may use, from the
  * gateway. */
 #include "config.h"

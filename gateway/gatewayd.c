@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gatewayd.c: stsrole-gatewayd's entry point: options, start-up, the event loop, signals, reload.
  */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw.h: the gateway daemon's shared state and the functions its files offer each other. */
 #ifndef STSROLE_GW_H
 #define STSROLE_GW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_audit.c: one gateway audit record: appended to the hash-chained log, summarised to syslog. */
 #include "config.h"
 

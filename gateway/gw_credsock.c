@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_credsock.c: RUNTIME_DIR/credentials.sock: its thread serves each session's credential to its
  * owner. */
 #include "config.h"

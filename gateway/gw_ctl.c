@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ctl.c: the gateway's root-only control socket: sessions, revoke now, status. */
 #include "config.h"
 

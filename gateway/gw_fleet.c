@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_fleet.c: revoke --user USER --fleet: every live session of a user that the registry lists. */
 #include "config.h"
 

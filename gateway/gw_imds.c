@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_imds.c: checks, at start and then periodically, whether a uid other than root reaches IMDS. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_imds.h: the gateway's periodic check of who reaches IMDS (lib/exposure.h has the verdict
  * file). */
 #ifndef GW_IMDS_H

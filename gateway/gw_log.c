@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_log.c: the gateway's clocks and its log lines on stderr (plain or journal priorities). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_log.h: the gateway's clocks and log lines; below every other gateway file. */
 #ifndef STSROLE_GW_LOG_H
 #define STSROLE_GW_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_profiles.c: credentials_mode = process: a session's other profiles: who may have them,
  * step-up codes, minting on demand and refresh. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_refresh.c: credentials_mode = process: the scheduler that re-assumes before expiry and stops
  * with the session. */
 #include "config.h"

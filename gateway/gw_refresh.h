@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_refresh.h: credentials_mode = process in the gateway: refresh, serve to the owner, stop. */
 #ifndef STSROLE_GW_REFRESH_H
 #define STSROLE_GW_REFRESH_H

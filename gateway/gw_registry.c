@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_registry.c: the registry items of revoked sessions, deleted from DynamoDB with back-off. */
 #include "config.h"
 

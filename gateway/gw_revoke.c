@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_revoke.c: the deny policy on each target role: revoker credentials, IAM writes, prune. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_rtab.c: the credentials_mode = process session table: entries, their credential, wake-ups. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_rtab.h: the table of credentials_mode = process sessions that gw_refresh.c (the scheduler,
  * main thread) and gw_credsock.c (the socket server, its own thread) share under r->mu. */
 #ifndef STSROLE_GW_RTAB_H

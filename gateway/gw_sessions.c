@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_sessions.c: the gateway follows each session record from open to revoked, durably. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ship.c: the audit log shipped to CloudWatch Logs by a thread of its own, in order, once. */
 #include "config.h"
 

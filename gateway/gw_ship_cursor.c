@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ship_cursor.c: the shipper's cursor (STATE_DIR/gateway/ship.json): what CloudWatch Logs holds.
  */
 #include "config.h"

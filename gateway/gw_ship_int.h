@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ship_int.h: what the shipper's files (gw_ship.c: the thread and its hand-off with the main
  * loop; gw_ship_cursor.c; gw_ship_scan.c: the log scanner; gw_ship_send.c: PutLogEvents) share. */
 #ifndef STSROLE_GW_SHIP_INT_H

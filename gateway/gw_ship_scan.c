@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ship_scan.c: the shipper's log scanner: finds the cursor's line, reads the next batch of
  * lines. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_ship_send.c: the shipper's PutLogEvents side: stream, reconciliation after a lost answer,
  * batches. */
 #include "config.h"

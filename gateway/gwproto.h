@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gwproto.h: the control socket between stsrolectl and stsrole-gatewayd: where it is, how it talks.
  */
 #ifndef STSROLE_GWPROTO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stsrolectl.c: the admin CLI's entry point: global options and dispatch to one subcommand. */
 #include "config.h"
 

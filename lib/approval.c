@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* approval.c: break-glass requests: the reason check, one request's state transitions, its session
  * tags. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* approval.h: break-glass requests: the reason check, the state of one request, its session tags.
  */
 #ifndef STSROLE_APPROVAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* athena.c: one Athena query run to its end through the JSON protocol, rows handed to a callback.
  */
 #include "config.h"

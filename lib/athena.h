@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* athena.h: run one Athena query (StartQueryExecution, GetQueryExecution, GetQueryResults). */
 #ifndef STSROLE_ATHENA_H
 #define STSROLE_ATHENA_H

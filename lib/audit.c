@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* audit.c: the hash-chained JSON Lines audit log: record format, durable append, verification. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* audit.h: the hash-chained JSON Lines audit log: record format, durable append, verification. */
 #ifndef STSROLE_AUDIT_H
 #define STSROLE_AUDIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* aws.c: a signed AWS Query-API POST, retried with jittered backoff within a deadline. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* aws.h: AWS error decoding and classification, and the signed, retried Query-API call. */
 #ifndef STSROLE_AWS_H
 #define STSROLE_AWS_H

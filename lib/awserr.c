@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* awserr.c: decodes AWS error answers (XML or JSON) and sorts them into stsrole's error classes. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* client.c: AWS clients built from stsrole.conf: HTTP settings, base credentials, endpoints. */
 #include "config.h"
 

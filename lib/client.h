@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* client.h: AWS clients built from stsrole.conf (conf layer): the one place that reads the config
  * for a client, so the service clients below take only what they are given. */
 #ifndef STSROLE_CLIENT_H

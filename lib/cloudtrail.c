@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cloudtrail.c: CloudTrail log files read: inflated, parsed, one record at a time. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cloudtrail.h: CloudTrail log files read: gzip inflated, the Records parsed one at a time. */
 #ifndef STSROLE_CLOUDTRAIL_H
 #define STSROLE_CLOUDTRAIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* conf.c: stsrole.conf: INI parsing with inih, strict validation naming file:line, role lookup. */
 #include "config.h"
 

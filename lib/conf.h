@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* conf.h: /etc/stsrole/stsrole.conf: parsing (inih), validation and role selection. */
 #ifndef STSROLE_CONF_H
 #define STSROLE_CONF_H

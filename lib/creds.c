@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* creds.c: base credentials from the environment, a shared-credentials file, or IMDSv2. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* creds.h: AWS credentials and the base-credential providers (env, shared file, IMDSv2). */
 #ifndef STSROLE_CREDS_H
 #define STSROLE_CREDS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cwlogs.c: a minimal CloudWatch Logs client over stsrole_aws_json: streams, PutLogEvents, reads.
  */
 #include "config.h"

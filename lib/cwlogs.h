@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cwlogs.h: a minimal CloudWatch Logs client (JSON protocol 1.1): streams, PutLogEvents, reads. */
 #ifndef STSROLE_CWLOGS_H
 #define STSROLE_CWLOGS_H

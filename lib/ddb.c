@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ddb.c: a minimal DynamoDB client over stsrole_aws_json. */
 #include "config.h"
 

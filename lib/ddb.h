@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ddb.h: a minimal DynamoDB client (JSON protocol): items, writes, reads. */
 #ifndef STSROLE_DDB_H
 #define STSROLE_DDB_H

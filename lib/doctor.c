@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* doctor.c: what `stsrolectl doctor` judges, purely: sshd -T, the PAM stack, STS answers. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* doctor.h: what `stsrolectl doctor` judges, purely: sshd -T, the PAM stack, STS answers. */
 #ifndef STSROLE_DOCTOR_H
 #define STSROLE_DOCTOR_H

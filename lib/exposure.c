@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* exposure.c: STATE_DIR/imds-exposure, the gateway's verdict on who reaches IMDS. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* exposure.h: whether a uid other than root reaches IMDS, as the gateway found and the PAM module
  * reads. */
 #ifndef STSROLE_EXPOSURE_H

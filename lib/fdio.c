@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fdio.c: reads on descriptors that retry EINTR and stop at a bound. */
 #include "config.h"
 

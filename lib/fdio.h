@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fdio.h: reads on descriptors that retry EINTR and stop at a bound. */
 #ifndef STSROLE_FDIO_H
 #define STSROLE_FDIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* handoff.c: a login's first credential handed to the gateway over RUNTIME_DIR/credentials.sock. */
 #include "config.h"
 

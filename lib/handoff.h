@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* handoff.h: a login's first credential handed to the gateway (credentials_mode = process). */
 #ifndef STSROLE_HANDOFF_H
 #define STSROLE_HANDOFF_H

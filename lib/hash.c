@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hash.c: SHA-256 in hex (libcrypto), for the signer and the audit chain alike. */
 #include "config.h"
 

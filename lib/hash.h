@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hash.h: SHA-256 in hex; util layer. */
 #ifndef STSROLE_HASH_H
 #define STSROLE_HASH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* http.c: one bounded HTTP exchange over libcurl, with TLS always verified and no ambient proxy. */
 #include "config.h"
 

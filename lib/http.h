@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* http.h: the HTTP transport over libcurl: verified TLS, loopback-only http, bounded everything. */
 #ifndef STSROLE_HTTP_H
 #define STSROLE_HTTP_H

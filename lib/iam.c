@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* iam.c: the few IAM calls the gateway makes on a target role's inline policy; answers in JSON or
  * XML. */
 #include "config.h"

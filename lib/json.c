@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* json.c: cJSON trees that held secrets: wiped string by string before they are freed. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* json.h: cJSON trees that held secrets. */
 #ifndef STSROLE_JSON_H
 #define STSROLE_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* login.c: the steps of a PAM login, as library calls: replay check, mint, record, hand-off. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* login.h: the steps of a PAM login (domain layer), so pam/ keeps only PAM's items and glue. */
 #ifndef STSROLE_LOGIN_H
 #define STSROLE_LOGIN_H

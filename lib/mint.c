@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mint.c: a person's session credential from the config: session name, tags, SourceIdentity,
  * AssumeRole. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mint.h: mint one session credential for a person from the config: session name, tags, AssumeRole.
  */
 #ifndef STSROLE_MINT_H

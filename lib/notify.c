@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* notify.c: the service manager's notification protocol (sd_notify(3)), spoken directly. */
 #include "config.h"
 

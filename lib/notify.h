@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* notify.h: the service manager's notification protocol (sd_notify(3)), spoken directly. */
 #ifndef STSROLE_NOTIFY_H
 #define STSROLE_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* partition.c: the AWS partition of a region (aws, aws-cn, aws-us-gov): DNS suffix, IAM's endpoint
  * and signing region. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* partition.h: the AWS partition of a region (aws, aws-cn, aws-us-gov): DNS suffix, IAM's endpoint
  * and signing region. */
 #ifndef STSROLE_PARTITION_H

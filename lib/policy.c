@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* policy.c: the revocation deny policy on a target role: build, parse back, prune, budget. */
 #include "config.h"
 

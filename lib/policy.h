@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* policy.h: the revocation deny policy on a target role: build, parse back, prune, budget. */
 #ifndef STSROLE_POLICY_H
 #define STSROLE_POLICY_H

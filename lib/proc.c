@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proc.c: a process's state and start time from /proc/PID/stat. */
 #include "config.h"
 

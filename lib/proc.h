@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* proc.h: what /proc says about one process (util layer). */
 #ifndef STSROLE_PROC_H
 #define STSROLE_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reconcile.c: the audit log joined with CloudTrail records, and the findings of the join. */
 #include "config.h"
 

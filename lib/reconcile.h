@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* reconcile.h: the audit log joined with CloudTrail, and what the join finds (stsrolectl(8)). */
 #ifndef STSROLE_RECONCILE_H
 #define STSROLE_RECONCILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* registry.c: the fleet session registry: one DynamoDB item per SSH session, put, listed, deleted.
  */
 #include "config.h"

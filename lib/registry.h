@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* registry.h: the fleet session registry (registry_table): its items and the DynamoDB calls on
  * them. */
 #ifndef STSROLE_REGISTRY_H

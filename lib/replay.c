@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* replay.c: fleet-wide TOTP replay protection: a conditional PutItem per accepted step. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* replay.h: fleet-wide TOTP replay protection: each accepted step claimed once in DynamoDB. */
 #ifndef STSROLE_REPLAY_H
 #define STSROLE_REPLAY_H

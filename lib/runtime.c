@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runtime.c: RUNTIME_DIR (credentials_mode = process) and the per-session AWS config files in it.
  */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runtime.h: RUNTIME_DIR and the per-session AWS config files (credentials_mode = process). */
 #ifndef STSROLE_RUNTIME_H
 #define STSROLE_RUNTIME_H

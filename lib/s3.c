@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* s3.c: ListObjectsV2 and GetObject over libcurl, signed with S3's SigV4 variant, retried. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* s3.h: the two S3 calls reconcile needs: ListObjectsV2 (paged) and GetObject, signed for S3. */
 #ifndef STSROLE_S3_H
 #define STSROLE_S3_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* safefile.c: read trusted files only when their owner and mode are safe; write state atomically.
  */
 #include "config.h"

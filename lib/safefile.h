@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* safefile.h: open and read files we trust, refusing unsafe owners, modes and symlinks. */
 #ifndef STSROLE_SAFEFILE_H
 #define STSROLE_SAFEFILE_H

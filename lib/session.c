@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* session.c: the durable per-session records under STATE_DIR/sessions, as JSON. */
 #include "config.h"
 

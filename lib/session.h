@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* session.h: the durable session records that pam_stsrole writes and the gateway reads. */
 #ifndef STSROLE_SESSION_H
 #define STSROLE_SESSION_H

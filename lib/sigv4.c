@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sigv4.c: AWS Signature Version 4 signing, stage by stage, as pure functions of their inputs. */
 #include "config.h"
 

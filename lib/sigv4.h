@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sigv4.h: AWS Signature Version 4, as pure functions of their inputs, stage by stage. */
 #ifndef STSROLE_SIGV4_H
 #define STSROLE_SIGV4_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sts.c: sts:AssumeRole: parameter checks against STS limits, request body, answer decoding. */
 #include "config.h"
 

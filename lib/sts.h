@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sts.h: sts:AssumeRole: local validation, request body, and decoding of JSON or XML answers. */
 #ifndef STSROLE_STS_H
 #define STSROLE_STS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stsrole.h: status codes, the error struct, and secret-safe buffers shared by all of lib/. */
 #ifndef STSROLE_H
 #define STSROLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* template.c: [roles NAME] templates: account lists and files, ${...} placeholders. */
 #include "config.h"
 

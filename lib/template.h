@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* template.h: [roles NAME] templates: account lists, ${...} placeholders, expansion of a name. */
 #ifndef STSROLE_TEMPLATE_H
 #define STSROLE_TEMPLATE_H

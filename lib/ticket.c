@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ticket.c: the auth-to-session ticket under STATE_DIR/tickets (see ticket.h). */
 #include "config.h"
 

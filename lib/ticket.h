@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ticket.h: the single-use ticket that pam_stsrole's auth leaves for its open_session. */
 #ifndef STSROLE_TICKET_H
 #define STSROLE_TICKET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* totp.c: TOTP verification against a pam_oath-format users file, through liboath. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* totp.h: TOTP verification against a pam_oath-format users file, through liboath. */
 #ifndef STSROLE_TOTP_H
 #define STSROLE_TOTP_H

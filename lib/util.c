@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* util.c: errors, wiping, strings and the secret-safe buffer. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* xml.c: the element path of an expat parse, matched by local names. */
 #include "config.h"
 

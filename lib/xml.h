@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* xml.h: the element path of an expat parse, matched by local names. */
 #ifndef STSROLE_XML_H
 #define STSROLE_XML_H

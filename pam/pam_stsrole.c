@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* pam_stsrole.c: the PAM entry points: TOTP (auth), mint and record (open), close the record. */
 #include "config.h"
 

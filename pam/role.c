@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* role.c: which [role NAME] sections a user may assume, and asking which one to use. */
 #include "config.h"
 

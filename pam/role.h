@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* role.h: which [role NAME] sections a user may assume, and asking which one to use. */
 #ifndef STSROLE_PAM_ROLE_H
 #define STSROLE_PAM_ROLE_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """demo.py: the stsrole flow, step by step, each step saying what it shows.
 
 Run through examples/demo/run, which installs and builds first.  Everything it

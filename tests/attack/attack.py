@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """attack.py: the attack suite.  Each case is what a local user without root, holding an
 ordinary shell on the bastion, would try; each must be refused.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """attacklib.py: what the attack cases share: the @case registry and the run context."""
 import os
 import pwd

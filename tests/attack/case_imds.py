@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """case_imds.py: the bastion's own credential (IMDS) is for root alone.
 
 Proves examples/bastion/imds-lockdown.nft in network namespaces the fixture

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """case_imds_check.py: stsrole-gatewayd checks who reaches IMDS, and pam_stsrole mints nothing
 while a uid other than root does.
 

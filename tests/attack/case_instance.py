@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """case_instance.py: the instance settings that keep IMDS from everything but the bastion's root.
 
 Reads examples/aws/cloudformation/bastion-fleet.yaml: the bastions' launch template must ask for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """case_local.py: what a person with an ordinary shell on the bastion tries against another
 person's session and against the bastion's own powers, through a real sshd.
 

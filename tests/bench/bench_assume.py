@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_assume.py: stsrolectl assume against curl --aws-sigv4 and aws sts assume-role.
 
 All three make the same signed AssumeRole POST to one local moto, alternated

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_concurrency.py: login time through one real sshd when 1, 10 or 50 people log in at once.
 
 One sshd on 127.0.0.1 with pam_stsrole and moto as STS (tests/lib/sshdtest.py,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_gateway.py: stsrole-gatewayd's revocation latency, memory and CPU time per session.
 
 Against one local moto with auth on (tests/lib/mototest.py), the gateway in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_login.py: a full SSH login through pam_stsrole against one through pam_oath.
 
 Two sshds on 127.0.0.1 with the same config (tests/lib/sshdtest.py), each

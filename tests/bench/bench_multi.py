@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_multi.py: a profile per role over many accounts: first use, cached use, logout.
 
 Set-up: a local moto (auth on) with the audit role and the revoker in ACCOUNTS accounts (seeded

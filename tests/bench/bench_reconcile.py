@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_reconcile.py: stsrolectl reconcile over a directory of a million CloudTrail records.
 
 Generates (once, cached in the temp dir) a day of gzip CloudTrail files with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_refresh.py: the cost of credentials_mode = process to an AWS user on the bastion.
 
 Set-up, as tests/longsess/ does: a local moto (auth on), stsrole-gatewayd in credentials_mode =

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_replay.py: the login-time cost of the fleet-wide replay check against the local one.
 
 In one run, alternating round by round, it times inside one process

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_revoke_scale.py: revocation at scale: one person logs in and out CYCLES times while
 another person's session stays open, against moto, through stsrole-gatewayd.
 

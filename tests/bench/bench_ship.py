@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """bench_ship.py: how fast stsrole-gatewayd ships its audit log to CloudWatch Logs (moto).
 
 It writes an audit log of RECORDS hash-chained records (session.open-like, about 600 bytes

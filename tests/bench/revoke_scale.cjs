@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // revoke_scale.cjs: iam-simulate's decision for each case of bench_revoke_scale.py.
 //
 // Usage: node revoke_scale.cjs CASES.json   (NODE_PATH must reach @cloud-copilot/iam-simulate)

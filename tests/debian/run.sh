@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/debian/run.sh: build the Debian packages from a copy of the tree, check them with
 # lintian, install them, log in once through the installed module (smoke.py), purge them, and
 # check that nothing of them is left.  Exit 0 pass, 1 fail, 77 skipped.

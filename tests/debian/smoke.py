@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """smoke.py: one login through the installed packages, on loopback.
 
 The system's sshd (/usr/sbin/sshd, through a symlink whose name is the PAM service

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/doctor/run.sh: every `stsrolectl doctor` check, passing and broken on purpose, on a
 # throw-away bastion (sshd -T -f CONFIG, /etc/pam.d/stsrole-doctor-PID, moto, stand-ins on
 # 127.0.0.1).  Usage: tests/doctor/run.sh [BUILD_DIR].  Exit 0 pass, 1 fail, 77 skipped.

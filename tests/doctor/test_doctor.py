@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_doctor.py: every `stsrolectl doctor` check, on a bastion that passes and on one broken
 on purpose for that check.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faultinj.c: link-time (--wrap) fault injection and a wipe-before-free check for test builds. */
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faultinj.h: the -Wl,--wrap entry points of the fault-injection test build, and its hooks. */
 #ifndef STSROLE_FAULTINJ_H
 #define STSROLE_FAULTINJ_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """faultinj.py: walks every injected failure point of a full PAM transaction and of the gateway.
 
 Run by tests/faultinj/run.sh, which builds the fault-injection module and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faultinj_gw.c: the gateway-side wrappers of the fault-injection build of stsrole-gatewayd. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* faultinj_pam.c: the PAM-side wrappers of the fault-injection build of pam_stsrole.so. */
 #include <string.h>
 

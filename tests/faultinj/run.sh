@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # run.sh: builds the fault-injection copies of pam_stsrole.so and stsrole-gatewayd, walks their
 # failure points.
 #

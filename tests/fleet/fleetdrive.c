@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fleetdrive.c: drives lib/ddb.c and lib/replay.c from the fleet tests and the replay benchmark. */
 #include <errno.h>
 #include <stdio.h>

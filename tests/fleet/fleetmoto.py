@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """fleetmoto.py: moto for the fleet tests, with DynamoDB's one-write-at-a-time guarantee restored.
 
 DynamoDB applies the writes to one item one after another, so of two

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # run.sh: runs the two-bastion fleet tests, with the built PAM and DynamoDB test drivers, against one moto.
 # Usage: tests/fleet/run.sh [BUILDDIR]   (default: $STSROLE_BUILD, else ./build under the source tree)
 # Prints one line per case and "fleet: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.

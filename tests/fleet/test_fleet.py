@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_fleet.py: two bastions, one moto: the fleet-wide TOTP replay check and the session registry.
 
 Run by tests/fleet/run.sh, which builds the drivers and passes:

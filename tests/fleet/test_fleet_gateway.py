@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_fleet_gateway.py: two bastions' gateways on one moto: the fleet registry and audit shipping.
 
 Run by tests/fleet/run.sh after test_fleet.py, with the same environment (PAMDRIVE, PAM_MODULE,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz.h: helpers shared by the libFuzzer targets: the entry point's prototype and property checks.
  */
 #ifndef STSROLE_FUZZ_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_audit_verify.c: libFuzzer target for stsrole_audit_verify_file, as `stsrolectl audit verify`
  * runs it. */
 #include <sys/mman.h>

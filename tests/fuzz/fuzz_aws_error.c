@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_aws_error.c: libFuzzer target for stsrole_aws_classify (AWS error bodies, XML and JSON). */
 #include "fuzz.h"
 #include "aws.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_cloudtrail.c: libFuzzer target for reconcile's pure core: audit lines, a CloudTrail file
  * (gzip or plain) and the join into findings. */
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_config.c: libFuzzer target for stsrole_config_parse (stsrole.conf). */
 #include "conf.h"
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_doctor.c: libFuzzer target for doctor's parsers: PAM service files (with includes),
  * sshd -T output, AuthenticationMethods, GetCallerIdentity answers. */
 #include "doctor.h"

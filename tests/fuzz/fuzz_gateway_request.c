@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_gateway_request.c: libFuzzer target for gw_ctl_respond (stsrolectl's requests on the
  * gateway's control socket). */
 /* fuzz-extra-sources: gateway/gw_ctl.c */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_imds.c: libFuzzer target for stsrole_creds_parse_imds (the IMDS security-credentials
  * document). */
 #include "creds.h"

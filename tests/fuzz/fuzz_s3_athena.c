@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_s3_athena.c: libFuzzer target for the S3 listing parser and the Athena answer parsers. */
 #include "fuzz.h"
 

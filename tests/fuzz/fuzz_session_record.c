@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_session_record.c: libFuzzer target for stsrole_session_from_json (the gateway's session
  * records). */
 #include <cjson/cJSON.h>

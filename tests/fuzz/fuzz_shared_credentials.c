@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_shared_credentials.c: libFuzzer target for stsrole_creds_parse_shared (~/.aws/credentials).
  */
 #include "creds.h"

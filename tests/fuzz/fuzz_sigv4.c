@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_sigv4.c: libFuzzer target for stsrole_sigv4_sign_headers on odd requests. */
 #include "fuzz.h"
 #include "sigv4.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_sts_assume.c: libFuzzer target for stsrole_sts_parse_assume (AssumeRole answers, JSON and
  * XML). */
 #include "fuzz.h"

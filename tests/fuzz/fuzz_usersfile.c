@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz_usersfile.c: libFuzzer target for the users file: stsrole_totp_locate, and
  * stsrole_totp_verify / _step through liboath on a private copy. */
 #include <dirent.h>

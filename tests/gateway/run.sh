@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/gateway/run.sh: stsrole-gatewayd and stsrolectl's admin side against moto (auth on),
 # plus iam-simulate checks of the policies the gateway wrote.  Prints one line per case and
 # "gateway: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // simulate.cjs: proves with iam-simulate (which evaluates conditions, unlike moto) that the deny
 // policies stsrole-gatewayd wrote deny exactly what they should.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_gateway.py: stsrole-gatewayd and stsrolectl's admin side against moto with auth on.
 
 What a user would notice: the deny policy that lands on the role in IAM, the AWS CLI getting

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/gateway/valgrind.sh: stsrole-gatewayd under valgrind memcheck through a short life against
 # moto (auth on): start, a session opened and closed (revoked through the revoker role:
 # PutRolePolicy), an expired entry pruned, stsrolectl sessions/status over the control socket,

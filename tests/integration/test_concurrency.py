@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_concurrency.py: logins that arrive at the same moment through one real sshd.
 
 Usage: python3 tests/integration/test_concurrency.py [BUILDDIR]

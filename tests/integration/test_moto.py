@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_moto.py: stsrolectl assume against moto with SigV4 and token checking on.
 
 Every minted credential is then used by the AWS CLI, whose GetCallerIdentity

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_sshd.py: a real sshd on 127.0.0.1 with pam_stsrole, logged into with ssh, end to end.
 
 Usage: python3 tests/integration/test_sshd.py [BUILDDIR]

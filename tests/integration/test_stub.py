@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_stub.py: drives `stsrolectl assume` against the fault-injecting STS/IMDSv2 stub.
 
 Each case starts from what a user would notice: the exit code, the one-line

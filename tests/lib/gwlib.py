@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gwlib.py: helpers for the gateway tests: session records, the daemon (Gateway: the one
 starter every suite uses), the CLI, the audit log.
 

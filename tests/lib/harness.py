@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """harness.py: what every python suite shares: one line per case, a count at the end, and the
 chores (the build directory, temporary directories, TOTP codes, free ports, bounded waits).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """mototest.py: start moto_server on 127.0.0.1, seed a bastion and a workload account, turn auth on.
 
 Used by the moto suites, the PAM and gateway tests and the demo:

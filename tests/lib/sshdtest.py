@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """sshdtest.py: a throw-away sshd on 127.0.0.1 under its own PAM service name, test users with an
 ssh key and a TOTP secret, and an ssh login (pexpect) that answers the PAM prompts.
 

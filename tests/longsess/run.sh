@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/longsess/run.sh: credentials_mode = process (long sessions) against moto: pam_stsrole
 # opens sessions, stsrole-gatewayd refreshes and serves them, the AWS CLI v2 and boto3 use them;
 # then a real sshd end to end.  Prints one line per case and "longsess: N passed, N failed".

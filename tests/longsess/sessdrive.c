@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sessdrive.c: holds one PAM session open, as sshd's monitor does, until told to close it. */
 #include <stdio.h>
 #include <stdlib.h>

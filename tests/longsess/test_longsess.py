@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_longsess.py: credentials_mode = process against moto: refresh, serve, stop at logout.
 
 What a user would notice: the session's environment and AWS config file, the AWS CLI (v2,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_model.py: every request stsrole sends to AWS, checked against AWS's own service models.
 
 moto accepts requests that real AWS refuses (it ignores unknown parameters, lengths and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/multi/run.sh: role templates over many accounts (moto), one real sshd login, a profile
 # per role minted on demand, step-up, every account revoked at logout.
 # Usage: tests/multi/run.sh [BUILDDIR]   (MULTI_ACCOUNTS=N, default 100)

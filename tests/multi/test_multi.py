@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_multi.py: role templates over many accounts (moto), one real sshd login, a profile per role.
 
 What a person would notice: one login (one TOTP code) gives an AWS profile per role they may use

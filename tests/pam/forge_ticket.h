@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* forge_ticket.h: the test drivers' stand-in for pam_stsrole's auth: writes the ticket (format in
  * lib/ticket.h) that auth leaves for open_session, for tests that open a session without asking
  * for a code.  Root writes it, as auth would; a test of the refusal simply leaves it out. */

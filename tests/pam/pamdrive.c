@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* pamdrive.c: runs PAM operations on a service file from a test directory (pam_start_confdir). */
 #include <stdarg.h>
 #include <stdio.h>

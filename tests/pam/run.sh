@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # run.sh: runs the PAM stack tests, with the built test driver, against a built pam_stsrole.so.
 # Usage: tests/pam/run.sh [BUILDDIR]   (default: $STSROLE_BUILD, else ./build under the source tree)
 # Prints one line per case and "pam: N passed, N failed".  Exit 0 pass, 1 fail, 77 skipped.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_pam.py: the PAM stack tests for pam_stsrole, driven through pam_start_confdir.
 
 Run by tests/pam/run.sh, which builds tests/pam/pamdrive.c and passes:

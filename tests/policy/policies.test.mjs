@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // policies.test.mjs: proves with iam-simulate that the policies in examples/aws/ do what
 // examples/aws/README.md says, and that the StackSet template carries exactly those policies.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/policy/run.sh: prove the examples/aws/ policies with iam-simulate, lint the StackSet
 # template with cfn-lint, and check the deploy script. Exit 0 pass, 1 fail, 77 skipped.
 set -uo pipefail

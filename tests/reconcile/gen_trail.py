@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """gen_trail.py: a bastion's audit log and a day of CloudTrail files, with findings planted.
 
 The CloudTrail records follow AWS's documented record shape (CloudTrail User

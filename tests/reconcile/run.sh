@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/reconcile/run.sh: stsrolectl reconcile and report: directory, S3 and Athena modes against
 # generated CloudTrail days (S3 and Athena through moto), the HTML report in headless Chromium,
 # and a small benchmark run.  Exit 0 pass, 1 fail, 77 skipped.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_reconcile.py: stsrolectl reconcile and report over generated CloudTrail days.
 
 Directory mode reads files made by gen_trail.py (AWS's documented record

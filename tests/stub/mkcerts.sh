@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # mkcerts.sh: makes throw-away TLS material for the STS stub's TLS tests (nothing here is committed).
 #
 # Usage: mkcerts.sh DIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """stsstub.py: a fault-injecting stand-in for AWS STS (AssumeRole) and EC2 IMDSv2, for tests.
 
 It shows what moto cannot: JSON answers, every AWS error class, throttling,

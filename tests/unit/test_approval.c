@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_approval.c: break-glass requests: reasons, the two-person rule, expiry, the session tag
  * values. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_audit.c: the audit log: record format, hash chain, resume after restart, tamper detection.
  */
 #include <stdarg.h>

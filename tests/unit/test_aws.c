@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_aws.c: URL policy, form encoding, backoff, and the retry loop's deadline with a held clock.
  */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_awserr.c: decoding and classification of AWS error answers, XML and JSON. */
 #include <stdarg.h>
 #include <stddef.h>

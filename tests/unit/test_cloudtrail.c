@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_cloudtrail.c: CloudTrail files inflated and parsed, and the join with the audit log. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_conf.c: stsrole.conf parsing, each bad input's own error, and the file-safety checks. */
 #include <stdarg.h>
 #include <stddef.h>

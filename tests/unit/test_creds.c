@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_creds.c: base credentials from the environment, shared file and IMDS JSON. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_cwlogs.c: the CloudWatch Logs client without sockets: PutLogEvents' limits and body,
  * timestamps, answers read back, names, and the shipping keys of stsrole.conf. */
 #include <stdarg.h>

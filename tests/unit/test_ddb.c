@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_ddb.c: the fleet store without sockets: DynamoDB bodies and outcomes, registry and replay
  * items, locating a TOTP step, and the fleet keys of stsrole.conf. */
 #include <stdarg.h>

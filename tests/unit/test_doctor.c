@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_doctor.c: doctor's pure judgements: sshd -T values, AuthenticationMethods, PAM stacks,
 GetCallerIdentity's Arn, users-file lint. */
 #include <stdarg.h>

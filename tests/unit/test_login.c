@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_login.c: the login steps without PAM: the session record built from a mint, a login that
  * fails at the mint, and what an abort undoes (the record closed, the AWS config file removed). */
 #include <ftw.h>

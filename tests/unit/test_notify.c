@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_notify.c: sd_notify's protocol spoken directly, against datagram sockets the test binds. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_policy.c: the revocation deny policy: document shape, parse-back, prune, budget,
  * per-person compaction and the role-wide cut-off. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_s3.c: S3's SigV4 variant against AWS's documented examples and botocore, S3 URLs and
  * listings, Athena answers. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_sigv4.c: SigV4 known-answer vectors from botocore (an independent signer) and error paths.
  */
 #include "config.h"

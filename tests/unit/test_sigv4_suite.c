@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_sigv4_suite.c: runs AWS's official SigV4 test vectors (aws-c-auth suite), stage by stage. */
 #include "config.h"
 

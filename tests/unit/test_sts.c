@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_sts.c: AssumeRole limits, request body encoding, and decoding JSON and XML answers. */
 #include <stdarg.h>
 #include <stddef.h>

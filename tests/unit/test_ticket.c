@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_ticket.c: the auth-to-session ticket (lib/ticket.c): taken once, only by its own login
  * (user, service, host, process), within its life; auth in a child as under sshd's privilege
  * separation; unsafe tickets refused.  Also proc.c's start time and the session record's new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_totp.c: stsrole's lock around liboath's check-and-record: many logins at once, the same
  * code twice at once, liboath's stale lock files, an unsafe lock file, and the bounded wait. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* test_util.c: the secret-safe buffer, hex, ISO-8601, status, back-off, descriptor, JSON-wipe and
  * XML-path helpers. */
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # deploy-stackset.sh: create or update the stsrole StackSet (service-managed, auto-deployed to OUs).
 #
 # Run it with credentials of the organization's management account, or of a delegated StackSets
