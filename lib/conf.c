@@ -947,14 +947,16 @@ expand_templates(struct stsrole_config *c, const char *name, struct stsrole_erro
 static int
 finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
 {
+    struct stsrole_error perr;
     char host[HOST_NAME_MAX + 1], buf[256];
     size_t i;
     int rc;
 
     if (c->region == NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: 'region' is required in [stsrole]", name);
-    if (stsrole_partition_of(c->region, &c->partition, err) != STSROLE_OK)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: %s", name, err->msg);
+    /* Its own error: err may be NULL, and err->msg cannot format itself. */
+    if (stsrole_partition_of(c->region, &c->partition, &perr) != STSROLE_OK)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "%s: %s", name, perr.msg);
     if (c->n_roles == 0)
         return stsrole_fail(err, STSROLE_E_CONFIG, "%s: no [role NAME] or [roles NAME] section",
                             name);

@@ -18,9 +18,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = stsrole_config_parse(text, "fuzz.conf", &cfg, &err);
     fuzz_check_error(&err, rc);
     if (rc == STSROLE_OK) {
-        /* What finish() promises to every caller. */
+        /* What finish() promises to every caller (bastion_id is read from
+         * IMDS by stsrole_config_load when credentials = imds leaves it unset). */
         FUZZ_REQUIRE(cfg.region != NULL && cfg.sts_endpoint != NULL && cfg.iam_endpoint != NULL &&
-                     cfg.bastion_id != NULL && cfg.state_dir != NULL && cfg.n_roles > 0);
+                     (cfg.bastion_id != NULL || cfg.bastion_id_from_imds) &&
+                     cfg.state_dir != NULL && cfg.n_roles > 0);
         for (i = 0; i < cfg.n_roles; i++) {
             FUZZ_REQUIRE(cfg.roles[i].name != NULL && cfg.roles[i].arn != NULL);
             FUZZ_REQUIRE(cfg.roles[i].users != NULL || cfg.roles[i].groups != NULL);
