@@ -3,11 +3,9 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -138,19 +136,6 @@ stsrole_athena_parse_rows(const char *json, size_t len, int skip_header,
     return rc;
 }
 
-static void
-pause_ms(struct stsrole_aws_client *c, int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    if (c->sleep_ms != NULL) {
-        c->sleep_ms(c->ctx, ms);
-        return;
-    }
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static int
 call(struct stsrole_aws_client *c, const char *op, const char *body,
      struct stsrole_http_response *resp, struct stsrole_error *err)
@@ -208,7 +193,7 @@ stsrole_athena_run(struct stsrole_aws_client *c, const struct stsrole_athena_que
                                  "athena: query %s still running after %ld s", id, max_wait / 1000);
                 break;
             }
-            pause_ms(c, poll);
+            stsrole_aws_sleep(c, poll);
             waited += poll;
         }
     }

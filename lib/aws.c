@@ -149,24 +149,28 @@ real_now_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-real_sleep_ms(void *ctx, int ms)
+void
+stsrole_aws_sleep(struct stsrole_aws_client *c, int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-    (void)ctx;
+    if (c->sleep_ms != NULL) {
+        c->sleep_ms(c->ctx, ms);
+        return;
+    }
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
 
-static double
-jitter(void)
+int
+stsrole_aws_jittered_backoff_ms(int attempt)
 {
     uint32_t v;
+    double r = 0.5;
 
-    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
-        return 0.5;
-    return (double)v / 4294967296.0;
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) == 1)
+        r = (double)v / 4294967296.0;
+    return stsrole_aws_backoff_ms(attempt, r);
 }
 
 /* "https://host[:port]/path?q" -> host header value and path. */
@@ -298,7 +302,6 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
          struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     int64_t (*now_ms)(void *) = c->now_ms ? c->now_ms : real_now_ms;
-    void (*sleep_ms)(void *, int) = c->sleep_ms ? c->sleep_ms : real_sleep_ms;
     int deadline = c->deadline_ms > 0 ? c->deadline_ms : DEFAULT_DEADLINE_MS;
     int attempts = c->max_attempts > 0 ? c->max_attempts : DEFAULT_ATTEMPTS;
     int64_t start = now_ms(c->ctx), left;
@@ -346,7 +349,7 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
         }
         if (!stsrole_status_retryable(rc) || attempt >= attempts)
             return rc;
-        delay = stsrole_aws_backoff_ms(attempt, jitter());
+        delay = stsrole_aws_jittered_backoff_ms(attempt);
         left = deadline - (now_ms(c->ctx) - start);
         if (left <= delay) {
             if (err != NULL) {
@@ -359,7 +362,7 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
         }
         if (c->on_retry != NULL)
             c->on_retry(c->ctx, attempt, delay, err);
-        sleep_ms(c->ctx, delay);
+        stsrole_aws_sleep(c, delay);
     }
 }
 

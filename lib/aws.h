@@ -103,5 +103,9 @@ int stsrole_aws_is_skew_error(const struct stsrole_error *err);
 /* Backoff for attempt n (1-based): full jitter over min(cap, base*2^n). Pure
  * given the random value r in [0,1). */
 int stsrole_aws_backoff_ms(int attempt, double r);
+/* stsrole_aws_backoff_ms with r from RAND_bytes (0.5 when it fails). */
+int stsrole_aws_jittered_backoff_ms(int attempt);
+/* Sleeps ms through the client's injected sleep_ms, or nanosleep(2). */
+void stsrole_aws_sleep(struct stsrole_aws_client *c, int ms);
 
 #endif

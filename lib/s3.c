@@ -2,13 +2,11 @@
 /* s3.c: ListObjectsV2 and GetObject over libcurl, signed with S3's SigV4 variant, retried. */
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <expat.h>
-#include <openssl/rand.h>
 
 #include "s3.h"
 #include "sigv4.h"
@@ -263,29 +261,6 @@ stsrole_s3_parse_list(const char *xml, size_t len,
 
 /* -- requests ----------------------------------------------------------------- */
 
-static void
-pause_ms(struct stsrole_aws_client *c, int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    if (c->sleep_ms != NULL) {
-        c->sleep_ms(c->ctx, ms);
-        return;
-    }
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static double
-jitter(void)
-{
-    uint32_t v;
-
-    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
-        return 0.5;
-    return (double)v / 4294967296.0;
-}
-
 static int
 get_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const char *url,
          const char *host, const char *path, const char *query, size_t max,
@@ -376,7 +351,7 @@ s3_get(struct stsrole_aws_client *c, const char *bucket, const char *key, const 
         if (rc == STSROLE_OK || !stsrole_status_retryable(rc) ||
             attempt >= (c->max_attempts > 0 ? c->max_attempts : S3_ATTEMPTS))
             break;
-        pause_ms(c, stsrole_aws_backoff_ms(attempt, jitter()));
+        stsrole_aws_sleep(c, stsrole_aws_jittered_backoff_ms(attempt));
         rc = STSROLE_OK;
     }
     stsrole_buf_free(&url);
