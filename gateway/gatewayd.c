@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_breakglass.h"
 #include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
@@ -287,6 +288,7 @@ run(struct gw *g)
     while (!g->stop) {
         gw_imds_step(g);
         gw_refresh_step(g);
+        gw_breakglass_step(g);
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
         gw_sessions_step(g);
@@ -305,6 +307,8 @@ run(struct gw *g)
             wake = g->next_imds_ms;
         if (gw_refresh_next_ms(g) < wake)
             wake = gw_refresh_next_ms(g);
+        if (gw_breakglass_next_ms(g) < wake)
+            wake = gw_breakglass_next_ms(g);
         /* While the audit log fails, retry it once a second, not in a spin. */
         if (g->audit_broken && wake < now + 1000)
             wake = now + 1000;
@@ -446,6 +450,7 @@ main(int argc, char **argv)
     rc = 0;
 out:
     gw_credsock_stop(&g);
+    gw_breakglass_free(&g);
     gw_ship_stop(&g);
     gw_registry_free(&g);
     gw_ctl_close(&g);
