@@ -36,6 +36,7 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from harness import Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env  # noqa: E402
+import gwlib  # noqa: E402
 from gwlib import Gateway, audit_lines, build_dir, gatewayd_path, sid_of, wait_for  # noqa: E402
 
 AWS = "/usr/bin/aws"
@@ -305,18 +306,7 @@ def case_expire(w):
 
 
 def deny_sids(w, role):
-    iam = w.revoker_iam()
-    try:
-        doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
-    except iam.exceptions.NoSuchEntityException:
-        return []
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    for st in doc.get("Statement", []):
-        if st.get("Sid") == "StsroleSid":
-            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
-            return v if isinstance(v, list) else [v]
-    return []
+    return gwlib.deny_sids(w.revoker_iam(), role, POLICY)
 
 
 def case_logout(w):
