@@ -206,8 +206,9 @@ test_line_on_stdin_empty_env(void **state)
              "tr '\\000' '\\n' < /proc/$$/environ > %s/env\n"
              "echo \"$#:$1\" > %s/args\n"
              "for f in /proc/$$/fd/*; do readlink \"$f\"; done > %s/fds\n"
-             "echo $(ps -o pgid= -p $$) $$ > %s/pgid\n",
-             fx->dir, fx->dir, fx->dir, fx->dir, fx->dir);
+             "echo $(ps -o pgid= -p $$) $$ > %s/pgid\n"
+             "echo \"$(id -u) $(pwd)\" > %s/where\n",
+             fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->dir);
     write_script(fx->cmd, body, 0755);
     setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-command", 1);
     gw_notify_event(&fx->g, &fx->role, line);
@@ -240,6 +241,8 @@ test_line_on_stdin_empty_env(void **state)
         assert_int_equal(sscanf(got, "%ld %ld", &pg, &self), 2);
         assert_int_equal(pg, self);
     }
+    snprintf(path, sizeof(path), "%s/where", fx->dir);
+    assert_string_equal(slurp(path, NULL), "0 /\n");
     assert_non_null(strstr(logged, "notify for role bg: pid"));
     assert_non_null(strstr(logged, "exited 0"));
 }
@@ -415,6 +418,22 @@ test_no_notify_and_bad_lines(void **state)
     assert_non_null(strstr(logged, "is not one line"));
 }
 
+static void
+test_exit_status_logged(void **state)
+{
+    struct fx *fx = *state;
+    pid_t pid;
+
+    write_script(fx->cmd, "cat >/dev/null; exit 3\n", 0755);
+    gw_notify_event(&fx->g, &fx->role, line);
+    assert_int_equal(fx->g.notify.n, 1);
+    pid = fx->g.notify.run[0].pid;
+    wait_ended(pid);
+    assert_int_equal(gw_notify_reap(&fx->g), -1);
+    assert_non_null(strstr(logged, "notify for role bg: pid"));
+    assert_non_null(strstr(logged, " exited 3\n"));
+}
+
 int
 main(void)
 {
@@ -425,6 +444,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cap_drops_with_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syslog_facility, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_notify_and_bad_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_status_logged, setup, teardown),
     };
 
     if (geteuid() != 0) {
