@@ -44,11 +44,13 @@ BASTION_ID = "bg1"
 POLICY = "stsrole-revoked-%s" % BASTION_ID
 REASON = "INC-4711 db down"
 REASON2 = "CHG-7 rotate keys"
+REASON3 = "CHG-9 not now"
+REASON4 = "CHG-8 never mind"
 ALLOW = {"Version": "2012-10-17",
          "Statement": [{"Effect": "Allow",
                         "Action": ["iam:Get*", "iam:List*", "sts:GetCallerIdentity"],
                         "Resource": "*"}]}
-ROLES = dict(DEFAULT_ROLES, SecurityAuditRole=ALLOW, BreakGlassRole=ALLOW)
+ROLES = dict(DEFAULT_ROLES, SecurityAuditRole=ALLOW, BreakGlassRole=ALLOW, OnCallRole=ALLOW)
 
 # Run by the people inside their sessions: `stsrole requests --json` until the request wanted
 # is in the state wanted, or the deadline passes.  "mine ROLE" prints the id of the caller's
@@ -100,15 +102,21 @@ def requester_script(w):
         "show EARLY $A --profile breakglass sts get-caller-identity; "
         "show REQUEST $S request breakglass --reason '%(reason)s'; "
         "ID=$($P $S mine breakglass pending 30); echo \"ID=$ID\"; "
+        "show REQUEST3 $S request bgdeny --reason '%(reason3)s'; "
         "show SELF $S approve \"$ID\"; "
         "show APPROVED $P $S wait \"$ID\" approved 120; "
+        "show DENIED $P $S wait \"$($P $S mine bgdeny denied 60)\" denied 5; "
         "show AWS $A --profile breakglass sts get-caller-identity; "
         "show REQUEST2 $S request bgshort --reason '%(reason2)s'; "
         "ID2=$($P $S mine bgshort pending 30); echo \"ID2=$ID2\"; "
         "show EXPIRED $P $S wait \"$ID2\" expired 30; "
+        "show REQUEST4 $S request bgshort --reason '%(reason4)s'; "
+        "ID4=$($P $S mine bgshort pending 30); "
+        "show CANCEL $S cancel \"$ID4\"; "
+        "show CANCELLED $P $S wait \"$ID4\" cancelled 30; "
         "echo DONE"
         % {"s": w.stsrole, "aws": AWS, "url": w.moto.url, "poll": w.poll, "reason": REASON,
-           "reason2": REASON2})
+           "reason2": REASON2, "reason3": REASON3, "reason4": REASON4})
 
 
 def login(w, user, script, timeout=300):
@@ -160,12 +168,13 @@ def case_flow(w):
     try:
         # root's view: the pending request, through the control socket
         def pending():
-            for r in ctl_requests(w) or []:
-                if r.get("role") == "breakglass" and r.get("state") == "pending":
-                    return r
-            return None
-        r = wait_for(pending, 120, "a pending breakglass request in stsrolectl requests --json")
-        w.req_id = r["id"]
+            found = {r.get("role"): r for r in ctl_requests(w) or []
+                     if r.get("state") == "pending"}
+            return found if {"breakglass", "bgdeny"} <= set(found) else None
+        found = wait_for(pending, 120, "pending breakglass and bgdeny requests in stsrolectl "
+                         "requests --json")
+        r = found["breakglass"]
+        w.req_id, w.deny_id = r["id"], found["bgdeny"]["id"]
         check(r.get("requester") == w.req.name and r.get("reason") == REASON,
               "stsrolectl requests: %s" % r)
         # the requester tried to approve it first (their script does, right after the request)
@@ -173,8 +182,9 @@ def case_flow(w):
                  "breakglass.refused of the self-approval")
         w.out_other = login(w, w.other, SHOW + "show LIST %s requests --json; "
                             "show OTHER %s approve %s" % (w.stsrole, w.stsrole, w.req_id))
-        w.out_approver = login(w, w.approver, SHOW + "show LIST %s requests --json; "
-                               "show APPROVE %s approve %s" % (w.stsrole, w.stsrole, w.req_id))
+        w.out_approver = login(w, w.approver, SHOW + "S=%s; show LIST $S requests --json; "
+                               "show APPROVE $S approve %s; show DENY $S deny %s"
+                               % (w.stsrole, w.req_id, w.deny_id))
     finally:
         t.join(400)
     check("err" not in box, "the requester's session: %s" % box.get("err"))
@@ -188,7 +198,9 @@ def case_flow(w):
 def case_roles(w):
     check(w.out, "no session ran")
     roles = field(w.out, "ROLES") or ""
-    check(field(w.out, "ROLES rc") == "0" and "breakglass" in roles and "bgshort" in roles, "stsrole roles: %s" % roles)
+    check(field(w.out, "ROLES rc") == "0" and "breakglass" in roles and "bgshort" in roles
+          and "bgdeny" in roles,
+          "stsrole roles: %s" % roles)
 
 
 def case_bad_reason(w):
@@ -200,15 +212,16 @@ def case_bad_reason(w):
           and not e.get("id")]
     check(ev, "no breakglass.refused without a request id for the bad reason: %s"
           % refused(w, w.req.name))
-    reqs = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.request"]
-    check(len(reqs) == 2 and all(e.get("reason") in (REASON, REASON2) for e in reqs),
-          "breakglass.request records: %s" % reqs)
+    reqs = [e.get("reason") for e in audit_lines(w.audit)
+            if e.get("event") == "breakglass.request"]
+    check(reqs == [REASON, REASON3, REASON2, REASON4], "breakglass.request records: %s" % reqs)
 
 
 def case_early(w):
     check(w.out, "no session ran")
     early = field(w.out, "EARLY") or ""
-    check(field(w.out, "EARLY rc") != "0" and "stsrole request breakglass" in early and "assumed-role" not in early,
+    check(field(w.out, "EARLY rc") != "0" and "stsrole request breakglass" in early
+          and "assumed-role" not in early,
           "aws --profile breakglass before any request: %s" % early)
 
 
@@ -247,6 +260,30 @@ def case_approve(w):
           and e["event"] != "breakglass.refused"]
     check(ev == ["breakglass.request", "breakglass.approve", "breakglass.ok"],
           "audit of the request: %s" % ev)
+
+
+def case_deny(w):
+    check(w.out_approver is not None, "the approver did not log in")
+    check(field(w.out_approver, "DENY rc") == "0", "deny: %s" % field(w.out_approver, "DENY"))
+    done = json.loads(field(w.out, "DENIED") or "null")
+    check(done and done.get("id") == w.deny_id and done.get("state") == "denied",
+          "the requester's view: %s" % field(w.out, "DENIED"))
+    ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.deny"]
+    check(len(ev) == 1 and ev[0].get("id") == w.deny_id and ev[0].get("by") == w.approver.name,
+          "breakglass.deny: %s" % ev)
+    check(assume_requests(w, "OnCallRole") == [], "a denied request was minted")
+
+
+def case_cancel(w):
+    check(w.out, "no session ran")
+    check(field(w.out, "CANCEL rc") == "0", "cancel: %s" % field(w.out, "CANCEL"))
+    done = json.loads(field(w.out, "CANCELLED") or "null")
+    check(done and done.get("role") == "bgshort" and done.get("reason") == REASON4,
+          "the requester's view: %s" % field(w.out, "CANCELLED"))
+    w.cancel_id = done["id"]
+    ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.cancel"]
+    check(len(ev) == 1 and ev[0].get("id") == w.cancel_id and ev[0].get("by") == w.req.name,
+          "breakglass.cancel: %s" % ev)
 
 
 def assume_requests(w, role):
@@ -300,9 +337,10 @@ def case_expire(w):
     ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.expire"]
     check(len(ev) == 1 and ev[0].get("id") == r["id"], "breakglass.expire: %s" % ev)
     check(assume_requests(w, "IncidentResponseRole") == [], "an expired request was minted")
+    w.expire_id = r["id"]
     final = {x["id"]: x["state"] for x in ctl_requests(w) or []}
-    check(final.get(w.req_id) == "approved" and final.get(r["id"]) == "expired",
-          "stsrolectl requests --json: %s" % final)
+    check(final.get(w.req_id) == "approved" and final.get(r["id"]) == "expired"
+          and final.get(w.deny_id) == "denied", "stsrolectl requests --json: %s" % final)
 
 
 def deny_sids(w, role):
@@ -317,7 +355,8 @@ def case_logout(w):
              120, "revoke.ok of the session on BreakGlassRole")
     check(sid_of(w.sid) in deny_sids(w, "BreakGlassRole"),
           "BreakGlassRole's deny lacks %s: %s" % (sid_of(w.sid), deny_sids(w, "BreakGlassRole")))
-    check(deny_sids(w, "IncidentResponseRole") == [], "a role never minted got a deny")
+    for role in ("IncidentResponseRole", "OnCallRole"):
+        check(deny_sids(w, role) == [], "%s, never minted, got a deny" % role)
 
 
 def case_notify(w):
@@ -328,14 +367,18 @@ def case_notify(w):
         except FileNotFoundError:
             return []
     # the command runs beside the main loop: wait for its last line
-    wait_for(lambda: any(e.get("event") == "expire" for e in events()), 30, "notify's expire")
+    wait_for(lambda: any(e.get("event") == "cancel" for e in events()), 30, "notify's cancel")
     ev = events()
-    first = [e["event"] for e in ev if e.get("id") == w.req_id]
-    check(first == ["request", "approve", "approved", "use"], "events of the request: %s" % ev)
+
+    def of(rid):
+        return [e["event"] for e in ev if e.get("id") == rid]
+    check(of(w.req_id) == ["request", "approve", "approved", "use"],
+          "events of the approved request: %s" % ev)
     check(all(e.get("reason") == REASON and e.get("requester") == w.req.name
               for e in ev if e.get("id") == w.req_id), "lines: %s" % ev)
-    second = [e["event"] for e in ev if e.get("role") == "bgshort"]
-    check(second == ["request", "expire"], "events of the second request: %s" % ev)
+    check(of(w.deny_id) == ["request", "deny"], "events of the denied request: %s" % ev)
+    check(of(w.expire_id) == ["request", "expire"], "events of the expired request: %s" % ev)
+    check(of(w.cancel_id) == ["request", "cancel"], "events of the cancelled request: %s" % ev)
     # each run saw the line on stdin and nothing of the gateway's environment
     with open(w.envs) as f:
         envs = set(f.read().split("\n--\n")) - {""}
@@ -386,7 +429,8 @@ def main():
     # every request to moto, through the recording proxy (tests/lib/mototest.py)
     os.environ["STSROLE_CAPTURE"] = os.path.join(tmp, "capture")
     w = World()
-    w.out = w.out_other = w.out_approver = w.sid = w.req_id = None
+    w.out = w.out_other = w.out_approver = w.sid = w.req_id = w.deny_id = None
+    w.expire_id = w.cancel_id = None
     w.stsrole = stsrole_path()
     w.ctl = os.path.join(build_dir(), "gateway", "stsrolectl")
     w.capture = os.environ["STSROLE_CAPTURE"]
@@ -418,6 +462,7 @@ def main():
                 "breakglass": dict(bg, arn=arn["BreakGlassRole"], approval_timeout=300,
                                    max_duration=1800),
                 "bgshort": dict(bg, arn=arn["IncidentResponseRole"], approval_timeout=5),
+                "bgdeny": dict(bg, arn=arn["OnCallRole"], approval_timeout=300),
             }, BASTION_ID, totp_window=3, credentials_mode="process", runtime_dir=run,
                 credential_helper=os.path.join(build_dir(), "gateway",
                                                "stsrole-credential-process"))
@@ -454,12 +499,16 @@ def main():
             suite.case("aws --profile breakglass works; the AssumeRole carried stsrole:reason, "
                        "stsrole:approvers, the session's stsrole:sid and max_duration",
                        case_aws, w)
+            suite.case("the approver denies another request (breakglass.deny); nothing is minted",
+                       case_deny, w)
             suite.case("a second request left alone expires after approval_timeout = 5 "
                        "(breakglass.expire), and nothing is minted", case_expire, w)
+            suite.case("the requester cancels a request (breakglass.cancel)", case_cancel, w)
             suite.case("logout: BreakGlassRole's deny names the session's stsrole:sid",
                        case_logout, w)
             suite.case("notify ran with the line on stdin and PATH only: request, approve, "
-                       "approved, use; request, expire", case_notify, w)
+                       "approved, use; request, deny; request, expire; request, cancel",
+                       case_notify, w)
             gw.stop()
             gw = None
             if suite.failed:
