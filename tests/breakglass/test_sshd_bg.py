@@ -379,6 +379,10 @@ def case_notify(w):
     check(of(w.deny_id) == ["request", "deny"], "events of the denied request: %s" % ev)
     check(of(w.expire_id) == ["request", "expire"], "events of the expired request: %s" % ev)
     check(of(w.cancel_id) == ["request", "cancel"], "events of the cancelled request: %s" % ev)
+    by = {(e["id"], e["event"]): e.get("by") for e in ev}
+    check(by.get((w.req_id, "approve")) == w.approver.name
+          and by.get((w.deny_id, "deny")) == w.approver.name
+          and by.get((w.cancel_id, "cancel")) == w.req.name, "by: %s" % by)
     # each run saw the line on stdin and nothing of the gateway's environment
     with open(w.envs) as f:
         envs = set(f.read().split("\n--\n")) - {""}
