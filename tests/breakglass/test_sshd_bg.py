@@ -46,6 +46,7 @@ REASON = "INC-4711 db down"
 REASON2 = "CHG-7 rotate keys"
 REASON3 = "CHG-9 not now"
 REASON4 = "CHG-8 never mind"
+REASON5 = "CHG-10 left open"
 ALLOW = {"Version": "2012-10-17",
          "Statement": [{"Effect": "Allow",
                         "Action": ["iam:Get*", "iam:List*", "sts:GetCallerIdentity"],
@@ -107,16 +108,20 @@ def requester_script(w):
         "show APPROVED $P $S wait \"$ID\" approved 120; "
         "show DENIED $P $S wait \"$($P $S mine bgdeny denied 60)\" denied 5; "
         "show AWS $A --profile breakglass sts get-caller-identity; "
-        "show REQUEST2 $S request bgshort --reason '%(reason2)s'; "
-        "ID2=$($P $S mine bgshort pending 30); echo \"ID2=$ID2\"; "
-        "show EXPIRED $P $S wait \"$ID2\" expired 30; "
+        "show REQUEST2 $S request bgshort --reason '%(reason2)s' --wait; "
+        "ID2=$($P $S mine bgshort expired 30); echo \"ID2=$ID2\"; "
+        "show EXPIRED $P $S wait \"$ID2\" expired 5; "
         "show REQUEST4 $S request bgshort --reason '%(reason4)s'; "
         "ID4=$($P $S mine bgshort pending 30); "
         "show CANCEL $S cancel \"$ID4\"; "
         "show CANCELLED $P $S wait \"$ID4\" cancelled 30; "
+        "show USAGE $S request breakglass extra; "
+        "show NOSESSION env -u STSROLE_SESSION_ID $S requests; "
+        "show REQUEST5 $S request bgdeny --reason '%(reason5)s'; "
         "echo DONE"
         % {"s": w.stsrole, "aws": AWS, "url": w.moto.url, "poll": w.poll, "reason": REASON,
-           "reason2": REASON2, "reason3": REASON3, "reason4": REASON4})
+           "reason2": REASON2, "reason3": REASON3, "reason4": REASON4,
+           "reason5": REASON5})
 
 
 def login(w, user, script, timeout=300):
@@ -214,7 +219,8 @@ def case_bad_reason(w):
           % refused(w, w.req.name))
     reqs = [e.get("reason") for e in audit_lines(w.audit)
             if e.get("event") == "breakglass.request"]
-    check(reqs == [REASON, REASON3, REASON2, REASON4], "breakglass.request records: %s" % reqs)
+    check(reqs == [REASON, REASON3, REASON2, REASON4, REASON5],
+          "breakglass.request records: %s" % reqs)
 
 
 def case_early(w):
@@ -227,7 +233,9 @@ def case_early(w):
 
 def case_self(w):
     check(w.out, "no session ran")
-    check(field(w.out, "REQUEST rc") == "0", "stsrole request: %s" % field(w.out, "REQUEST"))
+    check(field(w.out, "REQUEST rc") == "0" and re.match(
+        r"request %s breakglass: pending$" % w.req_id, field(w.out, "REQUEST") or ""),
+        "stsrole request: %s" % field(w.out, "REQUEST"))
     check(field(w.out, "ID") == w.req_id, "ids: %s vs %s" % (field(w.out, "ID"), w.req_id))
     check(field(w.out, "SELF rc") == "1", "self-approval: %s" % field(w.out, "SELF"))
     ev = [e for e in refused(w, w.req.name) if e.get("id") == w.req_id]
@@ -281,9 +289,16 @@ def case_cancel(w):
     check(done and done.get("role") == "bgshort" and done.get("reason") == REASON4,
           "the requester's view: %s" % field(w.out, "CANCELLED"))
     w.cancel_id = done["id"]
-    ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.cancel"]
-    check(len(ev) == 1 and ev[0].get("id") == w.cancel_id and ev[0].get("by") == w.req.name,
-          "breakglass.cancel: %s" % ev)
+    ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.cancel"
+          and e.get("id") == w.cancel_id]
+    check(len(ev) == 1 and ev[0].get("by") == w.req.name, "breakglass.cancel: %s" % ev)
+
+
+def case_usage(w):
+    check(w.out, "no session ran")
+    check(field(w.out, "USAGE rc") == "2", "a usage error: %s" % field(w.out, "USAGE"))
+    check(field(w.out, "NOSESSION rc") == "2", "without STSROLE_SESSION_ID: %s"
+          % field(w.out, "NOSESSION"))
 
 
 def assume_requests(w, role):
@@ -329,7 +344,10 @@ def case_aws(w):
 
 def case_expire(w):
     check(w.out, "no session ran")
-    check(field(w.out, "REQUEST2 rc") == "0", "second request: %s" % field(w.out, "REQUEST2"))
+    # --wait: asked again until the request was decided; expired is exit 1
+    check(field(w.out, "REQUEST2 rc") == "1" and "bgshort: expired" in (field(w.out, "REQUEST2")
+                                                                         or ""),
+          "stsrole request --wait: %s" % field(w.out, "REQUEST2"))
     r = json.loads(field(w.out, "EXPIRED") or "null")
     check(r and r.get("state") == "expired" and r.get("role") == "bgshort",
           "the second request: %s" % w.out[-2000:])
@@ -357,6 +375,16 @@ def case_logout(w):
           "BreakGlassRole's deny lacks %s: %s" % (sid_of(w.sid), deny_sids(w, "BreakGlassRole")))
     for role in ("IncidentResponseRole", "OnCallRole"):
         check(deny_sids(w, role) == [], "%s, never minted, got a deny" % role)
+    # the request still pending at logout died with the session
+    check(field(w.out, "REQUEST5 rc") == "0", "last request: %s" % field(w.out, "REQUEST5"))
+    left = wait_for(lambda: [e for e in audit_lines(w.audit)
+                             if e.get("event") == "breakglass.cancel"
+                             and e.get("reason") == REASON5], 60,
+                    "breakglass.cancel of the request left pending")
+    check(left[0].get("by") == "logout", "breakglass.cancel: %s" % left)
+    w.left_id = left[0].get("id")
+    final = {x["id"]: x["state"] for x in ctl_requests(w) or []}
+    check(final.get(w.left_id) == "cancelled", "stsrolectl requests --json: %s" % final)
 
 
 def case_notify(w):
@@ -367,7 +395,8 @@ def case_notify(w):
         except FileNotFoundError:
             return []
     # the command runs beside the main loop: wait for its last line
-    wait_for(lambda: any(e.get("event") == "cancel" for e in events()), 30, "notify's cancel")
+    wait_for(lambda: len([e for e in events() if e.get("event") == "cancel"]) == 2, 30,
+             "notify's two cancels")
     ev = events()
 
     def of(rid):
@@ -379,6 +408,7 @@ def case_notify(w):
     check(of(w.deny_id) == ["request", "deny"], "events of the denied request: %s" % ev)
     check(of(w.expire_id) == ["request", "expire"], "events of the expired request: %s" % ev)
     check(of(w.cancel_id) == ["request", "cancel"], "events of the cancelled request: %s" % ev)
+    check(of(w.left_id) == ["request", "cancel"], "events of the request left open: %s" % ev)
     by = {(e["id"], e["event"]): e.get("by") for e in ev}
     check(by.get((w.req_id, "approve")) == w.approver.name
           and by.get((w.deny_id, "deny")) == w.approver.name
@@ -434,7 +464,7 @@ def main():
     os.environ["STSROLE_CAPTURE"] = os.path.join(tmp, "capture")
     w = World()
     w.out = w.out_other = w.out_approver = w.sid = w.req_id = w.deny_id = None
-    w.expire_id = w.cancel_id = None
+    w.expire_id = w.cancel_id = w.left_id = None
     w.stsrole = stsrole_path()
     w.ctl = os.path.join(build_dir(), "gateway", "stsrolectl")
     w.capture = os.environ["STSROLE_CAPTURE"]
@@ -506,12 +536,14 @@ def main():
             suite.case("the approver denies another request (breakglass.deny); nothing is minted",
                        case_deny, w)
             suite.case("a second request left alone expires after approval_timeout = 5 "
-                       "(breakglass.expire), and nothing is minted", case_expire, w)
+                       "(stsrole request --wait exits 1; breakglass.expire), and nothing is "
+                       "minted", case_expire, w)
             suite.case("the requester cancels a request (breakglass.cancel)", case_cancel, w)
-            suite.case("logout: BreakGlassRole's deny names the session's stsrole:sid",
-                       case_logout, w)
+            suite.case("stsrole: a usage error, and no STSROLE_SESSION_ID, exit 2", case_usage, w)
+            suite.case("logout: BreakGlassRole's deny names the session's stsrole:sid; the "
+                       "request left pending is cancelled by logout", case_logout, w)
             suite.case("notify ran with the line on stdin and PATH only: request, approve, "
-                       "approved, use; request, deny; request, expire; request, cancel",
+                       "approved, use; request, deny; request, expire; request, cancel (twice)",
                        case_notify, w)
             gw.stop()
             gw = None
