@@ -376,13 +376,14 @@ def case_logout(w):
     for role in ("IncidentResponseRole", "OnCallRole"):
         check(deny_sids(w, role) == [], "%s, never minted, got a deny" % role)
     # the request still pending at logout died with the session
-    check(field(w.out, "REQUEST5 rc") == "0", "last request: %s" % field(w.out, "REQUEST5"))
+    m = re.match(r"request ([0-9a-f]{16}) bgdeny: pending$", field(w.out, "REQUEST5") or "")
+    check(field(w.out, "REQUEST5 rc") == "0" and m, "last request: %s" % field(w.out, "REQUEST5"))
+    w.left_id = m.group(1)
     left = wait_for(lambda: [e for e in audit_lines(w.audit)
                              if e.get("event") == "breakglass.cancel"
-                             and e.get("reason") == REASON5], 60,
+                             and e.get("id") == w.left_id], 60,
                     "breakglass.cancel of the request left pending")
     check(left[0].get("by") == "logout", "breakglass.cancel: %s" % left)
-    w.left_id = left[0].get("id")
     final = {x["id"]: x["state"] for x in ctl_requests(w) or []}
     check(final.get(w.left_id) == "cancelled", "stsrolectl requests --json: %s" % final)
 
