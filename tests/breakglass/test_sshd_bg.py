@@ -103,8 +103,8 @@ def requester_script(w):
         "show EARLY $A --profile breakglass sts get-caller-identity; "
         "show REQUEST $S request breakglass --reason '%(reason)s'; "
         "ID=$($P $S mine breakglass pending 30); echo \"ID=$ID\"; "
-        "show REQUEST3 $S request bgdeny --reason '%(reason3)s'; "
         "show SELF $S approve \"$ID\"; "
+        "show REQUEST3 $S request bgdeny --reason '%(reason3)s' --wait; "
         "show APPROVED $P $S wait \"$ID\" approved 120; "
         "show DENIED $P $S wait \"$($P $S mine bgdeny denied 60)\" denied 5; "
         "show AWS $A --profile breakglass sts get-caller-identity; "
@@ -276,6 +276,10 @@ def case_deny(w):
     done = json.loads(field(w.out, "DENIED") or "null")
     check(done and done.get("id") == w.deny_id and done.get("state") == "denied",
           "the requester's view: %s" % field(w.out, "DENIED"))
+    # --wait: asked again until the request was decided; denied is exit 1
+    check(field(w.out, "REQUEST3 rc") == "1" and "bgdeny: denied" in (field(w.out, "REQUEST3")
+                                                                        or ""),
+          "stsrole request --wait: %s" % field(w.out, "REQUEST3"))
     ev = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.deny"]
     check(len(ev) == 1 and ev[0].get("id") == w.deny_id and ev[0].get("by") == w.approver.name,
           "breakglass.deny: %s" % ev)
@@ -534,7 +538,8 @@ def main():
             suite.case("aws --profile breakglass works; the AssumeRole carried stsrole:reason, "
                        "stsrole:approvers, the session's stsrole:sid and max_duration",
                        case_aws, w)
-            suite.case("the approver denies another request (breakglass.deny); nothing is minted",
+            suite.case("the approver denies another request (stsrole request --wait exits 1; "
+                       "breakglass.deny); nothing is minted",
                        case_deny, w)
             suite.case("a second request left alone expires after approval_timeout = 5 "
                        "(stsrole request --wait exits 1; breakglass.expire), and nothing is "
