@@ -237,6 +237,7 @@ setup_signals(struct gw *g)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD); /* a notify command ended: gw_notify_reap */
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
         (g->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
         gw_log(LOG_ERR, "signalfd: %s", strerror(errno));
@@ -254,6 +255,8 @@ handle_signals(struct gw *g)
     for (i = 0; i < 16 && read(g->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si); i++) {
         if (si.ssi_signo == SIGHUP)
             reload(g);
+        else if (si.ssi_signo == SIGCHLD)
+            continue; /* reaped at the top of the loop */
         else
             g->stop = 1;
     }
@@ -281,7 +284,7 @@ run(struct gw *g)
     struct pollfd pfd[5];
     uint64_t wd_usec = 0;
     int64_t now, wake, next_wd = 0;
-    int timeout, loops;
+    int timeout, loops, notify_ms;
 
     if (!stsrole_notify_watchdog(&wd_usec))
         wd_usec = 0;
@@ -295,6 +298,7 @@ run(struct gw *g)
         gw_prune(g);
         gw_registry_step(g);
         gw_ship_step(g);
+        notify_ms = gw_notify_reap(g);
         gw_log_clock_skew();
         notify_status(g);
         now = gw_mono_ms();
@@ -309,6 +313,8 @@ run(struct gw *g)
             wake = gw_refresh_next_ms(g);
         if (gw_breakglass_next_ms(g) < wake)
             wake = gw_breakglass_next_ms(g);
+        if (notify_ms >= 0 && now + notify_ms < wake)
+            wake = now + notify_ms;
         /* While the audit log fails, retry it once a second, not in a spin. */
         if (g->audit_broken && wake < now + 1000)
             wake = now + 1000;

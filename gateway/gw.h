@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "creds.h"
 #include "gw_log.h"
+#include "gw_notify.h"
 #include "http.h"
 #include "policy.h"
 #include "session.h"
@@ -106,6 +107,7 @@ struct gw {
 
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
     struct gw_breakglass *bg;   /* gw_breakglass.c: the break-glass requests */
+    struct gw_notify notify;    /* gw_notify.c: the notify commands running */
 };
 
 /* gw_audit.c: appends one audit record (and its syslog summary).  0 on success. */

@@ -50,7 +50,13 @@ def policy(name):
         return f.read()
 
 
-def seed(moto):
+# The workload roles: name, permissions and trust policy, from examples/aws/iam/.
+WORKLOAD_ROLES = (
+    ("SecurityAuditRole", "security-audit-role-policy.json", "workload-trust-policy.json"),
+    ("StsRoleRevoker", "revoker-policy.json", "revoker-trust-policy.json"))
+
+
+def seed(moto, roles=WORKLOAD_ROLES):
     """The AWS side, from examples/aws/: the bastion's role in the security account, and the
     workload roles (trust policy, permissions, boundary, revoker) in the workload account."""
     iam_sec = moto.client("iam", SECURITY)
@@ -73,9 +79,7 @@ def seed(moto):
     boundary = iam.create_policy(PolicyName="stsrole-boundary", Path="/stsrole/",
                                  PolicyDocument=policy("permissions-boundary.json"))
     arns = {}
-    for role, perms, trust in (
-            ("SecurityAuditRole", "security-audit-role-policy.json", "workload-trust-policy.json"),
-            ("StsRoleRevoker", "revoker-policy.json", "revoker-trust-policy.json")):
+    for role, perms, trust in roles:
         r = iam.create_role(RoleName=role, Path="/stsrole/", AssumeRolePolicyDocument=policy(trust),
                             PermissionsBoundary=boundary["Policy"]["Arn"])
         iam.put_role_policy(RoleName=role, PolicyName="permissions", PolicyDocument=policy(perms))
@@ -106,14 +110,14 @@ def aws(moto, creds, *args):
                           env=env, capture_output=True, text=True, timeout=120)
 
 
-def remove_stale_user():
+def remove_stale_user(name=USER):
     """A demo interrupted by kill -9 leaves its user behind; remove it first."""
-    home = "/home/%s" % USER
-    if subprocess.run(["id", USER], capture_output=True).returncode == 0:
+    home = "/home/%s" % name
+    if subprocess.run(["id", name], capture_output=True).returncode == 0:
         if os.path.exists(os.path.join(home, ".stsrole-demo")):
-            subprocess.run(["userdel", "-r", "-f", USER], capture_output=True)
+            subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
         else:
-            raise DemoFailed("a user %s exists and was not made by this demo" % USER)
+            raise DemoFailed("a user %s exists and was not made by this demo" % name)
 
 
 def main(build):

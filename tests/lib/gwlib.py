@@ -84,6 +84,22 @@ def close_session(state_dir, rec, when=None):
     return rec
 
 
+def deny_sids(iam, role, policy):
+    """The stsrole:sid values that the deny policy `policy` on `role` names, read with a boto3
+    IAM client (empty when the role has no such policy)."""
+    try:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        return []
+    if isinstance(doc, str):
+        doc = json.loads(doc)
+    for st in doc.get("Statement", []):
+        if st.get("Sid") == "StsroleSid":
+            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
+            return v if isinstance(v, list) else [v]
+    return []
+
+
 def fake_userid(tag, n, long=False):
     """An aws:userid as STS issues it: AROA + 17 characters, ':', a session name."""
     name = "%s@b1.%s" % (tag, secrets.token_hex(8))

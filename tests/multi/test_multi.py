@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))
 from harness import Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env  # noqa: E402
+import gwlib  # noqa: E402
 from gwlib import Gateway, audit_lines, build_dir, gatewayd_path, sid_of, wait_for  # noqa: E402
 
 AWS = "/usr/bin/aws"
@@ -168,16 +169,7 @@ def case_step_up(w):
 
 
 def deny_sids(w, account, role):
-    iam = w.revoker_iam(account)
-    try:
-        doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
-    except iam.exceptions.NoSuchEntityException:
-        return []
-    for st in doc.get("Statement", []):
-        if st.get("Sid") == "StsroleSid":
-            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
-            return v if isinstance(v, list) else [v]
-    return []
+    return gwlib.deny_sids(w.revoker_iam(account), role, POLICY)
 
 
 def case_logout(w):
