@@ -404,6 +404,33 @@ def case_stsrole_command(w):
     check(r.returncode == 1 and "expired" in (r.stdout + r.stderr), r.stdout + r.stderr)
     r = as_user(w.req.u, [w.stsrole, "request"], env=env)
     check(r.returncode == 2, r.stdout + r.stderr)
+    r = as_user(w.req.u, [w.stsrole, "roles"], env=env)
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("breakglass ")]
+    check(r.returncode == 0 and line and "(break-glass: stsrole request)" in line[0] and
+          "SecurityAuditRole" in r.stdout, r.stdout + r.stderr)
+
+
+def case_flood(w):
+    """One person cannot fill the table or the audit log: 3 pending requests at a time, and
+    refused commands beyond GW_BG_REFUSALS_PER_MIN (20) a minute are answered, not audited."""
+    ids = []
+    for role, reason in (("bg2", "CHG-20 a"), ("bg4", "CHG-21 b"), ("breakglass", "INC-22 c")):
+        a = w.req.cmd("request", role=role, reason=reason)
+        check(a["ok"], a)
+        ids.append(a["request"]["id"])
+    a = w.req.cmd("request", role="bgshort", reason="INC-23 d")
+    check(a["ok"] is False and "already has 3 requests pending" in a["error"], a)
+    for rid in ids:
+        check(w.req.cmd("cancel", id=rid)["ok"], rid)
+    before = len(audit(w, "breakglass.refused", by=w.mallory.u.name))
+    n = 45
+    for i in range(n):
+        a = w.mallory.cmd("approve", id="%016x" % i)
+        check(a["ok"] is False and a["error"] == "no such request", a)
+    audited = len(audit(w, "breakglass.refused", by=w.mallory.u.name)) - before
+    # two minutes at most are touched: at most 2 x 20 of the 45 are written
+    check(0 < audited <= 40, "%d of %d refusals audited" % (audited, n))
+    check("more than 20 refused commands this minute" in open(w.gwlog).read(), "no log line")
 
 
 def case_logout_revokes(w):
@@ -480,6 +507,8 @@ def main():
                         "approvers": "%s @%s" % (alice.name, grp), "approval_timeout": "5"},
             "ir": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
                    "reason": "required"},
+            "bg4": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
+                    "reason": "required", "approvals": "1", "approvers": alice.name},
         }, BASTION, credentials_mode="process", runtime_dir=w.run, credential_helper=helper)
         w.audit = os.path.join(lab.root, "audit.log")
         w.sock = os.path.join(w.run, "credentials.sock")
@@ -526,6 +555,8 @@ def main():
             ("stsrolectl requests [--json]: root sees every request", case_root_view),
             ("stsrole request/approve/requests/deny/--wait as the session's user",
              case_stsrole_command),
+            ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited",
+             case_flood),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),
             ("the audit chain verifies", case_audit_chain),
         ]
