@@ -198,8 +198,8 @@ def case_request(w):
     w.bg_id = q["id"]
     r = audit(w, "breakglass.request", id=w.bg_id)
     check(len(r) == 1 and r[0]["requester"] == w.req.u.name and r[0]["session_id"] == w.req.id
-          and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON in r[0]["detail"]
-          and r[0]["reason"] == REASON and "approvers" not in r[0], r)
+          and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON not in
+          r[0]["detail"] and r[0]["reason"] == REASON and "approvers" not in r[0], r)
     # one pending request per person and role: a flood is refused
     a = w.req.cmd("request", role="breakglass", reason=REASON)
     check(a["ok"] is False and "already has request %s pending" % w.bg_id in a["error"], a)
@@ -513,8 +513,15 @@ def main():
         w.audit = os.path.join(lab.root, "audit.log")
         w.sock = os.path.join(w.run, "credentials.sock")
         w.gwlog = os.path.join(lab.root, "gw.log")
+        # STSROLE_VALGRIND=1: the gateway runs under memcheck; the last case reads its verdict.
+        prefix = []
+        w.vglog = None
+        if os.environ.get("STSROLE_VALGRIND") == "1" and shutil.which("valgrind"):
+            w.vglog = os.path.join(lab.root, "valgrind.log")
+            prefix = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                      "--error-exitcode=99", "--log-file=" + w.vglog]
         gw = gwlib.Gateway(w.conf, os.environ, ["--skew", "0", "--reconcile", "1"],
-                           log=w.gwlog).start()
+                           log=w.gwlog, prefix=prefix).start(timeout=120 if prefix else 20)
         sts = m.client("sts", creds=menv["base"])
 
         def revoker_iam(cache={}):
@@ -566,7 +573,11 @@ def main():
         for s in w.sessions:
             s.logout()
         if gw is not None:
-            gw.stop()
+            rc = gw.stop(timeout=120)
+            if w.vglog is not None:
+                vg = open(w.vglog).read()
+                S.result("valgrind: no memcheck error, nothing definitely lost", rc == 0 and
+                         not vg.strip(), "exit %s: %s" % (rc, vg[-3000:]))
         if m is not None:
             m.__exit__(None, None, None)
         lab.close()
