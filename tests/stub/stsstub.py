@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""stsstub.py: a fault-injecting stand-in for AWS STS (AssumeRole) and EC2 IMDSv2, for tests.
+"""stsstub.py: a fault-injecting stand-in for AWS STS (AssumeRole), IAM, S3 and EC2 IMDSv2, for tests.
 
 It shows what moto cannot: JSON answers, every AWS error class, throttling,
 5xx, stalls, truncated/malformed/oversized bodies, redirects and TLS
@@ -8,7 +8,8 @@ failures.  Like duo_unix's mockduo, the request chooses the behaviour: the
 role NAME in the POSTed RoleArn (arn:aws:iam::111122223333:role/<scenario>)
 names a data file cases/<scenario>.json.  A name may carry a ".tag" suffix
 ("json-exp.tls"): the file is chosen by the part before ".", while sequence
-counters and the log use the whole name, so concurrent tests stay apart.
+counters and the log use the whole name, so concurrent tests stay apart.  An S3
+request (signed for service s3) names its case by its bucket in the same way.
 
 Usage:
   stsstub.py --port N [--tls CERT KEY] [--log FILE] [--cases DIR]
