@@ -188,6 +188,7 @@ static int
 split_url(const char *url, struct target *t, struct stsrole_error *err)
 {
     const char *p = strstr(url, "://"), *end, *q;
+    int rc;
 
     if (p == NULL || strchr(url, '#') != NULL)
         return stsrole_fail(err, STSROLE_E_CONFIG, "malformed URL '%.200s'", url);
@@ -199,14 +200,10 @@ split_url(const char *url, struct target *t, struct stsrole_error *err)
     t->host[end - p] = '\0';
     q = strchr(end, '?');
     t->query = q != NULL ? q + 1 : NULL;
-    if (*end != '/')
-        return stsrole_buf_puts(&t->path, "/") == STSROLE_OK
-                   ? STSROLE_OK
-                   : stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
-    return stsrole_buf_append(&t->path, end, q != NULL ? (size_t)(q - end) : strlen(end)) ==
-                   STSROLE_OK
-               ? STSROLE_OK
-               : stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
+    rc = *end == '/'
+             ? stsrole_buf_append(&t->path, end, q != NULL ? (size_t)(q - end) : strlen(end))
+             : stsrole_buf_puts(&t->path, "/");
+    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
 }
 
 static int
