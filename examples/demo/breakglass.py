@@ -196,17 +196,23 @@ def main(build):
 
             step(6, "Carol logs out: the gateway revokes the break-glass credential too")
             audit = os.path.join(lab.root, "audit.log")
+            # the gateway follows the break-glass credential as a session of its own, which
+            # ends with Carol's SSH session
+            ok = [r for r in gwlib.audit_lines(audit) if r.get("event") == "breakglass.ok"]
+            expect(len(ok) == 1, "breakglass.ok in the audit log: credential %s"
+                   % (ok[0].get("session_name") if ok else "-"))
+            bg_session = ok[0]["session_id"]
             gwlib.wait_for(lambda: [r for r in gwlib.audit_lines(audit)
                                     if r.get("event") == "revoke.ok"
-                                    and r.get("session_id") == sid
+                                    and r.get("session_id") == bg_session
                                     and r.get("role_arn") == arns["BreakGlassRole"]],
                            60, "revoke.ok on BreakGlassRole")
             for r in gwlib.audit_lines(audit):
-                if r["event"].startswith("breakglass.") or r.get("session_id") == sid:
-                    say("%(seq)s %(event)-18s" % r + "  " + " ".join(
-                        "%s=%s" % (k, r[k]) for k in ("user", "requester", "by", "reason",
-                                                      "approvers", "role", "outcome")
-                        if r.get(k)))
+                if r["event"].startswith("breakglass.") or r.get("session_id") in (sid,
+                                                                                  bg_session):
+                    say("%(seq)3s %(event)-18s" % r + " %-18s" % (r.get("role_arn") or "").split(
+                        "/")[-1] + " ".join("%s=%s" % (k, r[k]) for k in (
+                            "user", "by", "reason", "approvers", "outcome") if r.get(k)))
             iam = moto.client("iam", creds={"AccessKeyId": auditor["AccessKeyId"],
                                             "SecretAccessKey": auditor["SecretAccessKey"]})
             sids = gwlib.deny_sids(iam, "BreakGlassRole", "stsrole-revoked-%s" % BASTION_ID)
