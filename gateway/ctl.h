@@ -21,6 +21,7 @@ int ctl_revoke(int argc, char **argv, const char *config_path);
 int ctl_audit(int argc, char **argv, const char *config_path);
 int ctl_status(int argc, char **argv, const char *config_path);
 int ctl_roles(int argc, char **argv, const char *config_path);
+int ctl_requests(int argc, char **argv, const char *config_path);
 int ctl_reconcile(int argc, char **argv, const char *config_path);
 int ctl_report(int argc, char **argv, const char *config_path);
 int ctl_doctor(int argc, char **argv, const char *config_path);

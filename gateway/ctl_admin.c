@@ -20,6 +20,7 @@
 #include "client.h"
 #include "conf.h"
 #include "ctl.h"
+#include "ctl_sock.h"
 #include "ddb.h"
 #include "fdio.h"
 #include "gwproto.h"
@@ -297,6 +298,48 @@ ctl_sessions(int argc, char **argv, const char *config_path)
         printf("%-32s  %-12s  %-22s  %-15s  %-7s  %-20s  %-20s  %s\n", str(s, "session_id"),
                str(s, "user"), str(s, "role_name"), str(s, "rhost"), str(s, "tty"),
                str(s, "opened"), str(s, "expiration"), str(s, "state"));
+    }
+out:
+    cJSON_Delete(resp);
+    stsrole_config_free(&cfg);
+    return rc;
+}
+
+int
+ctl_requests(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {
+        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    struct stsrole_config cfg;
+    cJSON *resp = NULL;
+    int c, json = 0, rc;
+    char *text;
+
+    memset(&cfg, 0, sizeof(cfg));
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'c')
+            config_path = optarg;
+        else if (c == 'j')
+            json = 1;
+        else
+            return CTL_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: stsrolectl requests [--json]\n");
+        return CTL_EXIT_USAGE;
+    }
+    if ((rc = simple(config_path, "requests", &resp, &cfg)) != CTL_EXIT_OK)
+        goto out;
+    if (!answer_ok(resp)) {
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (json) {
+        text = cJSON_Print(resp);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        ctl_print_requests(stdout, cJSON_GetObjectItemCaseSensitive(resp, "requests"));
     }
 out:
     cJSON_Delete(resp);

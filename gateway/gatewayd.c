@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "gw_breakglass.h"
 #include "gw_imds.h"
 #include "gw_refresh.h"
 #include "iam.h"
@@ -290,6 +291,7 @@ run(struct gw *g)
     while (!g->stop) {
         gw_imds_step(g);
         gw_refresh_step(g);
+        gw_breakglass_step(g);
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
         gw_sessions_step(g);
@@ -309,6 +311,8 @@ run(struct gw *g)
             wake = g->next_imds_ms;
         if (gw_refresh_next_ms(g) < wake)
             wake = gw_refresh_next_ms(g);
+        if (gw_breakglass_next_ms(g) < wake)
+            wake = gw_breakglass_next_ms(g);
         if (notify_ms >= 0 && now + notify_ms < wake)
             wake = now + notify_ms;
         /* While the audit log fails, retry it once a second, not in a spin. */
@@ -452,6 +456,7 @@ main(int argc, char **argv)
     rc = 0;
 out:
     gw_credsock_stop(&g);
+    gw_breakglass_free(&g);
     gw_ship_stop(&g);
     gw_registry_free(&g);
     gw_ctl_close(&g);

@@ -106,12 +106,18 @@ struct gw {
     struct gw_fleet *fleet; /* gw_registry.c: registry items waiting to be deleted */
 
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
+    struct gw_breakglass *bg;   /* gw_breakglass.c: the break-glass requests */
     struct gw_notify notify;    /* gw_notify.c: the notify commands running */
 };
 
 /* gw_audit.c: appends one audit record (and its syslog summary).  0 on success. */
 int gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
              const char *outcome, const char *request_id, const char *detail);
+/* The same with extra members after detail (audit.h). */
+struct cJSON;
+int gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s,
+                   const char *role_arn, const char *outcome, const char *request_id,
+                   const char *detail, const struct cJSON *extra);
 
 /* gw_sessions.c */
 int gw_sessions_load(struct gw *g);                  /* track files, at start */

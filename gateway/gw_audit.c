@@ -12,6 +12,14 @@ int
 gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
          const char *outcome, const char *request_id, const char *detail)
 {
+    return gw_audit_extra(g, event, s, role_arn, outcome, request_id, detail, NULL);
+}
+
+int
+gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
+               const char *outcome, const char *request_id, const char *detail,
+               const struct cJSON *extra)
+{
     struct stsrole_audit_record r;
     struct stsrole_error err;
     char account[13], summary[1024];
@@ -42,6 +50,7 @@ gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char
         r.aws_request_id = request_id[0] ? request_id : NULL;
     r.outcome = outcome;
     r.detail = detail;
+    r.extra = extra;
     if (!g->audit_open ||
         stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err) != STSROLE_OK) {
         gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",

@@ -43,6 +43,7 @@ struct client {
     char profile[128]; /* another profile of the session; empty: its own credential */
     char code[16];     /* a step-up code: a secret */
     int roles;         /* asks for the session's profiles instead */
+    uint64_t ticket;   /* waits for the main loop's answer to a break-glass command */
 };
 
 static void
@@ -141,6 +142,13 @@ serve_profile(struct gw_refresh *r, struct client *c, int64_t now_ms)
         full = 1;
     } else if (p->refused[0] != '\0') {
         snprintf(msg, sizeof(msg), "%s", p->refused);
+        gw_rtab_profile_remove(e, p);
+    } else if (p->breakglass && (p->doc == NULL || p->creds.expiration <= gw_now())) {
+        /* Never refreshed: a new request is needed. */
+        snprintf(msg, sizeof(msg),
+                 "the break-glass credential of profile %.100s has expired: run `stsrole "
+                 "request %.100s --reason TEXT` again",
+                 c->profile, c->profile);
         gw_rtab_profile_remove(e, p);
     } else if (p->doc != NULL && p->creds.expiration > gw_now()) {
         if ((doc = malloc(p->doclen)) != NULL) {
@@ -359,6 +367,113 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     answer(c, "{\"ok\":true}\n", 12);
 }
 
+/* -- break-glass commands: checked for shape here, decided by the main loop -------------- */
+
+static int
+bg_name_ok(const char *s, size_t max)
+{
+    return s != NULL && s[0] != '\0' && strlen(s) < max &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") ==
+               strlen(s);
+}
+
+/* Queues the command for the main loop; the client waits for its answer. */
+static void
+bg_submit(struct gw_refresh *r, struct client *c, const char *cmd, const cJSON *req, int64_t now_ms)
+{
+    const char *id = str(req, "session"), *role = str(req, "role"), *rid = str(req, "id");
+    const char *reason = str(req, "reason");
+    struct gw_bgjob *j;
+    int full;
+
+    if (!stsrole_session_id_valid(id)) {
+        answer_error(c, "%s: a session id is 32 hex digits (STSROLE_SESSION_ID)", cmd);
+        return;
+    }
+    if (strcmp(cmd, "request") == 0 && !bg_name_ok(role, sizeof(j->role))) {
+        answer_error(c, "request: a role name is 1-127 of A-Z a-z 0-9 - _ .");
+        return;
+    }
+    if (strcmp(cmd, "request") != 0 && strcmp(cmd, "requests") != 0 &&
+        (rid == NULL || strlen(rid) != 16 || strspn(rid, "0123456789abcdef") != 16)) {
+        answer_error(c, "%s: a request id is 16 hex digits", cmd);
+        return;
+    }
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        answer_error(c, "out of memory");
+        return;
+    }
+    j->uid = c->uid;
+    j->pid = c->pid;
+    snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+    memcpy(j->session, id, sizeof(j->session));
+    if (strcmp(cmd, "request") == 0)
+        snprintf(j->role, sizeof(j->role), "%s", role);
+    else if (rid != NULL && strcmp(cmd, "requests") != 0)
+        memcpy(j->id, rid, sizeof(j->id));
+    /* Longer than allowed stays longer: the main loop says so. */
+    if (reason != NULL)
+        snprintf(j->reason, sizeof(j->reason), "%s", reason);
+    pthread_mutex_lock(&r->mu);
+    full = r->n_jobs >= GW_BGJOBS_MAX;
+    if (!full) {
+        j->ticket = ++r->next_ticket;
+        c->ticket = j->ticket;
+        r->jobs[r->n_jobs++] = j;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (full) {
+        free(j);
+        answer_error(c, "the gateway is busy with break-glass commands: try again");
+        return;
+    }
+    c->waiting = 1;
+    c->deadline = now_ms + GW_BG_WAIT_MS;
+    gw_rtab_wake(r->notify_fd);
+}
+
+/* 1 when the client got its answer, 0 to keep it waiting. */
+static int
+bg_poll(struct gw_refresh *r, struct client *c, int64_t now_ms)
+{
+    struct gw_bgjob *j;
+    char *text = NULL;
+
+    pthread_mutex_lock(&r->mu);
+    if ((j = gw_rtab_job(r, c->ticket)) != NULL && (j->answer != NULL || now_ms >= c->deadline)) {
+        text = j->answer;
+        j->answer = NULL;
+        gw_rtab_job_remove(r, j);
+        j = NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (text != NULL) {
+        answer(c, text, strlen(text));
+        free(text);
+        return 1;
+    }
+    if (j == NULL && now_ms >= c->deadline) {
+        answer_error(c, "no answer from the gateway in time");
+        return 1;
+    }
+    return 0;
+}
+
+/* The client is gone: its command's answer, if it comes, has no one to go to. */
+static void
+bg_forget(struct gw_refresh *r, struct client *c)
+{
+    struct gw_bgjob *j;
+
+    if (c->ticket == 0)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if ((j = gw_rtab_job(r, c->ticket)) != NULL)
+        gw_rtab_job_remove(r, j);
+    pthread_mutex_unlock(&r->mu);
+    c->ticket = 0;
+}
+
 /* A whole line is in: decide, or start waiting. */
 static void
 handle(struct gw_refresh *r, struct client *c, int64_t now_ms)
@@ -397,6 +512,10 @@ handle(struct gw_refresh *r, struct client *c, int64_t now_ms)
         }
     } else if (cmd != NULL && strcmp(cmd, "adopt") == 0) {
         adopt(r, c, req);
+    } else if (cmd != NULL && (strcmp(cmd, "request") == 0 || strcmp(cmd, "requests") == 0 ||
+                               strcmp(cmd, "approve") == 0 || strcmp(cmd, "deny") == 0 ||
+                               strcmp(cmd, "cancel") == 0)) {
+        bg_submit(r, c, cmd, req, now_ms);
     } else {
         answer_error(c, "malformed request");
     }
@@ -505,13 +624,18 @@ serve(void *arg)
 
             if (c->fd < 0)
                 continue;
-            if (pfd[2 + i].revents & (POLLHUP | POLLERR | POLLNVAL))
+            if (pfd[2 + i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                bg_forget(r, c);
                 client_close(c);
-            else if (!c->waiting && (pfd[2 + i].revents & POLLIN))
+            } else if (!c->waiting && (pfd[2 + i].revents & POLLIN))
                 client_read(r, c, now);
             else if (!c->waiting && now >= c->deadline)
                 client_close(c); /* never sent a whole request */
-            else if (c->waiting && (recheck || now >= c->deadline) && try_serve(r, c, now))
+            else if (c->waiting && c->ticket != 0 && (recheck || now >= c->deadline) &&
+                     bg_poll(r, c, now))
+                c->waiting = 0;
+            else if (c->waiting && c->ticket == 0 && (recheck || now >= c->deadline) &&
+                     try_serve(r, c, now))
                 c->waiting = 0;
         }
         for (i = 0; i < n;) {
@@ -523,9 +647,12 @@ serve(void *arg)
         if (pfd[0].revents & POLLIN)
             accept_clients(r, cl, &n, now);
     }
-    for (i = 0; i < n; i++)
-        if (cl[i].fd >= 0)
+    for (i = 0; i < n; i++) {
+        if (cl[i].fd >= 0) {
+            bg_forget(r, &cl[i]);
             client_close(&cl[i]);
+        }
+    }
     free(cl);
     free(pfd);
     return NULL;
@@ -599,6 +726,8 @@ gw_credsock_stop(struct gw *g)
         close(r->notify_fd);
     while (r->n > 0)
         gw_rtab_drop(r, r->n - 1);
+    while (r->n_jobs > 0)
+        gw_rtab_job_remove(r, r->jobs[0]);
     free(r->v);
     free(r->state_dir);
     pthread_mutex_destroy(&r->mu);

@@ -17,6 +17,7 @@
 #include "exposure.h"
 #include "fdio.h"
 #include "gw.h"
+#include "gw_breakglass.h"
 #include "gwproto.h"
 
 static int
@@ -406,6 +407,8 @@ gw_ctl_respond(struct gw *g, const char *request, size_t len)
         resp = do_status(g);
     else if (strcmp(cmd->valuestring, "minted") == 0)
         resp = do_minted(g, req);
+    else if (strcmp(cmd->valuestring, "requests") == 0)
+        resp = gw_breakglass_all(g);
     else
         resp = error("unknown command '%.40s'", cmd->valuestring);
     cJSON_Delete(req);

@@ -41,8 +41,8 @@ struct work {
     int first; /* no credential yet: a client waits */
 };
 
-static int
-group_gid(void *ctx, const char *name, gid_t *gid)
+int
+gw_group_gid(void *ctx, const char *name, gid_t *gid)
 {
     struct group gr, *res = NULL;
     char buf[NSS_BUF];
@@ -54,9 +54,8 @@ group_gid(void *ctx, const char *name, gid_t *gid)
     return 1;
 }
 
-/* The person's groups now, from NSS (the same sources as their login). */
-static int
-user_gids(const char *user, gid_t **out, int *n)
+int
+gw_user_gids(const char *user, gid_t **out, int *n)
 {
     struct passwd pw, *res = NULL;
     char buf[NSS_BUF];
@@ -96,20 +95,26 @@ roles_answer(const struct gw *g, const char *user)
     size_t i;
     char *text = NULL, *line = NULL;
 
-    if (o == NULL || user_gids(user, &gids, &ngids) != 0 ||
+    if (o == NULL || gw_user_gids(user, &gids, &ngids) != 0 ||
         cJSON_AddBoolToObject(o, "ok", 1) == NULL ||
         (arr = cJSON_AddArrayToObject(o, "profiles")) == NULL)
         goto out;
     for (i = 0; i < g->cfg.n_roles; i++) {
         const struct stsrole_role *r = &g->cfg.roles[i];
 
-        if (!stsrole_role_allows(r, user, gids, ngids, group_gid, NULL))
+        int request = stsrole_role_needs_request(r);
+
+        /* A break-glass role the person may ask for is listed too, marked:
+         * its profile serves the credential once a request is approved. */
+        if (!(request ? stsrole_role_lists(r, user, gids, ngids, gw_group_gid, NULL)
+                      : stsrole_role_allows(r, user, gids, ngids, gw_group_gid, NULL)))
             continue;
         if ((it = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(arr, it) ||
             cJSON_AddStringToObject(it, "profile", r->name) == NULL ||
             cJSON_AddStringToObject(it, "arn", r->arn) == NULL ||
             (r->account != NULL && cJSON_AddStringToObject(it, "account", r->account) == NULL) ||
-            cJSON_AddBoolToObject(it, "step_up", r->step_up) == NULL)
+            cJSON_AddBoolToObject(it, "step_up", r->step_up) == NULL ||
+            (request && cJSON_AddBoolToObject(it, "request", 1) == NULL))
             goto out;
     }
     text = cJSON_PrintUnformatted(o);
@@ -128,9 +133,9 @@ may_use(const char *user, const struct stsrole_role *role)
     gid_t *gids = NULL;
     int ngids = 0, ok;
 
-    if (user_gids(user, &gids, &ngids) != 0)
+    if (gw_user_gids(user, &gids, &ngids) != 0)
         return 0;
-    ok = stsrole_role_allows(role, user, gids, ngids, group_gid, NULL);
+    ok = stsrole_role_allows(role, user, gids, ngids, gw_group_gid, NULL);
     free(gids);
     return ok;
 }
@@ -152,7 +157,7 @@ due_at(const struct gw *g, const struct rprofile *p)
 static int
 has_work(const struct gw *g, const struct rprofile *p, int64_t now, int64_t mono)
 {
-    if (mono < p->next_try_ms || p->refused[0] != '\0')
+    if (mono < p->next_try_ms || p->refused[0] != '\0' || p->breakglass)
         return 0;
     if (p->wanted || p->code[0] != '\0')
         return 1;
@@ -226,6 +231,15 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
     int rc, permanent;
 
     stsrole_error_clear(&err);
+    if (role != NULL && stsrole_role_needs_request(role)) {
+        /* Served here only once a request is approved (gw_breakglass.c). */
+        snprintf(why, sizeof(why),
+                 "profile %.100s needs an approved break-glass request: run `stsrole request "
+                 "%.100s --reason TEXT`",
+                 w->name, w->name);
+        decide(g, w, why, 0, 0);
+        return;
+    }
     if (role == NULL || !may_use(s->rec.user, role)) {
         snprintf(why, sizeof(why), "%s may not use profile %s (no such role for them in %s)",
                  s->rec.user, w->name, g->config_path);
@@ -394,7 +408,7 @@ gw_profiles_next_ms(const struct gw *g)
         for (j = 0; j < e->n_prof; j++) {
             const struct rprofile *p = e->prof[j];
 
-            if (p->refused[0] != '\0')
+            if (p->refused[0] != '\0' || p->breakglass)
                 continue;
             if (p->wanted || p->code[0] != '\0')
                 t = mono;

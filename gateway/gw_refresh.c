@@ -238,6 +238,14 @@ gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *r
                 struct stsrole_assumed *as, char child[33], char request_id[128],
                 struct stsrole_error *err)
 {
+    return gw_refresh_mint_tagged(g, p, role, NULL, NULL, as, child, request_id, err);
+}
+
+int
+gw_refresh_mint_tagged(struct gw *g, struct gw_session *p, const struct stsrole_role *role,
+                       const char *reason, const char *approvers, struct stsrole_assumed *as,
+                       char child[33], char request_id[128], struct stsrole_error *err)
+{
     struct stsrole_assume_params ap;
     struct stsrole_aws_client c;
     struct stsrole_tag tags[50];
@@ -261,6 +269,8 @@ gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *r
      * has the same. */
     rc = stsrole_mint_params(&g->cfg, role, p->rec.user, p->rec.session_id, nonce,
                              p->rec.mfa != NULL ? p->rec.mfa : "totp", tags, name, sid, &ap, err);
+    if (rc == STSROLE_OK && (reason != NULL || approvers != NULL))
+        rc = stsrole_mint_breakglass(&ap, tags, reason, approvers, err);
     if (rc != STSROLE_OK)
         return rc;
     ap.source_identity = p->rec.source_identity;

@@ -4,6 +4,7 @@
 #define STSROLE_GW_REFRESH_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * RUNTIME_DIR/credentials.sock (runtime.h: STSROLE_CRED_SOCKET), a
@@ -32,6 +33,12 @@
  *    "SessionToken":...,"Expiration":<epoch>}
  *       from pam_stsrole (uid 0 only): the login's own credential, served
  *       until the first refresh.  It must match the session's record.
+ *
+ *   {"cmd":"request","session":"<id>","role":"<role>","reason":"<text>"}
+ *   {"cmd":"requests","session":"<id>"}
+ *   {"cmd":"approve"|"deny"|"cancel","session":"<id>","id":"<request id>"}
+ *       break-glass (gw_breakglass.h): the caller's own live session, with
+ *       MFA; answered by the main loop, at most GW_BG_WAIT_MS later.
  *
  * Any other answer is {"ok":false,"error":"..."}; adopt answers {"ok":true}.
  */
@@ -64,6 +71,11 @@ int64_t gw_refresh_next_ms(const struct gw *g);
 int gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_role *role,
                     struct stsrole_assumed *as, char child[33], char request_id[128],
                     struct stsrole_error *err);
+/* The same with the break-glass tags stsrole:reason and stsrole:approvers
+ * (stsrole_request_tags' values; both NULL: none). */
+int gw_refresh_mint_tagged(struct gw *g, struct gw_session *p, const struct stsrole_role *role,
+                           const char *reason, const char *approvers, struct stsrole_assumed *as,
+                           char child[33], char request_id[128], struct stsrole_error *err);
 
 /* gw_profiles.c: the session's other profiles (stsrole.conf(5), PROFILES):
  * decides the requests the serving thread queued (the role exists and the
@@ -71,5 +83,10 @@ int gw_refresh_mint(struct gw *g, struct gw_session *p, const struct stsrole_rol
 void gw_profiles_step(struct gw *g);
 /* Monotonic ms of the next profile work, INT64_MAX when none. */
 int64_t gw_profiles_next_ms(const struct gw *g);
+/* The person's groups now, from NSS (the same sources as their login):
+ * *out is malloc'd; -1 when NSS cannot say. */
+int gw_user_gids(const char *user, gid_t **out, int *n);
+/* stsrole_group_lookup through NSS. */
+int gw_group_gid(void *ctx, const char *name, gid_t *gid);
 
 #endif

@@ -195,6 +195,33 @@ gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c, int
     return 0;
 }
 
+struct gw_bgjob *
+gw_rtab_job(struct gw_refresh *r, uint64_t ticket)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i]->ticket == ticket)
+            return r->jobs[i];
+    return NULL;
+}
+
+void
+gw_rtab_job_remove(struct gw_refresh *r, struct gw_bgjob *j)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_jobs; i++) {
+        if (r->jobs[i] != j)
+            continue;
+        free(j->answer);
+        stsrole_wipe(j, sizeof(*j));
+        free(j);
+        r->jobs[i] = r->jobs[--r->n_jobs];
+        return;
+    }
+}
+
 void
 gw_rtab_wake(int fd)
 {

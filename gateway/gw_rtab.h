@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "approval.h"
 #include "creds.h"
 
 /* The most profiles one session may have asked for at once. */
@@ -24,6 +25,7 @@ struct rprofile {
     char *doc;                  /* its credential_process document: a secret */
     size_t doclen;
     int64_t minted;
+    int breakglass;    /* an approved break-glass request's: never refreshed (gw_breakglass.c) */
     int wanted;        /* a client waits for a first credential */
     int need_code;     /* step_up = totp and no code accepted yet */
     int passed;        /* the step-up code was accepted */
@@ -63,6 +65,25 @@ struct rentry {
     int seen;
 };
 
+/* A break-glass command (request, requests, approve, deny, cancel,
+ * gw_refresh.h) that the serving thread hands to the main loop
+ * (gw_breakglass.c); the client waits for answer, found by ticket.  The
+ * strings are checked for length and characters before they are queued. */
+#define GW_BGJOBS_MAX 64
+#define GW_BG_WAIT_MS 30000
+struct gw_bgjob {
+    uint64_t ticket;
+    uid_t uid; /* SO_PEERCRED */
+    pid_t pid;
+    char cmd[16];
+    char session[33];
+    char role[128];
+    char id[17];
+    char reason[STSROLE_REASON_MAX + 2]; /* one more than allowed: too long is told */
+    int taken;                           /* the main loop has it */
+    char *answer;                        /* one line with its '\n', from the main loop */
+};
+
 struct gw_refresh {
     pthread_mutex_t mu;
     pthread_t thread;
@@ -75,6 +96,9 @@ struct gw_refresh {
     char *state_dir;
     struct rentry **v;
     size_t n, cap;
+    struct gw_bgjob *jobs[GW_BGJOBS_MAX];
+    size_t n_jobs;
+    uint64_t next_ticket;
 };
 
 struct rentry *gw_rtab_find(struct gw_refresh *r, const char *id);
@@ -87,6 +111,9 @@ int gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t m
 struct rprofile *gw_rtab_profile(struct rentry *e, const char *name, int create);
 void gw_rtab_profile_remove(struct rentry *e, struct rprofile *p);
 int gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c, int64_t minted);
+/* The job with ticket, or NULL; removing one frees it. */
+struct gw_bgjob *gw_rtab_job(struct gw_refresh *r, uint64_t ticket);
+void gw_rtab_job_remove(struct gw_refresh *r, struct gw_bgjob *j);
 void gw_rtab_wake(int fd);
 void gw_rtab_drain(int fd);
 void gw_rtab_record_path(const char *state_dir, const char *id, char *out, size_t outlen);

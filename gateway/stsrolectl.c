@@ -34,6 +34,7 @@ usage(FILE *f)
         "                      the same as one self-contained HTML page\n"
         "  roles [--json]      inside a session (credentials_mode = process): the\n"
         "                      profiles you may use\n"
+        "  requests [--json]   every break-glass request the gateway holds\n"
         "  doctor [--json] [--sshd-config PATH] [--pam-service NAME]\n"
         "                      check the live bastion, one line per check (read-only)\n"
         "\n"
@@ -88,9 +89,10 @@ main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **, const char *);
     } cmds[] = {
-        {"assume", ctl_assume}, {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
-        {"audit", ctl_audit},   {"status", ctl_status},     {"reconcile", ctl_reconcile},
-        {"report", ctl_report}, {"roles", ctl_roles},       {"doctor", ctl_doctor},
+        {"assume", ctl_assume},     {"sessions", ctl_sessions}, {"revoke", ctl_revoke},
+        {"audit", ctl_audit},       {"status", ctl_status},     {"reconcile", ctl_reconcile},
+        {"report", ctl_report},     {"roles", ctl_roles},       {"doctor", ctl_doctor},
+        {"requests", ctl_requests},
     };
     const char *config = NULL;
     size_t i;

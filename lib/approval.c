@@ -95,8 +95,8 @@ stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *rol
     if (strlen(id) != STSROLE_REQUEST_ID_LEN ||
         strspn(id, "0123456789abcdef") != STSROLE_REQUEST_ID_LEN)
         return stsrole_fail(err, STSROLE_E_INVALID, "a request id is 16 hex digits");
-    if (role->approvals <= 0)
-        return stsrole_fail(err, STSROLE_E_INVALID, "role %s takes no approvals", role->name);
+    if (role->approvals <= 0 && !role->reason_required)
+        return stsrole_fail(err, STSROLE_E_INVALID, "role %s takes no requests", role->name);
     if (stsrole_reason_check(role, reason, err) != STSROLE_OK)
         return err != NULL ? err->status : STSROLE_E_INVALID;
     memcpy(req->id, id, sizeof(req->id));
@@ -110,8 +110,13 @@ stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *rol
     req->requester_uid = uid;
     req->created = now;
     req->expires = now + role->approval_timeout;
-    req->needed = role->approvals;
+    req->needed = role->approvals > 0 ? role->approvals : 0;
     req->state = STSROLE_REQ_PENDING;
+    if (req->needed == 0) {
+        /* reason = required alone: the reason is the whole control. */
+        req->state = STSROLE_REQ_APPROVED;
+        req->decided = now;
+    }
     return STSROLE_OK;
 }
 
@@ -217,6 +222,13 @@ stsrole_request_cancel(struct stsrole_request *req, const char *who, time_t now,
     return close_request(req, STSROLE_REQ_CANCELLED, who, now, err);
 }
 
+int
+stsrole_request_withdraw(struct stsrole_request *req, const char *by, time_t now,
+                         struct stsrole_error *err)
+{
+    return close_request(req, STSROLE_REQ_CANCELLED, by, now, err);
+}
+
 struct stsrole_request *
 stsrole_requests_find(struct stsrole_requests *t, const char *id)
 {
@@ -252,7 +264,7 @@ stsrole_requests_add(struct stsrole_requests *t, struct stsrole_request *req,
     struct stsrole_request *v;
     size_t i, mine = 0;
 
-    if (req->state != STSROLE_REQ_PENDING)
+    if (req->state != STSROLE_REQ_PENDING && req->needed > 0)
         return stsrole_fail(err, STSROLE_E_INVALID, "request %s is not pending", req->id);
     if (stsrole_requests_find(t, req->id) != NULL)
         return stsrole_fail(err, STSROLE_E_INVALID, "request id %s is taken", req->id);
@@ -320,7 +332,7 @@ stsrole_request_tags(const struct stsrole_request *req, char reason[STSROLE_TAG_
     char joined[STSROLE_APPROVALS_MAX * 257];
     size_t i, off = 0, n;
 
-    if (req->state != STSROLE_REQ_APPROVED || req->n_approvers == 0)
+    if (req->state != STSROLE_REQ_APPROVED || (req->n_approvers == 0 && req->needed > 0))
         return stsrole_fail(err, STSROLE_E_INVALID, "request %s is not approved", req->id);
     for (i = 0; i < req->n_approvers; i++) {
         n = strlen(req->approvers[i]);
@@ -337,6 +349,8 @@ stsrole_request_tags(const struct stsrole_request *req, char reason[STSROLE_TAG_
     /* STS refuses an empty tag value, and the trust policy asks for both. */
     if (reason[0] == '\0')
         memcpy(reason, "none", 5);
+    if (approvers[0] == '\0')
+        memcpy(approvers, "none", 5);
     return STSROLE_OK;
 }
 

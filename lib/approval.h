@@ -39,6 +39,11 @@ struct stsrole_request {
     char *decided_by; /* who denied or cancelled it */
     time_t decided;   /* when it stopped being pending */
     enum stsrole_request_state state;
+    /* Set by the gateway: the requester's SSH session (the credential
+     * becomes one of its profiles; its logout cancels the request), and
+     * whether the approved credential was minted (1) or could not be (-1). */
+    char session[33];
+    int minted;
 };
 
 /* Whether a reason is acceptable for role: present when required, at most
@@ -61,7 +66,8 @@ int stsrole_approver_listed(const struct stsrole_role *role, const char *user,
                             const char *const *groups);
 
 /* Fills a pending request; id is 16 hex digits from the caller's random
- * source.  The strings are copied. */
+ * source.  The strings are copied.  A role with reason = required and no
+ * approvals is approved at once (needed 0, no approvers). */
 int stsrole_request_init(struct stsrole_request *req, const struct stsrole_role *role,
                          const char *id, const char *requester, uid_t uid, const char *reason,
                          time_t now, struct stsrole_error *err);
@@ -79,6 +85,10 @@ int stsrole_request_deny(struct stsrole_request *req, const char *who, time_t no
                          struct stsrole_error *err);
 int stsrole_request_cancel(struct stsrole_request *req, const char *who, time_t now,
                            struct stsrole_error *err);
+/* Cancelled on the requester's behalf, by (e.g. "logout": their session
+ * ended): pending only. */
+int stsrole_request_withdraw(struct stsrole_request *req, const char *by, time_t now,
+                             struct stsrole_error *err);
 /* A pending request past its expiry becomes EXPIRED; returns 1 when it did. */
 int stsrole_request_expire(struct stsrole_request *req, time_t now);
 
@@ -93,7 +103,7 @@ struct stsrole_requests {
     size_t n;
 };
 
-/* Moves *req (pending) into t; req is left empty.  E_DENIED when its
+/* Moves *req (pending, or approved at once: needed 0) into t; req is left empty.  E_DENIED when its
  * requester already has a pending request for the role, or
  * STSROLE_REQUESTS_PER_USER pending ones, or the table is full even
  * after stsrole_requests_prune; E_INVALID for a duplicate id. */
@@ -119,8 +129,9 @@ int stsrole_request_event(const struct stsrole_request *req, const char *event, 
 const char *stsrole_request_state_name(enum stsrole_request_state s);
 
 /* The values of the stsrole:reason and stsrole:approvers session tags of
- * an approved request (approvers separated by spaces), each cleaned by
- * stsrole_tag_value; both buffers STSROLE_TAG_VALUE_MAX + 1 bytes. */
+ * an approved request (approvers separated by spaces, "none" when the
+ * role needs no approval), each cleaned by stsrole_tag_value; both
+ * buffers STSROLE_TAG_VALUE_MAX + 1 bytes. */
 int stsrole_request_tags(const struct stsrole_request *req, char reason[STSROLE_TAG_VALUE_MAX + 1],
                          char approvers[STSROLE_TAG_VALUE_MAX + 1], struct stsrole_error *err);
 

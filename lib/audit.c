@@ -43,6 +43,30 @@ add_str(cJSON *o, const char *k, const char *v)
     return cJSON_AddStringToObject(o, k, v) != NULL;
 }
 
+/* extra's members, each once, none in place of a standard one (prev and
+ * hash are added after this, and refused too). */
+static int
+add_extra(cJSON *o, const cJSON *extra)
+{
+    const cJSON *it;
+    cJSON *copy;
+
+    if (extra == NULL)
+        return 1;
+    cJSON_ArrayForEach(it, extra)
+    {
+        if (it->string == NULL || cJSON_HasObjectItem(o, it->string) ||
+            strcmp(it->string, "prev") == 0 || strcmp(it->string, "hash") == 0)
+            continue;
+        if ((copy = cJSON_Duplicate(it, 1)) == NULL ||
+            !cJSON_AddItemToObject(o, it->string, copy)) {
+            cJSON_Delete(copy);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int
 stsrole_audit_format(const char *host, const char *bastion_id, uint64_t seq, int64_t ts_ms,
                      const char *prev, const struct stsrole_audit_record *r,
@@ -73,7 +97,7 @@ stsrole_audit_format(const char *host, const char *bastion_id, uint64_t seq, int
          add_str(o, "access_key_id", r->access_key_id) &&
          add_str(o, "expiration", r->expiration != 0 ? exp : NULL) &&
          add_str(o, "aws_request_id", r->aws_request_id) && add_str(o, "outcome", r->outcome) &&
-         add_str(o, "detail", r->detail) && add_str(o, "prev", prev);
+         add_str(o, "detail", r->detail) && add_extra(o, r->extra) && add_str(o, "prev", prev);
     if (ok)
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -8,6 +8,8 @@
 
 #include "stsrole.h"
 
+struct cJSON;
+
 /*
  * One record per line, keys always in this order, absent values null:
  *
@@ -48,6 +50,10 @@ struct stsrole_audit_record {
     const char *aws_request_id;
     const char *outcome; /* "ok", "error", "retry", ... */
     const char *detail;  /* free text for people */
+    /* NULL, or an object whose members follow detail (a break-glass
+     * request's id, role, reason, approvers, ...); a member named like
+     * one above is left out. */
+    const struct cJSON *extra;
 };
 
 /* Pure: the line (without '\n') for record r. */

@@ -751,9 +751,9 @@ finish_breakglass(struct stsrole_role *r, const char *name, struct stsrole_error
                             r->name, r->approvals, users);
     /* stsrole:reason and stsrole:approvers join the four tags stsrole
      * always sets: 50 in all (STS's limit) leaves 44 tag.KEY lines. */
-    if (r->approvals > 0 && r->n_tags > 44)
+    if (stsrole_role_needs_request(r) && r->n_tags > 44)
         return stsrole_fail(err, STSROLE_E_CONFIG,
-                            "%s: [role %s] takes approvals: at most 44 tag.KEY lines", name,
+                            "%s: [role %s] takes requests: at most 44 tag.KEY lines", name,
                             r->name);
     if (r->approvals > 0 && r->approval_timeout == 0)
         r->approval_timeout = STSROLE_APPROVAL_TIMEOUT_DEFAULT;
@@ -1001,8 +1001,10 @@ finish(struct stsrole_config *c, const char *name, struct stsrole_error *err)
             STSROLE_OK)
             return rc;
         /* A margin as long as the credential would refresh it as soon as
-         * it is issued, again and again. */
+         * it is issued, again and again.  A break-glass credential is
+         * never refreshed (a new request is needed). */
         if (c->credentials_mode == STSROLE_MODE_PROCESS &&
+            !stsrole_role_needs_request(&c->roles[i]) &&
             c->refresh_margin >= stsrole_role_duration(c, &c->roles[i]))
             return stsrole_fail(err, STSROLE_E_CONFIG,
                                 "%s: refresh_margin (%d) must be shorter than the duration of "
@@ -1192,15 +1194,22 @@ int
 stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
                     stsrole_group_lookup *lookup, void *ctx)
 {
-    size_t i;
-    gid_t g;
-    int j;
-
     /* A role that needs a reason or approvals is taken only through a
      * request (stsrole.conf(5), break-glass keys): neither the login menu
      * nor a profile minted on demand may hand it out directly. */
     if (stsrole_role_needs_request(role))
         return 0;
+    return stsrole_role_lists(role, user, gids, ngids, lookup, ctx);
+}
+
+int
+stsrole_role_lists(const struct stsrole_role *role, const char *user, const gid_t *gids, int ngids,
+                   stsrole_group_lookup *lookup, void *ctx)
+{
+    size_t i;
+    gid_t g;
+    int j;
+
     for (i = 0; role->users != NULL && role->users[i] != NULL; i++)
         if (strcmp(role->users[i], user) == 0)
             return 1;

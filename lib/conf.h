@@ -142,5 +142,9 @@ typedef int stsrole_group_lookup(void *ctx, const char *name, gid_t *gid);
  * groups); always 0 for a role that needs a request. */
 int stsrole_role_allows(const struct stsrole_role *role, const char *user, const gid_t *gids,
                         int ngids, stsrole_group_lookup *lookup, void *ctx);
+/* The same lists, whether or not the role needs a request: for one that
+ * does, 1 means user may ask for it (stsrole request). */
+int stsrole_role_lists(const struct stsrole_role *role, const char *user, const gid_t *gids,
+                       int ngids, stsrole_group_lookup *lookup, void *ctx);
 
 #endif

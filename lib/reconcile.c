@@ -452,7 +452,7 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     const char *ev, *name, *ts, *role_arn;
     int64_t t;
     struct rsess *s;
-    int rc = STSROLE_OK, open;
+    int rc = STSROLE_OK, open, bg;
 
     r->audit_lines++;
     ev = jstr(o, "event");
@@ -481,9 +481,12 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
         goto out;
     }
     /* Every credential stsrole mints has one of these (assume.ok: an
-     * operator's stsrolectl assume, root's only, stsrole:mfa=none). */
+     * operator's stsrolectl assume, root's only, stsrole:mfa=none;
+     * breakglass.ok: an approved request's, a child of the requester's
+     * SSH session as a refresh is). */
+    bg = strcmp(ev, "breakglass.ok") == 0;
     open = strcmp(ev, "session.open") == 0 || strcmp(ev, "refresh.ok") == 0 ||
-           strcmp(ev, "assume.ok") == 0;
+           strcmp(ev, "assume.ok") == 0 || bg;
     s = open ? session_get(r, name, err) : lookup(&r->by_name, name);
     if (s == NULL) {
         if (open)
@@ -492,7 +495,7 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     }
     if (open) {
         s->open_ms = t;
-        s->is_refresh = ev[0] == 'r';
+        s->is_refresh = ev[0] == 'r' || bg;
         if (set_str(&s->source_identity, jstr(o, "source_identity")) != 0 ||
             set_str(&s->user, jstr(o, "user")) != 0 || set_str(&s->role_arn, role_arn) != 0 ||
             set_str(&s->account, jstr(o, "account")) != 0 ||

@@ -741,9 +741,10 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
         l.sshd_start = (int64_t)sshd_start;
     l.mfa = mfa;
     /* credentials_mode = process: a profile for every role the person may
-     * use (stsrole.conf(5), PROFILES). */
+     * use (stsrole.conf(5), PROFILES), and for every break-glass role they
+     * may request (served once a request is approved). */
     if (cfg.credentials_mode == STSROLE_MODE_PROCESS) {
-        status = stsrole_pam_usable_roles(pamh, &cfg, user, gid, &usable, &n_usable, &err);
+        status = stsrole_pam_usable_roles(pamh, &cfg, user, gid, 1, &usable, &n_usable, &err);
         if (status == STSROLE_OK && (profiles = calloc(n_usable + 1, sizeof(*profiles))) == NULL)
             status = stsrole_fail(&err, STSROLE_E_NOMEM, "out of memory");
         if (status != STSROLE_OK) {

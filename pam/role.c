@@ -58,7 +58,7 @@ group_gid(void *ctx, const char *name, gid_t *gid)
 
 int
 stsrole_pam_usable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
-                         gid_t gid, const struct stsrole_role ***out, size_t *n,
+                         gid_t gid, int requestable, const struct stsrole_role ***out, size_t *n,
                          struct stsrole_error *err)
 {
     gid_t *gids = NULL;
@@ -75,9 +75,14 @@ stsrole_pam_usable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg, c
         free(gids);
         return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory");
     }
-    for (i = 0; i < cfg->n_roles; i++)
-        if (stsrole_role_allows(&cfg->roles[i], user, gids, ngids, group_gid, pamh))
-            (*out)[(*n)++] = &cfg->roles[i];
+    for (i = 0; i < cfg->n_roles; i++) {
+        const struct stsrole_role *r = &cfg->roles[i];
+
+        if (stsrole_role_allows(r, user, gids, ngids, group_gid, pamh) ||
+            (requestable && stsrole_role_needs_request(r) &&
+             stsrole_role_lists(r, user, gids, ngids, group_gid, pamh)))
+            (*out)[(*n)++] = r;
+    }
     free(gids);
     return STSROLE_OK;
 }
@@ -92,7 +97,7 @@ stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg,
     int rc;
 
     *n = 0;
-    rc = stsrole_pam_usable_roles(pamh, cfg, user, gid, &all, &n_all, err);
+    rc = stsrole_pam_usable_roles(pamh, cfg, user, gid, 0, &all, &n_all, err);
     if (rc != STSROLE_OK)
         return rc;
     for (i = 0; i < n_all; i++) {

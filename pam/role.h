@@ -16,11 +16,13 @@
  * Every role user may use (stsrole_role_allows: the users list names user
  * or the groups list names one of the user's groups, primary gid or
  * supplementary, resolved through NSS), in config order: the session's
- * profiles.  *out is the caller's to free (the roles stay cfg's).
+ * profiles.  With requestable, also every break-glass role whose lists
+ * name user (its profile serves the credential once a request is
+ * approved).  *out is the caller's to free (the roles stay cfg's).
  */
 int stsrole_pam_usable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
-                             gid_t gid, const struct stsrole_role ***out, size_t *n,
-                             struct stsrole_error *err);
+                             gid_t gid, int requestable, const struct stsrole_role ***out,
+                             size_t *n, struct stsrole_error *err);
 
 /*
  * The roles offered at login: fills out[] (room for

@@ -176,6 +176,72 @@ test_expiry_deny_cancel(void **state)
     stsrole_request_free(&q);
 }
 
+/* reason = required without approvals: approved at once, no second
+ * person; its approvers tag says "none". */
+static void
+test_reason_only(void **state)
+{
+    struct stsrole_config c;
+    struct stsrole_requests t = {NULL, 0};
+    struct stsrole_request q;
+    struct stsrole_error e;
+    char reason[STSROLE_TAG_VALUE_MAX + 1], approvers[STSROLE_TAG_VALUE_MAX + 1];
+    const struct stsrole_role *r;
+
+    (void)state;
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = us-east-1\n[role ir]\n"
+                                          "arn = arn:aws:iam::222222222222:role/IR\n"
+                                          "users = dave\nreason = required\n"
+                                          "[role plain]\narn = arn:aws:iam::2:role/P\n"
+                                          "users = dave\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    r = stsrole_config_role(&c, "ir");
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "", 1000, &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-3", 1000, &e), STSROLE_OK);
+    assert_int_equal(q.state, STSROLE_REQ_APPROVED);
+    assert_int_equal(q.needed, 0);
+    assert_int_equal(stsrole_request_tags(&q, reason, approvers, &e), STSROLE_OK);
+    assert_string_equal(reason, "INC-3");
+    assert_string_equal(approvers, "none");
+    /* Kept in the table for the listings. */
+    assert_int_equal(stsrole_requests_add(&t, &q, &e), STSROLE_OK);
+    assert_int_equal(t.n, 1);
+    stsrole_requests_free(&t);
+    /* A role without the keys takes no requests. */
+    assert_int_equal(
+        stsrole_request_init(&q, stsrole_config_role(&c, "plain"), ID, "dave", 1004, "x", 1000, &e),
+        STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "takes no requests"));
+    stsrole_config_free(&c);
+}
+
+/* The requester's session ended: cancelled on their behalf, by "logout". */
+static void
+test_withdraw(void **state)
+{
+    const struct stsrole_role *r = stsrole_config_role(&cfg, "bg");
+    struct stsrole_request q;
+    struct stsrole_error e;
+    int done;
+
+    (void)state;
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-1", 1000, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_withdraw(&q, "logout", 1010, &e), STSROLE_OK);
+    assert_int_equal(q.state, STSROLE_REQ_CANCELLED);
+    assert_string_equal(q.decided_by, "logout");
+    assert_int_equal(q.decided, 1010);
+    assert_int_equal(stsrole_request_approve(&q, "alice", 1011, &done, &e), STSROLE_E_DENIED);
+    assert_int_equal(stsrole_request_withdraw(&q, "logout", 1012, &e), STSROLE_E_DENIED);
+    stsrole_request_free(&q);
+    /* Past its expiry it is expired, not cancelled. */
+    assert_int_equal(stsrole_request_init(&q, r, ID, "dave", 1004, "INC-1", 1000, &e), STSROLE_OK);
+    assert_int_equal(stsrole_request_withdraw(&q, "logout", 1600, &e), STSROLE_E_DENIED);
+    assert_int_equal(q.state, STSROLE_REQ_EXPIRED);
+    stsrole_request_free(&q);
+}
+
 static void
 make(struct stsrole_request *q, const char *role, const char *id, const char *user, uid_t uid,
      time_t now)
@@ -328,6 +394,8 @@ main(void)
         cmocka_unit_test(test_tag_value),
         cmocka_unit_test(test_approver_listed),
         cmocka_unit_test(test_two_people),
+        cmocka_unit_test(test_reason_only),
+        cmocka_unit_test(test_withdraw),
         cmocka_unit_test(test_expiry_deny_cancel),
         cmocka_unit_test(test_mint_tags),
         cmocka_unit_test(test_table),

@@ -201,6 +201,52 @@ test_format_fields_and_hash(void **state)
     stsrole_buf_free(&b);
 }
 
+/* A break-glass record's extra members follow detail; none replaces a
+ * standard member, prev or hash; a forged newline stays escaped; the
+ * line verifies. */
+static void
+test_format_extra(void **state)
+{
+    struct stsrole_audit_record r = rec("breakglass.ok", "dave");
+    struct stsrole_audit_verifier v;
+    struct stsrole_buf b;
+    struct stsrole_error e;
+    cJSON *x = cJSON_CreateObject(), *a, *j;
+    const cJSON *it;
+    const char *after[] = {"detail", "id", "reason", "approvers", "prev", "hash"};
+    size_t i = 0;
+
+    (void)state;
+    cJSON_AddStringToObject(x, "id", "0123456789abcdef");
+    cJSON_AddStringToObject(x, "event", "forged");
+    cJSON_AddStringToObject(x, "reason", "INC-1\n{\"seq\":1}");
+    a = cJSON_AddArrayToObject(x, "approvers");
+    cJSON_AddItemToArray(a, cJSON_CreateString("alice"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("bob"));
+    cJSON_AddStringToObject(x, "prev", "0");
+    cJSON_AddStringToObject(x, "hash", "0");
+    r.extra = x;
+    stsrole_buf_init(&b, 0);
+    assert_int_equal(stsrole_audit_format("h", "b1", 1, TS, STSROLE_AUDIT_GENESIS, &r, &b, &e),
+                     STSROLE_OK);
+    assert_null(strchr(b.data, '\n'));
+    j = cJSON_Parse(b.data);
+    assert_string_equal(cJSON_GetObjectItem(j, "event")->valuestring, "breakglass.ok");
+    assert_string_equal(cJSON_GetObjectItem(j, "reason")->valuestring, "INC-1\n{\"seq\":1}");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "approvers")), 2);
+    it = cJSON_GetObjectItem(j, "detail");
+    for (; it != NULL; it = it->next, i++) {
+        assert_true(i < sizeof(after) / sizeof(after[0]));
+        assert_string_equal(it->string, after[i]);
+    }
+    assert_int_equal(i, sizeof(after) / sizeof(after[0]));
+    stsrole_audit_verify_init(&v);
+    assert_int_equal(stsrole_audit_verify_line(&v, b.data, b.len), STSROLE_OK);
+    cJSON_Delete(j);
+    cJSON_Delete(x);
+    stsrole_buf_free(&b);
+}
+
 static void
 test_chain_and_resume(void **state)
 {
@@ -604,6 +650,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_fields_and_hash),
+        cmocka_unit_test(test_format_extra),
         cmocka_unit_test_setup_teardown(test_chain_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup, teardown),

@@ -270,6 +270,11 @@ t_join(void **state)
     /* break-glass fields, as issue 15 is to write them */
     feed_audit(r, audit("2026-12-05T10:00:00.000Z", "session.open", "grace", "gg01", "grace@b1.n5",
                         ROLE, NULL, ",\"reason\":\"INC-1\",\"approvers\":[\"heidi\",\"ivan\"]"));
+    /* the gateway's break-glass mint: a child of grace's SSH session */
+    feed_audit(r, audit("2026-12-05T10:05:00.000Z", "breakglass.ok", "grace", "gg02", "grace@b1.n7",
+                        ROLE, "credential for session gg01, break-glass request 0123456789abcdef",
+                        ",\"id\":\"0123456789abcdef\",\"reason\":\"INC-2\","
+                        "\"approvers\":[\"heidi\"]"));
     /* an operator's stsrolectl assume is a known mint */
     feed_audit(r, audit("2026-12-05T10:00:00.000Z", "assume.ok", "oscar", "oo01", "oscar@b1.n6",
                         ROLE, "stsrolectl assume by uid 0: stsrole:mfa=none", NULL));
@@ -278,6 +283,7 @@ t_join(void **state)
     assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
     assume(r, "2026-12-05T09:59:59Z", ROLE, "alice@b1.n1", "alice", "req-1", NULL);
     assume(r, "2026-12-05T09:59:59Z", ROLE, "oscar@b1.n6", "oscar", "req-6", NULL);
+    assume(r, "2026-12-05T10:04:59Z", ROLE, "grace@b1.n7", "grace", "req-7", NULL);
     /* right name, wrong SourceIdentity */
     assume(r, "2026-12-05T10:30:00Z", ROLE, "alice@b1.n1", "mallory", "req-2", NULL);
     /* an unmanaged role is none of our business */
@@ -321,6 +327,12 @@ t_join(void **state)
     f = find(doc, "breakglass", "grace@b1.n5");
     assert_string_equal(cJSON_GetObjectItem(f, "approvers")->valuestring, "heidi, ivan");
     assert_string_equal(cJSON_GetObjectItem(f, "reason")->valuestring, "INC-1");
+    f = find(doc, "breakglass", "grace@b1.n7");
+    assert_non_null(f);
+    assert_string_equal(cJSON_GetObjectItem(f, "approvers")->valuestring, "heidi");
+    assert_string_equal(cJSON_GetObjectItem(f, "reason")->valuestring, "INC-2");
+    /* its AssumeRole is a known mint, not an unmatched one */
+    assert_null(find(doc, "assume.unmatched", "grace@b1.n7"));
     /* grace and carol's login made no call and had no AssumeRole in the trail */
     assert_non_null(find(doc, "audit.only", "grace@b1.n5"));
     assert_null(find(doc, "audit.only", "alice@b1.n1"));

@@ -220,12 +220,19 @@ test_breakglass_keys(void **state)
     expect_error("[stsrole]\nregion = us-east-1\ncredentials_mode = process\n" BG
                  "max_duration = 900\n",
                  "refresh_margin (900) must be shorter than the duration of [role bg] (900)");
+    /* A break-glass credential is never refreshed: no margin to keep. */
+    assert_int_equal(stsrole_config_parse("[stsrole]\nregion = us-east-1\n"
+                                          "credentials_mode = process\n" BG
+                                          "max_duration = 900\nreason = required\n",
+                                          "t.conf", &c, &e),
+                     STSROLE_OK);
+    stsrole_config_free(&c);
     {
         char text[4096];
         int off = snprintf(text, sizeof(text), HEAD BG "approvals = 1\napprovers = a\n");
         for (int t = 0; t < 45; t++)
             off += snprintf(text + off, sizeof(text) - (size_t)off, "tag.k%d = v\n", t);
-        expect_error(text, "[role bg] takes approvals: at most 44 tag.KEY lines");
+        expect_error(text, "[role bg] takes requests: at most 44 tag.KEY lines");
     }
     expect_error(HEAD BG "max_duration = 60\n", "t.conf:6: 'max_duration = 60'");
     expect_error(HEAD BG "notify = syslog:kern\n", "t.conf:6: 'notify = syslog:kern': expected");
@@ -454,6 +461,9 @@ test_breakglass_template(void **state)
     assert_string_equal(r->notify, "syslog:authpriv");
     assert_true(stsrole_role_needs_request(r));
     assert_int_equal(stsrole_role_allows(r, "bob", &gid, 1, no_group, NULL), 0);
+    /* ... but bob may ask for it (stsrole request), and nobody else may. */
+    assert_int_equal(stsrole_role_lists(r, "bob", &gid, 1, no_group, NULL), 1);
+    assert_int_equal(stsrole_role_lists(r, "carol", &gid, 1, no_group, NULL), 0);
     stsrole_config_free(&c);
 }
 

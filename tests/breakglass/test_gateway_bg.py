@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""test_gateway_bg.py: break-glass requests through stsrole-gatewayd's credential socket, as
+different local users.
+
+Fixture: real local users (useradd: a requester, an approver named in `approvers`, an approver
+through an @group, a non-approver, an approver whose login had no MFA), moto as STS and IAM
+(auth on; every request to it recorded by tests/stub/stsstub.py --forward, so the AssumeRole
+of the approved credential can be read back with its tags), and stsrole-gatewayd in
+credentials_mode = process.  Each SSH session is a session record (tests/lib/gwlib.py) whose
+sshd is a process of this test that lives until the session "logs out".  The socket is driven
+as each user (their uid, gid and groups), which is what SO_PEERCRED shows the gateway.
+
+    tests/breakglass/test_gateway_bg.py [BUILDDIR]
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+from harness import Suite, build_dir, check, rmtree_unless_kept, wait_for  # noqa: E402
+
+S = Suite("breakglass-gw")
+BASTION = "bgb1"
+POLICY = "stsrole-revoked-%s" % BASTION
+REASON = "INC-4711 payments db down"
+# The users' python: the image's own lives under root's home (mode 700).
+USER_PY = "/usr/bin/python3"
+
+# A client of the credential socket, run as one user: prints the answer line.
+CLIENT = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(40)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+data = b""
+while not data.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())
+'''
+
+
+class World:
+    pass
+
+
+def as_user(u, argv, env=None, timeout=60):
+    """argv run as user u: uid, gid and supplementary groups, nothing else of root's."""
+    import pwd
+    groups = os.getgrouplist(u.name, pwd.getpwnam(u.name).pw_gid)
+    return subprocess.run(argv, user=u.uid, group=u.gid, extra_groups=groups, env=env or {
+        "PATH": "/usr/bin:/bin", "HOME": u.home}, capture_output=True, text=True,
+        timeout=timeout, cwd="/")
+
+
+def ask(w, u, req):
+    """One command on the credential socket as user u; the parsed answer."""
+    r = as_user(u, [USER_PY, "-I", "-c", CLIENT, w.sock, json.dumps(req)])
+    check(r.returncode == 0, "client as %s: %s %s" % (u.name, r.stdout, r.stderr))
+    return json.loads(r.stdout)
+
+
+class Session:
+    """One SSH session of user u: its record, and a process standing for its sshd."""
+
+    def __init__(self, w, u, mfa="totp"):
+        import gwlib
+        self.w, self.u = w, u
+        self.proc = subprocess.Popen(["sleep", "600"])
+        rec = gwlib.session_record(u.name, "SecurityAuditRole", w.menv["roles"]["SecurityAuditRole"],
+                                   gwlib.fake_userid(u.name, u.uid), "ASIAFAKE%012d" % u.uid,
+                                   time.time() + 3600, sshd_pid=self.proc.pid, tagged=True)
+        rec.update(uid=u.uid, credentials_mode="process")
+        if mfa is not None:
+            rec["mfa"] = mfa
+        self.rec = rec
+        self.id = rec["session_id"]
+        gwlib.write_session(w.lab.state, rec)
+        w.sessions.append(self)
+        # live once the gateway serves its credential (minted from moto)
+        wait_for(lambda: self.credential() is not None, 30, "session %s served" % self.id)
+
+    def credential(self, profile=None):
+        req = {"cmd": "credentials", "session": self.id}
+        if profile:
+            req["profile"] = profile
+        a = ask(self.w, self.u, req)
+        return a if "AccessKeyId" in a else None
+
+    def cmd(self, cmd, **kw):
+        return ask(self.w, self.u, dict(kw, cmd=cmd, session=self.id))
+
+    def logout(self):
+        import gwlib
+        if self.proc.poll() is None:
+            gwlib.close_session(self.w.lab.state, self.rec)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def audit(w, event=None, **match):
+    from gwlib import audit_lines
+    out = []
+    for r in audit_lines(w.audit):
+        if event is not None and r.get("event") != event:
+            continue
+        if all(r.get(k) == v for k, v in match.items()):
+            out.append(r)
+    return out
+
+
+def assume_requests(w):
+    """The AssumeRole requests moto received (the recording proxy's log), as dicts."""
+    out = []
+    for path in glob.glob(os.path.join(w.capture, "*.jsonl")):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                body = dict(urllib.parse.parse_qsl(rec.get("body") or ""))
+                if body.get("Action") == "AssumeRole":
+                    out.append(body)
+    return out
+
+
+def tags_of(body):
+    tags = {}
+    for k, v in body.items():
+        if k.startswith("Tags.member.") and k.endswith(".Key"):
+            tags[v] = body.get(k[:-4] + ".Value")
+    return tags
+
+
+def deny_sids(w, role):
+    iam = w.revoker_iam()
+    try:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        return []
+    for st in doc.get("Statement", []):
+        if st.get("Sid") == "StsroleSid":
+            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
+            return v if isinstance(v, list) else [v]
+    return []
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+def case_bad_reason(w):
+    a = w.req.cmd("request", role="breakglass", reason="because I say so")
+    check(a["ok"] is False and "does not match role breakglass's reason_pattern" in a["error"], a)
+    a = w.req.cmd("request", role="breakglass", reason="")
+    check(a["ok"] is False and "needs a reason" in a["error"], a)
+    r = audit(w, "breakglass.refused", user=w.req.u.name, role="breakglass")
+    check(len(r) == 2 and r[0]["by"] == w.req.u.name and "reason_pattern" in r[0]["why"], r)
+    check(not audit(w, "breakglass.request"), "a request was recorded")
+
+
+def case_reason_injection(w):
+    log_before = open(w.gwlog).read()
+    for bad in ("INC-1\n{\"seq\":1,\"event\":\"forged\"}", "INC-1\rx", "INC-1\x1b[2J", "INC-1\x7f"):
+        a = w.req.cmd("request", role="breakglass", reason=bad)
+        check(a["ok"] is False and "control character" in a["error"], a)
+    with open(w.audit) as f:
+        lines = f.read().split("\n")
+    check(all(not ln or ln.startswith("{\"seq\":") for ln in lines), "a forged audit line")
+    check(not audit(w, "forged"), "forged event")
+    new = open(w.gwlog).read()[len(log_before):]
+    check("forged" not in new and "\x1b" not in new, new[-500:])
+    a = w.req.cmd("request", role="breakglass", reason="INC-1 " + "x" * 1100)
+    check(a["ok"] is False and "longer than 1024" in a["error"], a)
+
+
+def case_not_listed(w):
+    a = w.mallory.cmd("request", role="breakglass", reason=REASON)
+    check(a["ok"] is False and "no role by that name that you may request" in a["error"], a)
+    a = w.req.cmd("request", role="SecurityAuditRole", reason=REASON)
+    check(a["ok"] is False and "needs no request" in a["error"], a)
+
+
+def case_request(w):
+    a = w.req.cmd("request", role="breakglass", reason=REASON)
+    check(a["ok"] is True, a)
+    q = a["request"]
+    check(q["state"] == "pending" and q["needed"] == 1 and q["requester"] == w.req.u.name and
+          q["reason"] == REASON and q["approvers"] == [] and len(q["id"]) == 16 and
+          q["can_approve"] is False and q["expires"] - q["created"] == 600, q)
+    w.bg_id = q["id"]
+    r = audit(w, "breakglass.request", id=w.bg_id)
+    check(len(r) == 1 and r[0]["requester"] == w.req.u.name and r[0]["session_id"] == w.req.id
+          and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON in r[0]["detail"]
+          and "reason" not in r[0], r)
+    # one pending request per person and role: a flood is refused
+    a = w.req.cmd("request", role="breakglass", reason=REASON)
+    check(a["ok"] is False and "already has request %s pending" % w.bg_id in a["error"], a)
+
+
+def case_profile_before(w):
+    """The login wrote [profile breakglass]; before approval its credential_process says what
+    to do."""
+    r = as_user(w.req.u, [w.helper, "--socket", w.sock, "--session", w.req.id, "--profile",
+                          "breakglass"])
+    check(r.returncode != 0 and "stsrole request breakglass" in r.stderr and
+          "AccessKeyId" not in r.stdout, "rc %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    check(not audit(w, "profile.ok"), "a profile was minted")
+
+
+def case_listing(w):
+    a = w.alice.cmd("requests")
+    mine = [q for q in a["requests"] if q["id"] == w.bg_id]
+    check(a["ok"] and len(mine) == 1 and mine[0]["can_approve"] is True, a)
+    a = w.mallory.cmd("requests")
+    check(a["ok"] and not [q for q in a["requests"] if q["id"] == w.bg_id], a)
+    a = w.req.cmd("requests")
+    mine = [q for q in a["requests"] if q["id"] == w.bg_id]
+    check(len(mine) == 1 and mine[0]["can_approve"] is False, a)
+
+
+def case_self_approval(w):
+    a = w.req.cmd("approve", id=w.bg_id)
+    check(a["ok"] is False and "cannot approve their own request" in a["error"], a)
+    # the requester again, from a second session of theirs
+    second = Session(w, w.req.u)
+    a = second.cmd("approve", id=w.bg_id)
+    check(a["ok"] is False and "cannot approve their own request" in a["error"], a)
+    r = audit(w, "breakglass.refused", id=w.bg_id, by=w.req.u.name)
+    check(len(r) == 2 and "own request" in r[1]["why"] and r[1]["session_id"] == second.id, r)
+    second.logout()
+
+
+def case_non_approver(w):
+    a = w.mallory.cmd("approve", id=w.bg_id)
+    check(a["ok"] is False and "is not an approver of role breakglass" in a["error"], a)
+    a = w.mallory.cmd("deny", id=w.bg_id)
+    check(a["ok"] is False and "is not an approver" in a["error"], a)
+    a = w.mallory.cmd("cancel", id=w.bg_id)
+    check(a["ok"] is False and "only %s can cancel" % w.req.u.name in a["error"], a)
+    r = audit(w, "breakglass.refused", id=w.bg_id, by=w.mallory.u.name)
+    check(len(r) == 3 and r[0]["why"].endswith("is not an approver of role breakglass"), r)
+
+
+def case_forged_session(w):
+    """mallory names someone else's session, or a made-up one: refused, never audited as them."""
+    for sid in (w.alice.id, w.req.id, "0" * 32):
+        a = ask(w, w.mallory.u, {"cmd": "approve", "session": sid, "id": w.bg_id})
+        check(a["ok"] is False and "no live stsrole session of this uid" in a["error"], a)
+    a = ask(w, w.mallory.u, {"cmd": "approve", "session": "../../x", "id": w.bg_id})
+    check(a["ok"] is False and "32 hex digits" in a["error"], a)
+    a = ask(w, w.mallory.u, {"cmd": "approve", "session": w.mallory.id, "id": "x\ny"})
+    check(a["ok"] is False and "16 hex digits" in a["error"], a)
+    check(not audit(w, "breakglass.refused", by=w.alice.u.name), "refused as alice")
+    check(not audit(w, "breakglass.approve"), "an approval was recorded")
+
+
+def case_no_mfa(w):
+    a = w.nomfa.cmd("approve", id=w.bg_id)
+    check(a["ok"] is False and "did not pass MFA" in a["error"], a)
+    check(not audit(w, "breakglass.approve"), "approved without MFA")
+
+
+def case_approve(w):
+    before = len(assume_requests(w))
+    a = w.alice.cmd("approve", id=w.bg_id)
+    check(a["ok"] is True, a)
+    q = a["request"]
+    check(q["state"] == "approved" and q["approvers"] == [w.alice.u.name] and q["minted"] is True,
+          q)
+    # the credential carries both tags, the session's sid, SourceIdentity = the requester
+    new = assume_requests(w)[before:]
+    bg = [b for b in new if b.get("RoleArn") == w.menv["roles"]["BreakGlassRole"]]
+    check(len(bg) == 1, new)
+    t = tags_of(bg[0])
+    check(t.get("stsrole:reason") == REASON and t.get("stsrole:approvers") == w.alice.u.name and
+          t.get("stsrole:sid") == w.req.rec["sid"] and t.get("stsrole:mfa") == "totp" and
+          bg[0].get("SourceIdentity") == w.req.u.name and bg[0].get("DurationSeconds") == "900",
+          bg[0])
+    r = audit(w, "breakglass.ok", id=w.bg_id)
+    check(len(r) == 1 and r[0]["reason"] == REASON and r[0]["approvers"] == [w.alice.u.name]
+          and r[0]["session_name"].startswith(w.req.u.name + "@" + BASTION + ".") and
+          r[0]["detail"].startswith("credential for session %s" % w.req.id), r)
+    w.bg_child = r[0]["session_id"]
+    r = audit(w, "breakglass.approve", id=w.bg_id)
+    check(len(r) == 1 and r[0]["by"] == w.alice.u.name and r[0]["session_id"] == w.alice.id, r)
+    # served to the requester as the profile named after the role, to nobody else
+    doc = w.req.credential("breakglass")
+    check(doc is not None and doc["AccessKeyId"].startswith("ASIA"), doc)
+    a = ask(w, w.alice.u, {"cmd": "credentials", "session": w.req.id, "profile": "breakglass"})
+    check("AccessKeyId" not in a, a)
+    # decided: no more approvals
+    a = w.bob.cmd("approve", id=w.bg_id)
+    check(a["ok"] is False and "no longer pending" in a["error"], a)
+
+
+def case_two_approvals(w):
+    a = w.req.cmd("request", role="bg2", reason="CHG-7 rotate keys")
+    check(a["ok"], a)
+    rid = a["request"]["id"]
+    a = w.alice.cmd("approve", id=rid)
+    check(a["ok"] and a["request"]["state"] == "pending", a)
+    a = w.alice.cmd("approve", id=rid)
+    check(a["ok"] is False and "already approved" in a["error"], a)
+    a = w.bob.cmd("approve", id=rid)  # through @group
+    check(a["ok"] and a["request"]["state"] == "approved" and
+          a["request"]["approvers"] == [w.alice.u.name, w.bob.u.name], a)
+    t = tags_of([b for b in assume_requests(w)
+                 if b.get("RoleArn") == w.menv["roles"]["IncidentResponseRole"]][-1])
+    check(t.get("stsrole:approvers") == "%s %s" % (w.alice.u.name, w.bob.u.name), t)
+
+
+def case_deny_cancel(w):
+    a = w.req.cmd("request", role="bgshort", reason="INC-9 look")
+    rid = a["request"]["id"]
+    a = w.bob.cmd("deny", id=rid)
+    check(a["ok"] and a["request"]["state"] == "denied" and a["request"]["by"] == w.bob.u.name, a)
+    check(len(audit(w, "breakglass.deny", id=rid, by=w.bob.u.name)) == 1, "no deny record")
+    a = w.req.cmd("request", role="bgshort", reason="INC-9 look again")
+    rid = a["request"]["id"]
+    a = w.req.cmd("cancel", id=rid)
+    check(a["ok"] and a["request"]["state"] == "cancelled", a)
+    check(len(audit(w, "breakglass.cancel", id=rid, by=w.req.u.name)) == 1, "no cancel record")
+
+
+def case_timeout(w):
+    a = w.req.cmd("request", role="bgshort", reason="INC-10 wait")
+    rid = a["request"]["id"]
+    check(a["request"]["expires"] - a["request"]["created"] == 5, a)
+    # the gateway's own timer expires it: nobody asks in between
+    wait_for(lambda: audit(w, "breakglass.expire", id=rid), 20, "breakglass.expire")
+    a = w.alice.cmd("approve", id=rid)
+    check(a["ok"] is False and "expired" in a["error"], a)
+    q = [q for q in w.req.cmd("requests")["requests"] if q["id"] == rid]
+    check(q and q[0]["state"] == "expired", q)
+
+
+def case_logout_cancels(w):
+    s = Session(w, w.req.u)
+    a = s.cmd("request", role="bgshort", reason="INC-11 short")
+    rid = a["request"]["id"]
+    s.logout()
+    wait_for(lambda: audit(w, "breakglass.cancel", id=rid, by="logout"), 20, "cancel by logout")
+    a = w.alice.cmd("approve", id=rid)
+    check(a["ok"] is False and "cancelled" in a["error"], a)
+
+
+def case_logout_races_approval(w):
+    """The record says closed and the approval comes at once: never minted."""
+    s = Session(w, w.req.u)
+    rid = s.cmd("request", role="bg2", reason="CHG-8 race")["request"]["id"]
+    w.alice.cmd("approve", id=rid)
+    s.logout()
+    a = w.bob.cmd("approve", id=rid)
+    check(a["ok"] is False and ("session has ended" in a["error"] or "cancelled" in a["error"]),
+          a)
+    check(not audit(w, "breakglass.ok", id=rid), "minted for a closed session")
+
+
+def case_reason_only(w):
+    a = w.req.cmd("request", role="ir", reason="INC-12 no second person")
+    check(a["ok"] and a["request"]["state"] == "approved" and a["request"]["minted"], a)
+    r = audit(w, "breakglass.ok", id=a["request"]["id"])
+    check(len(r) == 1 and r[0]["approvers"] == [], r)
+    check(w.req.credential("ir") is not None, "no ir credential")
+
+
+def case_root_view(w):
+    from gwlib import ctl
+    rc, out, err = ctl(w.conf, "requests", "--json")
+    check(rc == 0, err)
+    doc = json.loads(out)
+    check(any(q["id"] == w.bg_id and q["state"] == "approved" for q in doc["requests"]), doc)
+    rc, out, err = ctl(w.conf, "requests")
+    check(rc == 0 and w.bg_id in out and "approved" in out, out + err)
+
+
+def case_stsrole_command(w):
+    """The user's command, from the session's environment."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": w.alice.u.home, "STSROLE_SESSION_ID": w.req.id,
+           "AWS_CONFIG_FILE": os.path.join(w.run, "aws", w.req.id + ".config")}
+    r = as_user(w.req.u, [w.stsrole, "request", "bgshort", "--reason", "INC-13 cli"], env=env)
+    check(r.returncode == 0 and "pending" in r.stdout, r.stdout + r.stderr)
+    rid = r.stdout.split()[1] if r.stdout.startswith("request ") else None
+    check(rid and len(rid) == 16, r.stdout)
+    r = as_user(w.req.u, [w.stsrole, "approve", rid], env=env)
+    check(r.returncode == 1 and "own request" in r.stderr, r.stdout + r.stderr)
+    aenv = dict(env, STSROLE_SESSION_ID=w.alice.id, HOME=w.alice.u.home)
+    r = as_user(w.alice.u, [w.stsrole, "requests"], env=aenv)
+    check(r.returncode == 0 and rid in r.stdout, r.stdout + r.stderr)
+    r = as_user(w.alice.u, [w.stsrole, "deny", rid], env=aenv)
+    check(r.returncode == 0 and "denied" in r.stdout, r.stdout + r.stderr)
+    r = as_user(w.req.u, [w.stsrole, "request", "bgshort", "--reason", "INC-14 wait", "--wait"],
+                env=env)
+    check(r.returncode == 1 and "expired" in (r.stdout + r.stderr), r.stdout + r.stderr)
+    r = as_user(w.req.u, [w.stsrole, "request"], env=env)
+    check(r.returncode == 2, r.stdout + r.stderr)
+
+
+def case_logout_revokes(w):
+    sid = w.req.rec["sid"]
+    w.req.logout()
+    wait_for(lambda: audit(w, "revoke.ok", session_id=w.bg_child), 60, "revoke.ok of the child")
+    r = audit(w, "revoke.ok", session_id=w.bg_child)
+    check(r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"], r)
+    check(sid in deny_sids(w, "BreakGlassRole"), deny_sids(w, "BreakGlassRole"))
+    a = ask(w, w.req.u, {"cmd": "credentials", "session": w.req.id, "profile": "breakglass"})
+    check("AccessKeyId" not in a, a)
+
+
+def case_audit_chain(w):
+    from gwlib import ctl
+    rc, out, err = ctl(w.conf, "audit", "verify", w.audit)
+    check(rc == 0, out + err)
+
+
+# -- the fixture ---------------------------------------------------------------------------------
+
+def main():
+    if len(sys.argv) > 1:
+        os.environ["STSROLE_BUILD"] = os.path.abspath(sys.argv[1])
+    if os.geteuid() != 0:
+        return S.skip_all("needs root (useradd, root-owned state)")
+    if shutil.which("moto_server") is None:
+        return S.skip_all("moto_server is not installed")
+    if not os.access(USER_PY, os.X_OK):
+        return S.skip_all("%s (python for the local users) is missing" % USER_PY)
+    b = build_dir()
+    gw_exe = os.path.join(b, "gateway", "stsrole-gatewayd")
+    helper = os.path.join(b, "gateway", "stsrole-credential-process")
+    stsrole = os.path.join(b, "gateway", "stsrole")
+    for p in (gw_exe, helper, stsrole):
+        if not os.access(p, os.X_OK):
+            return S.skip_all("%s is not built" % p)
+    import gwlib
+    import mototest
+    import sshdtest
+    w = World()
+    w.helper, w.stsrole = helper, stsrole
+    w.sessions = []
+    w.capture = tempfile.mkdtemp(prefix="stsrole-bg-capture.")
+    os.environ["STSROLE_CAPTURE"] = w.capture
+    roles = dict(mototest.DEFAULT_ROLES)
+    roles["BreakGlassRole"] = roles["SecurityAuditRole"]
+    lab = sshdtest.Lab("bggw")
+    gw = m = None
+    try:
+        w.lab = lab
+        grp = lab.add_group()
+        req, alice, bob, mallory, nomfa = (lab.add_user(), lab.add_user(),
+                                           lab.add_user(groups=[grp]), lab.add_user(),
+                                           lab.add_user())
+        m = mototest.Moto(log=os.path.join(lab.root, "moto.log")).__enter__()
+        w.menv = menv = m.seed(roles=roles)
+        w.run = os.path.join(lab.root, "run")
+        everyone = " ".join(u.name for u in (req, alice, bob, mallory, nomfa))
+        arn = menv["roles"]
+        rv = arn["StsRoleRevoker"]
+        w.conf = lab.stsrole_conf(menv, {
+            "SecurityAuditRole": {"arn": arn["SecurityAuditRole"], "revoker_arn": rv,
+                                  "users": everyone},
+            "breakglass": {"arn": arn["BreakGlassRole"], "revoker_arn": rv, "users": req.name,
+                           "reason_pattern": "^(INC|CHG)-[0-9]+", "approvals": "1",
+                           "approvers": "%s @%s %s" % (alice.name, grp, nomfa.name),
+                           "approval_timeout": "600", "max_duration": "900"},
+            "bg2": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
+                    "reason": "required", "approvals": "2",
+                    "approvers": "%s @%s" % (alice.name, grp)},
+            "bgshort": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
+                        "reason": "required", "approvals": "1",
+                        "approvers": "%s @%s" % (alice.name, grp), "approval_timeout": "5"},
+            "ir": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
+                   "reason": "required"},
+        }, BASTION, credentials_mode="process", runtime_dir=w.run, credential_helper=helper)
+        w.audit = os.path.join(lab.root, "audit.log")
+        w.sock = os.path.join(w.run, "credentials.sock")
+        w.gwlog = os.path.join(lab.root, "gw.log")
+        gw = gwlib.Gateway(w.conf, os.environ, ["--skew", "0", "--reconcile", "1"],
+                           log=w.gwlog).start()
+        sts = m.client("sts", creds=menv["base"])
+
+        def revoker_iam(cache={}):
+            if "c" not in cache:
+                c = sts.assume_role(RoleArn=rv, RoleSessionName="test-checker")["Credentials"]
+                cache["c"] = m.client("iam", creds=c)
+            return cache["c"]
+        w.revoker_iam = revoker_iam
+        w.req, w.alice, w.bob = Session(w, req), Session(w, alice), Session(w, bob)
+        w.mallory, w.nomfa = Session(w, mallory), Session(w, nomfa, mfa="none")
+        cases = [
+            ("a reason that does not match reason_pattern, or none: refused and audited",
+             case_bad_reason),
+            ("reasons with newlines, escape and control characters, or too long: refused; no "
+             "forged audit or log line", case_reason_injection),
+            ("a role the person is not listed for, or one that needs no request: refused",
+             case_not_listed),
+            ("request: pending, audited with the requester's session; a second one for the same "
+             "role refused", case_request),
+            ("the role's profile before approval: credential_process names `stsrole request`",
+             case_profile_before),
+            ("requests: the approver sees it (can_approve), a non-approver does not",
+             case_listing),
+            ("self-approval refused, also from the requester's second session", case_self_approval),
+            ("a non-approver's approve, deny and cancel: refused and audited", case_non_approver),
+            ("another uid's or a made-up session id: refused, not audited as its owner",
+             case_forged_session),
+            ("an approver whose session had no MFA: refused", case_no_mfa),
+            ("approve by a listed approver: minted once with stsrole:reason and stsrole:approvers, "
+             "served as the requester's profile, audited for reconcile", case_approve),
+            ("two approvals: the same person twice refused, an @group member counts",
+             case_two_approvals),
+            ("deny by an approver, cancel by the requester: audited", case_deny_cancel),
+            ("approval_timeout: the gateway expires the request, audited", case_timeout),
+            ("logout cancels the session's pending request (by logout)", case_logout_cancels),
+            ("logout just before the last approval: nothing minted", case_logout_races_approval),
+            ("reason = required without approvals: minted at once", case_reason_only),
+            ("stsrolectl requests [--json]: root sees every request", case_root_view),
+            ("stsrole request/approve/requests/deny/--wait as the session's user",
+             case_stsrole_command),
+            ("logout revokes the break-glass credential on its role", case_logout_revokes),
+            ("the audit chain verifies", case_audit_chain),
+        ]
+        for name, fn in cases:
+            S.case(name, fn, w)
+    finally:
+        for s in w.sessions:
+            s.logout()
+        if gw is not None:
+            gw.stop()
+        if m is not None:
+            m.__exit__(None, None, None)
+        lab.close()
+        rmtree_unless_kept(w.capture)
+    return S.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
