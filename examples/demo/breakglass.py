@@ -171,6 +171,8 @@ def main(build):
                                   "echo '$ stsrole approve %(id)s'; %(s)s approve %(id)s; "
                                   "echo \"(exit $?)\"" % {"s": stsrole, "id": req["id"]})
                 say(login.out.replace("\r", "").strip())
+                expect("[you may approve]" in login.out, "Dave's stsrole requests marks it as "
+                       "one he may approve")
                 expect("(exit 0)" in login.out, "Dave's stsrole approve exits 0")
             finally:
                 t.join(360)
@@ -181,6 +183,8 @@ def main(build):
             step(5, "Carol's session goes on: the AWS CLI works with the approved role")
             say(out.strip())
             sid = out.split("SID=", 1)[1].split()[0] if "SID=" in out else ""
+            expect("breakglass: approved" in out and "(exit 0)" in out,
+                   "stsrole request --wait returned once Dave approved (exit 0)")
             expect("assumed-role/BreakGlassRole/%s@%s." % (REQUESTER, BASTION_ID) in out,
                    "aws --profile breakglass is assumed-role/BreakGlassRole/%s@%s.<nonce>"
                    % (REQUESTER, BASTION_ID))

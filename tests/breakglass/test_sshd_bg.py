@@ -424,11 +424,25 @@ def case_notify(w):
     by = {(e["id"], e["event"]): e.get("by") for e in ev}
     check(by.get((w.req_id, "approve")) == w.approver.name
           and by.get((w.deny_id, "deny")) == w.approver.name
-          and by.get((w.cancel_id, "cancel")) == w.req.name, "by: %s" % by)
+          and by.get((w.cancel_id, "cancel")) == w.req.name
+          and by.get((w.left_id, "cancel")) == "logout", "by: %s" % by)
     # each run saw the line on stdin and nothing of the gateway's environment
     with open(w.envs) as f:
         envs = set(f.read().split("\n--\n")) - {""}
     check(envs == {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "notify's environment: %s" % envs)
+
+
+def case_restart(w):
+    """The gateway keeps requests in memory: after a restart it holds none; the audit log keeps
+    every step."""
+    check(ctl_requests(w), "no requests before the restart")
+    w.gw.stop()
+    w.gw = Gateway(w.conf, base_env(w.menv), ["--skew", "0", "--reconcile", "1"],
+                   log=os.path.join(w.lab.root, "gatewayd.log")).start()
+    check(ctl_requests(w) == [], "after a restart: %s" % ctl_requests(w))
+    ids = {e.get("id") for e in audit_lines(w.audit) if e.get("event") == "breakglass.request"}
+    check({w.req_id, w.deny_id, w.expire_id, w.cancel_id, w.left_id} <= ids,
+          "breakglass.request records: %s" % ids)
 
 
 class World:
@@ -480,7 +494,7 @@ def main():
     w.stsrole = stsrole_path()
     w.ctl = os.path.join(build_dir(), "gateway", "stsrolectl")
     w.capture = os.environ["STSROLE_CAPTURE"]
-    gw = None
+    w.gw = None
     try:
         with Moto(log=os.path.join(tmp, "moto.log")) as m, Lab("bgsshd") as lab:
             w.menv = menv = m.seed(roles=ROLES)
@@ -521,8 +535,8 @@ def main():
                 return cache["iam"]
             w.revoker_iam = revoker_iam
             try:
-                gw = Gateway(w.conf, base_env(menv), ["--skew", "0", "--reconcile", "1"],
-                             log=os.path.join(lab.root, "gatewayd.log")).start()
+                w.gw = Gateway(w.conf, base_env(menv), ["--skew", "0", "--reconcile", "1"],
+                               log=os.path.join(lab.root, "gatewayd.log")).start()
                 exe = lab.pam_service("stsrole-bgsshd-%d" % os.getpid(), stsrole_stack(
                     os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so"), w.conf))
                 w.sshd = lab.start_sshd(exe)
@@ -558,16 +572,18 @@ def main():
             suite.case("notify ran with the line on stdin and PATH only: request, approve, "
                        "approved, use; request, deny; request, expire; request, cancel (twice)",
                        case_notify, w)
-            gw.stop()
-            gw = None
+            suite.case("a restarted gateway holds no requests; the audit log keeps them",
+                       case_restart, w)
+            w.gw.stop()
+            w.gw = None
             if suite.failed:
                 lab.keep = True
                 print("kept gateway log: %s" % os.path.join(lab.root, "gatewayd.log"))
                 if w.out:
                     print("--- the requester's session\n%s" % w.out[-4000:])
     finally:
-        if gw is not None:
-            gw.stop()
+        if w.gw is not None:
+            w.gw.stop()
         if suite.failed or os.environ.get("STSROLE_KEEP_TMP") == "1":
             print("kept %s" % tmp)
         else:
