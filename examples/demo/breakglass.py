@@ -24,7 +24,7 @@ from harness import rmtree_unless_kept  # noqa: E402
 from mototest import Moto  # noqa: E402
 from sshdtest import Lab, missing_prerequisite, ssh_login, stsrole_stack, totp  # noqa: E402
 import gwlib  # noqa: E402
-from demo import (AWS_CLI, WORKLOAD_ROLES, DemoFailed, aws, expect,  # noqa: E402
+from demo import (AWS_CLI, WORKLOAD_ROLES, DemoFailed, aws, expect, failed,  # noqa: E402
                   remove_stale_user, say, seed, step)
 
 REQUESTER, APPROVER = "carol-bg", "dave-bg"
@@ -237,12 +237,7 @@ def main(build):
         print("\n\033[1mdemo: every step behaved as shown\033[0m")
         return 0
     except DemoFailed as e:
-        print("\ndemo FAILED: %s" % e)
-        log = os.path.join(tmp, "gatewayd.log")
-        if os.path.exists(log):
-            print("--- gatewayd log (tail)")
-            print("".join(open(log).readlines()[-30:]))
-        return 1
+        return failed(tmp, e)
     finally:
         if gw is not None:
             gw.kill9()

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from harness import Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env  # noqa: E402
 import gwlib  # noqa: E402
-from gwlib import Gateway, audit_lines, build_dir, gatewayd_path, sid_of, wait_for  # noqa: E402
+from gwlib import Gateway, audit_lines, build_dir, sid_of, wait_for  # noqa: E402
 
 AWS = "/usr/bin/aws"
 BASTION_ID = "bg1"
@@ -465,26 +465,13 @@ def notify_command(w):
 
 def main():
     suite = Suite("breakglass-sshd")
-    why = None
-    try:
-        from sshdtest import Lab, SetupError, missing_prerequisite, stsrole_stack
-        why = missing_prerequisite()
-    except ImportError as e:
-        why = str(e)
-    if why is None and not os.path.exists(AWS):
-        why = "%s is missing (apt-get install awscli)" % AWS
-    elif why is None and shutil.which("moto_server") is None:
-        why = "moto_server is missing"
-    for path in (gatewayd_path(), os.path.join(build_dir(), "gateway", "stsrolectl"),
-                 os.path.join(build_dir(), "gateway", "stsrole-credential-process"),
-                 os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so")):
-        if why is None and not os.path.exists(path):
-            why = "%s is not built" % path
+    why = gwlib.missing_for_sessions(AWS)
     if why is None and not os.path.exists(stsrole_path()):
         why = "the break-glass flow is absent: %s (the stsrole user command) is not built" \
             % stsrole_path()
     if why:
         return suite.skip_all(why)
+    from sshdtest import Lab, SetupError, stsrole_stack
     tmp = tempfile.mkdtemp(prefix="stsrole-bgsshd-tmp.")
     # every request to moto, through the recording proxy (tests/lib/mototest.py)
     os.environ["STSROLE_CAPTURE"] = os.path.join(tmp, "capture")
