@@ -19,6 +19,7 @@
 #include "approval.h"
 #include "gw.h"
 #include "gw_breakglass.h"
+#include "gw_notify.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
 #include "sts.h"
@@ -256,9 +257,10 @@ request_answer(struct gw *g, const struct stsrole_request *q, const struct calle
 }
 
 /* One audit record of a request's step: the usual session fields (s: the
- * caller's or requester's session; at the mint the new credential's),
- * plus id, role, requester, by, why; the mint's record adds reason and
- * approvers, as stsrolectl reconcile reads them (lib/reconcile.c). */
+ * caller's or requester's session; at the mint the new credential's, so
+ * reconcile joins it to CloudTrail by its session name), plus id, role,
+ * requester, by, why; the request's record adds reason, the mint's
+ * reason, approvers and requester_session (the SSH session's id). */
 static int
 bg_audit(struct gw *g, const char *event, const struct gw_session *s,
          const struct stsrole_role *role, const struct stsrole_request *q, const char *role_name,
@@ -280,8 +282,13 @@ bg_audit(struct gw *g, const char *event, const struct gw_session *s,
         ok = cJSON_AddStringToObject(x, "by", by) != NULL;
     if (ok && why != NULL)
         ok = cJSON_AddStringToObject(x, "why", why) != NULL;
+    /* The request's reason is recorded when it is made and at the mint;
+     * only the mint's record (the new credential's session) is marked
+     * break-glass by reconcile (lib/reconcile.c). */
+    if (ok && q != NULL && (mint || strcmp(event, "breakglass.request") == 0))
+        ok = cJSON_AddStringToObject(x, "reason", q->reason) != NULL;
     if (ok && mint && q != NULL) {
-        ok = cJSON_AddStringToObject(x, "reason", q->reason) != NULL &&
+        ok = cJSON_AddStringToObject(x, "requester_session", q->session) != NULL &&
              (a = cJSON_AddArrayToObject(x, "approvers")) != NULL;
         for (i = 0; ok && i < q->n_approvers; i++)
             ok = cJSON_AddItemToArray(a, cJSON_CreateString(q->approvers[i]));

@@ -400,13 +400,18 @@ parent_from_detail(struct rsess *s, const char *detail)
 }
 
 /* Break-glass records (issue 15) carry reason and approvers; approvers
- * may be a list or a string.  Kept as text for the finding. */
+ * may be a list or a string.  Kept as text for the finding.  Of the
+ * gateway's breakglass.* records only the mint's (breakglass.ok) is the
+ * break-glass credential's: the others name the session that asked or
+ * approved. */
 static int
 take_breakglass(struct rsess *s, const cJSON *o)
 {
     const cJSON *ap = cJSON_GetObjectItemCaseSensitive(o, "approvers");
-    const char *reason = jstr(o, "reason");
+    const char *reason = jstr(o, "reason"), *ev = jstr(o, "event");
 
+    if (ev != NULL && strncmp(ev, "breakglass.", 11) == 0 && strcmp(ev, "breakglass.ok") != 0)
+        return 0;
     if (set_str(&s->reason, reason) != 0)
         return -1;
     if (cJSON_IsString(ap) && ap->valuestring[0] != '\0')

@@ -199,7 +199,7 @@ def case_request(w):
     r = audit(w, "breakglass.request", id=w.bg_id)
     check(len(r) == 1 and r[0]["requester"] == w.req.u.name and r[0]["session_id"] == w.req.id
           and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON in r[0]["detail"]
-          and "reason" not in r[0], r)
+          and r[0]["reason"] == REASON and "approvers" not in r[0], r)
     # one pending request per person and role: a flood is refused
     a = w.req.cmd("request", role="breakglass", reason=REASON)
     check(a["ok"] is False and "already has request %s pending" % w.bg_id in a["error"], a)
@@ -287,6 +287,8 @@ def case_approve(w):
     r = audit(w, "breakglass.ok", id=w.bg_id)
     check(len(r) == 1 and r[0]["reason"] == REASON and r[0]["approvers"] == [w.alice.u.name]
           and r[0]["session_name"].startswith(w.req.u.name + "@" + BASTION + ".") and
+          r[0]["session_name"] != w.req.rec["session_name"] and
+          r[0]["requester_session"] == w.req.id and
           r[0]["detail"].startswith("credential for session %s" % w.req.id), r)
     w.bg_child = r[0]["session_id"]
     r = audit(w, "breakglass.approve", id=w.bg_id)

@@ -275,6 +275,10 @@ t_join(void **state)
                         ROLE, "credential for session gg01, break-glass request 0123456789abcdef",
                         ",\"id\":\"0123456789abcdef\",\"reason\":\"INC-2\","
                         "\"approvers\":[\"heidi\"]"));
+    /* the request's record names the login that asked: not a break-glass credential */
+    feed_audit(r, audit("2026-12-05T10:04:00.000Z", "breakglass.request", "alice", "aa01",
+                        "alice@b1.n1", ROLE, "request 0123456789abcdef",
+                        ",\"id\":\"0123456789abcdef\",\"reason\":\"INC-2\""));
     /* an operator's stsrolectl assume is a known mint */
     feed_audit(r, audit("2026-12-05T10:00:00.000Z", "assume.ok", "oscar", "oo01", "oscar@b1.n6",
                         ROLE, "stsrolectl assume by uid 0: stsrole:mfa=none", NULL));
@@ -331,6 +335,7 @@ t_join(void **state)
     assert_non_null(f);
     assert_string_equal(cJSON_GetObjectItem(f, "approvers")->valuestring, "heidi");
     assert_string_equal(cJSON_GetObjectItem(f, "reason")->valuestring, "INC-2");
+    assert_null(find(doc, "breakglass", "alice@b1.n1"));
     /* its AssumeRole is a known mint, not an unmatched one */
     assert_null(find(doc, "assume.unmatched", "grace@b1.n7"));
     /* grace and carol's login made no call and had no AssumeRole in the trail */
