@@ -346,6 +346,7 @@ def case_aws(w):
     check(len(ok) == 1 and ok[0].get("reason") == REASON
           and w.approver.name in json.dumps(ok[0].get("approvers"))
           and ok[0].get("id") == w.req_id and ok[0].get("source_identity") == w.req.name
+          and ok[0].get("requester_session") == w.sid
           and doc["Arn"].endswith("/" + ok[0].get("session_name", "-")),
           "breakglass.ok: %s" % ok)
     w.bg_session = ok[0].get("session_id")
