@@ -428,9 +428,17 @@ def case_notify(w):
           and by.get((w.cancel_id, "cancel")) == w.req.name
           and by.get((w.left_id, "cancel")) == "logout", "by: %s" % by)
     # each run saw the line on stdin and nothing of the gateway's environment
-    with open(w.envs) as f:
-        envs = set(f.read().split("\n--\n")) - {""}
-    check(envs == {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "notify's environment: %s" % envs)
+    def runs_done():
+        return [n for n in os.listdir(os.path.dirname(w.envs)) if n.startswith("envs.")
+                and os.path.getsize(os.path.join(os.path.dirname(w.envs), n)) > 0]
+    wait_for(lambda: len(runs_done()) >= len(ev), 30, "every notify run's environment")
+    runs = runs_done()
+    envs = set()
+    for n in runs:
+        with open(os.path.join(os.path.dirname(w.envs), n)) as f:
+            envs.add(f.read())
+    check(len(runs) == len(ev) and envs == {"PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"},
+          "notify's environment, %d runs for %d events: %s" % (len(runs), len(ev), envs))
 
 
 def case_restart(w):
@@ -458,7 +466,8 @@ def notify_command(w):
     w.envs = os.path.join(d, "envs")
     path = os.path.join(d, "notify.sh")
     with open(path, "w") as f:
-        f.write("#!/bin/sh\ncat >> %s\n{ tr '\\000' '\\n' < /proc/$$/environ; echo --; } >> %s\n"
+        # one file per run: runs may overlap
+        f.write("#!/bin/sh\ncat >> %s\ntr '\\000' '\\n' < /proc/$$/environ > %s.$$\n"
                 % (w.events, w.envs))
     os.chmod(path, 0o755)
     return path
