@@ -88,9 +88,10 @@ def stsrole_path():
     return os.path.join(build_dir(), "gateway", "stsrole")
 
 
-# Each step prints its output joined on one line as "KEY ...", then "KEY rc=N".
+# Each step prints its output on one line (newlines become spaces) as "KEY ...", then
+# "KEY rc=N".
 SHOW = ("show() { k=$1; shift; o=$(\"$@\" 2>&1); rc=$?; "
-        "printf '%s\\n' \"$o\" | tr -d '\\n' | sed \"s/^/$k /\"; echo; echo \"$k rc=$rc\"; }; ")
+        "printf '%s\\n' \"$o\" | tr '\\n' ' ' | sed \"s/^/$k /\"; echo; echo \"$k rc=$rc\"; }; ")
 
 
 def requester_script(w):
@@ -99,6 +100,7 @@ def requester_script(w):
         "S=%(s)s; A='%(aws)s --endpoint-url %(url)s --output json'; P='python3 %(poll)s'; "
         "echo SID=$STSROLE_SESSION_ID; "
         "show ROLES $S roles; "
+        "show ROLESJSON $S roles --json; "
         "show BAD $S request breakglass --reason 'db down, no ticket'; "
         "show EARLY $A --profile breakglass sts get-caller-identity; "
         "show REQUEST $S request breakglass --reason '%(reason)s'; "
@@ -202,10 +204,15 @@ def case_flow(w):
 
 def case_roles(w):
     check(w.out, "no session ran")
-    roles = field(w.out, "ROLES") or ""
-    check(field(w.out, "ROLES rc") == "0" and "breakglass" in roles and "bgshort" in roles
-          and "bgdeny" in roles,
-          "stsrole roles: %s" % roles)
+    check(field(w.out, "ROLES rc") == "0", "stsrole roles: %s" % field(w.out, "ROLES"))
+    # one per line (joined here by the script): the break-glass ones marked
+    lines = (field(w.out, "ROLES") or "").split("  (break-glass: stsrole request)")
+    marked = {chunk.split()[-2] for chunk in lines[:-1] if len(chunk.split()) >= 2}
+    check(marked == {"breakglass", "bgshort", "bgdeny"}, "stsrole roles: %s" % lines)
+    doc = json.loads(field(w.out, "ROLESJSON") or "null")
+    got = {p["profile"]: p.get("request") for p in (doc or {}).get("profiles", [])}
+    check(field(w.out, "ROLESJSON rc") == "0" and got.get("breakglass") is True
+          and got.get("audit") is not True, "stsrole roles --json: %s" % doc)
 
 
 def case_bad_reason(w):
@@ -542,7 +549,8 @@ def main():
             suite.case("three sessions: the requester asks, the non-approver and the approver "
                        "act from their own sessions, the requester's session goes on",
                        case_flow, w)
-            suite.case("stsrole roles lists the roles the requester may request", case_roles, w)
+            suite.case("stsrole roles [--json] marks the roles the requester may request",
+                       case_roles, w)
             suite.case("a reason that does not match reason_pattern is refused (exit 1, "
                        "breakglass.refused)", case_bad_reason, w)
             suite.case("before a request, aws --profile breakglass fails naming "
