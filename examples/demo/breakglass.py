@@ -24,7 +24,7 @@ from harness import rmtree_unless_kept  # noqa: E402
 from mototest import Moto  # noqa: E402
 from sshdtest import Lab, missing_prerequisite, ssh_login, stsrole_stack, totp  # noqa: E402
 import gwlib  # noqa: E402
-from demo import (AWS_CLI, WORKLOAD_ROLES, DemoFailed, aws, expect,  # noqa: E402
+from demo import (AWS_CLI, WORKLOAD_ROLES, DemoFailed, aws, expect, failed,  # noqa: E402
                   remove_stale_user, say, seed, step)
 
 REQUESTER, APPROVER = "carol-bg", "dave-bg"
@@ -171,6 +171,8 @@ def main(build):
                                   "echo '$ stsrole approve %(id)s'; %(s)s approve %(id)s; "
                                   "echo \"(exit $?)\"" % {"s": stsrole, "id": req["id"]})
                 say(login.out.replace("\r", "").strip())
+                expect("[you may approve]" in login.out, "Dave's stsrole requests marks it as "
+                       "one he may approve")
                 expect("(exit 0)" in login.out, "Dave's stsrole approve exits 0")
             finally:
                 t.join(360)
@@ -181,6 +183,8 @@ def main(build):
             step(5, "Carol's session goes on: the AWS CLI works with the approved role")
             say(out.strip())
             sid = out.split("SID=", 1)[1].split()[0] if "SID=" in out else ""
+            expect("breakglass: approved" in out and "(exit 0)" in out,
+                   "stsrole request --wait returned once Dave approved (exit 0)")
             expect("assumed-role/BreakGlassRole/%s@%s." % (REQUESTER, BASTION_ID) in out,
                    "aws --profile breakglass is assumed-role/BreakGlassRole/%s@%s.<nonce>"
                    % (REQUESTER, BASTION_ID))
@@ -196,17 +200,23 @@ def main(build):
 
             step(6, "Carol logs out: the gateway revokes the break-glass credential too")
             audit = os.path.join(lab.root, "audit.log")
+            # the gateway follows the break-glass credential as a session of its own, which
+            # ends with Carol's SSH session
+            ok = [r for r in gwlib.audit_lines(audit) if r.get("event") == "breakglass.ok"]
+            expect(len(ok) == 1, "breakglass.ok in the audit log: credential %s"
+                   % (ok[0].get("session_name") if ok else "-"))
+            bg_session = ok[0]["session_id"]
             gwlib.wait_for(lambda: [r for r in gwlib.audit_lines(audit)
                                     if r.get("event") == "revoke.ok"
-                                    and r.get("session_id") == sid
+                                    and r.get("session_id") == bg_session
                                     and r.get("role_arn") == arns["BreakGlassRole"]],
                            60, "revoke.ok on BreakGlassRole")
             for r in gwlib.audit_lines(audit):
-                if r["event"].startswith("breakglass.") or r.get("session_id") == sid:
-                    say("%(seq)s %(event)-18s" % r + "  " + " ".join(
-                        "%s=%s" % (k, r[k]) for k in ("user", "requester", "by", "reason",
-                                                      "approvers", "role", "outcome")
-                        if r.get(k)))
+                if r["event"].startswith("breakglass.") or r.get("session_id") in (sid,
+                                                                                  bg_session):
+                    say("%(seq)3s %(event)-18s" % r + " %-18s" % (r.get("role_arn") or "").split(
+                        "/")[-1] + " ".join("%s=%s" % (k, r[k]) for k in (
+                            "user", "by", "reason", "approvers", "outcome") if r.get(k)))
             iam = moto.client("iam", creds={"AccessKeyId": auditor["AccessKeyId"],
                                             "SecretAccessKey": auditor["SecretAccessKey"]})
             sids = gwlib.deny_sids(iam, "BreakGlassRole", "stsrole-revoked-%s" % BASTION_ID)
@@ -227,12 +237,7 @@ def main(build):
         print("\n\033[1mdemo: every step behaved as shown\033[0m")
         return 0
     except DemoFailed as e:
-        print("\ndemo FAILED: %s" % e)
-        log = os.path.join(tmp, "gatewayd.log")
-        if os.path.exists(log):
-            print("--- gatewayd log (tail)")
-            print("".join(open(log).readlines()[-30:]))
-        return 1
+        return failed(tmp, e)
     finally:
         if gw is not None:
             gw.kill9()

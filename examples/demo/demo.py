@@ -110,6 +110,16 @@ def aws(moto, creds, *args):
                           env=env, capture_output=True, text=True, timeout=120)
 
 
+def failed(tmp, e):
+    """Says which step failed, with the tail of the gateway's log; returns the exit status."""
+    print("\ndemo FAILED: %s" % e)
+    log = os.path.join(tmp, "gatewayd.log")
+    if os.path.exists(log):
+        print("--- gatewayd log (tail)")
+        print("".join(open(log).readlines()[-30:]))
+    return 1
+
+
 def remove_stale_user(name=USER):
     """A demo interrupted by kill -9 leaves its user behind; remove it first."""
     home = "/home/%s" % name
@@ -241,12 +251,7 @@ def main(build):
         print("\n\033[1mdemo: every step behaved as shown\033[0m")
         return 0
     except DemoFailed as e:
-        print("\ndemo FAILED: %s" % e)
-        log = os.path.join(tmp, "gatewayd.log")
-        if os.path.exists(log):
-            print("--- gatewayd log (tail)")
-            print("".join(open(log).readlines()[-30:]))
-        return 1
+        return failed(tmp, e)
     finally:
         if gw is not None:
             gw.kill9()

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from harness import Suite, check  # noqa: E402
 from mototest import DEFAULT_ROLES, Moto, base_env  # noqa: E402
 import gwlib  # noqa: E402
-from gwlib import Gateway, audit_lines, build_dir, gatewayd_path, sid_of, wait_for  # noqa: E402
+from gwlib import Gateway, audit_lines, build_dir, sid_of, wait_for  # noqa: E402
 
 AWS = "/usr/bin/aws"
 BASTION_ID = "bg1"
@@ -88,9 +88,10 @@ def stsrole_path():
     return os.path.join(build_dir(), "gateway", "stsrole")
 
 
-# Each step prints its output joined on one line as "KEY ...", then "KEY rc=N".
+# Each step prints its output on one line (newlines become spaces) as "KEY ...", then
+# "KEY rc=N".
 SHOW = ("show() { k=$1; shift; o=$(\"$@\" 2>&1); rc=$?; "
-        "printf '%s\\n' \"$o\" | tr -d '\\n' | sed \"s/^/$k /\"; echo; echo \"$k rc=$rc\"; }; ")
+        "printf '%s\\n' \"$o\" | tr '\\n' ' ' | sed \"s/^/$k /\"; echo; echo \"$k rc=$rc\"; }; ")
 
 
 def requester_script(w):
@@ -99,6 +100,7 @@ def requester_script(w):
         "S=%(s)s; A='%(aws)s --endpoint-url %(url)s --output json'; P='python3 %(poll)s'; "
         "echo SID=$STSROLE_SESSION_ID; "
         "show ROLES $S roles; "
+        "show ROLESJSON $S roles --json; "
         "show BAD $S request breakglass --reason 'db down, no ticket'; "
         "show EARLY $A --profile breakglass sts get-caller-identity; "
         "show REQUEST $S request breakglass --reason '%(reason)s'; "
@@ -202,10 +204,15 @@ def case_flow(w):
 
 def case_roles(w):
     check(w.out, "no session ran")
-    roles = field(w.out, "ROLES") or ""
-    check(field(w.out, "ROLES rc") == "0" and "breakglass" in roles and "bgshort" in roles
-          and "bgdeny" in roles,
-          "stsrole roles: %s" % roles)
+    check(field(w.out, "ROLES rc") == "0", "stsrole roles: %s" % field(w.out, "ROLES"))
+    # one per line (joined here by the script): the break-glass ones marked
+    lines = (field(w.out, "ROLES") or "").split("  (break-glass: stsrole request)")
+    marked = {chunk.split()[-2] for chunk in lines[:-1] if len(chunk.split()) >= 2}
+    check(marked == {"breakglass", "bgshort", "bgdeny"}, "stsrole roles: %s" % lines)
+    doc = json.loads(field(w.out, "ROLESJSON") or "null")
+    got = {p["profile"]: p.get("request") for p in (doc or {}).get("profiles", [])}
+    check(field(w.out, "ROLESJSON rc") == "0" and got.get("breakglass") is True
+          and got.get("audit") is not True, "stsrole roles --json: %s" % doc)
 
 
 def case_bad_reason(w):
@@ -217,9 +224,9 @@ def case_bad_reason(w):
           and not e.get("id")]
     check(ev, "no breakglass.refused without a request id for the bad reason: %s"
           % refused(w, w.req.name))
-    reqs = [e.get("reason") for e in audit_lines(w.audit)
+    reqs = [e.get("role") for e in audit_lines(w.audit)
             if e.get("event") == "breakglass.request"]
-    check(reqs == [REASON, REASON3, REASON2, REASON4, REASON5],
+    check(reqs == ["breakglass", "bgdeny", "bgshort", "bgshort", "bgdeny"],
           "breakglass.request records: %s" % reqs)
 
 
@@ -341,9 +348,15 @@ def case_aws(w):
     check(q.get("SourceIdentity") == w.req.name, "SourceIdentity: %s" % q.get("SourceIdentity"))
     check(q.get("DurationSeconds") == "1800", "DurationSeconds (max_duration = 1800): %s"
           % q.get("DurationSeconds"))
+    # the mint's audit record names the role session CloudTrail shows, with reason and approvers
     ok = [e for e in audit_lines(w.audit) if e.get("event") == "breakglass.ok"]
-    check(ok and ok[0].get("reason") == REASON and w.approver.name in json.dumps(
-        ok[0].get("approvers")) and ok[0].get("session_id") == w.sid, "breakglass.ok: %s" % ok)
+    check(len(ok) == 1 and ok[0].get("reason") == REASON
+          and w.approver.name in json.dumps(ok[0].get("approvers"))
+          and ok[0].get("id") == w.req_id and ok[0].get("source_identity") == w.req.name
+          and ok[0].get("requester_session") == w.sid
+          and doc["Arn"].endswith("/" + ok[0].get("session_name", "-")),
+          "breakglass.ok: %s" % ok)
+    w.bg_session = ok[0].get("session_id")
 
 
 def case_expire(w):
@@ -372,9 +385,10 @@ def deny_sids(w, role):
 def case_logout(w):
     check(w.sid, "no session ran")
     bg_arn = w.menv["roles"]["BreakGlassRole"]
+    # the break-glass credential is followed as a session of its own, closed with the login
     wait_for(lambda: [e for e in audit_lines(w.audit) if e.get("event") == "revoke.ok"
-                      and e.get("session_id") == w.sid and e.get("role_arn") == bg_arn],
-             120, "revoke.ok of the session on BreakGlassRole")
+                      and e.get("session_id") == w.bg_session and e.get("role_arn") == bg_arn],
+             120, "revoke.ok of the break-glass credential on BreakGlassRole")
     check(sid_of(w.sid) in deny_sids(w, "BreakGlassRole"),
           "BreakGlassRole's deny lacks %s: %s" % (sid_of(w.sid), deny_sids(w, "BreakGlassRole")))
     for role in ("IncidentResponseRole", "OnCallRole"):
@@ -406,8 +420,9 @@ def case_notify(w):
 
     def of(rid):
         return [e["event"] for e in ev if e.get("id") == rid]
-    check(of(w.req_id) == ["request", "approve", "approved", "use"],
-          "events of the approved request: %s" % ev)
+    got = of(w.req_id)
+    check(got[:1] == ["request"] and sorted(got[1:3]) == ["approve", "approved"]
+          and got[3:] == ["use"], "events of the approved request: %s" % ev)
     check(all(e.get("reason") == REASON and e.get("requester") == w.req.name
               for e in ev if e.get("id") == w.req_id), "lines: %s" % ev)
     check(of(w.deny_id) == ["request", "deny"], "events of the denied request: %s" % ev)
@@ -417,11 +432,33 @@ def case_notify(w):
     by = {(e["id"], e["event"]): e.get("by") for e in ev}
     check(by.get((w.req_id, "approve")) == w.approver.name
           and by.get((w.deny_id, "deny")) == w.approver.name
-          and by.get((w.cancel_id, "cancel")) == w.req.name, "by: %s" % by)
+          and by.get((w.cancel_id, "cancel")) == w.req.name
+          and by.get((w.left_id, "cancel")) == "logout", "by: %s" % by)
     # each run saw the line on stdin and nothing of the gateway's environment
-    with open(w.envs) as f:
-        envs = set(f.read().split("\n--\n")) - {""}
-    check(envs == {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "notify's environment: %s" % envs)
+    def runs_done():
+        return [n for n in os.listdir(os.path.dirname(w.envs)) if n.startswith("envs.")
+                and os.path.getsize(os.path.join(os.path.dirname(w.envs), n)) > 0]
+    wait_for(lambda: len(runs_done()) >= len(ev), 30, "every notify run's environment")
+    runs = runs_done()
+    envs = set()
+    for n in runs:
+        with open(os.path.join(os.path.dirname(w.envs), n)) as f:
+            envs.add(f.read())
+    check(len(runs) == len(ev) and envs == {"PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"},
+          "notify's environment, %d runs for %d events: %s" % (len(runs), len(ev), envs))
+
+
+def case_restart(w):
+    """The gateway keeps requests in memory: after a restart it holds none; the audit log keeps
+    every step."""
+    check(ctl_requests(w), "no requests before the restart")
+    w.gw.stop()
+    w.gw = Gateway(w.conf, base_env(w.menv), ["--skew", "0", "--reconcile", "1"],
+                   log=os.path.join(w.lab.root, "gatewayd.log")).start()
+    check(ctl_requests(w) == [], "after a restart: %s" % ctl_requests(w))
+    ids = {e.get("id") for e in audit_lines(w.audit) if e.get("event") == "breakglass.request"}
+    check({w.req_id, w.deny_id, w.expire_id, w.cancel_id, w.left_id} <= ids,
+          "breakglass.request records: %s" % ids)
 
 
 class World:
@@ -436,7 +473,8 @@ def notify_command(w):
     w.envs = os.path.join(d, "envs")
     path = os.path.join(d, "notify.sh")
     with open(path, "w") as f:
-        f.write("#!/bin/sh\ncat >> %s\n{ tr '\\000' '\\n' < /proc/$$/environ; echo --; } >> %s\n"
+        # one file per run: runs may overlap
+        f.write("#!/bin/sh\ncat >> %s\ntr '\\000' '\\n' < /proc/$$/environ > %s.$$\n"
                 % (w.events, w.envs))
     os.chmod(path, 0o755)
     return path
@@ -444,38 +482,25 @@ def notify_command(w):
 
 def main():
     suite = Suite("breakglass-sshd")
-    why = None
-    try:
-        from sshdtest import Lab, SetupError, missing_prerequisite, stsrole_stack
-        why = missing_prerequisite()
-    except ImportError as e:
-        why = str(e)
-    if why is None and not os.path.exists(AWS):
-        why = "%s is missing (apt-get install awscli)" % AWS
-    elif why is None and shutil.which("moto_server") is None:
-        why = "moto_server is missing"
-    for path in (gatewayd_path(), os.path.join(build_dir(), "gateway", "stsrolectl"),
-                 os.path.join(build_dir(), "gateway", "stsrole-credential-process"),
-                 os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so")):
-        if why is None and not os.path.exists(path):
-            why = "%s is not built" % path
+    why = gwlib.missing_for_sessions(AWS)
     if why is None and not os.path.exists(stsrole_path()):
         why = "the break-glass flow is absent: %s (the stsrole user command) is not built" \
             % stsrole_path()
     if why:
         return suite.skip_all(why)
-    tmp = tempfile.mkdtemp(prefix="stsrole-bg.")
+    from sshdtest import Lab, SetupError, stsrole_stack
+    tmp = tempfile.mkdtemp(prefix="stsrole-bgsshd-tmp.")
     # every request to moto, through the recording proxy (tests/lib/mototest.py)
     os.environ["STSROLE_CAPTURE"] = os.path.join(tmp, "capture")
     w = World()
     w.out = w.out_other = w.out_approver = w.sid = w.req_id = w.deny_id = None
-    w.expire_id = w.cancel_id = w.left_id = None
+    w.expire_id = w.cancel_id = w.left_id = w.bg_session = None
     w.stsrole = stsrole_path()
     w.ctl = os.path.join(build_dir(), "gateway", "stsrolectl")
     w.capture = os.environ["STSROLE_CAPTURE"]
-    gw = None
+    w.gw = None
     try:
-        with Moto(log=os.path.join(tmp, "moto.log")) as m, Lab("bg") as lab:
+        with Moto(log=os.path.join(tmp, "moto.log")) as m, Lab("bgsshd") as lab:
             w.menv = menv = m.seed(roles=ROLES)
             w.moto, w.lab = m, lab
             group = lab.add_group()
@@ -514,9 +539,9 @@ def main():
                 return cache["iam"]
             w.revoker_iam = revoker_iam
             try:
-                gw = Gateway(w.conf, base_env(menv), ["--skew", "0", "--reconcile", "1"],
-                             log=os.path.join(lab.root, "gatewayd.log")).start()
-                exe = lab.pam_service("stsrole-bg-%d" % os.getpid(), stsrole_stack(
+                w.gw = Gateway(w.conf, base_env(menv), ["--skew", "0", "--reconcile", "1"],
+                               log=os.path.join(lab.root, "gatewayd.log")).start()
+                exe = lab.pam_service("stsrole-bgsshd-%d" % os.getpid(), stsrole_stack(
                     os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so"), w.conf))
                 w.sshd = lab.start_sshd(exe)
             except SetupError as e:
@@ -524,7 +549,8 @@ def main():
             suite.case("three sessions: the requester asks, the non-approver and the approver "
                        "act from their own sessions, the requester's session goes on",
                        case_flow, w)
-            suite.case("stsrole roles lists the roles the requester may request", case_roles, w)
+            suite.case("stsrole roles [--json] marks the roles the requester may request",
+                       case_roles, w)
             suite.case("a reason that does not match reason_pattern is refused (exit 1, "
                        "breakglass.refused)", case_bad_reason, w)
             suite.case("before a request, aws --profile breakglass fails naming "
@@ -551,16 +577,18 @@ def main():
             suite.case("notify ran with the line on stdin and PATH only: request, approve, "
                        "approved, use; request, deny; request, expire; request, cancel (twice)",
                        case_notify, w)
-            gw.stop()
-            gw = None
+            suite.case("a restarted gateway holds no requests; the audit log keeps them",
+                       case_restart, w)
+            w.gw.stop()
+            w.gw = None
             if suite.failed:
                 lab.keep = True
                 print("kept gateway log: %s" % os.path.join(lab.root, "gatewayd.log"))
                 if w.out:
                     print("--- the requester's session\n%s" % w.out[-4000:])
     finally:
-        if gw is not None:
-            gw.stop()
+        if w.gw is not None:
+            w.gw.stop()
         if suite.failed or os.environ.get("STSROLE_KEEP_TMP") == "1":
             print("kept %s" % tmp)
         else:

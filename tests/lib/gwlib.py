@@ -8,6 +8,7 @@ file, fsync, rename, fsync of the directory), just as pam_stsrole writes them.
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,28 @@ def gatewayd_path():
 
 def stsrolectl_path():
     return os.environ.get("STSROLECTL", os.path.join(build_dir(), "gateway", "stsrolectl"))
+
+
+def missing_for_sessions(aws="/usr/bin/aws"):
+    """Why a suite of real sshd sessions in credentials_mode = process cannot run here, or None:
+    sshdtest's prerequisites, the AWS CLI the sessions run, moto, and the programs built."""
+    try:
+        from sshdtest import missing_prerequisite
+    except ImportError as e:
+        return str(e)
+    why = missing_prerequisite()
+    if why is not None:
+        return why
+    if not os.path.exists(aws):
+        return "%s is missing (apt-get install awscli)" % aws
+    if shutil.which("moto_server") is None:
+        return "moto_server is missing"
+    for path in (gatewayd_path(), os.path.join(build_dir(), "gateway", "stsrolectl"),
+                 os.path.join(build_dir(), "gateway", "stsrole-credential-process"),
+                 os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so")):
+        if not os.path.exists(path):
+            return "%s is not built" % path
+    return None
 
 
 def _write_atomic(path, data):

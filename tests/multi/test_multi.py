@@ -196,27 +196,12 @@ class World:
 
 def main():
     suite = Suite("multi")
-    why = None
-    try:
-        from sshdtest import Lab, SetupError, missing_prerequisite, stsrole_stack
-        why = missing_prerequisite()
-    except ImportError as e:
-        why = str(e)
-    if why is None and os.geteuid() != 0:
-        why = "needs root (useradd, sshd)"
-    elif why is None and not os.path.exists(AWS):
-        why = "%s is missing (apt-get install awscli)" % AWS
-    elif why is None and shutil.which("moto_server") is None:
-        why = "moto_server is missing"
-    for path in (gatewayd_path(), os.path.join(build_dir(), "gateway", "stsrolectl"),
-                 os.path.join(build_dir(), "gateway", "stsrole-credential-process"),
-                 os.path.join(build_dir(), "pam", ".libs", "pam_stsrole.so")):
-        if why is None and not os.path.exists(path):
-            why = "%s is not built" % path
+    why = gwlib.missing_for_sessions(AWS)
     if why:
         print("skipped: multi: %s" % why)
         print("multi: 0 passed, 0 failed")
         return 77
+    from sshdtest import Lab, SetupError, stsrole_stack
     tmp = tempfile.mkdtemp(prefix="stsrole-multi.")
     w = World()
     w.out = w.sid = None
