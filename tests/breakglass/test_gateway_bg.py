@@ -303,6 +303,60 @@ def case_approve(w):
     check(a["ok"] is False and "no longer pending" in a["error"], a)
 
 
+def trail_call(w, session_name, user, role_arn, t):
+    """One CloudTrail record (ec2:DescribeInstances) of a role session at epoch t, as
+    CloudTrail writes it, in a file laid out as CloudTrail delivers to S3."""
+    import datetime
+    import gzip
+    account, role = role_arn.split(":")[4], role_arn.split("/")[-1]
+    when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    rec = {
+        "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2",
+        "requestID": "req-%d" % t, "eventID": "ev-%s-%d" % (session_name, t), "readOnly": True,
+        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
+        "userIdentity": {
+            "type": "AssumedRole", "principalId": "AROAEXAMPLE:%s" % session_name,
+            "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session_name),
+            "accountId": account, "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "arn": role_arn,
+                                  "accountId": account, "userName": role},
+                "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "mfaAuthenticated": "false"},
+                "sourceIdentity": user}}}
+    d = os.path.join(w.lab.root, "trail", "AWSLogs", account, "CloudTrail", "us-east-1",
+                     when.strftime("%Y"), when.strftime("%m"), when.strftime("%d"))
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "%s_CloudTrail_us-east-1_%s_%s%d.json.gz" % (
+        account, when.strftime("%Y%m%dT%H%MZ"), session_name.split(".")[-1], t))
+    with gzip.open(path, "wb") as f:
+        f.write(json.dumps({"Records": [rec]}).encode())
+
+
+def case_reconcile(w):
+    """stsrolectl reconcile joins the break-glass credential's CloudTrail calls to its audit
+    records: one breakglass finding with the reason and the approvers, on that credential and
+    not on the login that asked."""
+    from gwlib import ctl
+    import calendar
+    ok = audit(w, "breakglass.ok", id=w.bg_id)[0]
+    minted = calendar.timegm(time.strptime(ok["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+    # the trail's first and last calls bound reconcile's window around the mint
+    for t in (minted, minted + 2):
+        trail_call(w, ok["session_name"], w.req.u.name, w.menv["roles"]["BreakGlassRole"], t)
+    rc, out, err = ctl(w.conf, "reconcile", "--audit", w.audit, "--dir",
+                       os.path.join(w.lab.root, "trail"), "--jsonl", "-")
+    fs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+    bg = [f for f in fs if f.get("finding") == "breakglass"]
+    check(len(bg) == 1 and bg[0].get("session_name") == ok["session_name"] and
+          bg[0].get("reason") == REASON and bg[0].get("approvers") == w.alice.u.name,
+          "rc %d: %s %s" % (rc, json.dumps(fs)[:2000], err[-500:]))
+    check(not [f for f in fs if f.get("finding") == "cloudtrail.only" and
+               f.get("session_name") == ok["session_name"]], "the call is not linked: %s" % fs)
+
+
 def case_two_approvals(w):
     a = w.req.cmd("request", role="bg2", reason="CHG-7 rotate keys")
     check(a["ok"], a)
@@ -552,6 +606,8 @@ def main():
             ("an approver whose session had no MFA: refused", case_no_mfa),
             ("approve by a listed approver: minted once with stsrole:reason and stsrole:approvers, "
              "served as the requester's profile, audited for reconcile", case_approve),
+            ("stsrolectl reconcile: the break-glass credential's CloudTrail call is linked; one "
+             "breakglass finding with reason and approvers", case_reconcile),
             ("two approvals: the same person twice refused, an @group member counts",
              case_two_approvals),
             ("deny by an approver, cancel by the requester: audited", case_deny_cancel),
