@@ -462,6 +462,25 @@ do_request(struct gw *g, const struct gw_bgjob *j, struct caller *c)
         snprintf(why, sizeof(why), "role %s needs no request: use its profile", role->name);
         return refuse(g, c, j, role, NULL, why);
     }
+    /* reason = required alone mints at every request: one credential per
+     * session and role at a time, or one person could mint without end. */
+    if (role->approvals == 0) {
+        size_t i;
+
+        for (i = 0; i < bg->t.n; i++) {
+            const struct stsrole_request *o = &bg->t.v[i];
+
+            if (o->state == STSROLE_REQ_APPROVED && o->minted > 0 &&
+                strcmp(o->session, j->session) == 0 && strcmp(o->role, role->name) == 0 &&
+                o->decided + stsrole_role_duration(&g->cfg, role) > now) {
+                snprintf(why, sizeof(why),
+                         "request %s for role %s is approved already: its credential is the "
+                         "profile %s until it expires",
+                         o->id, role->name, role->name);
+                return refuse(g, c, j, role, NULL, why);
+            }
+        }
+    }
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
         return error_line("no randomness for a request id");
     stsrole_hex(raw, sizeof(raw), id);
@@ -507,6 +526,14 @@ do_requests(struct gw *g, struct caller *c)
         if (!mine && !(q->state == STSROLE_REQ_PENDING &&
                        may_approve(stsrole_config_role(&g->cfg, q->role), q, c)))
             continue;
+        /* The answer is sent at once into the socket's buffer: bounded. */
+        if (cJSON_GetArraySize(arr) >= GW_BG_LIST_MAX) {
+            if (cJSON_AddBoolToObject(o, "truncated", 1) == NULL) {
+                cJSON_Delete(o);
+                return NULL;
+            }
+            break;
+        }
         if ((it = req_json(g, q, c)) == NULL || !cJSON_AddItemToArray(arr, it)) {
             cJSON_Delete(it);
             cJSON_Delete(o);

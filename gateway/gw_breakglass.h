@@ -18,6 +18,8 @@ struct cJSON;
  * as breakglass.refused (at most GW_BG_REFUSALS_PER_MIN a minute per uid).
  */
 #define GW_BG_REFUSALS_PER_MIN 20
+/* The most requests one "requests" answer lists (then "truncated": true). */
+#define GW_BG_LIST_MAX 64
 
 /* Main loop: runs the commands the credential socket queued (answering
  * them), expires requests past approval_timeout and cancels the pending

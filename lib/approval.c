@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ int
 stsrole_reason_check(const struct stsrole_role *role, const char *reason, struct stsrole_error *err)
 {
     regex_t re;
-    size_t i, n;
+    size_t i, k, n;
     int rc;
 
     n = reason != NULL ? strnlen(reason, STSROLE_REASON_MAX + 1) : 0;
@@ -28,10 +29,25 @@ stsrole_reason_check(const struct stsrole_role *role, const char *reason, struct
     if (n > STSROLE_REASON_MAX)
         return stsrole_fail(err, STSROLE_E_INVALID, "the reason is longer than %d bytes",
                             STSROLE_REASON_MAX);
-    /* It goes into audit records, syslog and notify's input: one line. */
-    for (i = 0; i < n; i++)
-        if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+    /* It goes into audit records, syslog, notify's input and the
+     * approvers' terminals: one line of valid UTF-8, without control
+     * characters (C0, DEL, C1) or the invisible ones that reorder or hide
+     * text (Unicode's bidirectional controls, zero-width characters), so
+     * an approver reads what was written. */
+    for (i = 0; i < n; i += k) {
+        uint32_t cp;
+
+        if ((k = stsrole_utf8_decode((const unsigned char *)reason + i, n - i, &cp)) == 0)
+            return stsrole_fail(err, STSROLE_E_INVALID, "the reason is not valid UTF-8");
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return stsrole_fail(err, STSROLE_E_INVALID, "the reason contains a control character");
+        if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+            (cp >= 0x2060 && cp <= 0x2069) || cp == 0x061c || cp == 0xfeff)
+            return stsrole_fail(err, STSROLE_E_INVALID,
+                                "the reason contains an invisible formatting character "
+                                "(U+%04X)",
+                                (unsigned)cp);
+    }
     if (role->reason_pattern == NULL)
         return STSROLE_OK;
     if (regcomp(&re, role->reason_pattern, REG_EXTENDED | REG_NOSUB) != 0)

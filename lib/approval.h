@@ -47,7 +47,9 @@ struct stsrole_request {
 };
 
 /* Whether a reason is acceptable for role: present when required, at most
- * STSROLE_REASON_MAX bytes, no control characters, matching reason_pattern.
+ * STSROLE_REASON_MAX bytes of valid UTF-8, no control characters (C0, DEL,
+ * C1) nor bidirectional or zero-width formatting ones, matching
+ * reason_pattern.
  * STSROLE_E_INVALID with a message the requester can be shown. */
 int stsrole_reason_check(const struct stsrole_role *role, const char *reason,
                          struct stsrole_error *err);

@@ -179,6 +179,11 @@ def case_reason_injection(w):
     check("forged" not in new and "\x1b" not in new, new[-500:])
     a = w.req.cmd("request", role="breakglass", reason="INC-1 " + "x" * 1100)
     check(a["ok"] is False and "longer than 1024" in a["error"], a)
+    # what the approver's terminal would show reversed or hidden
+    for bad in ("INC-1 \u202eevil", "INC-1 a\u200bb", "INC-1 \u009b2J"):
+        a = w.req.cmd("request", role="breakglass", reason=bad)
+        check(a["ok"] is False and ("invisible formatting" in a["error"] or
+                                    "control character" in a["error"]), a)
 
 
 def case_not_listed(w):
@@ -426,6 +431,9 @@ def case_reason_only(w):
     r = audit(w, "breakglass.ok", id=a["request"]["id"])
     check(len(r) == 1 and r[0]["approvers"] == [], r)
     check(w.req.credential("ir") is not None, "no ir credential")
+    # one at a time per session: no minting without end
+    b = w.req.cmd("request", role="ir", reason="INC-12 again")
+    check(b["ok"] is False and "approved already" in b["error"], b)
 
 
 def case_root_view(w):
@@ -485,6 +493,13 @@ def case_flood(w):
     # two minutes at most are touched: at most 2 x 20 of the 45 are written
     check(0 < audited <= 40, "%d of %d refusals audited" % (audited, n))
     check("more than 20 refused commands this minute" in open(w.gwlog).read(), "no log line")
+    # many decided requests: the answer stays bounded (64, said so)
+    for i in range(66):
+        a = w.req.cmd("request", role="bg4", reason="CHG-%d again" % (100 + i))
+        check(a["ok"] and w.req.cmd("cancel", id=a["request"]["id"])["ok"], a)
+    a = w.req.cmd("requests")
+    check(a["ok"] and len(a["requests"]) == 64 and a.get("truncated") is True,
+          (len(a.get("requests", [])), a.get("truncated")))
 
 
 def case_logout_revokes(w):
@@ -618,8 +633,8 @@ def main():
             ("stsrolectl requests [--json]: root sees every request", case_root_view),
             ("stsrole request/approve/requests/deny/--wait as the session's user",
              case_stsrole_command),
-            ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited",
-             case_flood),
+            ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited; "
+             "a listing holds at most 64", case_flood),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),
             ("the audit chain verifies", case_audit_chain),
         ]

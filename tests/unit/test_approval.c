@@ -57,6 +57,28 @@ test_reason(void **state)
     assert_int_equal(stsrole_reason_check(r, NULL, &e), STSROLE_E_INVALID);
     assert_int_equal(stsrole_reason_check(r, "INC-1\nforged audit line", &e), STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "control character"));
+    /* What an approver's terminal shows is what was written. */
+    assert_int_equal(stsrole_reason_check(r, "INC-1 caf\xc3\xa9 \xe2\x82\xac", &e), STSROLE_OK);
+    assert_int_equal(stsrole_reason_check(r,
+                                          "INC-1 \xc2\x9b"
+                                          "2J",
+                                          &e),
+                     STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "control character")); /* C1: CSI */
+    assert_int_equal(stsrole_reason_check(r,
+                                          "INC-1 \xe2\x80\xae"
+                                          "evil",
+                                          &e),
+                     STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "U+202E")); /* right-to-left override */
+    assert_int_equal(stsrole_reason_check(r,
+                                          "INC-1 a\xe2\x80\x8b"
+                                          "b",
+                                          &e),
+                     STSROLE_E_INVALID);
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xff", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "not valid UTF-8"));
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xc3", &e), STSROLE_E_INVALID);
     memset(longer, 'x', sizeof(longer) - 1);
     memcpy(longer, "INC-1 ", 6);
     longer[sizeof(longer) - 1] = '\0';
