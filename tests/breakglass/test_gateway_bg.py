@@ -378,6 +378,20 @@ def case_two_approvals(w):
     check(t.get("stsrole:approvers") == "%s %s" % (w.alice.u.name, w.bob.u.name), t)
 
 
+def case_mint_fails(w):
+    """AWS refuses the approved credential: the approval stands, the answer says nothing was
+    minted, breakglass.failed is audited, and the profile still has nothing to serve."""
+    a = w.req.cmd("request", role="bgbad", reason="INC-30 untrusted")
+    rid = a["request"]["id"]
+    a = w.alice.cmd("approve", id=rid)
+    check(a["ok"] and a["request"]["state"] == "approved" and a["request"]["minted"] is False, a)
+    r = audit(w, "breakglass.failed", id=rid)
+    check(len(r) == 1 and r[0]["outcome"] == "error" and r[0]["session_id"] == w.req.id and
+          "reason" not in r[0], r)
+    check(not audit(w, "breakglass.ok", id=rid), "breakglass.ok for a failed mint")
+    check(w.req.credential("bgbad") is None, "a credential for bgbad")
+
+
 def case_deny_cancel(w):
     a = w.req.cmd("request", role="bgshort", reason="INC-9 look")
     rid = a["request"]["id"]
@@ -578,6 +592,10 @@ def main():
                    "reason": "required"},
             "bg4": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
                     "reason": "required", "approvals": "1", "approvers": alice.name},
+            # trusts someone else: AssumeRole from the bastion is refused (moto checks trust
+            # in the caller's own account)
+            "bgbad": {"arn": arn["UntrustedRole"], "users": req.name, "reason": "required",
+                      "approvals": "1", "approvers": alice.name},
         }, BASTION, credentials_mode="process", runtime_dir=w.run, credential_helper=helper)
         w.audit = os.path.join(lab.root, "audit.log")
         w.sock = os.path.join(w.run, "credentials.sock")
@@ -625,6 +643,8 @@ def main():
              "breakglass finding with reason and approvers", case_reconcile),
             ("two approvals: the same person twice refused, an @group member counts",
              case_two_approvals),
+            ("AWS refuses the approved credential: breakglass.failed, minted false",
+             case_mint_fails),
             ("deny by an approver, cancel by the requester: audited", case_deny_cancel),
             ("approval_timeout: the gateway expires the request, audited", case_timeout),
             ("logout cancels the session's pending request (by logout)", case_logout_cancels),
