@@ -142,16 +142,8 @@ def tags_of(body):
 
 
 def deny_sids(w, role):
-    iam = w.revoker_iam()
-    try:
-        doc = iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
-    except iam.exceptions.NoSuchEntityException:
-        return []
-    for st in doc.get("Statement", []):
-        if st.get("Sid") == "StsroleSid":
-            v = st["Condition"]["StringEquals"]["aws:PrincipalTag/stsrole:sid"]
-            return v if isinstance(v, list) else [v]
-    return []
+    import gwlib
+    return gwlib.deny_sids(w.revoker_iam(), role, POLICY)
 
 
 # -- the cases ---------------------------------------------------------------------------------
