@@ -165,7 +165,8 @@ check_config(struct doctor *d, const char *path, struct stsrole_config *cfg, int
 {
     struct stsrole_error err;
     char why[PATH_MAX + 128], acct[13], rname[65];
-    size_t i;
+    const char *first = NULL;
+    size_t i, n;
     int ok;
 
     ok = path_and_target_safe(path, 0, why, sizeof(why));
@@ -211,6 +212,19 @@ check_config(struct doctor *d, const char *path, struct stsrole_config *cfg, int
     }
     report(d, "config.roles", 1, "", "%zu role%s, each with an ARN, a revoker and its people",
            cfg->n_roles, cfg->n_roles == 1 ? "" : "s");
+    /* A break-glass credential is served as a profile of the requester's
+     * session: only credentials_mode = process has profiles. */
+    for (i = 0, n = 0; i < cfg->n_roles; i++)
+        if (stsrole_role_needs_request(&cfg->roles[i]) && n++ == 0)
+            first = cfg->roles[i].name;
+    if (n > 0)
+        report(d, "config.breakglass", cfg->credentials_mode == STSROLE_MODE_PROCESS,
+               "set credentials_mode = process (stsrole.conf(5))",
+               "%zu role%s taken only through a request (%s%s)%s", n, n == 1 ? "" : "s", first,
+               n > 1 ? ", ..." : "",
+               cfg->credentials_mode == STSROLE_MODE_PROCESS
+                   ? ": served as the requester's session profile once approved"
+                   : ": without credentials_mode = process nobody can use them");
 }
 
 static void
@@ -701,9 +715,10 @@ check_role(struct doctor *d, const struct stsrole_config *cfg,
     snprintf(name, sizeof(name), "aws.role:%.30s", r->name);
     /* A dry run of a break-glass role would mint it without its approvals
      * (and set off the alarms that watch it): its trust is left unproven. */
-    if (r->approvals > 0) {
+    if (stsrole_role_needs_request(r)) {
         report(d, name, 1, "",
-               "%s not assumed: break-glass, %d approval%s needed; a dry run would bypass them",
+               "%s not assumed: break-glass, taken only through a request (%d approval%s "
+               "needed); a dry run would bypass it",
                r->arn, r->approvals, r->approvals == 1 ? "" : "s");
         return;
     }

@@ -373,10 +373,15 @@ def main():
                     c = checks.get("aws.role:audit", {})
                     check(c.get("ok") and "not assumed: break-glass" in c.get("detail", ""),
                           "break-glass role: %s" % c)
+                    # credentials_mode = env here: no profile can serve it
+                    c = checks.get("config.breakglass", {})
+                    check(c.get("ok") is False and "credentials_mode = process" in
+                          c.get("fix", "") + c.get("detail", ""), "config.breakglass: %s" % c)
                 finally:
                     b.reset()
             suite.case("aws.role: a break-glass role is not dry-run (its approvals would be "
-                       "bypassed)", break_glass)
+                       "bypassed); config.breakglass: it needs credentials_mode = process",
+                       break_glass)
 
             # -- the gateway
             def gateway_down():
