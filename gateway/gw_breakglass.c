@@ -428,7 +428,8 @@ bg_mint(struct gw *g, struct stsrole_request *q, const struct stsrole_role *role
         gw_rtab_set_profile_creds(p, &as.creds, gw_now()) == 0) {
         p->breakglass = 1;
         p->wanted = p->need_code = 0;
-        p->refused[0] = p->why[0] = p->code[0] = '\0';
+        p->refused[0] = p->why[0] = '\0';
+        stsrole_wipe(p->code, sizeof(p->code));
         served = 1;
     }
     pthread_mutex_unlock(&r->mu);
