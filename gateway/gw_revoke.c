@@ -81,8 +81,10 @@ role_path(const struct gw *g, const struct gw_role *r, char *out, size_t outlen)
     snprintf(out, outlen, "%s/roles/%.32s.json", g->state_gw, h);
 }
 
+/* durable: fsynced (stsrole_write_atomic), or only replaced (after a durable
+ * batch: see gw_batch_begin) */
 static int
-role_save(struct gw *g, const struct gw_role *r)
+role_save(struct gw *g, struct gw_role *r, int durable)
 {
     struct stsrole_error err;
     cJSON *o, *arr, *parr, *e;
@@ -130,8 +132,10 @@ role_save(struct gw *g, const struct gw_role *r)
         return -1;
     }
     role_path(g, r, path, sizeof(path));
-    rc = stsrole_write_atomic(path, text, strlen(text), 0600, &err);
+    rc = durable ? stsrole_write_atomic(path, text, strlen(text), 0600, &err)
+                 : stsrole_write_replace(path, text, strlen(text), 0600, &err);
     free(text);
+    r->unsaved = 0;
     if (rc != STSROLE_OK) {
         gw_log(LOG_ERR, "role %s: %s", r->arn, err.msg);
         return -1;
@@ -554,7 +558,20 @@ role_commit(struct gw *g, struct gw_role *r, struct stsrole_revoked_set *set)
     r->attempts = 0;
     r->next_try_ms = 0;
     r->last_error[0] = '\0';
-    role_save(g, r);
+    if (g->batch)
+        r->unsaved = 1;
+    else
+        role_save(g, r, 1);
+}
+
+void
+gw_roles_save_batch(struct gw *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_roles; i++)
+        if (g->roles[i]->unsaved)
+            role_save(g, g->roles[i], 0);
 }
 
 static void
