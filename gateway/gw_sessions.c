@@ -579,7 +579,7 @@ finish_done(struct gw *g)
 
 /* Syncs the batch's lines, then saves the flags they stand for: the
  * sessions not done; a session done is left to finish_done (its lines
- * stand for its flags until its record is gone). */
+ * stand for its flags until its record is gone).  all: every session. */
 static void
 batch_save(struct gw *g, int all)
 {
@@ -592,12 +592,12 @@ batch_save(struct gw *g, int all)
     for (i = 0; i < g->n_sess; i++)
         if (g->sess[i]->unsaved && (all || !done(g->sess[i])))
             gw_track_save(g, g->sess[i]);
-    gw_roles_save_batch(g);
     g->batch = batch;
 }
 
-/* GW_BATCH_MAX lines unsynced: everything saved, nothing removed (revocation
- * threads may hold the sessions). */
+/* GW_BATCH_MAX lines unsynced: every flag saved, nothing removed (revocation
+ * threads may hold the sessions, and read their roles: the role state is
+ * left to gw_batch_end). */
 static void
 batch_flush(struct gw *g)
 {
