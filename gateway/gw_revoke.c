@@ -26,8 +26,11 @@
 #define FAIL_AFTER 5          /* attempts before revoke.failed is written */
 #define REVOKER_DURATION 3600 /* role chaining caps AssumeRole at one hour */
 /* Roles (accounts) revoked at once: a logout that touched 100 accounts
- * costs about 100 / REVOKE_THREADS round trips, not 100. */
-#define REVOKE_THREADS 16
+ * costs about 100 / REVOKE_THREADS round trips, not 100.  IAM's latency,
+ * not its throughput, bounds each (the writes go to different accounts):
+ * with 32, 100 accounts take 4 round trips, within 5x of one account
+ * (tests/bench/README.md, bench_multi.py --iam-latency). */
+#define REVOKE_THREADS 32
 /* Roles read back from IAM per turn of the main loop: with templates a
  * bastion has hundreds, and the loop must keep serving meanwhile
  * (gw_next_wakeup_ms brings it straight back for the rest). */

@@ -19,6 +19,10 @@ process of the benchmark stands in for each session's sshd) for a throw-away use
 It measures and asserts nothing.  Needs root (useradd, the root-owned state).
 
     tests/bench/bench_multi.py [ACCOUNTS] [ROUNDS] [BUILDDIR]   (default 100, 5, ./build)
+
+With --iam-latency MS first, only 3., against tests/stub/stsstub.py instead of moto: its IAM
+answers each PutRolePolicy MS late and many at once, as IAM does; moto answers one at a time in
+Python, so against it the writes themselves bound a logout over many accounts.
 """
 import json
 import os
@@ -57,7 +61,8 @@ def pct(v, q):
 
 
 class Bench:
-    def __init__(self, tmp, m, menv, accounts, user):
+    def __init__(self, tmp, m, menv, accounts, user, role="SecurityAuditRole",
+                 revoker="StsRoleRevoker"):
         from gwlib import build_dir
         self.tmp, self.m, self.accounts, self.user = tmp, m, accounts, user
         self.state = os.path.join(tmp, "state")
@@ -75,10 +80,12 @@ class Bench:
                 "credentials = env\nstate_dir = %s\naudit_log = %s\nbastion_id = b1\n"
                 "credentials_mode = process\nruntime_dir = %s\ncredential_helper = %s\n"
                 "duration = 3600\n\n[roles audit]\naccounts = file:%s\n"
-                "arn = arn:${partition}:iam::${account}:role/SecurityAuditRole\n"
-                "revoker_arn = arn:${partition}:iam::${account}:role/StsRoleRevoker\n"
+                "arn = arn:${partition}:iam::${account}:role/%s\n"
+                "revoker_arn = arn:${partition}:iam::${account}:role/%s\n"
                 "users = %s\n" % (menv["region"], menv["url"], menv["url"], self.state,
-                                  self.audit, self.run, self.helper, acc, user.pw_name))
+                                  self.audit, self.run, self.helper, acc, role, revoker,
+                                  user.pw_name))
+        self.role = role
         fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -93,7 +100,7 @@ class Bench:
         rec = {"version": 1, "session_id": sid, "user": self.user.pw_name,
                "uid": self.user.pw_uid, "rhost": "192.0.2.10", "tty": "pts/1",
                "sshd_pid": holder.pid, "role_name": "a000-audit",
-               "role_arn": "arn:aws:iam::%s:role/SecurityAuditRole" % self.accounts[0],
+               "role_arn": "arn:aws:iam::%s:role/%s" % (self.accounts[0], self.role),
                "assumed_role_id": "AROAFAKE0000000000001:%s@b1.%s" % (self.user.pw_name,
                                                                        sid[:16]),
                "session_name": "%s@b1.%s" % (self.user.pw_name, sid[:16]),
@@ -212,7 +219,54 @@ def curl_floor(b, menv, n_accounts, rounds=3):
     return statistics.median(out[1:])
 
 
+def stub_logouts(tmp, accounts, user, latency_ms):
+    """Logout only, against tests/stub/stsstub.py instead of moto: its STS mints (case xml-ok,
+    the role's name), its IAM answers each PutRolePolicy latency_ms late, several at once (a
+    threaded server), as a stand-in for IAM, whose own latency dominates a write.  Prints the
+    logout of 1 and of every account."""
+    from gwlib import Gateway
+    stub = os.path.join(TOP, "tests", "stub", "stsstub.py")
+    proc = subprocess.Popen([sys.executable, stub, "--port", "0", "--exit-on-stdin-eof",
+                             "--iam-write-delay-ms", str(latency_ms)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    gw = None
+    try:
+        line = proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            raise RuntimeError("stsstub.py did not start")
+        menv = {"region": "us-east-1", "url": "http://127.0.0.1:%s" % line[1]}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_ACCESS_KEY_ID="AKIASTUBBENCH0000001",
+                   AWS_SECRET_ACCESS_KEY="stubBenchSecret0000000000000000000000001")
+        b = Bench(tmp, None, menv, accounts, user, role="xml-ok", revoker="xml-ok")
+        try:
+            gw = Gateway(b.conf, env, ["--skew", "0"], log=os.path.join(tmp, "gw.log")).start()
+            one = [logout_seconds(b, 1) for _ in range(5)]
+            many = [logout_seconds(b, len(accounts)) for _ in range(3)]
+        finally:
+            for h in b.holders:
+                h.kill()
+                h.wait()
+    finally:
+        if gw is not None:
+            gw.stop()
+        proc.stdin.close()
+        proc.wait()
+    ratio = statistics.median(many) / statistics.median(one)
+    print("logout against tests/stub/stsstub.py, each PutRolePolicy answered %d ms late:"
+          % latency_ms)
+    print("  %-52s median %7.3f s" % ("a session in 1 account (5 rounds)", statistics.median(one)))
+    print("  %-52s median %7.3f s  (%s)" % ("a session in %d accounts (3 rounds)" % len(accounts),
+                                            statistics.median(many),
+                                            ", ".join("%.3f" % x for x in many)))
+    print("  ratio %.2f (target <= 5): %s" % (ratio, "met" if ratio <= 5 else "NOT met"))
+
+
 def main():
+    latency = None
+    if len(sys.argv) > 2 and sys.argv[1] == "--iam-latency":
+        latency = int(sys.argv[2])
+        del sys.argv[1:3]
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     if len(sys.argv) > 3:
@@ -239,6 +293,9 @@ def main():
         import pwd
         user = pwd.getpwnam(name)
         accounts = ["4%011d" % i for i in range(n)]
+        if latency is not None:
+            stub_logouts(tmp, accounts, user, latency)
+            return 0
         roles = {"SecurityAuditRole": POLICY_ALLOW,
                  "StsRoleRevoker": DEFAULT_ROLES["StsRoleRevoker"]}
         with Moto(log=os.path.join(tmp, "moto.log")) as m:
