@@ -184,8 +184,9 @@ def logout_seconds(b, n_accounts):
 
 def curl_floor(b, menv, n_accounts, rounds=3):
     """The same IAM writes without the gateway: one PutRolePolicy per account, each signed with
-    that account's revoker credentials, from one curl process that sends 16 at once (as the
-    gateway's REVOKE_THREADS do); the median wall seconds of `rounds` runs, spawn to exit."""
+    that account's revoker credentials, from one curl process that sends up to 16 together; the
+    median wall seconds of `rounds` runs, spawn to exit.  moto answers one request at a time, so
+    more at once would not make it faster."""
     import urllib.parse
     sts = b.m.client("sts", creds=menv["base"])
     cfg = os.path.join(b.tmp, "floor-%d.curlrc" % n_accounts)
