@@ -629,7 +629,9 @@ client_for(struct ctl_recon *cr, const char *service, struct stsrole_http_config
     if (stsrole_client_provider(&cr->cfg, http, base, err) != STSROLE_OK)
         return err->status;
     stsrole_client_aws(&cr->cfg, http, base, service, cr->endpoint, c);
-    c->deadline_ms = 60000;
+    /* One S3 attempt may take a minute (lib/s3.c, S3_TIMEOUT_MS): the
+     * deadline leaves room to retry a transfer that stalled that long. */
+    c->deadline_ms = strcmp(service, "s3") == 0 ? 180000 : 60000;
     if (cr->endpoint == NULL && strcmp(service, "athena") == 0) {
         static char ep[128]; /* the client borrows it; one client per run */
         snprintf(ep, sizeof(ep), "https://athena.%s.%s", cr->cfg.region,

@@ -277,7 +277,7 @@ notify_status(struct gw *g)
 static void
 run(struct gw *g)
 {
-    struct pollfd pfd[5];
+    struct pollfd pfd[6];
     uint64_t wd_usec = 0;
     int64_t now, wake, next_wd = 0;
     int timeout, loops;
@@ -303,8 +303,8 @@ run(struct gw *g)
             wake = gw_registry_next_ms(g);
         if (g->next_reconcile_ms < wake)
             wake = g->next_reconcile_ms;
-        if (g->cfg.credentials == STSROLE_CREDS_IMDS && g->next_imds_ms < wake)
-            wake = g->next_imds_ms;
+        if (gw_imds_next_ms(g) < wake)
+            wake = gw_imds_next_ms(g);
         if (gw_refresh_next_ms(g) < wake)
             wake = gw_refresh_next_ms(g);
         /* While the audit log fails, retry it once a second, not in a spin. */
@@ -324,7 +324,8 @@ run(struct gw *g)
         pfd[2] = (struct pollfd){.fd = g->sock_fd, .events = POLLIN};
         pfd[3] = (struct pollfd){.fd = gw_ship_fd(g), .events = POLLIN};
         pfd[4] = (struct pollfd){.fd = gw_credsock_fd(g), .events = POLLIN};
-        if (poll(pfd, 5, timeout) < 0 && errno != EINTR) {
+        pfd[5] = (struct pollfd){.fd = gw_imds_fd(g), .events = POLLIN};
+        if (poll(pfd, 6, timeout) < 0 && errno != EINTR) {
             gw_log(LOG_ERR, "poll: %s", strerror(errno));
             break;
         }
@@ -449,6 +450,7 @@ main(int argc, char **argv)
 out:
     gw_credsock_stop(&g);
     gw_ship_stop(&g);
+    gw_imds_stop(&g);
     gw_registry_free(&g);
     gw_ctl_close(&g);
     if (g.inotify_fd >= 0)

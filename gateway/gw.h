@@ -96,6 +96,10 @@ struct gw {
     int64_t next_imds_ms; /* gw_imds.c: the next check of who reaches IMDS */
     int imds_state;       /* enum stsrole_exposure of the last check */
     char imds_why[512];
+    pid_t imds_pid; /* a check running: its child; 0: none */
+    int imds_fd;    /* its pipe */
+    int64_t imds_deadline_ms;
+    uid_t imds_uid; /* the uid it runs as */
     uint64_t revoked_total;
     uint64_t failed_total;
     char last_error[STSROLE_ERRMSG_MAX + 96];

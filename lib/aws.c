@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* aws.c: a signed AWS Query-API POST, retried with jittered backoff within a deadline. */
+/* aws.c: one signed AWS request (Query, JSON protocol, S3), retried with jittered backoff within a
+ * deadline. */
 #include "config.h"
 
 #include <errno.h>
@@ -173,60 +174,65 @@ stsrole_aws_jittered_backoff_ms(int attempt)
     return stsrole_aws_backoff_ms(attempt, r);
 }
 
-/* "https://host[:port]/path?q" -> host header value and path. */
-static int
-split_url(const char *url, char *host, size_t hostlen, const char **path)
-{
-    const char *p = strstr(url, "://"), *end;
-
-    if (p == NULL)
-        return -1;
-    p += 3;
-    end = p + strcspn(p, "/?#");
-    if ((size_t)(end - p) == 0 || (size_t)(end - p) >= hostlen)
-        return -1;
-    memcpy(host, p, (size_t)(end - p));
-    host[end - p] = '\0';
-    *path = *end == '/' ? end : "/";
-    return 0;
-}
-
-/* What differs between the Query protocol (STS, IAM) and the JSON
- * protocol (DynamoDB, CloudWatch Logs): the content type and the target. */
-struct protocol {
-    const char *content_type;
-    const char *target; /* X-Amz-Target, NULL for Query */
+/* Where a request goes: the Host header's value, the path and query it
+ * signs, and a name for messages. */
+struct target {
+    char host[256];
+    struct stsrole_buf path;
+    const char *query; /* in the URL, after '?'; NULL: none */
+    const char *name;  /* the client's endpoint, or the host */
 };
 
+/* "scheme://host[:port][/path][?query]" -> t. */
 static int
-attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
-             const struct stsrole_creds *cr, const char *body, long timeout_ms,
+split_url(const char *url, struct target *t, struct stsrole_error *err)
+{
+    const char *p = strstr(url, "://"), *end, *q;
+    int rc;
+
+    if (p == NULL || strchr(url, '#') != NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "malformed URL '%.200s'", url);
+    p += 3;
+    end = p + strcspn(p, "/?");
+    if ((size_t)(end - p) == 0 || (size_t)(end - p) >= sizeof(t->host))
+        return stsrole_fail(err, STSROLE_E_CONFIG, "malformed URL '%.200s'", url);
+    memcpy(t->host, p, (size_t)(end - p));
+    t->host[end - p] = '\0';
+    q = strchr(end, '?');
+    t->query = q != NULL ? q + 1 : NULL;
+    rc = *end == '/'
+             ? stsrole_buf_append(&t->path, end, q != NULL ? (size_t)(q - end) : strlen(end))
+             : stsrole_buf_puts(&t->path, "/");
+    return rc == STSROLE_OK ? STSROLE_OK : stsrole_fail(err, rc, "out of memory");
+}
+
+static int
+attempt_once(struct stsrole_aws_client *c, const struct stsrole_aws_request *rq,
+             const struct target *t, const struct stsrole_creds *cr, long left_ms,
              struct stsrole_http_response *resp, int64_t *server_date, struct stsrole_error *err)
 {
     struct stsrole_http_config http = *c->http;
-    struct stsrole_header h[7];
+    struct stsrole_header h[STSROLE_AWS_MAX_HEADERS + 6];
     struct stsrole_sigv4_request sreq;
     struct stsrole_sigv4_params sp;
     struct stsrole_sigv4_signed sig;
     struct stsrole_http_request req;
-    char host[256];
-    const char *path;
-    size_t n = 0;
+    size_t n = 0, i;
     int rc;
 
-    if (split_url(c->endpoint, host, sizeof(host), &path) != 0)
-        return stsrole_fail(err, STSROLE_E_CONFIG, "malformed endpoint '%.200s'", c->endpoint);
-    h[n++] = (struct stsrole_header){"Host", host};
-    h[n++] = (struct stsrole_header){"Content-Type", proto->content_type};
-    if (proto->target != NULL)
-        h[n++] = (struct stsrole_header){"X-Amz-Target", proto->target};
+    h[n++] = (struct stsrole_header){"Host", t->host};
+    for (i = 0; i < rq->n_headers; i++)
+        h[n++] = rq->headers[i];
+    if (rq->payload_hash != NULL)
+        h[n++] = (struct stsrole_header){"x-amz-content-sha256", rq->payload_hash};
     memset(&sreq, 0, sizeof(sreq));
-    sreq.method = "POST";
-    sreq.path = path;
+    sreq.method = rq->method;
+    sreq.path = t->path.data;
+    sreq.query = t->query;
     sreq.headers = h;
     sreq.n_headers = n;
-    sreq.payload = body;
-    sreq.payload_len = strlen(body);
+    sreq.payload = rq->body;
+    sreq.payload_len = rq->body_len;
     memset(&sp, 0, sizeof(sp));
     sp.region = c->region;
     sp.service = c->service;
@@ -234,7 +240,8 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
     sp.secret_access_key = cr->secret_access_key;
     sp.session_token = cr->session_token;
     sp.now = (int64_t)time(NULL) + stsrole_aws_clock_skew();
-    sp.normalize_path = 1;
+    sp.normalize_path = rq->payload_hash == NULL;
+    sp.payload_hash = rq->payload_hash;
     rc = stsrole_sigv4_sign_headers(&sreq, &sp, &sig, err);
     if (rc != STSROLE_OK)
         return rc;
@@ -244,17 +251,22 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
     h[n++] = (struct stsrole_header){"Authorization", sig.authorization};
     /* Unsigned, so it cannot break the signature: real STS and IAM answer
      * in JSON when asked; moto ignores it and answers XML. */
-    if (proto->target == NULL)
-        h[n++] = (struct stsrole_header){"Accept", "application/json"};
+    if (rq->accept != NULL)
+        h[n++] = (struct stsrole_header){"Accept", rq->accept};
 
-    req.method = "POST";
-    req.url = c->endpoint;
+    memset(&req, 0, sizeof(req));
+    req.method = rq->method;
+    req.url = rq->url != NULL ? rq->url : c->endpoint;
     req.headers = h;
     req.n_headers = n;
-    req.body = body;
-    req.body_len = strlen(body);
-    if (timeout_ms > 0 && (http.timeout_ms == 0 || timeout_ms < http.timeout_ms))
-        http.timeout_ms = timeout_ms;
+    req.body = rq->body;
+    req.body_len = rq->body_len;
+    if (rq->max_response > 0)
+        http.max_response = rq->max_response;
+    if (http.timeout_ms < rq->timeout_ms)
+        http.timeout_ms = rq->timeout_ms;
+    if (left_ms > 0 && (http.timeout_ms == 0 || left_ms < http.timeout_ms))
+        http.timeout_ms = left_ms;
     rc = stsrole_http_perform(&http, &req, resp, err);
     stsrole_sigv4_signed_free(&sig);
     if (rc != STSROLE_OK)
@@ -274,7 +286,7 @@ attempt_once(struct stsrole_aws_client *c, const struct protocol *proto,
  * reports the correction through on_retry (err then names the skew).
  * Returns 1 when the request is worth signing again. */
 static int
-learn_skew(struct stsrole_aws_client *c, int attempt, int64_t server_date,
+learn_skew(struct stsrole_aws_client *c, const char *name, int attempt, int64_t server_date,
            struct stsrole_error *err)
 {
     int64_t old = stsrole_aws_clock_skew(), skew;
@@ -290,16 +302,15 @@ learn_skew(struct stsrole_aws_client *c, int attempt, int64_t server_date,
     stsrole_fail(err, err->status,
                  "clock skew: the local clock is %lld s %s %s's; signing again with the "
                  "corrected time (%s)",
-                 (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind",
-                 c->endpoint, msg);
+                 (long long)(skew < 0 ? -skew : skew), skew < 0 ? "ahead of" : "behind", name, msg);
     if (c->on_retry != NULL)
         c->on_retry(c->ctx, attempt, 0, err);
     return 1;
 }
 
 static int
-aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char *body,
-         struct stsrole_http_response *resp, struct stsrole_error *err)
+call(struct stsrole_aws_client *c, const struct stsrole_aws_request *rq, const struct target *t,
+     struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     int64_t (*now_ms)(void *) = c->now_ms ? c->now_ms : real_now_ms;
     int deadline = c->deadline_ms > 0 ? c->deadline_ms : DEFAULT_DEADLINE_MS;
@@ -309,10 +320,6 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
     int attempt, rc = STSROLE_E_NETWORK, delay, skew_fixed = 0;
     int64_t server_date;
 
-    memset(resp, 0, sizeof(*resp));
-    rc = stsrole_url_check(c->endpoint, err);
-    if (rc != STSROLE_OK)
-        return rc == STSROLE_E_INVALID ? STSROLE_E_CONFIG : rc;
     for (attempt = 1;; attempt++) {
         if (c->base != NULL) {
             rc = stsrole_creds_provider_get(c->base, 0, &cr, err);
@@ -328,13 +335,13 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
         if (rc == STSROLE_OK) {
             left = deadline - (now_ms(c->ctx) - start);
             if (left <= 0)
-                return stsrole_fail(err, STSROLE_E_NETWORK, "%s: deadline of %d ms passed",
-                                    c->endpoint, deadline);
+                return stsrole_fail(err, STSROLE_E_NETWORK, "%s: deadline of %d ms passed", t->name,
+                                    deadline);
             server_date = 0;
-            rc = attempt_once(c, proto, cr, body, (long)left, resp, &server_date, err);
+            rc = attempt_once(c, rq, t, cr, (long)left, resp, &server_date, err);
             if (rc == STSROLE_OK)
                 return STSROLE_OK;
-            if (!skew_fixed && learn_skew(c, attempt, server_date, err)) {
+            if (!skew_fixed && learn_skew(c, t->name, attempt, server_date, err)) {
                 /* What the SDKs do: correct the clock from the answer's
                  * Date and sign once more at once. */
                 skew_fixed = 1;
@@ -367,12 +374,49 @@ aws_call(struct stsrole_aws_client *c, const struct protocol *proto, const char 
 }
 
 int
+stsrole_aws_call(struct stsrole_aws_client *c, const struct stsrole_aws_request *rq,
+                 struct stsrole_http_response *resp, struct stsrole_error *err)
+{
+    const char *url = rq->url != NULL ? rq->url : c->endpoint;
+    struct target t;
+    int rc;
+
+    memset(resp, 0, sizeof(*resp));
+    if (url == NULL)
+        return stsrole_fail(err, STSROLE_E_CONFIG, "no endpoint for %s",
+                            c->service != NULL ? c->service : "the request");
+    if (rq->method == NULL || rq->n_headers > STSROLE_AWS_MAX_HEADERS ||
+        (rq->body == NULL && rq->body_len > 0))
+        return stsrole_fail(err, STSROLE_E_INVALID, "malformed AWS request");
+    rc = stsrole_url_check(url, err);
+    if (rc != STSROLE_OK)
+        return rc == STSROLE_E_INVALID ? STSROLE_E_CONFIG : rc;
+    memset(&t, 0, sizeof(t));
+    stsrole_buf_init(&t.path, 0);
+    rc = split_url(url, &t, err);
+    t.name = c->endpoint != NULL ? c->endpoint : t.host;
+    if (rc == STSROLE_OK)
+        rc = call(c, rq, &t, resp, err);
+    stsrole_buf_free(&t.path);
+    return rc;
+}
+
+int
 stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
                   struct stsrole_http_response *resp, struct stsrole_error *err)
 {
-    static const struct protocol query = {"application/x-www-form-urlencoded; charset=utf-8", NULL};
+    static const struct stsrole_header ctype = {"Content-Type",
+                                                "application/x-www-form-urlencoded; charset=utf-8"};
+    struct stsrole_aws_request rq;
 
-    return aws_call(c, &query, body, resp, err);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "POST";
+    rq.headers = &ctype;
+    rq.n_headers = 1;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    rq.accept = "application/json";
+    return stsrole_aws_call(c, &rq, resp, err);
 }
 
 int
@@ -380,13 +424,20 @@ stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, const c
                  const char *body, struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     char ctype[40];
-    struct protocol json = {ctype, target};
+    struct stsrole_header h[2] = {{"Content-Type", ctype}, {"X-Amz-Target", target}};
+    struct stsrole_aws_request rq;
 
     if (target == NULL || *target == '\0' || strpbrk(target, "\r\n") != NULL)
         return stsrole_fail(err, STSROLE_E_INVALID, "JSON protocol call without a target");
     snprintf(ctype, sizeof(ctype), "application/x-amz-json-%s",
              json_version != NULL ? json_version : "1.0");
-    return aws_call(c, &json, body, resp, err);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "POST";
+    rq.headers = h;
+    rq.n_headers = 2;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    return stsrole_aws_call(c, &rq, resp, err);
 }
 
 int

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* aws.h: AWS error decoding and classification, and the signed, retried Query-API call. */
+/* aws.h: AWS error decoding and classification, and the one signed, retried AWS request. */
 #ifndef STSROLE_AWS_H
 #define STSROLE_AWS_H
 
@@ -42,8 +42,8 @@ struct stsrole_aws_client {
     struct stsrole_creds_provider *base; /* NULL: use creds */
     const struct stsrole_creds *creds;   /* used when base is NULL */
     const char *region;
-    const char *service;  /* "sts", "iam" */
-    const char *endpoint; /* https://sts.us-east-1.amazonaws.com */
+    const char *service;  /* "sts", "iam", "s3" */
+    const char *endpoint; /* https://sts.us-east-1.amazonaws.com; S3: NULL for AWS's own */
     int deadline_ms;      /* total time for all attempts, 0: 30000 */
     int max_attempts;     /* 0: 5 */
     /* Injected for tests: clock in ms and sleep; NULL uses the real ones. */
@@ -54,20 +54,58 @@ struct stsrole_aws_client {
     void (*on_retry)(void *ctx, int attempt, int delay_ms, const struct stsrole_error *why);
 };
 
-/* Signs and POSTs a form-encoded Query API body, asking for JSON.  Retries
- * throttled, server and network failures with jittered exponential backoff
- * within the deadline.  A refusal about the signature's time
- * (stsrole_aws_is_skew_error) whose answer carries a Date more than a
- * minute from the corrected local clock sets the process's clock skew
- * from it, calls on_retry (err names the skew, delay 0) and signs once
- * more.  On a 2xx answer fills resp and returns OK; on an AWS error
- * returns its class with err filled. */
+#define STSROLE_AWS_MAX_HEADERS 4 /* a request's own headers (stsrole_aws_request) */
+
+/* One request to an AWS service; borrowed for the call. */
+struct stsrole_aws_request {
+    const char *method; /* "POST", "GET" */
+    /* NULL: the client's endpoint.  Sent as written; its path and query
+     * (already encoded, no '#') are what is signed. */
+    const char *url;
+    /* Signed and sent besides Host and the signature's own headers, at
+     * most STSROLE_AWS_MAX_HEADERS (Content-Type, X-Amz-Target). */
+    const struct stsrole_header *headers;
+    size_t n_headers;
+    const char *body; /* NULL: none */
+    size_t body_len;
+    /* S3's SigV4 variant: the value of x-amz-content-sha256, sent and
+     * signed as the payload hash (the body's hex SHA-256, or
+     * "UNSIGNED-PAYLOAD"), and the path signed as written (S3 neither
+     * normalises nor double-encodes it).  NULL for every other service:
+     * the body is hashed and the path normalised. */
+    const char *payload_hash;
+    const char *accept;  /* an Accept header, sent unsigned; NULL: none */
+    size_t max_response; /* 0: the HTTP config's */
+    /* Each attempt's time limit is at least this (the HTTP config's when
+     * that is longer); the deadline still bounds it.  0: the config's. */
+    long timeout_ms;
+};
+
+/*
+ * Signs (SigV4, with the client's credentials: base, fetched for each
+ * attempt, else creds) and sends req.  Retries throttled, server and
+ * network failures with jittered exponential backoff, at most
+ * max_attempts times within the client's deadline.  A refusal about the
+ * signature's time (stsrole_aws_is_skew_error) whose answer carries a
+ * Date more than a minute from the corrected local clock sets the
+ * process's clock skew from it, calls on_retry (err names the skew, delay
+ * 0) and signs once more.  An expired-credential answer to the first
+ * attempt, with a base provider, drops its cached credential and signs
+ * once more with a fresh one.  On a 2xx answer fills resp and returns OK;
+ * on an AWS error returns its class with err filled (the body decoded by
+ * its Content-Type: XML <ErrorResponse> or S3's bare <Error>, or JSON).
+ */
+int stsrole_aws_call(struct stsrole_aws_client *c, const struct stsrole_aws_request *req,
+                     struct stsrole_http_response *resp, struct stsrole_error *err);
+
+/* stsrole_aws_call: POSTs a form-encoded Query API body to the client's
+ * endpoint, asking for JSON. */
 int stsrole_aws_query(struct stsrole_aws_client *c, const char *body,
                       struct stsrole_http_response *resp, struct stsrole_error *err);
 
-/* The same, for AWS's JSON protocol (DynamoDB: json_version "1.0",
+/* stsrole_aws_call for AWS's JSON protocol (DynamoDB: json_version "1.0",
  * CloudWatch Logs: "1.1"): POSTs body with X-Amz-Target: target (e.g.
- * "DynamoDB_20120810.PutItem"), signed, retried and classified alike. */
+ * "DynamoDB_20120810.PutItem"). */
 int stsrole_aws_json(struct stsrole_aws_client *c, const char *json_version, const char *target,
                      const char *body, struct stsrole_http_response *resp,
                      struct stsrole_error *err);

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* s3.c: ListObjectsV2 and GetObject over libcurl, signed with S3's SigV4 variant, retried. */
+/* s3.c: ListObjectsV2 and GetObject, signed with S3's SigV4 variant and retried by
+ * stsrole_aws_call. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <expat.h>
 
+#include "partition.h"
 #include "s3.h"
 #include "sigv4.h"
 
-#define S3_ATTEMPTS 4
+#define S3_TIMEOUT_MS 60000L           /* one attempt: see s3_get */
 #define S3_LIST_MAX (4u * 1024 * 1024) /* one page of 1000 keys is ~300 KB */
 #define S3_KEY_MAX 1024                /* S3's limit on key length */
 /* SHA-256 of the empty payload: every request here is a GET. */
@@ -37,6 +38,7 @@ stsrole_s3_url(const char *endpoint, const char *region, const char *bucket, con
                const char *query, struct stsrole_buf *url, struct stsrole_buf *host,
                struct stsrole_buf *path, struct stsrole_error *err)
 {
+    const struct stsrole_partition *part = NULL;
     const char *p, *end;
     int rc;
 
@@ -45,21 +47,20 @@ stsrole_s3_url(const char *endpoint, const char *region, const char *bucket, con
                             bucket != NULL ? bucket : "");
     if (key != NULL && (strlen(key) == 0 || strlen(key) > S3_KEY_MAX))
         return stsrole_fail(err, STSROLE_E_INVALID, "s3: invalid object key");
-    if (endpoint == NULL &&
-        (region == NULL ||
-         strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region) ||
-         *region == '\0'))
-        return stsrole_fail(err, STSROLE_E_INVALID, "s3: invalid region");
+    /* AWS's own endpoint is in the region's partition: s3.cn-north-1.amazonaws.com.cn. */
+    if (endpoint == NULL && stsrole_partition_of(region, &part, NULL) != STSROLE_OK)
+        return stsrole_fail(err, STSROLE_E_INVALID, "s3: region '%.64s' is in no known partition",
+                            region != NULL ? region : "");
     stsrole_buf_reset(url);
     stsrole_buf_reset(host);
     stsrole_buf_reset(path);
     if (endpoint == NULL && strchr(bucket, '.') == NULL) {
-        rc = stsrole_buf_printf(host, "%s.s3.%s.amazonaws.com", bucket, region);
+        rc = stsrole_buf_printf(host, "%s.s3.%s.%s", bucket, region, part->dns_suffix);
         if (rc == STSROLE_OK)
             rc = stsrole_buf_puts(path, "/");
     } else {
         if (endpoint == NULL) {
-            rc = stsrole_buf_printf(host, "s3.%s.amazonaws.com", region);
+            rc = stsrole_buf_printf(host, "s3.%s.%s", region, part->dns_suffix);
         } else {
             p = strstr(endpoint, "://");
             if (p == NULL || (end = p + 3 + strcspn(p + 3, "/?#")) == p + 3)
@@ -261,73 +262,22 @@ stsrole_s3_parse_list(const char *xml, size_t len,
 
 /* -- requests ----------------------------------------------------------------- */
 
-static int
-get_once(struct stsrole_aws_client *c, const struct stsrole_creds *cr, const char *url,
-         const char *host, const char *path, const char *query, size_t max,
-         struct stsrole_http_response *resp, struct stsrole_error *err)
-{
-    struct stsrole_http_config http = *c->http;
-    struct stsrole_header h[5];
-    struct stsrole_sigv4_request sreq;
-    struct stsrole_sigv4_params sp;
-    struct stsrole_sigv4_signed sig;
-    struct stsrole_http_request req;
-    size_t n = 0;
-    int rc;
-
-    h[n++] = (struct stsrole_header){"Host", host};
-    h[n++] = (struct stsrole_header){"x-amz-content-sha256", EMPTY_SHA256};
-    memset(&sreq, 0, sizeof(sreq));
-    sreq.method = "GET";
-    sreq.path = path;
-    sreq.query = query;
-    sreq.headers = h;
-    sreq.n_headers = n;
-    memset(&sp, 0, sizeof(sp));
-    sp.region = c->region;
-    sp.service = "s3";
-    sp.access_key_id = cr->access_key_id;
-    sp.secret_access_key = cr->secret_access_key;
-    sp.session_token = cr->session_token;
-    sp.now = (int64_t)time(NULL);
-    sp.normalize_path = 0;
-    sp.payload_hash = EMPTY_SHA256;
-    rc = stsrole_sigv4_sign_headers(&sreq, &sp, &sig, err);
-    if (rc != STSROLE_OK)
-        return rc;
-    h[n++] = (struct stsrole_header){"X-Amz-Date", sig.amz_date};
-    if (cr->session_token != NULL && *cr->session_token != '\0')
-        h[n++] = (struct stsrole_header){"X-Amz-Security-Token", cr->session_token};
-    h[n++] = (struct stsrole_header){"Authorization", sig.authorization};
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.url = url;
-    req.headers = h;
-    req.n_headers = n;
-    http.max_response = max;
-    if (http.timeout_ms < 60000)
-        http.timeout_ms = 60000; /* a CloudTrail file of some MB */
-    rc = stsrole_http_perform(&http, &req, resp, err);
-    stsrole_sigv4_signed_free(&sig);
-    if (rc != STSROLE_OK)
-        return rc;
-    if (resp->status == 200)
-        return STSROLE_OK;
-    rc = stsrole_aws_classify(resp->status, resp->body.data ? resp->body.data : "", resp->body.len,
-                              err);
-    stsrole_http_response_free(resp);
-    return rc == STSROLE_OK ? stsrole_fail(err, STSROLE_E_SERVER, "s3: unexpected HTTP status")
-                            : rc;
-}
-
-/* One signed GET, retried (throttling, 5xx, network) with jittered backoff. */
+/* One signed GET through stsrole_aws_call, so S3 is retried as every
+ * other service is: the client's attempts (5 unless it says otherwise,
+ * as botocore's legacy retry mode gives S3 too) within the client's
+ * deadline, the clock-skew correction (S3 answers RequestTimeTooSkewed
+ * with its Date) and one fresh base credential after ExpiredToken.  Each
+ * attempt may take S3_TIMEOUT_MS, longer than the Query calls' timeout:
+ * a CloudTrail file can be some MB.  The deadline stays the caller's, so
+ * an attempt that used it all is not repeated (a stalled transfer ends
+ * the run rather than stall it again). */
 static int
 s3_get(struct stsrole_aws_client *c, const char *bucket, const char *key, const char *query,
        size_t max, struct stsrole_http_response *resp, struct stsrole_error *err)
 {
     struct stsrole_buf url, host, path;
-    const struct stsrole_creds *cr;
-    int attempt, rc;
+    struct stsrole_aws_request rq;
+    int rc;
 
     memset(resp, 0, sizeof(*resp));
     if (c->service == NULL || strcmp(c->service, "s3") != 0)
@@ -336,23 +286,14 @@ s3_get(struct stsrole_aws_client *c, const char *bucket, const char *key, const 
     stsrole_buf_init(&host, 0);
     stsrole_buf_init(&path, 0);
     rc = stsrole_s3_url(c->endpoint, c->region, bucket, key, query, &url, &host, &path, err);
-    if (rc == STSROLE_OK)
-        rc = stsrole_url_check(url.data, err);
-    for (attempt = 1; rc == STSROLE_OK; attempt++) {
-        if (c->base != NULL) {
-            rc = stsrole_creds_provider_get(c->base, 0, &cr, err);
-        } else {
-            cr = c->creds;
-            rc = cr != NULL ? STSROLE_OK
-                            : stsrole_fail(err, STSROLE_E_CONFIG, "no credentials to sign with");
-        }
-        if (rc == STSROLE_OK)
-            rc = get_once(c, cr, url.data, host.data, path.data, query, max, resp, err);
-        if (rc == STSROLE_OK || !stsrole_status_retryable(rc) ||
-            attempt >= (c->max_attempts > 0 ? c->max_attempts : S3_ATTEMPTS))
-            break;
-        stsrole_aws_sleep(c, stsrole_aws_jittered_backoff_ms(attempt));
-        rc = STSROLE_OK;
+    if (rc == STSROLE_OK) {
+        memset(&rq, 0, sizeof(rq));
+        rq.method = "GET";
+        rq.url = url.data;
+        rq.payload_hash = EMPTY_SHA256;
+        rq.max_response = max;
+        rq.timeout_ms = S3_TIMEOUT_MS;
+        rc = stsrole_aws_call(c, &rq, resp, err);
     }
     stsrole_buf_free(&url);
     stsrole_buf_free(&host);

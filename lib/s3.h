@@ -10,15 +10,18 @@
 
 /*
  * The client's endpoint decides the addressing: NULL means AWS's
- * virtual-hosted style, https://BUCKET.s3.REGION.amazonaws.com/KEY (path
- * style, https://s3.REGION.amazonaws.com/BUCKET/KEY, for a bucket name with
- * a dot, which a wildcard certificate cannot cover); a set endpoint (a
+ * virtual-hosted style, https://BUCKET.s3.REGION.SUFFIX/KEY (path style,
+ * https://s3.REGION.SUFFIX/BUCKET/KEY, for a bucket name with a dot, which
+ * a wildcard certificate cannot cover), SUFFIX being the DNS suffix of the
+ * region's partition (amazonaws.com, amazonaws.com.cn); a set endpoint (a
  * stand-in such as moto, or a VPC endpoint) is used path style.  service
- * must be "s3".
+ * must be "s3".  Requests go through stsrole_aws_call (see s3.c for the
+ * attempts and timeouts).
  */
 
 /* Pure: the URL and the Host header value of a request.  key may be NULL
- * (the bucket itself); query is already encoded, without '?'. */
+ * (the bucket itself); query is already encoded, without '?'.  Without an
+ * endpoint, a region in no partition stsrole knows is STSROLE_E_INVALID. */
 int stsrole_s3_url(const char *endpoint, const char *region, const char *bucket, const char *key,
                    const char *query, struct stsrole_buf *url, struct stsrole_buf *host,
                    struct stsrole_buf *path, struct stsrole_error *err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partition.h"
 #include "safefile.h"
 #include "template.h"
 
@@ -218,19 +219,12 @@ stsrole_accounts_free(struct stsrole_accounts *a)
     a->n = 0;
 }
 
-/* ARN partitions (AWS General Reference, "Amazon Resource Names"). */
 const char *
 stsrole_template_partition(const char *region)
 {
-    if (region == NULL)
-        return "aws";
-    if (strncmp(region, "cn-", 3) == 0)
-        return "aws-cn";
-    if (strncmp(region, "us-gov-", 7) == 0)
-        return "aws-us-gov";
-    if (strncmp(region, "us-isob-", 8) == 0)
-        return "aws-iso-b";
-    if (strncmp(region, "us-iso-", 7) == 0)
-        return "aws-iso";
-    return "aws";
+    const struct stsrole_partition *p;
+
+    /* The config refuses a region outside these partitions before it
+     * expands a template; "aws" only for a caller that did not. */
+    return stsrole_partition_of(region, &p, NULL) == STSROLE_OK ? p->name : "aws";
 }

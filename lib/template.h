@@ -50,8 +50,10 @@ int stsrole_accounts_load(const char *path, struct stsrole_accounts *out,
                           struct stsrole_error *err);
 void stsrole_accounts_free(struct stsrole_accounts *a);
 
-/* The ARN partition of a region: aws-cn for cn-*, aws-us-gov for
- * us-gov-*, aws-iso for us-iso-*, aws-iso-b for us-isob-*, else aws. */
+/* The ARN partition of a region, by stsrole_partition_of: aws-cn for
+ * cn-*, aws-us-gov for us-gov-*, aws for the commercial regions and for
+ * any region stsrole_partition_of refuses (the isolated partitions among
+ * them: the config refuses those regions before templates expand). */
 const char *stsrole_template_partition(const char *region);
 
 #endif

@@ -60,7 +60,8 @@ class World:
         with os.fdopen(fd, "w") as f:
             f.write(text)
 
-    def start_gateway(self):
+    def start_gateway(self, wait=True):
+        """Starts the gateway in the bastion namespace; with wait, returns its first verdict."""
         sys.path.insert(0, self.ctx.path("tests", "lib"))
         os.environ["STSROLE_BUILD"] = self.ctx.build
         from gwlib import Gateway
@@ -69,6 +70,8 @@ class World:
             os.unlink(verdict)
         self.gw = Gateway(self.conf, os.environ, log=os.path.join(self.root, "gatewayd.log"),
                           prefix=["ip", "netns", "exec", self.net.bastion]).start()
+        if not wait:
+            return None
         end = time.monotonic() + 15
         while not os.path.exists(verdict) and time.monotonic() < end:
             self.gw.wait_message("never", timeout=0.2)  # a bounded wait on the gateway
@@ -227,3 +230,35 @@ def stale_refuses(ctx):
     code, out, log = w.login()
     check(code == "PAM_SESSION_ERR" and "is missing" in log and "running?" in log,
           "%s %s %s" % (code, out, log))
+
+
+@case("a firewall that drops (not rejects) IMDS packets: the gateway's check waits out its "
+      "second without holding up the control socket, then finds IMDS closed")
+def drop_does_not_stall(ctx):
+    w = ctx.fixture
+    ns = ["ip", "netns", "exec", w.net.bastion]
+    rules = ("table inet stsrole_test_drop\ndelete table inet stsrole_test_drop\n"
+             "table inet stsrole_test_drop {\n chain output {\n"
+             "  type filter hook output priority filter; policy accept;\n"
+             "  ip daddr 169.254.169.254 meta skuid != 0 drop\n }\n}\n")
+    subprocess.run(ns + ["nft", "delete", "table", "inet", "stsrole_imds"], capture_output=True)
+    r = subprocess.run(ns + ["nft", "-f", "-"], input=rules, capture_output=True, text=True)
+    check(r.returncode == 0, r.stderr)
+    verdict = os.path.join(w.state, "imds-exposure")
+    w.start_gateway(wait=False)
+    try:
+        rc, out = w.status()
+        # the probe's connect waits a second for a SYN that is dropped: a status served in the
+        # meantime comes back before any verdict is written
+        answered_first = not os.path.exists(verdict)
+        check("imds:" in out and answered_first,
+              "status waited for the IMDS check (verdict already written): %s" % out)
+        end = time.monotonic() + 15
+        while not os.path.exists(verdict) and time.monotonic() < end:
+            w.gw.wait_message("never", timeout=0.2)  # a bounded wait on the gateway
+        check(os.path.exists(verdict) and open(verdict).read().startswith("closed "),
+              "verdict: %s" % (open(verdict).read() if os.path.exists(verdict) else "none"))
+    finally:
+        w.stop_gateway()
+        subprocess.run(ns + ["nft", "delete", "table", "inet", "stsrole_test_drop"],
+                       capture_output=True)

@@ -784,6 +784,93 @@ def imds_expires_soon(env):
     return "IMDS credential fetched %d time(s)" % n
 
 
+# -- S3 (stsrolectl reconcile --s3): retried, skew-corrected and refetched as STS is --------
+
+def reconcile_s3(env, name, scenario, stub, credentials="env"):
+    """`reconcile --s3` of the stub bucket named for the case; returns the result and the
+    bucket's S3 requests."""
+    bucket = env.key(scenario, name)[:63].rstrip(".")
+    audit = os.path.join(env.work, name + ".audit.log")
+    fd = os.open(audit, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    conf = env.conf(name, stub.url(), "json-exp.unused", credentials=credentials,
+                    imds=stub.url() if credentials == "imds" else None)
+    res = run_cli(["reconcile", "--config", conf, "--audit", audit, "--s3",
+                   "s3://%s/AWSLogs" % bucket, "--endpoint", stub.url(), "--from", "2026-12-05",
+                   "--to", "2026-12-06"], base_creds=credentials == "env")
+    return res, stub.records(kind="s3", scenario=bucket)
+
+
+def expect_bucket_read(res, recs):
+    """Exit 0, the one trail file read, and the list and the get both served last."""
+    no_leak(res)
+    if res.rc != EX_OK:
+        raise Fail("expected exit 0, got " + res.brief())
+    if "from 1 files (0 unreadable)" not in res.out + res.err:
+        raise Fail("the stub's trail file was not read: %r" % (res.out + res.err)[:300])
+    served = [r.get("s3_op") for r in recs if r.get("action") == "bucket"]
+    if served != ["list", "get"]:
+        raise Fail("served %r, want the list then the get" % served)
+
+
+@case
+def s3_retry_503_then_success(env):
+    res, recs = reconcile_s3(env, "s3-503", "s3-retry-503", env.stub("plain"))
+    expect_bucket_read(res, recs)
+    if [r["status"] for r in recs] != [503, 200, 200]:
+        raise Fail("statuses %r, want 503 (SlowDown), then 200 twice"
+                   % [r["status"] for r in recs])
+    return "%d requests" % len(recs)
+
+
+@case
+def s3_clock_skew(env):
+    """S3 answers RequestTimeTooSkewed with its own Date: the client signs the same request
+    again with AWS's time, and every later request too."""
+    res, recs = reconcile_s3(env, "s3-skew", "s3-skew", env.stub("plain"))
+    expect_bucket_read(res, recs)
+    if len(recs) != 3 or recs[0].get("error_code") != "RequestTimeTooSkewed":
+        raise Fail("requests %r, want RequestTimeTooSkewed, then the list and the get"
+                   % [(r["status"], r.get("error_code")) for r in recs])
+    off = [r.get("signed_off_s", 9999) for r in recs[1:]]
+    if any(abs(o) > 60 for o in off):
+        raise Fail("later requests were not signed with AWS's time: off by %r s" % off)
+    return "signed %+d s from AWS's clock after the correction" % off[0]
+
+
+@case
+def s3_expired_token_refetch(env):
+    """ExpiredToken from S3: the base credential (IMDS) is fetched again, and the request
+    signed once more with it."""
+    stub = Stub(env.work, "s3-expired", "--imds-mode", "ok")
+    try:
+        res, recs = reconcile_s3(env, "s3-expired", "s3-expired-token", stub, credentials="imds")
+        fetched = len(stub.records(imds="credentials"))
+    finally:
+        stub.stop()
+    expect_bucket_read(res, recs)
+    if len(recs) != 3 or "<Code>ExpiredToken</Code>" not in recs[0].get("response", ""):
+        raise Fail("requests %r, want ExpiredToken, then the list and the get"
+                   % [(r["status"], r.get("response", "")[:120]) for r in recs])
+    if fetched != 2:
+        raise Fail("the IMDS credential was fetched %d times, want 2 (once more after "
+                   "ExpiredToken)" % fetched)
+    if any(r.get("auth_key_id") != IMDS_KEY_ID or not r.get("has_security_token")
+           for r in recs):
+        raise Fail("an S3 request was not signed with the IMDS credential and its token")
+
+
+@case
+def s3_access_denied(env):
+    res, recs = reconcile_s3(env, "s3-denied", "s3-access-denied", env.stub("plain"))
+    expect_failure(res, EX_NOPERM, ("accessdenied", "access denied"))
+    if len(recs) != 1:
+        raise Fail("%d requests, want 1: AccessDenied is not retried" % len(recs))
+    if recs[0]["request_id"] not in res.err:
+        raise Fail("the error does not name S3's request id %s: %r"
+                   % (recs[0]["request_id"], res.err))
+
+
 # -- the gateway's IAM calls, answered in JSON (as real IAM does) and in XML --
 
 sys.path.insert(0, os.path.join(TOP, "tests", "gateway"))

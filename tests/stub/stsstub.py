@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""stsstub.py: a fault-injecting stand-in for AWS STS (AssumeRole) and EC2 IMDSv2, for tests.
+"""stsstub.py: a fault-injecting stand-in for AWS STS (AssumeRole), IAM, S3 and EC2 IMDSv2, for tests.
 
 It shows what moto cannot: JSON answers, every AWS error class, throttling,
 5xx, stalls, truncated/malformed/oversized bodies, redirects and TLS
@@ -8,7 +8,8 @@ failures.  Like duo_unix's mockduo, the request chooses the behaviour: the
 role NAME in the POSTed RoleArn (arn:aws:iam::111122223333:role/<scenario>)
 names a data file cases/<scenario>.json.  A name may carry a ".tag" suffix
 ("json-exp.tls"): the file is chosen by the part before ".", while sequence
-counters and the log use the whole name, so concurrent tests stay apart.
+counters and the log use the whole name, so concurrent tests stay apart.  An S3
+request (signed for service s3) names its case by its bucket in the same way.
 
 Usage:
   stsstub.py --port N [--tls CERT KEY] [--log FILE] [--cases DIR]
@@ -24,6 +25,7 @@ Standard library only.  Nothing here is secure: the credentials are fake.
 import argparse
 import datetime
 import email.utils
+import gzip
 import http.server
 import json
 import os
@@ -57,6 +59,13 @@ IMDS_TOKEN = "stubImdsSessionTokenDoNotLeak/AAAAAAAAAAAAAAAAAAAAAAAA=="
 IMDS_MODES = ("ok", "no-token", "bad-json", "expired-soon", "expired")
 SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SESSION_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
+AUTH_RE = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
+                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$")
+S3_SCOPE_RE = re.compile(r"Credential=[^/,]+/\d{8}/[^/]+/s3/aws4_request")
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+# The stub bucket's one object: an (empty) CloudTrail file of 2026-12-05.
+TRAIL_KEY = ("AWSLogs/%s/CloudTrail/us-east-1/2026/12/05/%s_CloudTrail_us-east-1_20261205T0000Z_"
+             "stub.json.gz" % (ACCOUNT, ACCOUNT))
 
 
 def iso(epoch):
@@ -170,11 +179,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         if request_id:
-            self.send_header("x-amzn-RequestId", self.rec.get("request_id", str(uuid.uuid4())))
+            self.send_header(self.request_id_header(),
+                             self.rec.get("request_id", str(uuid.uuid4())))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
+
+    def request_id_header(self):
+        return "x-amz-request-id" if self.rec.get("kind") == "s3" else "x-amzn-RequestId"
 
     def finish_log(self, **extra):
         self.rec.update(extra)
@@ -204,6 +217,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.rec = self.base_record("redirect-target", body)
             self.rec["request_id"] = str(uuid.uuid4())
             self.serve_case("json-exp", "redirect-target", "stub-session")
+        elif S3_SCOPE_RE.search(self.headers.get("Authorization", "")):
+            self.rec = self.base_record("s3", body)
+            self.rec["request_id"] = uuid.uuid4().hex[:16].upper()
+            self.s3(path)
         else:
             self.rec = self.base_record("sts", body)
             self.rec["request_id"] = str(uuid.uuid4())
@@ -261,7 +278,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return "application/json" in self.headers.get("Accept", "")
 
     def aws_error(self, status, code, message, kind="Sender", ns=STS_NS):
-        if self.wants_json():
+        if self.rec.get("kind") == "s3":
+            # S3's error document: a bare <Error>, application/xml.
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code>'
+                    "<Message>%s</Message><RequestId>%s</RequestId></Error>\n"
+                    % (code, xml_escape(message), self.rec["request_id"]))
+            ctype = "application/xml"
+        elif self.wants_json():
             # The Query API's error in JSON, as STS and IAM send it.
             body = json.dumps({"Error": {"Code": code, "Message": message, "Type": kind},
                                "RequestId": self.rec["request_id"]})
@@ -310,8 +333,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(400, "IncompleteSignature",
                                   "stub: Authorization must start with "
                                   "'AWS4-HMAC-SHA256 Credential='")
-        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
-                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$", auth)
+        m = AUTH_RE.match(auth)
         if not m:
             return self.aws_error(400, "IncompleteSignature",
                                   "stub: Authorization is not Credential=KEY/DATE/REGION/sts/"
@@ -363,12 +385,70 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.aws_error(400, "ValidationError", "stub: bad scenario name %r" % scenario)
         self.serve_case(scenario, key, session)
 
+    # -- S3 (ListObjectsV2 and GetObject, path style, as with an endpoint) --
+
+    def s3(self, path):
+        """Checks the shape of S3's SigV4 variant, then the bucket name (<scenario>[.tag])
+        picks the case, as the role name does for STS."""
+        if self.command != "GET":
+            return self.aws_error(405, "MethodNotAllowed", "stub: S3 here answers GET only")
+        m = AUTH_RE.match(self.headers.get("Authorization", ""))
+        if not m:
+            return self.aws_error(400, "AuthorizationHeaderMalformed",
+                                  "stub: Authorization is not Credential=KEY/DATE/REGION/s3/"
+                                  "aws4_request, SignedHeaders=..., Signature=<64 hex>")
+        key_id, _, region, service, signed, _ = m.groups()
+        signed_set = signed.split(";")
+        token = self.headers.get("X-Amz-Security-Token")
+        self.rec.update(auth_key_id=key_id, auth_region=region, auth_service=service,
+                        signed_headers=signed, has_security_token=token is not None)
+        sha = self.headers.get("x-amz-content-sha256")
+        if sha is None or "x-amz-content-sha256" not in signed_set:
+            return self.aws_error(400, "InvalidRequest", "stub: x-amz-content-sha256 missing or "
+                                  "not signed")
+        if sha != EMPTY_SHA256:
+            return self.aws_error(400, "XAmzContentSHA256Mismatch",
+                                  "stub: a GET's payload hash is the empty string's")
+        for h in ("host", "x-amz-date") + (("x-amz-security-token",) if token else ()):
+            if h not in signed_set:
+                return self.aws_error(400, "AccessDenied", "stub: SignedHeaders lacks %s" % h)
+        parts = urllib.parse.unquote(path).lstrip("/").split("/", 1)
+        bucket = parts[0]
+        self.s3_key = parts[1] if len(parts) > 1 else None
+        self.s3_query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        self.rec.update(scenario=bucket, s3_key=self.s3_key)
+        scenario = bucket.split(".", 1)[0]
+        if not SCENARIO_RE.match(scenario):
+            return self.aws_error(400, "InvalidBucketName", "stub: bad bucket %r" % bucket)
+        self.serve_case(scenario, bucket, None)
+
+    def s3_bucket(self):
+        """The stub bucket (action "bucket"): one empty CloudTrail file, TRAIL_KEY."""
+        trail = gzip.compress(b'{"Records":[]}', mtime=0)
+        if self.s3_key is None:
+            if self.s3_query.get("list-type") != ["2"]:
+                return self.aws_error(400, "InvalidArgument", "stub: ListObjectsV2 only")
+            prefix = self.s3_query.get("prefix", [""])[0]
+            hit = TRAIL_KEY.startswith(prefix)
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3'
+                    '.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix>%s</Prefix>'
+                    "<KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false"
+                    "</IsTruncated>%s</ListBucketResult>\n"
+                    % (xml_escape(self.rec["scenario"]), xml_escape(prefix), int(hit),
+                       "<Contents><Key>%s</Key><Size>%d</Size></Contents>"
+                       % (TRAIL_KEY, len(trail)) if hit else ""))
+            self.finish_log(status=200, action="bucket", s3_op="list")
+            return self.send(200, body, content_type="application/xml")
+        if self.s3_key != TRAIL_KEY:
+            return self.aws_error(404, "NoSuchKey", "The specified key does not exist.")
+        self.finish_log(status=200, action="bucket", s3_op="get")
+        return self.send(200, trail, content_type="application/octet-stream")
+
     # -- IAM (the inline-policy calls the gateway makes) -------------------
 
     def iam(self, form):
         auth = self.headers.get("Authorization", "")
-        m = re.match(r"AWS4-HMAC-SHA256 Credential=([^/,]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
-                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$", auth)
+        m = AUTH_RE.match(auth)
         if not m:
             return self.aws_error(400, "IncompleteSignature", "stub: bad Authorization",
                                   ns=IAM_NS)
@@ -522,6 +602,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action == "silent":
             self.finish_log(status=None)
             return self.silent()
+        if action == "bucket":
+            return self.s3_bucket()
         if action == "redirect":
             own = "%s://127.0.0.1:%d" % (self.server.scheme, self.server.server_address[1])
             target = self.server.state.args.redirect_to or own + "/redirect-target/"
@@ -542,7 +624,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Type", ctype)
             for k, v in headers.items():
                 self.send_header(k, v)
-            self.send_header("x-amzn-RequestId", self.rec["request_id"])
+            self.send_header(self.request_id_header(), self.rec["request_id"])
             self.send_header("Content-Length", str(claimed))
             self.send_header("Connection", "close")
             self.end_headers()

@@ -231,6 +231,52 @@ test_retry_until_attempts(void **state)
                      STSROLE_E_CONFIG);
 }
 
+/* stsrole_aws_call refuses what it cannot send, before any attempt. */
+static void
+test_call_refuses(void **state)
+{
+    struct stsrole_http_config http = {NULL, NULL, 500, 1000, 0};
+    struct stsrole_creds cr = {(char *)"AKIAIOSFODNN7EXAMPLE", (char *)"secret", NULL, 0};
+    struct held h = {0, 0, 0};
+    struct stsrole_header hs[STSROLE_AWS_MAX_HEADERS + 1] = {
+        {"A", "1"}, {"B", "2"}, {"C", "3"}, {"D", "4"}, {"E", "5"}};
+    struct stsrole_aws_client c;
+    struct stsrole_aws_request rq;
+    struct stsrole_http_response resp;
+    struct stsrole_error e;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.http = &http;
+    c.creds = &cr;
+    c.region = "us-east-1";
+    c.service = "s3";
+    c.now_ms = held_now;
+    c.sleep_ms = held_sleep;
+    c.ctx = &h;
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "GET";
+    /* S3 with AWS's own endpoint: the request names its URL. */
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_CONFIG);
+    rq.url = "http://s3.us-east-1.amazonaws.com/b/k"; /* http only to loopback */
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_CONFIG);
+    rq.url = "http://127.0.0.1:1/b/k#frag";
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_CONFIG);
+    rq.url = "http://127.0.0.1:1/b/k?list-type=2";
+    rq.headers = hs;
+    rq.n_headers = STSROLE_AWS_MAX_HEADERS + 1;
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_INVALID);
+    rq.n_headers = 0;
+    rq.body_len = 3; /* a length without a body */
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_INVALID);
+    assert_int_equal(h.sleeps, 0);
+    /* A payload hash that is not one is the signer's refusal, not a retry. */
+    rq.body_len = 0;
+    rq.payload_hash = "not-a-hash";
+    assert_int_equal(stsrole_aws_call(&c, &rq, &resp, &e), STSROLE_E_INVALID);
+    assert_int_equal(h.sleeps, 0);
+}
+
 int
 main(void)
 {
@@ -242,6 +288,7 @@ main(void)
         cmocka_unit_test(test_partition),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_retry_until_attempts),
+        cmocka_unit_test(test_call_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -500,6 +500,10 @@ test_templates(void **state)
     stsrole_config_free(&c);
     assert_string_equal(stsrole_template_partition("us-gov-west-1"), "aws-us-gov");
     assert_string_equal(stsrole_template_partition("eu-west-1"), "aws");
+    assert_string_equal(stsrole_template_partition("cn-northwest-1"), "aws-cn");
+    /* What stsrole_partition_of refuses (the config refuses it first): "aws". */
+    assert_string_equal(stsrole_template_partition("us-iso-east-1"), "aws");
+    assert_string_equal(stsrole_template_partition(NULL), "aws");
 }
 
 static void

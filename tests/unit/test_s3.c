@@ -171,6 +171,32 @@ t_urls(void **state)
     assert_int_equal(
         stsrole_s3_url(NULL, "us-east-1/x", "ok-bucket", NULL, NULL, &url, &host, &path, &err),
         STSROLE_E_INVALID);
+    /* AWS's own endpoints are in the region's partition (lib/partition.c). */
+    assert_int_equal(
+        stsrole_s3_url(NULL, "cn-north-1", "my-trail", "k", NULL, &url, &host, &path, &err),
+        STSROLE_OK);
+    assert_string_equal(url.data, "https://my-trail.s3.cn-north-1.amazonaws.com.cn/k");
+    assert_string_equal(host.data, "my-trail.s3.cn-north-1.amazonaws.com.cn");
+    assert_int_equal(stsrole_s3_url(NULL, "cn-northwest-1", "trail.example.cn", NULL, "list-type=2",
+                                    &url, &host, &path, &err),
+                     STSROLE_OK);
+    assert_string_equal(url.data,
+                        "https://s3.cn-northwest-1.amazonaws.com.cn/trail.example.cn?list-type=2");
+    assert_int_equal(
+        stsrole_s3_url(NULL, "us-gov-west-1", "my-trail", NULL, NULL, &url, &host, &path, &err),
+        STSROLE_OK);
+    assert_string_equal(url.data, "https://my-trail.s3.us-gov-west-1.amazonaws.com/");
+    /* A region of no known partition has no AWS endpoint to guess. */
+    assert_int_equal(
+        stsrole_s3_url(NULL, "us-iso-east-1", "ok-bucket", NULL, NULL, &url, &host, &path, &err),
+        STSROLE_E_INVALID);
+    assert_non_null(strstr(err.msg, "us-iso-east-1"));
+    assert_int_equal(stsrole_s3_url(NULL, NULL, "ok-bucket", NULL, NULL, &url, &host, &path, &err),
+                     STSROLE_E_INVALID);
+    /* With an endpoint, the region only signs: a stand-in needs no known one. */
+    assert_int_equal(stsrole_s3_url("http://127.0.0.1:5000", "us-iso-east-1", "ok-bucket", NULL,
+                                    NULL, &url, &host, &path, &err),
+                     STSROLE_OK);
     stsrole_buf_free(&url);
     stsrole_buf_free(&host);
     stsrole_buf_free(&path);
