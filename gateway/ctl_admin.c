@@ -713,6 +713,9 @@ ctl_status(int argc, char **argv, const char *config_path)
             if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "last_error")))
                 printf("          last error: %s\n", str(r, "last_error"));
         }
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(resp, "instances"))
+            printf("instance: %s %s %s %s %s\n", str(r, "template"), str(r, "account"),
+                   str(r, "alias"), str(r, "name"), str(r, "arn"));
         r = cJSON_GetObjectItemCaseSensitive(resp, "imds");
         if (r != NULL) {
             printf("imds:     %s%s%s\n", str(r, "exposure"),

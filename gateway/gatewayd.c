@@ -292,9 +292,11 @@ run(struct gw *g)
         gw_imds_step(g);
         gw_refresh_step(g);
         gw_breakglass_step(g);
+        gw_batch_begin(g); /* one fsync for the lines of what follows */
         gw_sessions_step(g);
         gw_revoke_due(g, 0);
         gw_sessions_step(g);
+        gw_batch_end(g);
         gw_prune(g);
         gw_registry_step(g);
         gw_ship_step(g);

@@ -36,6 +36,7 @@ struct gw_session {
     int failed_audited;  /* revoke.failed written for the current failure run */
     int64_t next_try_ms; /* monotonic: no revocation attempt before this */
     int64_t proc_start;  /* start of sshd_pid (epoch s), 0: not read yet */
+    int unsaved;         /* a flag set in a durable batch: saved after the batch's fsync */
     /* the record file as last read, so a scan re-reads only what changed */
     uint64_t rec_ino;
     int64_t rec_mtime_ns;
@@ -57,6 +58,7 @@ struct gw_role {
     int attempts;
     char last_error[STSROLE_ERRMSG_MAX + 32];
     char last_request_id[128];
+    int unsaved; /* committed in a durable batch: saved at its end */
 };
 
 /* Cached credentials of one revoker role (assumed with the base ones). */
@@ -112,9 +114,22 @@ struct gw {
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
     struct gw_breakglass *bg;   /* gw_breakglass.c: the break-glass requests */
     struct gw_notify notify;    /* gw_notify.c: the notify commands running */
+
+    /* gw_sessions.c: the durable batch of one turn of the main loop
+     * (gw_batch_begin/gw_batch_end): audit lines are written at once and
+     * fsynced together; flags, records and role state wait for that fsync. */
+    int batch;
+    /* Called by gw_audit when the batch holds GW_BATCH_MAX unsynced lines:
+     * syncs them and saves the flags they stand for. */
+    void (*batch_flush)(struct gw *g);
 };
 
-/* gw_audit.c: appends one audit record (and its syslog summary).  0 on success. */
+/* The most audit lines a durable batch leaves unsynced, or with their flags
+ * unsaved: gw_sessions_recover reads back this many at a start. */
+#define GW_BATCH_MAX 512
+
+/* gw_audit.c: appends one audit record (and its syslog summary).  0 on success.  In a
+ * durable batch (g->batch) the line is written but fsynced by gw_audit_sync. */
 int gw_audit(struct gw *g, const char *event, const struct gw_session *s, const char *role_arn,
              const char *outcome, const char *request_id, const char *detail);
 /* The same with extra members after detail (audit.h). */
@@ -122,6 +137,8 @@ struct cJSON;
 int gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s,
                    const char *role_arn, const char *outcome, const char *request_id,
                    const char *detail, const struct cJSON *extra);
+/* Makes the lines of the batch durable (one fsync) and tells the shipper.  0 on success. */
+int gw_audit_sync(struct gw *g);
 
 /* gw_sessions.c */
 int gw_sessions_load(struct gw *g);                  /* track files, at start */
@@ -131,7 +148,10 @@ void gw_sessions_seen(struct gw *g, const char *id); /* one record changed */
 int gw_sessions_watch(struct gw *g);                 /* inotify */
 void gw_sessions_inotify(struct gw *g);
 void gw_sessions_step(struct gw *g); /* audits and clean-up */
-int gw_track_save(struct gw *g, const struct gw_session *s);
+/* In a durable batch, only marks s unsaved: gw_batch_end saves it after the fsync. */
+int gw_track_save(struct gw *g, struct gw_session *s);
+void gw_batch_begin(struct gw *g);
+void gw_batch_end(struct gw *g);
 struct gw_session *gw_session_find(struct gw *g, const char *id);
 size_t gw_queue_depth(const struct gw *g);
 void gw_sessions_free(struct gw *g);
@@ -150,6 +170,8 @@ void gw_prune(struct gw *g);
  * opened may deny its credential (it opened within --skew of it). */
 void gw_revoke_opened(struct gw *g, const struct gw_session *s);
 void gw_revokers_clear(struct gw *g);
+/* After a durable batch's fsync: the role state committed in it. */
+void gw_roles_save_batch(struct gw *g);
 void gw_roles_free(struct gw *g);
 int64_t gw_next_wakeup_ms(const struct gw *g);
 

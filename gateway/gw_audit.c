@@ -52,17 +52,38 @@ gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, cons
     r.detail = detail;
     r.extra = extra;
     if (!g->audit_open ||
-        stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err) != STSROLE_OK) {
+        (g->batch ? stsrole_audit_write(&g->audit, &r, gw_now_ms(), NULL, &err)
+                  : stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err)) != STSROLE_OK) {
         gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
                s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
         g->audit_broken = 1;
         return -1;
     }
     g->audit_broken = 0;
-    if (g->audit_appended != NULL)
+    /* The shipper is told of durable lines only: a batch's at its fsync. */
+    if (!g->batch && g->audit_appended != NULL)
         g->audit_appended(g);
     stsrole_audit_summary(g->audit.seq, &r, summary, sizeof(summary));
     syslog(LOG_AUTHPRIV | (outcome != NULL && strcmp(outcome, "ok") != 0 ? LOG_WARNING : LOG_INFO),
            "%s", summary);
+    if (g->batch && g->audit.unsynced >= GW_BATCH_MAX && g->batch_flush != NULL)
+        g->batch_flush(g);
+    return 0;
+}
+
+int
+gw_audit_sync(struct gw *g)
+{
+    struct stsrole_error err;
+
+    if (!g->audit_open || g->audit.unsynced == 0)
+        return 0;
+    if (stsrole_audit_sync(&g->audit, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "audit log: %s", err.msg);
+        g->audit_broken = 1;
+        return -1;
+    }
+    if (g->audit_appended != NULL)
+        g->audit_appended(g);
     return 0;
 }

@@ -355,6 +355,21 @@ do_status(struct gw *g)
         if (r->last_error[0])
             health = "degraded";
     }
+    /* Every instance of every [roles NAME] template, as expanded at the
+     * last (re)load: the profile a session gets for it, and its ARN. */
+    roles = cJSON_AddArrayToObject(o, "instances");
+    for (i = 0; roles != NULL && i < g->cfg.n_roles; i++) {
+        const struct stsrole_role *cr = &g->cfg.roles[i];
+
+        if (cr->template_name == NULL || (ro = cJSON_CreateObject()) == NULL)
+            continue;
+        cJSON_AddItemToArray(roles, ro);
+        add_str(ro, "template", cr->template_name);
+        add_str(ro, "account", cr->account);
+        add_str(ro, "alias", cr->alias);
+        add_str(ro, "name", cr->name);
+        add_str(ro, "arn", cr->arn);
+    }
     if (failing > 0 || g->audit_broken || !g->audit.tail_ok || gw_ship_status(g, o))
         health = "degraded";
     if (g->cfg.credentials == STSROLE_CREDS_IMDS) {

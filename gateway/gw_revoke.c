@@ -26,8 +26,11 @@
 #define FAIL_AFTER 5          /* attempts before revoke.failed is written */
 #define REVOKER_DURATION 3600 /* role chaining caps AssumeRole at one hour */
 /* Roles (accounts) revoked at once: a logout that touched 100 accounts
- * costs about 100 / REVOKE_THREADS round trips, not 100. */
-#define REVOKE_THREADS 16
+ * costs about 100 / REVOKE_THREADS round trips, not 100.  IAM's latency,
+ * not its throughput, bounds each (the writes go to different accounts):
+ * with 32, 100 accounts take 4 round trips, within 5x of one account
+ * (tests/bench/README.md, bench_multi.py --iam-latency). */
+#define REVOKE_THREADS 32
 /* Roles read back from IAM per turn of the main loop: with templates a
  * bastion has hundreds, and the loop must keep serving meanwhile
  * (gw_next_wakeup_ms brings it straight back for the rest). */
@@ -81,8 +84,10 @@ role_path(const struct gw *g, const struct gw_role *r, char *out, size_t outlen)
     snprintf(out, outlen, "%s/roles/%.32s.json", g->state_gw, h);
 }
 
+/* durable: fsynced (stsrole_write_atomic), or only replaced (after a durable
+ * batch: see gw_batch_begin) */
 static int
-role_save(struct gw *g, const struct gw_role *r)
+role_save(struct gw *g, struct gw_role *r, int durable)
 {
     struct stsrole_error err;
     cJSON *o, *arr, *parr, *e;
@@ -130,8 +135,10 @@ role_save(struct gw *g, const struct gw_role *r)
         return -1;
     }
     role_path(g, r, path, sizeof(path));
-    rc = stsrole_write_atomic(path, text, strlen(text), 0600, &err);
+    rc = durable ? stsrole_write_atomic(path, text, strlen(text), 0600, &err)
+                 : stsrole_write_replace(path, text, strlen(text), 0600, &err);
     free(text);
+    r->unsaved = 0;
     if (rc != STSROLE_OK) {
         gw_log(LOG_ERR, "role %s: %s", r->arn, err.msg);
         return -1;
@@ -554,7 +561,20 @@ role_commit(struct gw *g, struct gw_role *r, struct stsrole_revoked_set *set)
     r->attempts = 0;
     r->next_try_ms = 0;
     r->last_error[0] = '\0';
-    role_save(g, r);
+    if (g->batch)
+        r->unsaved = 1;
+    else
+        role_save(g, r, 1);
+}
+
+void
+gw_roles_save_batch(struct gw *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->n_roles; i++)
+        if (g->roles[i]->unsaved)
+            role_save(g, g->roles[i], 0);
 }
 
 static void

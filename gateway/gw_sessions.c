@@ -89,13 +89,18 @@ track_path(const struct gw *g, const char *id, char *out, size_t outlen)
 }
 
 int
-gw_track_save(struct gw *g, const struct gw_session *s)
+gw_track_save(struct gw *g, struct gw_session *s)
 {
     struct stsrole_buf rec, doc;
     struct stsrole_error err;
     char path[4200];
     int rc;
 
+    if (g->batch) {
+        s->unsaved = 1; /* after the batch's fsync: see gw_batch_end */
+        return 0;
+    }
+    s->unsaved = 0;
     stsrole_buf_init(&rec, 0);
     stsrole_buf_init(&doc, 0);
     track_path(g, s->rec.session_id, path, sizeof(path));
@@ -206,31 +211,34 @@ gw_sessions_load(struct gw *g)
     return 0;
 }
 
-/* The log's last line may stand for a step whose flag never reached the
- * track file (killed in between): take the log's word for it, so that
- * step is not written twice. */
-void
-gw_sessions_recover(struct gw *g)
+/* One of the log's last lines may stand for a step whose flag never reached
+ * the track file (killed in between, or in a durable batch before its
+ * flags were saved): take the log's word for it, so that step is not
+ * written twice.  A flag only ever goes from 0 to 1, so a line whose flag
+ * was saved long ago changes nothing. */
+static void
+recover_line(struct gw *g, const char *ev, const char *id)
 {
     struct stsrole_session rec;
     struct stsrole_error err;
     struct gw_session *s;
-    const char *ev = g->audit.last_event;
+    /* profile.ok and refresh.ok stand for a minted credential's session.open */
+    int opens = strcmp(ev, "session.open") == 0 || strcmp(ev, "profile.ok") == 0 ||
+                strcmp(ev, "refresh.ok") == 0;
     int *f;
 
-    if (g->audit.last_session[0] == '\0' || !stsrole_session_id_valid(g->audit.last_session))
+    if (id[0] == '\0' || !stsrole_session_id_valid(id))
         return;
-    s = gw_session_find(g, g->audit.last_session);
+    s = gw_session_find(g, id);
     if (s == NULL) {
-        if (strcmp(ev, "session.open") != 0 ||
-            stsrole_session_read(g->cfg.state_dir, g->audit.last_session, &rec, &err) != STSROLE_OK)
+        if (!opens || stsrole_session_read(g->cfg.state_dir, id, &rec, &err) != STSROLE_OK)
             return;
         if ((s = session_add(g, &rec)) == NULL) {
             stsrole_session_free(&rec);
             return;
         }
     }
-    if (strcmp(ev, "session.open") == 0)
+    if (opens)
         f = &s->open_audited;
     else if (strcmp(ev, "session.close") == 0)
         f = &s->close_audited;
@@ -246,6 +254,25 @@ gw_sessions_recover(struct gw *g)
     gw_log(LOG_NOTICE, "session %s: %s was logged before a restart; not logging it again",
            s->rec.session_id, ev);
     gw_track_save(g, s);
+}
+
+void
+gw_sessions_recover(struct gw *g)
+{
+    struct stsrole_audit_tail_line *v = NULL;
+    struct stsrole_error err;
+    size_t i, n = 0;
+
+    /* A durable batch leaves at most GW_BATCH_MAX lines with their flags
+     * unsaved, all of them at the log's end. */
+    if (stsrole_audit_tail(&g->audit, GW_BATCH_MAX, &v, &n, &err) != STSROLE_OK) {
+        gw_log(LOG_ERR, "audit log: %s; recovering from its last line only", err.msg);
+        recover_line(g, g->audit.last_event, g->audit.last_session);
+        return;
+    }
+    for (i = 0; i < n; i++)
+        recover_line(g, v[i].event, v[i].session);
+    free(v);
 }
 
 static int64_t
@@ -479,40 +506,157 @@ close_reason(const struct gw_session *s, char *out, size_t outlen)
         snprintf(out, outlen, "sshd process %d is gone", (int)s->rec.sshd_pid);
 }
 
-/* Removes the record, then the track file: in that order a crash leaves
- * at worst a finished track file, which the next start removes. */
-static void
-finish(struct gw *g, size_t i)
+static int
+done(const struct gw_session *s)
 {
-    struct gw_session *s = g->sess[i];
+    return s->closed && s->open_audited && s->close_audited && s->revoked && s->revoke_audited;
+}
+
+/* Removes the records of the credentials done, then their track files, with
+ * one fsync of each directory: in that order a crash leaves at worst a
+ * finished track file, which the next start removes.  A credential whose
+ * record cannot be removed keeps its track file, saved. */
+static void
+finish_done(struct gw *g)
+{
+    struct gw_session *s;
     struct stsrole_error err;
     char path[4200];
-    int lock, dfd;
+    unsigned char *gone;
+    size_t i, n = 0;
+    int lock = -1, dfd, have_lock;
 
-    if (stsrole_session_lock(g->cfg.state_dir, &lock, &err) == STSROLE_OK) {
-        snprintf(path, sizeof(path), "%s/sessions/%s.json", g->cfg.state_dir, s->rec.session_id);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            gw_log(LOG_ERR, "%s: %s", path, strerror(errno));
-            stsrole_session_unlock(lock);
-            return;
-        }
-        (void)fsync(lock); /* the lock is the sessions directory */
-        stsrole_session_unlock(lock);
-    } else if (err.status != STSROLE_E_NOTFOUND) {
+    for (i = 0; i < g->n_sess; i++)
+        n += done(g->sess[i]);
+    if (n == 0 || (gone = calloc(g->n_sess, 1)) == NULL)
+        return;
+    have_lock = stsrole_session_lock(g->cfg.state_dir, &lock, &err) == STSROLE_OK;
+    if (!have_lock && err.status != STSROLE_E_NOTFOUND) {
         gw_log(LOG_ERR, "%s", err.msg);
+        free(gone);
         return;
     }
-    track_path(g, s->rec.session_id, path, sizeof(path));
-    if (unlink(path) != 0 && errno != ENOENT) {
-        gw_log(LOG_ERR, "%s: %s", path, strerror(errno));
-        return;
+    for (i = 0; i < g->n_sess; i++) {
+        s = g->sess[i];
+        if (!done(s))
+            continue;
+        snprintf(path, sizeof(path), "%s/sessions/%s.json", g->cfg.state_dir, s->rec.session_id);
+        if (have_lock && unlink(path) != 0 && errno != ENOENT) {
+            gw_log(LOG_ERR, "%s: %s", path, strerror(errno));
+            if (s->unsaved)
+                gw_track_save(g, s);
+            continue;
+        }
+        gone[i] = 1;
+    }
+    if (have_lock) {
+        (void)fsync(lock); /* the lock is the sessions directory */
+        stsrole_session_unlock(lock);
+    }
+    for (i = 0; i < g->n_sess; i++) {
+        if (!gone[i])
+            continue;
+        s = g->sess[i];
+        track_path(g, s->rec.session_id, path, sizeof(path));
+        if (unlink(path) != 0 && errno != ENOENT) {
+            gw_log(LOG_ERR, "%s: %s", path, strerror(errno));
+            gone[i] = 0;
+            if (s->unsaved)
+                gw_track_save(g, s);
+        }
     }
     snprintf(path, sizeof(path), "%s/track", g->state_gw);
     if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
         (void)fsync(dfd);
         close(dfd);
     }
-    session_drop(g, i);
+    /* from the end: session_drop moves the last session into the slot */
+    for (i = g->n_sess; i-- > 0;)
+        if (gone[i])
+            session_drop(g, i);
+    free(gone);
+}
+
+/* Syncs the batch's lines, then saves the flags they stand for: the
+ * sessions not done; a session done is left to finish_done (its lines
+ * stand for its flags until its record is gone).  all: every session. */
+static void
+batch_save(struct gw *g, int all)
+{
+    size_t i;
+    int batch = g->batch;
+
+    if (gw_audit_sync(g) != 0)
+        return; /* flags unsaved, nothing removed: after a crash the lines come again */
+    g->batch = 0;
+    for (i = 0; i < g->n_sess; i++)
+        if (g->sess[i]->unsaved && (all || !done(g->sess[i])))
+            gw_track_save(g, g->sess[i]);
+    g->batch = batch;
+}
+
+/* GW_BATCH_MAX lines unsynced: every flag saved, nothing removed (revocation
+ * threads may hold the sessions, and read their roles: the role state is
+ * left to gw_batch_end). */
+static void
+batch_flush(struct gw *g)
+{
+    batch_save(g, 1);
+}
+
+/*
+ * The durable batch of one turn of the main loop.  A logout that touched
+ * 100 accounts has 100 credentials, each with a session.close and a
+ * revoke.ok line, a track file saved twice, a record and a role state
+ * file: done one after another, each with its own fsync, that was some
+ * 1,200 fsyncs on the main thread.  In a batch the order that makes a
+ * crash safe is kept, batch-wide:
+ *
+ *  1. The deny is in IAM before its revoke.ok line is written (revoke_role
+ *     writes the line after PutRolePolicy's answer); session.open and
+ *     session.close precede revoke.ok (mark_revoked, gw_sessions_step).
+ *  2. Audit lines are written at once (every reader of the file sees them,
+ *     the chain continues) and fsynced once, here, before anything that
+ *     stands on them.  The shipper is told only then.
+ *  3. Then the flags are saved (track files), for credentials not done.
+ *  4. Then the records of the credentials done are removed (one fsync of
+ *     the sessions directory), and then their track files (one fsync of
+ *     the track directory).
+ *  5. Role state files are written after the fsync without one of their
+ *     own: they cache what IAM holds, and IAM's copy is merged in before
+ *     the first write after a start (role_sync).
+ *
+ * A crash between 2 and 4 leaves lines whose flags are not saved: the next
+ * start takes them from the log's last GW_BATCH_MAX lines
+ * (gw_sessions_recover), and a batch never holds more unsaved (gw_audit
+ * calls batch_flush).  A failed fsync saves no flag and removes nothing:
+ * after a crash the lines are written again, never lost.
+ */
+void
+gw_batch_begin(struct gw *g)
+{
+    g->batch = 1;
+    g->batch_flush = batch_flush;
+}
+
+void
+gw_batch_end(struct gw *g)
+{
+    size_t i;
+    int unsaved = g->audit.unsynced > 0;
+
+    for (i = 0; !unsaved && i < g->n_sess; i++)
+        unsaved = g->sess[i]->unsaved;
+    if (unsaved) {
+        batch_save(g, 0);
+        if (g->audit.unsynced > 0) {
+            g->batch = 0;
+            return; /* the sync failed */
+        }
+    }
+    g->batch = 0;
+    gw_roles_save_batch(g);
+    finish_done(g);
 }
 
 void
@@ -568,11 +712,9 @@ gw_sessions_step(struct gw *g)
         }
         if (save)
             gw_track_save(g, s);
-        if (s->closed && s->open_audited && s->close_audited && s->revoked && s->revoke_audited) {
-            finish(g, i);
-            if (i < g->n_sess && g->sess[i] != s)
-                continue; /* slot i now holds another session */
-        }
         i++;
     }
+    /* In a batch, after its fsync (gw_batch_end). */
+    if (!g->batch)
+        finish_done(g);
 }

@@ -514,9 +514,10 @@ stsrole_audit_open(struct stsrole_audit_log *a, const char *path, const char *ho
     return STSROLE_OK;
 }
 
-int
-stsrole_audit_append(struct stsrole_audit_log *a, const struct stsrole_audit_record *r,
-                     int64_t ts_ms, struct stsrole_buf *line, struct stsrole_error *err)
+/* One record written; with sync, fsync'd before it counts. */
+static int
+audit_put(struct stsrole_audit_log *a, const struct stsrole_audit_record *r, int64_t ts_ms,
+          struct stsrole_buf *line, int sync, struct stsrole_error *err)
 {
     struct stsrole_buf b;
     off_t start;
@@ -543,16 +544,17 @@ stsrole_audit_append(struct stsrole_audit_log *a, const struct stsrole_audit_rec
             break;
         done += (size_t)n;
     }
-    if (done < b.len || fsync(a->fd) != 0) {
+    if (done < b.len || (sync && fsync(a->fd) != 0)) {
         rc = stsrole_fail(err, STSROLE_E_IO, "cannot write audit log %s: %s", a->path,
                           strerror(errno));
         /* Leave no half line behind: the next record must chain to the
          * last one that is really there. */
-        if (start >= 0 && ftruncate(a->fd, start) == 0)
+        if (start >= 0 && ftruncate(a->fd, start) == 0 && sync)
             (void)fsync(a->fd);
         goto out;
     }
     a->seq++;
+    a->unsynced = sync ? 0 : a->unsynced + 1;
     stsrole_sha256_hex(b.data, b.len - 1, a->prev);
     snprintf(a->last_event, sizeof(a->last_event), "%s", r->event);
     snprintf(a->last_session, sizeof(a->last_session), "%s",
@@ -565,6 +567,110 @@ stsrole_audit_append(struct stsrole_audit_log *a, const struct stsrole_audit_rec
 out:
     stsrole_buf_free(&b);
     return rc;
+}
+
+int
+stsrole_audit_append(struct stsrole_audit_log *a, const struct stsrole_audit_record *r,
+                     int64_t ts_ms, struct stsrole_buf *line, struct stsrole_error *err)
+{
+    return audit_put(a, r, ts_ms, line, 1, err);
+}
+
+int
+stsrole_audit_write(struct stsrole_audit_log *a, const struct stsrole_audit_record *r,
+                    int64_t ts_ms, struct stsrole_buf *line, struct stsrole_error *err)
+{
+    return audit_put(a, r, ts_ms, line, 0, err);
+}
+
+int
+stsrole_audit_sync(struct stsrole_audit_log *a, struct stsrole_error *err)
+{
+    if (a->fd < 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "the audit log is not open");
+    if (fsync(a->fd) != 0)
+        return stsrole_fail(err, STSROLE_E_IO, "cannot sync audit log %s: %s", a->path,
+                            strerror(errno));
+    a->unsynced = 0;
+    return STSROLE_OK;
+}
+
+int
+stsrole_audit_tail(const struct stsrole_audit_log *a, size_t max_lines,
+                   struct stsrole_audit_tail_line **out, size_t *n, struct stsrole_error *err)
+{
+    struct stsrole_audit_tail_line *v;
+    struct line_info li;
+    struct stat st;
+    char *buf, *p, *nl, why[200];
+    size_t want, have = 0, first;
+    off_t size;
+
+    *out = NULL;
+    *n = 0;
+    if (a->fd < 0)
+        return stsrole_fail(err, STSROLE_E_INVALID, "the audit log is not open");
+    if (fstat(a->fd, &st) != 0)
+        return stsrole_fail(err, STSROLE_E_IO, "cannot stat %s: %s", a->path, strerror(errno));
+    size = st.st_size;
+    if (size == 0 || max_lines == 0)
+        return STSROLE_OK;
+    want = max_lines * STSROLE_AUDIT_LINE_TYPICAL;
+    if ((off_t)want > size)
+        want = (size_t)size;
+    if ((buf = malloc(want + 1)) == NULL || (v = calloc(max_lines, sizeof(*v))) == NULL) {
+        free(buf);
+        return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory reading %s", a->path);
+    }
+    if (stsrole_pread_full(a->fd, buf, want, size - (off_t)want) != (ssize_t)want) {
+        free(buf);
+        free(v);
+        return stsrole_fail(err, STSROLE_E_IO, "cannot read %s", a->path);
+    }
+    buf[want] = '\0';
+    /* A read that starts inside a line skips it: only whole lines count. */
+    p = buf;
+    if ((off_t)want < size) {
+        if ((nl = memchr(buf, '\n', want)) == NULL) {
+            free(buf);
+            free(v);
+            return STSROLE_OK;
+        }
+        p = nl + 1;
+    }
+    /* A ring of the last max_lines lines that verify on their own. */
+    first = 0;
+    while (p < buf + want && (nl = memchr(p, '\n', (size_t)(buf + want - p))) != NULL) {
+        if (line_check(p, (size_t)(nl - p), &li, why, sizeof(why)) == STSROLE_OK) {
+            struct stsrole_audit_tail_line *t = &v[(first + have) % max_lines];
+
+            snprintf(t->event, sizeof(t->event), "%s", li.event);
+            snprintf(t->session, sizeof(t->session), "%s", li.session);
+            if (have < max_lines)
+                have++;
+            else
+                first = (first + 1) % max_lines;
+        }
+        p = nl + 1;
+    }
+    free(buf);
+    /* oldest first */
+    if (first != 0) {
+        struct stsrole_audit_tail_line *w = calloc(max_lines, sizeof(*w));
+        size_t i;
+
+        if (w == NULL) {
+            free(v);
+            return stsrole_fail(err, STSROLE_E_NOMEM, "out of memory reading %s", a->path);
+        }
+        for (i = 0; i < have; i++)
+            w[i] = v[(first + i) % max_lines];
+        free(v);
+        v = w;
+    }
+    *out = v;
+    *n = have;
+    return STSROLE_OK;
 }
 
 void

@@ -77,6 +77,7 @@ struct stsrole_audit_log {
     char last_session[33]; /* session_id of the last line, "" when none */
     size_t torn;           /* bytes of an unfinished last line cut off by open */
     int tail_ok;           /* 0: the last line does not verify (see stsrolectl audit verify) */
+    size_t unsynced;       /* lines written by stsrole_audit_write since the last fsync */
 };
 
 /*
@@ -97,6 +98,35 @@ int stsrole_audit_open(struct stsrole_audit_log *a, const char *path, const char
  */
 int stsrole_audit_append(struct stsrole_audit_log *a, const struct stsrole_audit_record *r,
                          int64_t ts_ms, struct stsrole_buf *line, struct stsrole_error *err);
+
+/*
+ * stsrole_audit_write appends as stsrole_audit_append does but leaves the
+ * fsync to stsrole_audit_sync, which makes every line written before it
+ * durable at once (a batch: one fsync for many records).  A line written
+ * and not yet synced is in the file for every reader, the chain included;
+ * only a crash of the machine (not of the process) can lose it.
+ */
+int stsrole_audit_write(struct stsrole_audit_log *a, const struct stsrole_audit_record *r,
+                        int64_t ts_ms, struct stsrole_buf *line, struct stsrole_error *err);
+int stsrole_audit_sync(struct stsrole_audit_log *a, struct stsrole_error *err);
+
+/* What one of the log's last lines is about. */
+struct stsrole_audit_tail_line {
+    char event[32];
+    char session[33]; /* "" when the record names no session */
+};
+
+/* A line is rarely longer: the tail read for max_lines lines is this many
+ * bytes each. */
+#define STSROLE_AUDIT_LINE_TYPICAL 4096
+
+/*
+ * The last max_lines lines of the log that verify on their own (each its
+ * hash), oldest first: *out (free it) holds *n of them.  Reads at most
+ * max_lines * STSROLE_AUDIT_LINE_TYPICAL bytes from the end.
+ */
+int stsrole_audit_tail(const struct stsrole_audit_log *a, size_t max_lines,
+                       struct stsrole_audit_tail_line **out, size_t *n, struct stsrole_error *err);
 
 void stsrole_audit_close(struct stsrole_audit_log *a);
 

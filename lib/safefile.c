@@ -109,9 +109,9 @@ fsync_dir(const char *path, struct stsrole_error *err)
     return rc;
 }
 
-int
-stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                     struct stsrole_error *err)
+static int
+write_replace(const char *path, const void *data, size_t len, mode_t mode, int sync,
+              struct stsrole_error *err)
 {
     char tmp[4096];
     const char *p = data;
@@ -134,7 +134,7 @@ stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode
             goto fail;
         off += (size_t)n;
     }
-    if (fsync(fd) != 0)
+    if (sync && fsync(fd) != 0)
         goto fail;
     if (close(fd) != 0) {
         fd = -1;
@@ -143,7 +143,7 @@ stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode
     fd = -1;
     if (rename(tmp, path) != 0)
         goto fail;
-    return fsync_dir(path, err);
+    return sync ? fsync_dir(path, err) : STSROLE_OK;
 fail : {
     int saved = errno;
     if (fd >= 0)
@@ -151,6 +151,20 @@ fail : {
     unlink(tmp);
     return stsrole_fail(err, STSROLE_E_IO, "%s: %s", path, strerror(saved));
 }
+}
+
+int
+stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                     struct stsrole_error *err)
+{
+    return write_replace(path, data, len, mode, 1, err);
+}
+
+int
+stsrole_write_replace(const char *path, const void *data, size_t len, mode_t mode,
+                      struct stsrole_error *err)
+{
+    return write_replace(path, data, len, mode, 0, err);
 }
 
 /* A directory we keep records in: a real directory (not a symlink) owned

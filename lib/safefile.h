@@ -28,6 +28,12 @@ int stsrole_check_fd(int fd, const char *path, uid_t owner, int flags, struct st
 int stsrole_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          struct stsrole_error *err);
 
+/* The same without either fsync: readers see the old file or the new one,
+ * but a crash of the machine may leave either, or an empty file.  For a
+ * cache that something durable can rebuild. */
+int stsrole_write_replace(const char *path, const void *data, size_t len, mode_t mode,
+                          struct stsrole_error *err);
+
 /* A directory we keep records in: a real directory (not a symlink) owned
  * by us or root, and writable by nobody else.  With create, made with mode
  * 0700 when missing.  Its descriptor goes to *fd_out. */

@@ -83,6 +83,31 @@ def case_config(w):
           in p.stderr, "rc %d: %s" % (p.returncode, p.stderr))
 
 
+def case_status(w):
+    """stsrolectl status lists every instance of every template (account, alias, profile, ARN),
+    in its text and in --json."""
+    p = subprocess.run([w.ctl, "--config", w.conf, "status", "--json"], capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, "status --json: rc %d: %s" % (p.returncode, p.stderr))
+    inst = json.loads(p.stdout).get("instances", [])
+    want = ([("audit", a, n, "%s-audit" % n, "arn:aws:iam::%s:role/SecurityAuditRole" % a)
+             for a, n in zip(ACCOUNTS, ALIASES)] +
+            [("incident", a, n, "%s-incident" % n,
+              "arn:aws:iam::%s:role/IncidentResponseRole" % a) for a, n in zip(ACCOUNTS, ALIASES)] +
+            [("breakglass", ACCOUNTS[0], ACCOUNTS[0], "%s-breakglass" % ACCOUNTS[0],
+              "arn:aws:iam::%s:role/BreakGlassRole" % ACCOUNTS[0])])
+    got = [(i.get("template"), i.get("account"), i.get("alias"), i.get("name"), i.get("arn"))
+           for i in inst]
+    check(sorted(got) == sorted(want), "status --json: %d instances, e.g. %s" % (len(got),
+                                                                                 got[:2]))
+    p = subprocess.run([w.ctl, "--config", w.conf, "status"], capture_output=True, text=True,
+                       timeout=60)
+    lines = re.findall(r"^instance: (.*)$", p.stdout, re.M)
+    check(p.returncode == 0 and sorted(lines) == sorted(" ".join(x) for x in want),
+          "status: rc %d, %d instance lines, e.g. %s" % (p.returncode, len(lines), lines[:2]))
+    print("   %d instances of 3 templates listed" % len(lines))
+
+
 def session_script(w):
     """What the person runs inside the SSH session."""
     url = w.moto.url
@@ -190,6 +215,102 @@ def case_logout(w):
     print("   every account's deny names sid %s" % sid)
 
 
+REFRESH_DURATION, REFRESH_MARGIN = 900, 897  # STS's shortest; a refresh 3 s after each mint
+
+
+def case_profile_refresh(w):
+    """A profile minted on demand is refreshed like the login's credential: refresh_margin before
+    it expires the gateway assumes the role again, the helper hands out the new credential, and
+    the logout revokes the refreshed one too (its revoke.ok, and the account's deny)."""
+    import calendar
+    import secrets
+    import time
+    from gwlib import close_session, write_session
+    d = os.path.join(w.lab.root, "refresh")
+    run = os.path.join(d, "run")
+    os.makedirs(d, mode=0o755)
+    audit = os.path.join(d, "audit.log")
+    keys = {"state_dir": os.path.join(d, "state"), "audit_log": audit, "runtime_dir": run,
+            "duration": str(REFRESH_DURATION), "refresh_margin": str(REFRESH_MARGIN)}
+    lines, section = [], None
+    for ln in open(w.conf).read().splitlines():
+        if ln.startswith("["):
+            if section == "[stsrole]":
+                lines += ["%s = %s" % kv for kv in keys.items()]
+            section = ln.strip()
+        k = ln.split("=", 1)[0].strip()
+        if section == "[stsrole]" and k in keys:
+            continue
+        lines.append(ln)
+    conf = os.path.join(d, "stsrole.conf")
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    holder = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    gw = None
+    try:
+        gw = Gateway(conf, w.env, ["--skew", "0", "--reconcile", "1"],
+                     log=os.path.join(d, "gatewayd.log")).start()
+        # A login's record as pam_stsrole writes it, its sshd a process of ours.
+        session = secrets.token_hex(16)
+        now = int(time.time())
+        rec = {"version": 1, "session_id": session, "user": w.user.name,
+               "uid": w.user.uid, "rhost": "192.0.2.10", "tty": "pts/1",
+               "sshd_pid": holder.pid, "role_name": "%s-audit" % ALIASES[0],
+               "role_arn": "arn:aws:iam::%s:role/SecurityAuditRole" % ACCOUNTS[0],
+               "assumed_role_id": "AROAFAKE0000000000001:%s@b1.%s" % (w.user.name, session[:16]),
+               "session_name": "%s@b1.%s" % (w.user.name, session[:16]),
+               "access_key_id": "ASIAFAKE000000000001", "expiration": now + REFRESH_DURATION,
+               "source_identity": w.user.name, "aws_request_id": None, "opened": now,
+               "closed": 0, "credentials_mode": "process", "sid": sid_of(session)}
+        write_session(keys["state_dir"], rec)
+        profile = "%s-audit" % ALIASES[1]
+
+        def fetch():
+            p = subprocess.run([w.helper, "--socket", os.path.join(run, "credentials.sock"),
+                                "--session", session, "--profile", profile],
+                               user=w.user.uid, group=w.user.gid, extra_groups=[],
+                               env={"PATH": "/usr/bin:/bin", "HOME": "/"}, capture_output=True,
+                               text=True, timeout=60)
+            check(p.returncode == 0, "the helper for %s: %s" % (profile, p.stderr[-300:]))
+            return json.loads(p.stdout)
+        first = fetch()
+        check(first["AccessKeyId"].startswith("ASIA"), "first credential: %s" % first)
+        expires = calendar.timegm(time.strptime(first["Expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+        # Polls the helper (bounded) until the gateway serves a new credential.
+        second = wait_for(lambda: (lambda c: c if c["AccessKeyId"] != first["AccessKeyId"]
+                                   else None)(fetch()), 60, "a refreshed credential of %s" % profile)
+        refreshed = [e for e in audit_lines(audit) if e["event"] == "refresh.ok" and
+                     e.get("access_key_id") == second["AccessKeyId"]]
+        check(len(refreshed) == 1 and "profile %s of session %s, refreshed" % (profile, session)
+              in (refreshed[0].get("detail") or "") and refreshed[0].get("account") == ACCOUNTS[1],
+              "the refresh's audit line: %s" % refreshed)
+        at = calendar.timegm(time.strptime(refreshed[0]["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+        check(at < expires, "refreshed at %d, after the first credential expired (%d)" %
+              (at, expires))
+        check(second["Expiration"] > first["Expiration"], "the new credential expires no later: "
+              "%s, %s" % (first["Expiration"], second["Expiration"]))
+        child = refreshed[0]["session_id"]
+        close_session(keys["state_dir"], rec)
+        wait_for(lambda: [e for e in audit_lines(audit)
+                          if e["event"] == "revoke.ok" and e.get("session_id") == child], 60,
+                 "revoke.ok of the refreshed credential")
+        check(sid_of(session) in deny_sids(w, ACCOUNTS[1], "SecurityAuditRole"),
+              "account %s's deny lacks the session's sid" % ACCOUNTS[1])
+        minted = [e for e in audit_lines(audit) if e["event"] in ("profile.ok", "refresh.ok") and
+                  e.get("account") == ACCOUNTS[1]]
+        revoked = {e.get("session_id") for e in audit_lines(audit) if e["event"] == "revoke.ok"}
+        left = [e["session_id"] for e in minted if e["session_id"] not in revoked]
+        check(not left, "credentials of %s minted and not revoked: %s" % (profile, left))
+        print("   %s refreshed %d s before the first credential's expiry; %d credentials of it, "
+              "all revoked at logout" % (profile, expires - at, len(minted)))
+    finally:
+        if gw is not None:
+            gw.stop()
+        holder.kill()
+        holder.wait()
+
+
 class World:
     pass
 
@@ -250,6 +371,8 @@ def main():
                 w.ssh_cfg = lab.ssh_config({"bastion": (sshd, w.user)})
             except SetupError as e:
                 raise AssertionError("sshd fixture: %s" % e)
+            suite.case("stsrolectl status lists every template instance (account, alias, "
+                       "profile, ARN)", case_status, w)
             suite.case("one sshd login: stsrolectl roles lists %d profiles; aws --profile "
                        "ALIAS-audit works in each of %d accounts as the person" % (N + 1, N),
                        case_session, w)
@@ -262,6 +385,9 @@ def main():
                        "audit log names each account", case_logout, w)
             gw.stop()
             gw = None
+            suite.case("a profile minted on demand is refreshed before it expires "
+                       "(duration %d, refresh_margin %d), and the refreshed credential is revoked "
+                       "at logout" % (REFRESH_DURATION, REFRESH_MARGIN), case_profile_refresh, w)
             if suite.failed:
                 lab.keep = True
                 print("kept gateway log: %s" % os.path.join(lab.root, "gatewayd.log"))

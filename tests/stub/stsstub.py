@@ -465,6 +465,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not isinstance(role, str) or not IAM_NAME_RE.match(role) or len(role) > 64:
             return self.aws_error(400, "ValidationError", "stub: bad RoleName", ns=IAM_NS)
         st = self.server.state
+        if action in ("PutRolePolicy", "DeleteRolePolicy") and st.args.iam_write_delay_ms > 0:
+            # IAM's own latency, outside the lock: concurrent writes overlap as at AWS.
+            time.sleep(st.args.iam_write_delay_ms / 1000.0)
         with st.lock:
             policies = st.iam.setdefault(role, {})
             if action == "ListRolePolicies":
@@ -760,6 +763,9 @@ def main():
     p.add_argument("--forward", metavar="URL",
                    help="record every request and its answer in the log, and relay it to URL")
     p.add_argument("--iam-seed", help="JSON {role: {policy name: document}} to start IAM with")
+    p.add_argument("--iam-write-delay-ms", type=int, default=0,
+                   help="each PutRolePolicy and DeleteRolePolicy answers this much later, as a "
+                   "stand-in for IAM's latency (answers to concurrent calls overlap)")
     p.add_argument("--redirect-to", help="Location for the redirect case "
                    "(default: this server's /redirect-target/)")
     p.add_argument("--exit-on-stdin-eof", action="store_true",

@@ -280,6 +280,52 @@ test_chain_and_resume(void **state)
     assert_int_equal(verify(f->path), 0);
 }
 
+/* A batch: lines written at once chain like appended ones, and one sync makes
+ * them durable; the tail gives back the last lines, oldest first, each with
+ * its event and session, skipping a damaged one. */
+static void
+test_batch_and_tail(void **state)
+{
+    struct fixture *f = *state;
+    struct stsrole_audit_log a;
+    struct stsrole_audit_record r;
+    struct stsrole_audit_tail_line *v = NULL;
+    struct stsrole_error e;
+    char sid[33];
+    size_t n;
+    int i;
+
+    write_log(f->path, 3);
+    assert_int_equal(stsrole_audit_open(&a, f->path, "h", "b1", &e), STSROLE_OK);
+    for (i = 0; i < 10; i++) {
+        snprintf(sid, sizeof(sid), "%032x", i);
+        r = rec(i % 2 ? "revoke.ok" : "session.close", "u");
+        r.session_id = sid;
+        assert_int_equal(stsrole_audit_write(&a, &r, TS + 100 + i, NULL, &e), STSROLE_OK);
+    }
+    assert_int_equal(a.unsynced, 10);
+    assert_int_equal(a.seq, 13);
+    assert_int_equal(stsrole_audit_sync(&a, &e), STSROLE_OK);
+    assert_int_equal(a.unsynced, 0);
+    assert_int_equal(verify(f->path), 0);
+
+    /* the last 4 of 13, oldest first */
+    assert_int_equal(stsrole_audit_tail(&a, 4, &v, &n, &e), STSROLE_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(v[0].event, "session.close");
+    assert_string_equal(v[0].session, "00000000000000000000000000000006");
+    assert_string_equal(v[3].event, "revoke.ok");
+    assert_string_equal(v[3].session, "00000000000000000000000000000009");
+    free(v);
+    /* more than there are: all 13 */
+    assert_int_equal(stsrole_audit_tail(&a, 512, &v, &n, &e), STSROLE_OK);
+    assert_int_equal(n, 13);
+    assert_string_equal(v[0].event, "session.open");
+    assert_string_equal(v[12].session, "00000000000000000000000000000009");
+    free(v);
+    stsrole_audit_close(&a);
+}
+
 static void
 test_one_writer_only(void **state)
 {
@@ -652,6 +698,7 @@ main(void)
         cmocka_unit_test(test_format_fields_and_hash),
         cmocka_unit_test(test_format_extra),
         cmocka_unit_test_setup_teardown(test_chain_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_and_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_files_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_cut, setup, teardown),
