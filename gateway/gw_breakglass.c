@@ -363,8 +363,9 @@ refuse(struct gw *g, const struct caller *c, const struct gw_bgjob *j,
                  : j->role[0] ? j->role
                               : j->id,
                  why);
-        bg_audit(g, "breakglass.refused", c->s, role, q, q == NULL ? j->role : NULL, c->user, why,
-                 "error", NULL, detail, 0);
+        bg_audit(g, "breakglass.refused", c->s, role, q,
+                 q == NULL && j->role[0] != '\0' ? j->role : NULL, c->user, why, "error", NULL,
+                 detail, 0);
     }
     return error_line("%s", why);
 }
@@ -472,10 +473,11 @@ do_request(struct gw *g, const struct gw_bgjob *j, struct caller *c)
         return refuse(g, c, j, role, NULL, err.msg);
     }
     p = stsrole_requests_find(&bg->t, id);
-    snprintf(detail, sizeof(detail),
-             "request %s: %s asks for role %s, %d approval%s needed, expires in %d s; reason: %s",
+    /* The reason is the record's reason member (JSON-escaped), not part
+     * of detail, which syslog's summary carries unquoted. */
+    snprintf(detail, sizeof(detail), "request %s: %s asks for role %s, %d approval%s needed%s",
              p->id, p->requester, p->role, p->needed, p->needed == 1 ? "" : "s",
-             (int)(p->expires - now), p->reason);
+             p->needed > 0 ? ", within approval_timeout" : ": approved at once (reason only)");
     bg_audit(g, "breakglass.request", c->s, role, p, NULL, c->user, NULL, "ok", NULL, detail, 0);
     bg_notify(g, role, p, "request", c->user);
     if (p->state == STSROLE_REQ_APPROVED) {

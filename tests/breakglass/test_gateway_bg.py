@@ -198,8 +198,8 @@ def case_request(w):
     w.bg_id = q["id"]
     r = audit(w, "breakglass.request", id=w.bg_id)
     check(len(r) == 1 and r[0]["requester"] == w.req.u.name and r[0]["session_id"] == w.req.id
-          and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON in r[0]["detail"]
-          and r[0]["reason"] == REASON and "approvers" not in r[0], r)
+          and r[0]["role_arn"] == w.menv["roles"]["BreakGlassRole"] and REASON not in
+          r[0]["detail"] and r[0]["reason"] == REASON and "approvers" not in r[0], r)
     # one pending request per person and role: a flood is refused
     a = w.req.cmd("request", role="breakglass", reason=REASON)
     check(a["ok"] is False and "already has request %s pending" % w.bg_id in a["error"], a)
@@ -404,6 +404,33 @@ def case_stsrole_command(w):
     check(r.returncode == 1 and "expired" in (r.stdout + r.stderr), r.stdout + r.stderr)
     r = as_user(w.req.u, [w.stsrole, "request"], env=env)
     check(r.returncode == 2, r.stdout + r.stderr)
+    r = as_user(w.req.u, [w.stsrole, "roles"], env=env)
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("breakglass ")]
+    check(r.returncode == 0 and line and "(break-glass: stsrole request)" in line[0] and
+          "SecurityAuditRole" in r.stdout, r.stdout + r.stderr)
+
+
+def case_flood(w):
+    """One person cannot fill the table or the audit log: 3 pending requests at a time, and
+    refused commands beyond GW_BG_REFUSALS_PER_MIN (20) a minute are answered, not audited."""
+    ids = []
+    for role, reason in (("bg2", "CHG-20 a"), ("bg4", "CHG-21 b"), ("breakglass", "INC-22 c")):
+        a = w.req.cmd("request", role=role, reason=reason)
+        check(a["ok"], a)
+        ids.append(a["request"]["id"])
+    a = w.req.cmd("request", role="bgshort", reason="INC-23 d")
+    check(a["ok"] is False and "already has 3 requests pending" in a["error"], a)
+    for rid in ids:
+        check(w.req.cmd("cancel", id=rid)["ok"], rid)
+    before = len(audit(w, "breakglass.refused", by=w.mallory.u.name))
+    n = 45
+    for i in range(n):
+        a = w.mallory.cmd("approve", id="%016x" % i)
+        check(a["ok"] is False and a["error"] == "no such request", a)
+    audited = len(audit(w, "breakglass.refused", by=w.mallory.u.name)) - before
+    # two minutes at most are touched: at most 2 x 20 of the 45 are written
+    check(0 < audited <= 40, "%d of %d refusals audited" % (audited, n))
+    check("more than 20 refused commands this minute" in open(w.gwlog).read(), "no log line")
 
 
 def case_logout_revokes(w):
@@ -480,12 +507,21 @@ def main():
                         "approvers": "%s @%s" % (alice.name, grp), "approval_timeout": "5"},
             "ir": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
                    "reason": "required"},
+            "bg4": {"arn": arn["IncidentResponseRole"], "revoker_arn": rv, "users": req.name,
+                    "reason": "required", "approvals": "1", "approvers": alice.name},
         }, BASTION, credentials_mode="process", runtime_dir=w.run, credential_helper=helper)
         w.audit = os.path.join(lab.root, "audit.log")
         w.sock = os.path.join(w.run, "credentials.sock")
         w.gwlog = os.path.join(lab.root, "gw.log")
+        # STSROLE_VALGRIND=1: the gateway runs under memcheck; the last case reads its verdict.
+        prefix = []
+        w.vglog = None
+        if os.environ.get("STSROLE_VALGRIND") == "1" and shutil.which("valgrind"):
+            w.vglog = os.path.join(lab.root, "valgrind.log")
+            prefix = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                      "--error-exitcode=99", "--log-file=" + w.vglog]
         gw = gwlib.Gateway(w.conf, os.environ, ["--skew", "0", "--reconcile", "1"],
-                           log=w.gwlog).start()
+                           log=w.gwlog, prefix=prefix).start(timeout=120 if prefix else 20)
         sts = m.client("sts", creds=menv["base"])
 
         def revoker_iam(cache={}):
@@ -526,6 +562,8 @@ def main():
             ("stsrolectl requests [--json]: root sees every request", case_root_view),
             ("stsrole request/approve/requests/deny/--wait as the session's user",
              case_stsrole_command),
+            ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited",
+             case_flood),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),
             ("the audit chain verifies", case_audit_chain),
         ]
@@ -535,7 +573,11 @@ def main():
         for s in w.sessions:
             s.logout()
         if gw is not None:
-            gw.stop()
+            rc = gw.stop(timeout=120)
+            if w.vglog is not None:
+                vg = open(w.vglog).read()
+                S.result("valgrind: no memcheck error, nothing definitely lost", rc == 0 and
+                         not vg.strip(), "exit %s: %s" % (rc, vg[-3000:]))
         if m is not None:
             m.__exit__(None, None, None)
         lab.close()
