@@ -211,7 +211,8 @@ def case_roles(w):
     check(marked == {"breakglass", "bgshort", "bgdeny"}, "stsrole roles: %s" % lines)
     doc = json.loads(field(w.out, "ROLESJSON") or "null")
     got = {p["profile"]: p.get("request") for p in (doc or {}).get("profiles", [])}
-    check(field(w.out, "ROLESJSON rc") == "0" and got.get("breakglass") is True
+    check(field(w.out, "ROLESJSON rc") == "0" and doc.get("ok") is True
+          and got.get("breakglass") is True
           and got.get("audit") is not True, "stsrole roles --json: %s" % doc)
 
 
