@@ -127,15 +127,17 @@ out:
     return line;
 }
 
+/* request 0: user may use role now; 1: user may ask for it (break-glass). */
 static int
-may_use(const char *user, const struct stsrole_role *role)
+may_use(const char *user, const struct stsrole_role *role, int request)
 {
     gid_t *gids = NULL;
     int ngids = 0, ok;
 
     if (gw_user_gids(user, &gids, &ngids) != 0)
         return 0;
-    ok = stsrole_role_allows(role, user, gids, ngids, gw_group_gid, NULL);
+    ok = request ? stsrole_role_lists(role, user, gids, ngids, gw_group_gid, NULL)
+                 : stsrole_role_allows(role, user, gids, ngids, gw_group_gid, NULL);
     free(gids);
     return ok;
 }
@@ -231,7 +233,7 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
     int rc, permanent;
 
     stsrole_error_clear(&err);
-    if (role != NULL && stsrole_role_needs_request(role)) {
+    if (role != NULL && stsrole_role_needs_request(role) && may_use(s->rec.user, role, 1)) {
         /* Served here only once a request is approved (gw_breakglass.c). */
         snprintf(why, sizeof(why),
                  "profile %.100s needs an approved break-glass request: run `stsrole request "
@@ -240,7 +242,7 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
         decide(g, w, why, 0, 0);
         return;
     }
-    if (role == NULL || !may_use(s->rec.user, role)) {
+    if (role == NULL || !may_use(s->rec.user, role, 0)) {
         snprintf(why, sizeof(why), "%s may not use profile %s (no such role for them in %s)",
                  s->rec.user, w->name, g->config_path);
         snprintf(detail, sizeof(detail), "profile %s refused: %s", w->name, why);

@@ -210,6 +210,11 @@ def case_profile_before(w):
     check(r.returncode != 0 and "stsrole request breakglass" in r.stderr and
           "AccessKeyId" not in r.stdout, "rc %d %s %s" % (r.returncode, r.stdout, r.stderr))
     check(not audit(w, "profile.ok"), "a profile was minted")
+    # someone not listed for the role is not told it is break-glass
+    a = ask(w, w.mallory.u, {"cmd": "credentials", "session": w.mallory.id,
+                             "profile": "breakglass"})
+    check("AccessKeyId" not in a and "may not use profile breakglass" in a.get("error", "") and
+          "stsrole request" not in a.get("error", ""), a)
 
 
 def case_listing(w):
@@ -620,8 +625,8 @@ def main():
              case_not_listed),
             ("request: pending, audited with the requester's session; a second one for the same "
              "role refused", case_request),
-            ("the role's profile before approval: credential_process names `stsrole request`",
-             case_profile_before),
+            ("the role's profile before approval: credential_process names `stsrole request` "
+             "(to those listed for it only)", case_profile_before),
             ("requests: the approver sees it (can_approve), a non-approver does not",
              case_listing),
             ("self-approval refused, also from the requester's second session", case_self_approval),
