@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_sock.c: inside an SSH session: the gateway's credential socket (where it is, one command
  * and its answer), and break-glass requests as text. */
 #include "config.h"

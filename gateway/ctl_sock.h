@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ctl_sock.h: inside an SSH session: the gateway's credential socket (where it is, one command
  * and its answer), and break-glass requests as text; shared by stsrolectl roles and stsrole. */
 #ifndef STSROLE_CTL_SOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_breakglass.c: break-glass requests on the gateway's main thread: who asks and approves, the
  * table, expiry, and the credential minted at the last approval. */
 #include "config.h"

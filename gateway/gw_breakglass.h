@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* gw_breakglass.h: break-glass requests in the gateway: the table, the commands the credential
  * socket hands over, expiry, and the mint at the last approval. */
 #ifndef STSROLE_GW_BREAKGLASS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* stsrole.c: the user's command inside an SSH session: the roles offered, and break-glass
  * requests (ask, list, approve, deny, cancel) through the gateway's credential socket. */
 #include "config.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """test_gateway_bg.py: break-glass requests through stsrole-gatewayd's credential socket, as
 different local users.
 
