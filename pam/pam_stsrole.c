@@ -288,10 +288,10 @@ fleet_replay(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *u
 
 /* After a good code, a user with several roles picks one now: sshd's
  * keyboard-interactive can prompt here, while its open_session cannot.
- * The break-glass roles the user may request are shown after the menu,
- * marked, or after the one role of this login; never chosen. */
+ * The break-glass roles the user may request follow the menu, marked;
+ * they are never a choice. */
 static int
-preselect_role(pam_handle_t *pamh, int flags, const struct stsrole_config *cfg, const char *user,
+preselect_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
                const char **picked, struct stsrole_error *err)
 {
     const struct stsrole_role *choices[STSROLE_PAM_MAX_CHOICES], *chosen = NULL;
@@ -304,18 +304,10 @@ preselect_role(pam_handle_t *pamh, int flags, const struct stsrole_config *cfg, 
     *picked = NULL;
     if (lookup_user(pamh, user, &uid, &gid) != 0)
         return PAM_SUCCESS; /* open_session refuses, with its own message */
-    if (stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err) != STSROLE_OK)
+    if (stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err) != STSROLE_OK || n < 2)
         return PAM_SUCCESS;
-    if (n > 0 &&
-        stsrole_pam_requestable_roles(pamh, cfg, user, gid, marked, &n_marked, err) != STSROLE_OK)
+    if (stsrole_pam_requestable_roles(pamh, cfg, user, gid, marked, &n_marked, err) != STSROLE_OK)
         n_marked = 0; /* only a listing: the login goes on without it */
-    if (n == 1 && n_marked > 0 && !(flags & PAM_SILENT)) {
-        (void)pam_info(pamh, "AWS role for this login: %s  (%s)", choices[0]->name,
-                       choices[0]->arn);
-        (void)stsrole_pam_tell_requestable(pamh, marked, n_marked);
-    }
-    if (n < 2)
-        return PAM_SUCCESS;
     rc = stsrole_pam_ask_role(pamh, choices, n, marked, n_marked, &chosen);
     if (rc != PAM_SUCCESS) {
         stsrole_fail(err, STSROLE_E_INVALID, "no role chosen");
@@ -410,7 +402,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
             goto out;
     }
 
-    rc = preselect_role(pamh, flags, &cfg, user, &picked, &err);
+    rc = preselect_role(pamh, &cfg, user, &picked, &err);
     if (rc != PAM_SUCCESS) {
         d.outcome = "no-role-chosen";
         goto out;

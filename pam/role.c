@@ -142,8 +142,9 @@ stsrole_pam_requestable_roles(pam_handle_t *pamh, const struct stsrole_config *c
     return STSROLE_OK;
 }
 
-int
-stsrole_pam_tell_requestable(pam_handle_t *pamh, const struct stsrole_role *const *marked, size_t n)
+/* One informational line per marked role, naming `stsrole request`. */
+static int
+tell_requestable(pam_handle_t *pamh, const struct stsrole_role *const *marked, size_t n)
 {
     size_t i;
     int rc = PAM_SUCCESS;
@@ -201,7 +202,7 @@ stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choic
     for (i = 0; rc == PAM_SUCCESS && i < n; i++)
         rc = pam_info(pamh, "  %zu) %s  (%s)", i + 1, choices[i]->name, choices[i]->arn);
     if (rc == PAM_SUCCESS)
-        rc = stsrole_pam_tell_requestable(pamh, marked, n_marked);
+        rc = tell_requestable(pamh, marked, n_marked);
     if (rc != PAM_SUCCESS)
         return PAM_CONV_ERR;
     for (attempt = 0; attempt < 3; attempt++) {

@@ -48,10 +48,6 @@ int stsrole_pam_requestable_roles(pam_handle_t *pamh, const struct stsrole_confi
                                   const char *user, gid_t gid, const struct stsrole_role **out,
                                   size_t *n, struct stsrole_error *err);
 
-/* One informational line per marked role, naming `stsrole request`. */
-int stsrole_pam_tell_requestable(pam_handle_t *pamh, const struct stsrole_role *const *marked,
-                                 size_t n);
-
 /* The role among choices[0..n) called name, or NULL. */
 const struct stsrole_role *stsrole_pam_role_named(const struct stsrole_role *const *choices,
                                                   size_t n, const char *name);
