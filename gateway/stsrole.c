@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "ctl_sock.h"
@@ -105,31 +106,44 @@ report(const cJSON *q)
     return strcmp(state, "pending") == 0 || strcmp(state, "approved") == 0 ? 0 : EXIT_REFUSED;
 }
 
-/* --wait: asks again until the request is no longer pending. */
+/* --wait: asks again until the request is no longer pending.  A request
+ * the gateway no longer lists (a restarted gateway holds none; a full
+ * listing says "truncated") ends the wait, as does its expiry passing. */
 static int
-wait_decided(const char *id)
+wait_decided(const char *id, double expires)
 {
     const cJSON *list, *q;
     cJSON *a;
-    int rc;
+    int rc, found, truncated;
 
     for (;;) {
         (void)poll(NULL, 0, WAIT_POLL_MS);
         if ((rc = ask("requests", NULL, NULL, NULL, &a)) != 0)
             return rc;
         list = cJSON_GetObjectItemCaseSensitive(a, "requests");
+        truncated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "truncated"));
         rc = -1;
+        found = 0;
         cJSON_ArrayForEach(q, list)
         {
             const cJSON *qid = cJSON_GetObjectItemCaseSensitive(q, "id");
 
-            if (cJSON_IsString(qid) && strcmp(qid->valuestring, id) == 0 &&
-                strcmp(state_of(q), "pending") != 0)
+            if (!cJSON_IsString(qid) || strcmp(qid->valuestring, id) != 0)
+                continue;
+            found = 1;
+            if (strcmp(state_of(q), "pending") != 0)
                 rc = report(q);
         }
         cJSON_Delete(a);
         if (rc >= 0)
             return rc;
+        if (!found && (!truncated || (expires > 0 && (double)time(NULL) > expires + 60))) {
+            fprintf(stderr,
+                    "stsrole: request %s is no longer known to the gateway (was it restarted?); "
+                    "ask again\n",
+                    id);
+            return EXIT_REFUSED;
+        }
     }
 }
 
@@ -169,7 +183,7 @@ do_request(int argc, char **argv)
     if (rc == 0 && wait && strcmp(state_of(q), "pending") == 0 && id[0] != '\0') {
         fprintf(stderr, "stsrole: waiting for approval of request %s...\n", id);
         fflush(stdout);
-        rc = wait_decided(id);
+        rc = wait_decided(id, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "expires")));
     }
     cJSON_Delete(a);
     return rc;

@@ -537,6 +537,45 @@ def case_audit_chain(w):
 
 # -- the fixture ---------------------------------------------------------------------------------
 
+def case_wait_restart(w):
+    """stsrole request --wait, and the gateway restarts (it holds requests in memory): the wait
+    ends with exit 1, saying the request is no longer known, instead of asking for ever."""
+    import gwlib
+    import pwd
+    from gwlib import ctl
+    u = w.req.u
+    # the flood case left the requester's three pending: withdrawn first
+    for q in w.req.cmd("requests").get("requests", []):
+        if q["state"] == "pending" and q["requester"] == u.name:
+            w.req.cmd("cancel", id=q["id"])
+    env = {"PATH": "/usr/bin:/bin", "HOME": u.home, "STSROLE_SESSION_ID": w.req.id,
+           "AWS_CONFIG_FILE": os.path.join(w.run, "aws", w.req.id + ".config")}
+    p = subprocess.Popen([w.stsrole, "request", "bg4", "--reason", "INC-77 restart", "--wait"],
+                         user=u.uid, group=u.gid,
+                         extra_groups=os.getgrouplist(u.name, pwd.getpwnam(u.name).pw_gid),
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd="/")
+    try:
+        def pending():
+            rc, out, err = ctl(w.conf, "requests", "--json")  # root's view: every request
+            return rc == 0 and any(q["role"] == "bg4" and q["state"] == "pending" and
+                                   q["reason"] == "INC-77 restart"
+                                   for q in json.loads(out)["requests"])
+        wait_for(lambda: p.poll() is not None or pending(), 30, "the request pending")
+        if p.poll() is not None:
+            out, err = p.communicate()
+            check(False, "stsrole request --wait ended before the restart: %s" % (out + err))
+        rc = w.gw.stop(timeout=120)
+        check(rc == 0, "the gateway's exit before the restart (valgrind: 99): %s" % rc)
+        w.gw = gwlib.Gateway(*w.gw_args, **w.gw_kw).start(timeout=w.gw_timeout)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 1 and "no longer known to the gateway" in err, out + err)
+
+
 def main():
     if len(sys.argv) > 1:
         os.environ["STSROLE_BUILD"] = os.path.abspath(sys.argv[1])
@@ -609,8 +648,10 @@ def main():
             w.vglog = os.path.join(lab.root, "valgrind.log")
             prefix = ["valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
                       "--error-exitcode=99", "--log-file=" + w.vglog]
-        gw = gwlib.Gateway(w.conf, os.environ, ["--skew", "0", "--reconcile", "1"],
-                           log=w.gwlog, prefix=prefix).start(timeout=120 if prefix else 20)
+        w.gw_args = (w.conf, os.environ, ["--skew", "0", "--reconcile", "1"])
+        w.gw_kw = dict(log=w.gwlog, prefix=prefix)
+        w.gw_timeout = 120 if prefix else 20
+        w.gw = gw = gwlib.Gateway(*w.gw_args, **w.gw_kw).start(timeout=w.gw_timeout)
         sts = m.client("sts", creds=menv["base"])
 
         def revoker_iam(cache={}):
@@ -657,6 +698,8 @@ def main():
              case_stsrole_command),
             ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited; "
              "a listing holds at most 64", case_flood),
+            ("stsrole request --wait across a gateway restart: exit 1, the request is no "
+             "longer known", case_wait_restart),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),
             ("the audit chain verifies", case_audit_chain),
         ]
@@ -665,6 +708,7 @@ def main():
     finally:
         for s in w.sessions:
             s.logout()
+        gw = getattr(w, "gw", None)
         if gw is not None:
             rc = gw.stop(timeout=120)
             if w.vglog is not None:
