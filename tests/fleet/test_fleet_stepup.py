@@ -366,6 +366,16 @@ def case_race(w):
           % (RACE_ROUNDS, wins["su-a"], wins["su-b"]))
 
 
+def case_stop(w):
+    """Both gateways stop with exit 0 (built with sanitizers: no error, no leak), and their logs
+    hold no sanitizer report."""
+    for x in (w.a, w.b):
+        w.stop(x)
+        text = w.glog(x)
+        check("Sanitizer" not in text and "runtime error" not in text,
+              "%s's gateway log: %s" % (x.name, text[-2000:]))
+
+
 def main():
     if os.geteuid() != 0:
         return suite.skip_all("needs root (root-owned configs, a test user)")
@@ -412,6 +422,7 @@ def main():
                 suite.case("a race: a step-up on A and a login on B with the same fresh code, "
                            "released together, %d rounds: exactly one gets in each time"
                            % RACE_ROUNDS, case_race, w)
+                suite.case("both gateways stop cleanly", case_stop, w)
             finally:
                 w.cleanup()
                 if suite.failed:
