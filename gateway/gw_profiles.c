@@ -197,12 +197,17 @@ decide(struct gw *g, const struct work *w, const char *refused, int need_code, i
 
 /* The step-up: a fresh code, verified as at login (liboath's users file
  * records it, so it cannot be used again; with replay_store = dynamodb
- * the fleet claim too).  0 when accepted. */
+ * the fleet claim too).  Login and step-up claim the same per-person
+ * step (lib/replay.h), so a code seen once is good for one of them, on
+ * one bastion.  A store that cannot answer refuses the code whatever
+ * failmode says: failmode is about letting a login in without AWS, and a
+ * step-up exists only to mint.  0 when accepted. */
 static int
 step_up(struct gw *g, const struct gw_session *s, const char *code, struct stsrole_error *err)
 {
     struct stsrole_totp_step step;
     enum stsrole_replay_verdict verdict = STSROLE_REPLAY_USED;
+    char why[STSROLE_ERRMSG_MAX];
     int rc;
 
     /* The main loop waits for the users file's lock as a login does
@@ -212,10 +217,17 @@ step_up(struct gw *g, const struct gw_session *s, const char *code, struct stsro
     if (rc != STSROLE_OK || g->cfg.replay_table == NULL)
         return rc;
     rc = stsrole_totp_step(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window, &step, err);
-    if (rc == STSROLE_OK)
-        rc = stsrole_login_replay(&g->cfg, s->rec.user, &step, &verdict, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    rc = stsrole_login_replay(&g->cfg, s->rec.user, &step, &verdict, err);
     if (rc == STSROLE_OK && verdict != STSROLE_REPLAY_FRESH)
-        rc = stsrole_fail(err, STSROLE_E_DENIED, "the code was already used on another bastion");
+        return STSROLE_E_DENIED; /* err says so as at login: "(fleet replay refused)" */
+    if (rc != STSROLE_OK && rc != STSROLE_E_NOMEM) {
+        snprintf(why, sizeof(why), "%s", err->msg);
+        stsrole_fail(err, rc,
+                     "replay store dynamodb:%s unavailable, so the step-up fails closed: %s",
+                     g->cfg.replay_table, why);
+    }
     return rc;
 }
 

@@ -151,6 +151,25 @@ class Bastion:
         p = subprocess.run(cmd, capture_output=True, text=True, env=pam_env(env), timeout=120)
         return finish(p.stdout, log, p.returncode, p.stderr)
 
+    def hold(self, sid):
+        """pamdrive has exited; a real sshd would still be there.  Rewrites session sid's record
+        to name a stand-in, a process of ours that lives (and its start time, /proc/PID/stat
+        field 22, which the gateway compares).  Returns (the stand-in, the record)."""
+        sshd = subprocess.Popen(["sleep", "3600"])
+        path = os.path.join(self.state, "sessions", sid + ".json")
+        rec = json.load(open(path))
+        rec["sshd_pid"] = sshd.pid
+        with open("/proc/%d/stat" % sshd.pid) as f:
+            rec["sshd_start"] = int(f.read().rsplit(")", 1)[1].split()[19])
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+        return sshd, rec
+
 
 def pam_env(env):
     env = dict(env if env is not None else os.environ)

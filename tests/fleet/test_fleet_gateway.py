@@ -240,22 +240,8 @@ class World:
         sid = r.env.get("STSROLE_SESSION_ID", "")
         check(r.code("open") == "PAM_SUCCESS" and sid,
               "login of %s on %s: %s %s" % (user, bastion.name, r.code("auth"), r.logtext()))
-        # pamdrive has exited; a real sshd would still be there.  The record names a stand-in.
-        sshd = subprocess.Popen(["sleep", "3600"])
+        sshd, rec = bastion.hold(sid)
         self.sshd.append(sshd)
-        path = os.path.join(bastion.state, "sessions", sid + ".json")
-        rec = json.load(open(path))
-        rec["sshd_pid"] = sshd.pid
-        # and its start time (/proc/PID/stat field 22), which the gateway compares
-        with open("/proc/%d/stat" % sshd.pid) as f:
-            rec["sshd_start"] = int(f.read().rsplit(")", 1)[1].split()[19])
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(rec) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
         if "AWS_ACCESS_KEY_ID" not in r.env:
             return sid, rec, None  # credentials_mode = process: served by the gateway
         creds = {"AccessKeyId": r.env["AWS_ACCESS_KEY_ID"],
