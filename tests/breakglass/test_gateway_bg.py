@@ -306,52 +306,19 @@ def case_approve(w):
     check(a["ok"] is False and "no longer pending" in a["error"], a)
 
 
-def trail_call(w, session_name, user, role_arn, t):
-    """One CloudTrail record (ec2:DescribeInstances) of a role session at epoch t, as
-    CloudTrail writes it, in a file laid out as CloudTrail delivers to S3."""
-    import datetime
-    import gzip
-    account, role = role_arn.split(":")[4], role_arn.split("/")[-1]
-    when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-    rec = {
-        "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
-        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2",
-        "requestID": "req-%d" % t, "eventID": "ev-%s-%d" % (session_name, t), "readOnly": True,
-        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
-        "userIdentity": {
-            "type": "AssumedRole", "principalId": "AROAEXAMPLE:%s" % session_name,
-            "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session_name),
-            "accountId": account, "accessKeyId": "ASIAEXAMPLE",
-            "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "arn": role_arn,
-                                  "accountId": account, "userName": role},
-                "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "mfaAuthenticated": "false"},
-                "sourceIdentity": user}}}
-    d = os.path.join(w.lab.root, "trail", "AWSLogs", account, "CloudTrail", "us-east-1",
-                     when.strftime("%Y"), when.strftime("%m"), when.strftime("%d"))
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "%s_CloudTrail_us-east-1_%s_%s%d.json.gz" % (
-        account, when.strftime("%Y%m%dT%H%MZ"), session_name.split(".")[-1], t))
-    with gzip.open(path, "wb") as f:
-        f.write(json.dumps({"Records": [rec]}).encode())
-
-
 def case_reconcile(w):
     """stsrolectl reconcile joins the break-glass credential's CloudTrail calls to its audit
     records: one breakglass finding with the reason and the approvers, on that credential and
     not on the login that asked."""
-    from gwlib import ctl
     import calendar
+    import trail
     ok = audit(w, "breakglass.ok", id=w.bg_id)[0]
     minted = calendar.timegm(time.strptime(ok["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+    root = os.path.join(w.lab.root, "trail")
     # the trail's first and last calls bound reconcile's window around the mint
     for t in (minted, minted + 2):
-        trail_call(w, ok["session_name"], w.req.u.name, w.menv["roles"]["BreakGlassRole"], t)
-    rc, out, err = ctl(w.conf, "reconcile", "--audit", w.audit, "--dir",
-                       os.path.join(w.lab.root, "trail"), "--jsonl", "-")
-    fs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+        trail.call(root, ok["session_name"], w.req.u.name, w.menv["roles"]["BreakGlassRole"], t)
+    rc, fs, err = trail.reconcile(w.conf, w.audit, root)
     bg = [f for f in fs if f.get("finding") == "breakglass"]
     check(len(bg) == 1 and bg[0].get("session_name") == ok["session_name"] and
           bg[0].get("reason") == REASON and bg[0].get("approvers") == w.alice.u.name,
