@@ -2,6 +2,7 @@
 /* gw_audit.c: one gateway audit record: appended to the hash-chained log, summarised to syslog. */
 #include "config.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -23,6 +24,8 @@ gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, cons
     struct stsrole_audit_record r;
     struct stsrole_error err;
     char account[13], summary[1024];
+    cJSON *own = NULL;
+    int rc = 0;
 
     memset(&r, 0, sizeof(r));
     r.event = event;
@@ -51,14 +54,29 @@ gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, cons
     r.outcome = outcome;
     r.detail = detail;
     r.extra = extra;
-    if (!g->audit_open ||
+    /* A credential minted for an SSH session after its login (a refresh,
+     * another profile, a break-glass credential) names that session in
+     * every record of its own: reconcile links them by this member. */
+    if (s != NULL && s->rec.parent != NULL &&
+        (extra == NULL || !cJSON_HasObjectItem(extra, "parent"))) {
+        own = extra != NULL ? cJSON_Duplicate(extra, 1) : cJSON_CreateObject();
+        if (own == NULL || cJSON_AddStringToObject(own, "parent", s->rec.parent) == NULL)
+            rc = -1;
+        r.extra = own;
+    }
+    if (rc != 0 || !g->audit_open ||
         (g->batch ? stsrole_audit_write(&g->audit, &r, gw_now_ms(), NULL, &err)
                   : stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err)) != STSROLE_OK) {
         gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
-               s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
+               s ? s->rec.session_id : "",
+               rc != 0         ? "out of memory"
+               : g->audit_open ? err.msg
+                               : "not open");
+        cJSON_Delete(own);
         g->audit_broken = 1;
         return -1;
     }
+    cJSON_Delete(own);
     g->audit_broken = 0;
     /* The shipper is told of durable lines only: a batch's at its fsync. */
     if (!g->batch && g->audit_appended != NULL)

@@ -335,9 +335,12 @@ def case_profile_reconcile(w):
     for cred in r["credentials"]:
         name = cred["session_name"]
         check(cred.get("role_arn") == role and name, "credential: %s" % cred)
+        # the link is a member of its own, not only words in detail
+        check(cred.get("parent") == r["session"], "%s names no parent: %s" % (cred["event"], cred))
         denied = [e for e in lines if e["event"] == "revoke.ok" and
                   e.get("session_id") == cred["session_id"]]
-        check(denied, "no revoke.ok for %s" % cred["session_id"])
+        check(denied and denied[0].get("parent") == r["session"],
+              "no revoke.ok naming its parent for %s: %s" % (cred["session_id"], denied))
         trail.call(root, name, w.user.name, role, epoch(cred["ts"]))
         trail.call(root, name, w.user.name, role, epoch(denied[0]["ts"]) + 2, "AccessDenied")
         names.append(name)
