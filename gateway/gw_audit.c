@@ -105,3 +105,46 @@ gw_audit_sync(struct gw *g)
         g->audit_appended(g);
     return 0;
 }
+
+int
+gw_audit_refusal(struct gw *g, uid_t uid)
+{
+    struct gw_refusals *t = &g->refused;
+    int64_t minute = gw_mono_ms() / 60000;
+    size_t i, slot = GW_REFUSAL_UIDS;
+
+    for (i = 0; i < GW_REFUSAL_UIDS; i++) {
+        int now = t->v[i].n > 0 && t->v[i].minute == minute;
+
+        if (now && t->v[i].uid == uid) {
+            slot = i;
+            break;
+        }
+        if (!now && slot == GW_REFUSAL_UIDS)
+            slot = i; /* free, or last used in an earlier minute */
+    }
+    if (slot == GW_REFUSAL_UIDS) {
+        /* Evicting a uid counted this minute would start its count again. */
+        if (t->full_minute != minute + 1)
+            gw_log(LOG_WARNING,
+                   "refused commands of more than %d uids this minute; the rest of this "
+                   "minute's are answered but not audited",
+                   GW_REFUSAL_UIDS);
+        t->full_minute = minute + 1;
+        return 0;
+    }
+    if (t->v[slot].n == 0 || t->v[slot].minute != minute || t->v[slot].uid != uid) {
+        t->v[slot].uid = uid;
+        t->v[slot].minute = minute;
+        t->v[slot].n = 0;
+    }
+    if (t->v[slot].n > GW_REFUSALS_PER_MIN)
+        return 0;
+    if (++t->v[slot].n <= GW_REFUSALS_PER_MIN)
+        return 1;
+    gw_log(LOG_WARNING,
+           "uid %u: more than %d refused commands this minute; the rest of this minute's are "
+           "answered but not audited",
+           (unsigned)uid, GW_REFUSALS_PER_MIN);
+    return 0;
+}
