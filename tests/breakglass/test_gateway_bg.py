@@ -468,6 +468,8 @@ def case_flood(w):
     for rid in ids:
         check(w.req.cmd("cancel", id=rid)["ok"], rid)
     before = len(audit(w, "breakglass.refused", by=w.mallory.u.name))
+    mark = "break-glass: approve by %s (uid" % w.mallory.u.name
+    logged = open(w.gwlog).read().count(mark)
     n = 45
     for i in range(n):
         a = w.mallory.cmd("approve", id="%016x" % i)
@@ -475,6 +477,8 @@ def case_flood(w):
     audited = len(audit(w, "breakglass.refused", by=w.mallory.u.name)) - before
     # two minutes at most are touched: at most 2 x 20 of the 45 are written
     check(0 < audited <= 40, "%d of %d refusals audited" % (audited, n))
+    logged = open(w.gwlog).read().count(mark) - logged
+    check(logged == audited, "%d of %d refusals logged, %d audited" % (logged, n, audited))
     check("more than 20 refused commands this minute" in open(w.gwlog).read(), "no log line")
     # many decided requests: the answer stays bounded (64, said so)
     for i in range(66):
