@@ -43,6 +43,24 @@ struct gw_session {
     int64_t rec_size;
 };
 
+/*
+ * Refusals a local user can repeat at will over the credential socket (a
+ * profile they may not use, a break-glass command refused, a step-up code
+ * after the lockout) are audited at most GW_REFUSALS_PER_MIN a minute per
+ * uid, for at most GW_REFUSAL_UIDS uids a minute; the rest are answered
+ * but not audited, and one log line a minute says so.
+ */
+#define GW_REFUSALS_PER_MIN 20
+#define GW_REFUSAL_UIDS 32
+struct gw_refusals {
+    struct {
+        uid_t uid;
+        int64_t minute; /* monotonic */
+        int n;          /* refusals this minute, up to GW_REFUSALS_PER_MIN + 1 */
+    } v[GW_REFUSAL_UIDS];
+    int64_t full_minute; /* the last minute the table was full, plus one */
+};
+
 /* One target role and the inline policy this bastion writes on it. */
 struct gw_role {
     char *arn;
@@ -113,6 +131,7 @@ struct gw {
 
     struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
     struct gw_breakglass *bg;   /* gw_breakglass.c: the break-glass requests */
+    struct gw_refusals refused; /* gw_audit.c: gw_audit_refusal's count */
     struct gw_notify notify;    /* gw_notify.c: the notify commands running */
 
     /* gw_sessions.c: the durable batch of one turn of the main loop
@@ -139,6 +158,9 @@ int gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s,
                    const char *detail, const struct cJSON *extra);
 /* Makes the lines of the batch durable (one fsync) and tells the shipper.  0 on success. */
 int gw_audit_sync(struct gw *g);
+/* 1 when a refusal of uid's is to be audited, 0 when it is over the limit
+ * (struct gw_refusals).  Main thread only. */
+int gw_audit_refusal(struct gw *g, uid_t uid);
 
 /* gw_sessions.c */
 int gw_sessions_load(struct gw *g);                  /* track files, at start */

@@ -2,6 +2,7 @@
 /* gw_audit.c: one gateway audit record: appended to the hash-chained log, summarised to syslog. */
 #include "config.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -23,6 +24,8 @@ gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, cons
     struct stsrole_audit_record r;
     struct stsrole_error err;
     char account[13], summary[1024];
+    cJSON *own = NULL;
+    int rc = 0;
 
     memset(&r, 0, sizeof(r));
     r.event = event;
@@ -51,14 +54,29 @@ gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s, cons
     r.outcome = outcome;
     r.detail = detail;
     r.extra = extra;
-    if (!g->audit_open ||
+    /* A credential minted for an SSH session after its login (a refresh,
+     * another profile, a break-glass credential) names that session in
+     * every record of its own: reconcile links them by this member. */
+    if (s != NULL && s->rec.parent != NULL &&
+        (extra == NULL || !cJSON_HasObjectItem(extra, "parent"))) {
+        own = extra != NULL ? cJSON_Duplicate(extra, 1) : cJSON_CreateObject();
+        if (own == NULL || cJSON_AddStringToObject(own, "parent", s->rec.parent) == NULL)
+            rc = -1;
+        r.extra = own;
+    }
+    if (rc != 0 || !g->audit_open ||
         (g->batch ? stsrole_audit_write(&g->audit, &r, gw_now_ms(), NULL, &err)
                   : stsrole_audit_append(&g->audit, &r, gw_now_ms(), NULL, &err)) != STSROLE_OK) {
         gw_log(LOG_ERR, "audit log: cannot record %s%s%s: %s", event, s ? " for session " : "",
-               s ? s->rec.session_id : "", g->audit_open ? err.msg : "not open");
+               s ? s->rec.session_id : "",
+               rc != 0         ? "out of memory"
+               : g->audit_open ? err.msg
+                               : "not open");
+        cJSON_Delete(own);
         g->audit_broken = 1;
         return -1;
     }
+    cJSON_Delete(own);
     g->audit_broken = 0;
     /* The shipper is told of durable lines only: a batch's at its fsync. */
     if (!g->batch && g->audit_appended != NULL)
@@ -85,5 +103,48 @@ gw_audit_sync(struct gw *g)
     }
     if (g->audit_appended != NULL)
         g->audit_appended(g);
+    return 0;
+}
+
+int
+gw_audit_refusal(struct gw *g, uid_t uid)
+{
+    struct gw_refusals *t = &g->refused;
+    int64_t minute = gw_mono_ms() / 60000;
+    size_t i, slot = GW_REFUSAL_UIDS;
+
+    for (i = 0; i < GW_REFUSAL_UIDS; i++) {
+        int now = t->v[i].n > 0 && t->v[i].minute == minute;
+
+        if (now && t->v[i].uid == uid) {
+            slot = i;
+            break;
+        }
+        if (!now && slot == GW_REFUSAL_UIDS)
+            slot = i; /* free, or last used in an earlier minute */
+    }
+    if (slot == GW_REFUSAL_UIDS) {
+        /* Evicting a uid counted this minute would start its count again. */
+        if (t->full_minute != minute + 1)
+            gw_log(LOG_WARNING,
+                   "refused commands of more than %d uids this minute; the rest of this "
+                   "minute's are answered but not audited",
+                   GW_REFUSAL_UIDS);
+        t->full_minute = minute + 1;
+        return 0;
+    }
+    if (t->v[slot].n == 0 || t->v[slot].minute != minute || t->v[slot].uid != uid) {
+        t->v[slot].uid = uid;
+        t->v[slot].minute = minute;
+        t->v[slot].n = 0;
+    }
+    if (t->v[slot].n > GW_REFUSALS_PER_MIN)
+        return 0;
+    if (++t->v[slot].n <= GW_REFUSALS_PER_MIN)
+        return 1;
+    gw_log(LOG_WARNING,
+           "uid %u: more than %d refused commands this minute; the rest of this minute's are "
+           "answered but not audited",
+           (unsigned)uid, GW_REFUSALS_PER_MIN);
     return 0;
 }

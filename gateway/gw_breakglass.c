@@ -28,16 +28,9 @@
 #define KEEP_DECIDED_S 3600 /* stsrole_requests_prune: decided requests are listed this long */
 #define JOBS_PER_STEP 16
 #define NSS_BUF 16384
-#define REFUSAL_SLOTS 32
 
 struct gw_breakglass {
     struct stsrole_requests t;
-    /* uids whose refused commands were audited this minute */
-    struct {
-        uid_t uid;
-        int64_t minute;
-        int n;
-    } refusals[REFUSAL_SLOTS];
 };
 
 /* The person behind a command: their live session, name and groups. */
@@ -319,46 +312,17 @@ bg_notify(struct gw *g, const struct stsrole_role *role, const struct stsrole_re
     free(line);
 }
 
-/* 1 when this uid's refused command is audited: a flood of them from one
- * person is logged once a minute, not written line by line. */
-static int
-refusal_audited(struct gw_breakglass *bg, uid_t uid)
-{
-    int64_t minute = gw_mono_ms() / 60000;
-    size_t i, slot = 0;
-
-    for (i = 0; i < REFUSAL_SLOTS; i++) {
-        if (bg->refusals[i].n > 0 && bg->refusals[i].uid == uid) {
-            slot = i;
-            break;
-        }
-        if (bg->refusals[i].minute < bg->refusals[slot].minute || bg->refusals[i].n == 0)
-            slot = i;
-    }
-    if (bg->refusals[slot].n == 0 || bg->refusals[slot].uid != uid ||
-        bg->refusals[slot].minute != minute) {
-        bg->refusals[slot].uid = uid;
-        bg->refusals[slot].minute = minute;
-        bg->refusals[slot].n = 0;
-    }
-    if (++bg->refusals[slot].n == GW_BG_REFUSALS_PER_MIN + 1)
-        gw_log(LOG_WARNING,
-               "break-glass: uid %u: more than %d refused commands this minute; the rest of "
-               "this minute's are answered but not audited",
-               (unsigned)uid, GW_BG_REFUSALS_PER_MIN);
-    return bg->refusals[slot].n <= GW_BG_REFUSALS_PER_MIN;
-}
-
-/* A person with a live MFA session was refused: audited, logged, told. */
+/* A person with a live MFA session was refused: audited and logged (a flood
+ * of them from one person once a minute: gw_audit_refusal), told. */
 static char *
 refuse(struct gw *g, const struct caller *c, const struct gw_bgjob *j,
        const struct stsrole_role *role, const struct stsrole_request *q, const char *why)
 {
     char detail[900];
 
-    gw_log(LOG_WARNING, "break-glass: %s by %s (uid %u) refused: %s", j->cmd, c->user,
-           (unsigned)c->uid, why);
-    if (refusal_audited(g->bg, c->uid)) {
+    if (gw_audit_refusal(g, c->uid)) {
+        gw_log(LOG_WARNING, "break-glass: %s by %s (uid %u) refused: %s", j->cmd, c->user,
+               (unsigned)c->uid, why);
         snprintf(detail, sizeof(detail), "%s %s refused: %s", j->cmd,
                  q != NULL    ? q->id
                  : j->role[0] ? j->role

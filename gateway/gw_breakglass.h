@@ -16,9 +16,8 @@ struct cJSON;
  * the record's uid, the record open and unchanged, its sshd alive,
  * stsrole:mfa = totp), and the person is that record's user, who must be
  * getpwuid(uid)'s name.  Refused attempts from such a session are audited
- * as breakglass.refused (at most GW_BG_REFUSALS_PER_MIN a minute per uid).
+ * as breakglass.refused (at most GW_REFUSALS_PER_MIN a minute per uid, gw.h).
  */
-#define GW_BG_REFUSALS_PER_MIN 20
 /* The most requests one "requests" answer lists (then "truncated": true). */
 #define GW_BG_LIST_MAX 64
 

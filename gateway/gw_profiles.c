@@ -258,7 +258,9 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
         snprintf(why, sizeof(why), "%s may not use profile %s (no such role for them in %s)",
                  s->rec.user, w->name, g->config_path);
         snprintf(detail, sizeof(detail), "profile %s refused: %s", w->name, why);
-        gw_audit(g, "profile.refused", s, role != NULL ? role->arn : NULL, "error", "", detail);
+        /* The person may ask again at will: a flood is not written line by line. */
+        if (gw_audit_refusal(g, s->rec.uid))
+            gw_audit(g, "profile.refused", s, role != NULL ? role->arn : NULL, "error", "", detail);
         decide(g, w, why, 0, 0);
         return;
     }
@@ -285,8 +287,11 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
         }
         snprintf(detail, sizeof(detail), "step-up for profile %s: %s", w->name,
                  rc == STSROLE_OK ? "code accepted" : err.msg);
-        gw_audit(g, rc == STSROLE_OK ? "stepup.ok" : "stepup.failed", s, role->arn,
-                 rc == STSROLE_OK ? "ok" : "error", "", detail);
+        /* Every code checked is audited; those sent after the lockout are
+         * refused unchecked, as often as the person likes. */
+        if (!permanent || gw_audit_refusal(g, s->rec.uid))
+            gw_audit(g, rc == STSROLE_OK ? "stepup.ok" : "stepup.failed", s, role->arn,
+                     rc == STSROLE_OK ? "ok" : "error", "", detail);
         if (rc != STSROLE_OK) {
             snprintf(why, sizeof(why),
                      "the verification code for profile %.127s was not accepted "
@@ -304,7 +309,9 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
         permanent = w->first && !stsrole_status_retryable(err.status);
         snprintf(detail, sizeof(detail), "profile %s of session %s: %s: %s", w->name,
                  s->rec.session_id, stsrole_status_name(err.status), err.msg);
-        gw_audit(g, "profile.failed", s, role->arn, "error", request_id, detail);
+        /* Told at once, so asked again at will (a retried one waits its back-off). */
+        if (!permanent || gw_audit_refusal(g, s->rec.uid))
+            gw_audit(g, "profile.failed", s, role->arn, "error", request_id, detail);
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, w->id)) != NULL && (p = gw_rtab_profile(e, w->name, 0)) != NULL) {
             p->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(p->attempts++, 1000, RETRY_CAP_MS);

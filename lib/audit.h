@@ -51,8 +51,9 @@ struct stsrole_audit_record {
     const char *outcome; /* "ok", "error", "retry", ... */
     const char *detail;  /* free text for people */
     /* NULL, or an object whose members follow detail (a break-glass
-     * request's id, role, reason, approvers, ...); a member named like
-     * one above is left out. */
+     * request's id, role, reason, approvers, ...; the parent SSH session
+     * of a credential minted after the login); a member named like one
+     * above is left out. */
     const struct cJSON *extra;
 };
 

@@ -23,12 +23,13 @@ struct call {
     char *error; /* errorCode or NULL */
 };
 
-/* One credential the audit log knows: a login (session.open) or a refresh (refresh.ok). */
+/* One credential the audit log knows: a login (session.open, assume.ok) or one minted later
+ * for an SSH session (refresh.ok, profile.ok, breakglass.ok: a child, with parent_id). */
 struct rsess {
     char *name; /* RoleSessionName, the key */
     char *source_identity, *user, *role_arn, *account, *session_id, *parent_id, *rhost;
     char *bastion_id, *reason, *approvers;
-    int is_refresh, assume_seen;
+    int is_refresh, is_profile, assume_seen; /* is_refresh: any child */
     int64_t open_ms, close_ms, revoke_ms;
     uint64_t calls, refused_after, allowed_after, allowed_late;
     int64_t first_ms, last_ms, first_refusal_ms, last_allowed_after_ms;
@@ -382,21 +383,33 @@ session_get(struct stsrole_recon *r, const char *name, struct stsrole_error *err
     return s;
 }
 
-/* refresh.ok's detail: "credential for session <parent id>, which replaces ..." */
+/*
+ * The SSH session a child credential belongs to: the record's parent
+ * member, which the gateway writes on every record of a child.  Logs from
+ * before it say so only in detail: "credential for session <id>, ..."
+ * (refresh.ok of a login, breakglass.ok) or "profile NAME of session
+ * <id>[, refreshed]" (profile.ok and a profile's refresh.ok).
+ */
 static int
-parent_from_detail(struct rsess *s, const char *detail)
+take_parent(struct rsess *s, const cJSON *o)
 {
-    static const char pre[] = "credential for session ";
+    static const char pre[] = "credential for session ", mid[] = " of session ";
+    const char *p = jstr(o, "parent"), *detail = jstr(o, "detail");
     size_t n;
 
-    if (detail == NULL || strncmp(detail, pre, sizeof(pre) - 1) != 0)
+    if (p == NULL && detail != NULL) {
+        if (strncmp(detail, pre, sizeof(pre) - 1) == 0)
+            p = detail + sizeof(pre) - 1;
+        else if (strncmp(detail, "profile ", 8) == 0 && (p = strstr(detail, mid)) != NULL)
+            p += sizeof(mid) - 1;
+    }
+    if (p == NULL)
         return 0;
-    detail += sizeof(pre) - 1;
-    n = strspn(detail, "0123456789abcdef");
-    if (n == 0 || n > 64)
+    n = strspn(p, "0123456789abcdef");
+    if (n == 0 || n > 64 || (p[n] != '\0' && p[n] != ','))
         return 0;
     free(s->parent_id);
-    return (s->parent_id = strndup(detail, n)) == NULL ? -1 : 0;
+    return (s->parent_id = strndup(p, n)) == NULL ? -1 : 0;
 }
 
 /* Break-glass records (issue 15) carry reason and approvers; approvers
@@ -457,7 +470,7 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     const char *ev, *name, *ts, *role_arn;
     int64_t t;
     struct rsess *s;
-    int rc = STSROLE_OK, open, bg;
+    int rc = STSROLE_OK, open, bg, profile;
 
     r->audit_lines++;
     ev = jstr(o, "event");
@@ -487,11 +500,13 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     }
     /* Every credential stsrole mints has one of these (assume.ok: an
      * operator's stsrolectl assume, root's only, stsrole:mfa=none;
-     * breakglass.ok: an approved request's, a child of the requester's
+     * profile.ok: another profile of an SSH session, minted on its first
+     * use; breakglass.ok: an approved request's; both children of the
      * SSH session as a refresh is). */
     bg = strcmp(ev, "breakglass.ok") == 0;
+    profile = strcmp(ev, "profile.ok") == 0;
     open = strcmp(ev, "session.open") == 0 || strcmp(ev, "refresh.ok") == 0 ||
-           strcmp(ev, "assume.ok") == 0 || bg;
+           strcmp(ev, "assume.ok") == 0 || bg || profile;
     s = open ? session_get(r, name, err) : lookup(&r->by_name, name);
     if (s == NULL) {
         if (open)
@@ -500,13 +515,14 @@ stsrole_recon_audit_line(struct stsrole_recon *r, const char *line, size_t len,
     }
     if (open) {
         s->open_ms = t;
-        s->is_refresh = ev[0] == 'r' || bg;
+        s->is_refresh = ev[0] == 'r' || bg || profile || jstr(o, "parent") != NULL;
+        s->is_profile |= profile;
         if (set_str(&s->source_identity, jstr(o, "source_identity")) != 0 ||
             set_str(&s->user, jstr(o, "user")) != 0 || set_str(&s->role_arn, role_arn) != 0 ||
             set_str(&s->account, jstr(o, "account")) != 0 ||
             set_str(&s->rhost, jstr(o, "rhost")) != 0 ||
             set_str(&s->bastion_id, jstr(o, "bastion_id")) != 0 ||
-            (s->is_refresh && parent_from_detail(s, jstr(o, "detail")) != 0)) {
+            (s->is_refresh && take_parent(s, o) != 0)) {
             rc = oom(err);
             goto out;
         }
@@ -530,9 +546,19 @@ out:
     return rc;
 }
 
+/* Whether one deny policy holds both credentials: the same role in the same account. */
+static int
+same_deny(const struct rsess *a, const struct rsess *b)
+{
+    return same_role(a->role_arn, b->role_arn) &&
+           streq(a->account ? a->account : "", b->account ? b->account : "");
+}
+
 /* Once every audit line is in: a refreshed credential is denied with its
  * SSH session (the deny matches the session tag every credential of the
- * session carries), and revoke --all cuts off every older session. */
+ * session carries), and revoke --all cuts off every older session.  A
+ * child on another role or in another account (a profile, break-glass)
+ * is denied by that role's own policy: its own revoke.ok, not the login's. */
 static void
 resolve(struct stsrole_recon *r)
 {
@@ -552,7 +578,8 @@ resolve(struct stsrole_recon *r)
         struct rsess *s = r->sv[i], *p = s->is_refresh ? by_id(r, s->parent_id) : NULL;
         if (p == NULL || p == s)
             continue;
-        if (p->revoke_ms != 0 && (s->revoke_ms == 0 || p->revoke_ms < s->revoke_ms))
+        if (p->revoke_ms != 0 && (s->revoke_ms == 0 || p->revoke_ms < s->revoke_ms) &&
+            same_deny(s, p))
             s->revoke_ms = p->revoke_ms;
         s->next_kid = p->first_kid;
         p->first_kid = s;
@@ -1120,10 +1147,13 @@ tl(cJSON *arr, int64_t t, const char *kind, const char *text, const char *who, i
 static void
 timeline_of(const struct stsrole_recon *r, const struct rsess *s, cJSON *arr, int *failed)
 {
+    const struct rsess *p;
     size_t i;
 
     tl(arr, s->open_ms, s->is_refresh ? "refresh" : "login",
-       s->is_refresh ? "credential refreshed by the gateway" : "SSH login, credential minted",
+       s->is_profile   ? "another profile's credential, minted by the gateway on first use"
+       : s->is_refresh ? "credential refreshed by the gateway"
+                       : "SSH login, credential minted",
        s->name, failed);
     for (i = 0; i < s->nc; i++) {
         const struct call *c = &s->cv[i];
@@ -1147,8 +1177,10 @@ timeline_of(const struct stsrole_recon *r, const struct rsess *s, cJSON *arr, in
     if (!s->is_refresh) {
         tl(arr, s->close_ms, "logout", "SSH logout", s->name, failed);
         tl(arr, s->revoke_ms, "deny", "credentials denied (revoke.ok)", s->name, failed);
+    } else if ((p = by_id(r, s->parent_id)) == NULL || !same_deny(s, p)) {
+        /* its own role's deny, not drawn with its SSH session's */
+        tl(arr, s->revoke_ms, "deny", "credential denied on its role (revoke.ok)", s->name, failed);
     }
-    (void)r;
 }
 
 static int

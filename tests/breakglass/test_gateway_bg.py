@@ -306,52 +306,19 @@ def case_approve(w):
     check(a["ok"] is False and "no longer pending" in a["error"], a)
 
 
-def trail_call(w, session_name, user, role_arn, t):
-    """One CloudTrail record (ec2:DescribeInstances) of a role session at epoch t, as
-    CloudTrail writes it, in a file laid out as CloudTrail delivers to S3."""
-    import datetime
-    import gzip
-    account, role = role_arn.split(":")[4], role_arn.split("/")[-1]
-    when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-    rec = {
-        "eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
-        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2",
-        "requestID": "req-%d" % t, "eventID": "ev-%s-%d" % (session_name, t), "readOnly": True,
-        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
-        "userIdentity": {
-            "type": "AssumedRole", "principalId": "AROAEXAMPLE:%s" % session_name,
-            "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session_name),
-            "accountId": account, "accessKeyId": "ASIAEXAMPLE",
-            "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "arn": role_arn,
-                                  "accountId": account, "userName": role},
-                "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "mfaAuthenticated": "false"},
-                "sourceIdentity": user}}}
-    d = os.path.join(w.lab.root, "trail", "AWSLogs", account, "CloudTrail", "us-east-1",
-                     when.strftime("%Y"), when.strftime("%m"), when.strftime("%d"))
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, "%s_CloudTrail_us-east-1_%s_%s%d.json.gz" % (
-        account, when.strftime("%Y%m%dT%H%MZ"), session_name.split(".")[-1], t))
-    with gzip.open(path, "wb") as f:
-        f.write(json.dumps({"Records": [rec]}).encode())
-
-
 def case_reconcile(w):
     """stsrolectl reconcile joins the break-glass credential's CloudTrail calls to its audit
     records: one breakglass finding with the reason and the approvers, on that credential and
     not on the login that asked."""
-    from gwlib import ctl
     import calendar
+    import trail
     ok = audit(w, "breakglass.ok", id=w.bg_id)[0]
     minted = calendar.timegm(time.strptime(ok["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+    root = os.path.join(w.lab.root, "trail")
     # the trail's first and last calls bound reconcile's window around the mint
     for t in (minted, minted + 2):
-        trail_call(w, ok["session_name"], w.req.u.name, w.menv["roles"]["BreakGlassRole"], t)
-    rc, out, err = ctl(w.conf, "reconcile", "--audit", w.audit, "--dir",
-                       os.path.join(w.lab.root, "trail"), "--jsonl", "-")
-    fs = [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+        trail.call(root, ok["session_name"], w.req.u.name, w.menv["roles"]["BreakGlassRole"], t)
+    rc, fs, err = trail.reconcile(w.conf, w.audit, root)
     bg = [f for f in fs if f.get("finding") == "breakglass"]
     check(len(bg) == 1 and bg[0].get("session_name") == ok["session_name"] and
           bg[0].get("reason") == REASON and bg[0].get("approvers") == w.alice.u.name,
@@ -490,7 +457,7 @@ def case_stsrole_command(w):
 
 def case_flood(w):
     """One person cannot fill the table or the audit log: 3 pending requests at a time, and
-    refused commands beyond GW_BG_REFUSALS_PER_MIN (20) a minute are answered, not audited."""
+    refused commands beyond GW_REFUSALS_PER_MIN (20) a minute are answered, not audited."""
     ids = []
     for role, reason in (("bg2", "CHG-20 a"), ("bg4", "CHG-21 b"), ("breakglass", "INC-22 c")):
         a = w.req.cmd("request", role=role, reason=reason)
@@ -501,6 +468,8 @@ def case_flood(w):
     for rid in ids:
         check(w.req.cmd("cancel", id=rid)["ok"], rid)
     before = len(audit(w, "breakglass.refused", by=w.mallory.u.name))
+    mark = "break-glass: approve by %s (uid" % w.mallory.u.name
+    logged = open(w.gwlog).read().count(mark)
     n = 45
     for i in range(n):
         a = w.mallory.cmd("approve", id="%016x" % i)
@@ -508,6 +477,8 @@ def case_flood(w):
     audited = len(audit(w, "breakglass.refused", by=w.mallory.u.name)) - before
     # two minutes at most are touched: at most 2 x 20 of the 45 are written
     check(0 < audited <= 40, "%d of %d refusals audited" % (audited, n))
+    logged = open(w.gwlog).read().count(mark) - logged
+    check(logged == audited, "%d of %d refusals logged, %d audited" % (logged, n, audited))
     check("more than 20 refused commands this minute" in open(w.gwlog).read(), "no log line")
     # many decided requests: the answer stays bounded (64, said so)
     for i in range(66):
@@ -516,6 +487,52 @@ def case_flood(w):
     a = w.req.cmd("requests")
     check(a["ok"] and len(a["requests"]) == 64 and a.get("truncated") is True,
           (len(a.get("requests", [])), a.get("truncated")))
+
+
+def case_profile_flood(w):
+    """A person asking over and over for a profile they may not use gets every answer, but at
+    most GW_REFUSALS_PER_MIN (20) profile.refused lines a minute, then one log line; wrong
+    step-up codes are all audited up to the lockout, and those sent after it are limited too;
+    so are the failed mints of a role AWS refuses, told at once."""
+    from harness import totp
+    f = w.flood
+    log_line = "uid %d: more than 20 refused commands this minute" % f.u.uid
+
+    def logged():
+        return open(w.gwlog).read().count(log_line)
+    n = 60
+    for i in range(n):
+        a = f.cmd("credentials", profile="nosuch%d" % (i % 3))
+        check(a["ok"] is False and "may not use profile nosuch" in a["error"], a)
+    refused = audit(w, "profile.refused", user=f.u.name)
+    # two minutes at most are touched: at most 2 x 20 written, one log line each
+    check(0 < len(refused) <= 40, "%d of %d refusals audited" % (len(refused), n))
+    check(1 <= logged() <= 2, "%d log lines for the flood" % logged())
+    # step-up: each code checked is audited (the lockout is at 5), the rest are limited
+    good = {totp(f.u.secret, k) for k in range(-4, 5)}
+    wrong = next(c for c in ("%06d" % (111111 * d) for d in range(10)) if c not in good)
+    answers = []
+    for i in range(5 + n):
+        a = f.cmd("credentials", profile=w.stepup)
+        check(a.get("step_up") == "totp", a)
+        answers.append(f.cmd("credentials", profile=w.stepup, code=wrong))
+    check(all(a["ok"] is False and "was not accepted" in a["error"] for a in answers), answers[-1])
+    check(all("wrong codes in this session already" in a["error"] for a in answers[5:]),
+          answers[5])
+    failed = audit(w, "stepup.failed", user=f.u.name)
+    checked = [e for e in failed if "wrong codes in this session already" not in e["detail"]]
+    check(len(checked) == 5, "%d checked codes audited: %s" % (len(checked), checked))
+    check(len(failed) - 5 <= 40, "%d of %d refusals after the lockout audited"
+          % (len(failed) - 5, n))
+    # a role AWS refuses: told at once, so asked again at will
+    for i in range(n):
+        a = f.cmd("credentials", profile="untrusted")
+        check(a["ok"] is False and "AssumeRole of %s failed" % w.menv["roles"]["UntrustedRole"]
+              in a["error"], a)
+    failed = audit(w, "profile.failed", user=f.u.name)
+    # the same count: the floods above may have spent this minute's
+    check(len(failed) <= 40, "%d of %d failed mints audited" % (len(failed), n))
+    check(logged() <= 4, "%d log lines for the floods" % logged())
 
 
 def case_logout_revokes(w):
@@ -607,13 +624,14 @@ def main():
     try:
         w.lab = lab
         grp = lab.add_group()
-        req, alice, bob, mallory, nomfa = (lab.add_user(), lab.add_user(),
-                                           lab.add_user(groups=[grp]), lab.add_user(),
-                                           lab.add_user())
+        req, alice, bob, mallory, nomfa, flood = (lab.add_user(), lab.add_user(),
+                                                  lab.add_user(groups=[grp]), lab.add_user(),
+                                                  lab.add_user(), lab.add_user())
+        lab.write_usersfile([flood])
         m = mototest.Moto(log=os.path.join(lab.root, "moto.log")).__enter__()
         w.menv = menv = m.seed(roles=roles)
         w.run = os.path.join(lab.root, "run")
-        everyone = " ".join(u.name for u in (req, alice, bob, mallory, nomfa))
+        everyone = " ".join(u.name for u in (req, alice, bob, mallory, nomfa, flood))
         arn = menv["roles"]
         rv = arn["StsRoleRevoker"]
         w.conf = lab.stsrole_conf(menv, {
@@ -637,7 +655,16 @@ def main():
             # in the caller's own account)
             "bgbad": {"arn": arn["UntrustedRole"], "users": req.name, "reason": "required",
                       "approvals": "1", "approvers": alice.name},
+            "untrusted": {"arn": arn["UntrustedRole"], "users": flood.name},
         }, BASTION, credentials_mode="process", runtime_dir=w.run, credential_helper=helper)
+        # step_up is a template's: profile ACCOUNT-stepup
+        acct = arn["IncidentResponseRole"].split(":")[4]
+        w.stepup = "%s-stepup" % acct
+        with open(w.conf, "a") as f:
+            f.write("\n[roles stepup]\naccounts = %s\narn = %s\nrevoker_arn = %s\nusers = %s\n"
+                    "step_up = totp\n" % (acct, arn["IncidentResponseRole"].replace(
+                        ":%s:" % acct, ":${account}:"), rv.replace(":%s:" % acct, ":${account}:"),
+                        flood.name))
         w.audit = os.path.join(lab.root, "audit.log")
         w.sock = os.path.join(w.run, "credentials.sock")
         w.gwlog = os.path.join(lab.root, "gw.log")
@@ -662,6 +689,7 @@ def main():
         w.revoker_iam = revoker_iam
         w.req, w.alice, w.bob = Session(w, req), Session(w, alice), Session(w, bob)
         w.mallory, w.nomfa = Session(w, mallory), Session(w, nomfa, mfa="none")
+        w.flood = Session(w, flood)
         cases = [
             ("a reason that does not match reason_pattern, or none: refused and audited",
              case_bad_reason),
@@ -698,6 +726,10 @@ def main():
              case_stsrole_command),
             ("a request flood: 3 pending per person; refusals beyond 20 a minute not audited; "
              "a listing holds at most 64", case_flood),
+            ("a profile flood: every refusal answered, at most 20 a minute audited and one log "
+             "line; step-up codes audited up to the lockout, limited after it; failed mints "
+             "limited",
+             case_profile_flood),
             ("stsrole request --wait across a gateway restart: exit 1, the request is no "
              "longer known", case_wait_restart),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),

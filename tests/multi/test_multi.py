@@ -304,11 +304,66 @@ def case_profile_refresh(w):
         check(not left, "credentials of %s minted and not revoked: %s" % (profile, left))
         print("   %s refreshed %d s before the first credential's expiry; %d credentials of it, "
               "all revoked at logout" % (profile, expires - at, len(minted)))
+        w.refreshed = {"conf": conf, "audit": audit, "session": session, "dir": d,
+                       "credentials": [e for e in minted if e["event"] == "profile.ok"] +
+                       refreshed}
     finally:
         if gw is not None:
             gw.stop()
         holder.kill()
         holder.wait()
+
+
+def case_profile_reconcile(w):
+    """stsrolectl reconcile over the refresh case's audit log and CloudTrail calls through the
+    profile's first credential (profile.ok) and its refreshed one (refresh.ok): both are known
+    credentials of the person's SSH session (no cloudtrail.only), both count as revoked at
+    logout (their calls after the deny are refused, none allowed), and the report draws them
+    in that session."""
+    import calendar
+    import time
+    import trail
+    check(getattr(w, "refreshed", None), "the refresh case did not run")
+    r = w.refreshed
+    lines = audit_lines(r["audit"])
+    role = "arn:aws:iam::%s:role/SecurityAuditRole" % ACCOUNTS[1]
+    root = os.path.join(r["dir"], "trail")
+
+    def epoch(ts):
+        return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    names = []
+    for cred in r["credentials"]:
+        name = cred["session_name"]
+        check(cred.get("role_arn") == role and name, "credential: %s" % cred)
+        # the link is a member of its own, not only words in detail
+        check(cred.get("parent") == r["session"], "%s names no parent: %s" % (cred["event"], cred))
+        denied = [e for e in lines if e["event"] == "revoke.ok" and
+                  e.get("session_id") == cred["session_id"]]
+        check(denied and denied[0].get("parent") == r["session"],
+              "no revoke.ok naming its parent for %s: %s" % (cred["session_id"], denied))
+        trail.call(root, name, w.user.name, role, epoch(cred["ts"]))
+        trail.call(root, name, w.user.name, role, epoch(denied[0]["ts"]) + 2, "AccessDenied")
+        names.append(name)
+    rc, fs, err = trail.reconcile(r["conf"], r["audit"], root)
+    check(rc == 0, "reconcile exit %d: %s" % (rc, err[-800:]))
+    unknown = [f for f in fs if f.get("finding") == "cloudtrail.only"]
+    check(not unknown, "calls through the profile's credentials are unknown to reconcile: %s"
+          % unknown)
+    for name in names:
+        used = [f for f in fs if f.get("finding") == "revoked.used" and
+                f.get("session_name") == name]
+        check(len(used) == 1 and used[0]["refused"] == 1 and used[0]["allowed"] == 0 and
+              used[0]["severity"] == "info" and used[0].get("user") == w.user.name,
+              "the deny of %s: %s" % (name, used or fs))
+    rc, data, err = trail.report(r["conf"], r["audit"], root, os.path.join(r["dir"], "r.html"))
+    check(rc == 0, "report exit %d: %s" % (rc, err[-800:]))
+    mine = [s for s in data["sessions"] if set(names) & set(s.get("credentials", []))]
+    check(len(mine) == 1 and mine[0].get("session_id") == r["session"] and
+          set(names) <= set(mine[0]["credentials"]) and mine[0].get("user") == w.user.name and
+          mine[0]["refused_after_deny"] >= len(names) and mine[0]["allowed_after_deny"] == 0,
+          "the SSH session %s in the report: %s" % (r["session"], json.dumps(mine)[:2000]))
+    print("   %d credentials of profile %s-audit linked to SSH session %s"
+          % (len(names), ALIASES[1], r["session"]))
 
 
 class World:
@@ -388,6 +443,9 @@ def main():
             suite.case("a profile minted on demand is refreshed before it expires "
                        "(duration %d, refresh_margin %d), and the refreshed credential is revoked "
                        "at logout" % (REFRESH_DURATION, REFRESH_MARGIN), case_profile_refresh, w)
+            suite.case("stsrolectl reconcile: a profile's credential and its refresh are the "
+                       "person's SSH session's, and count as revoked at its logout",
+                       case_profile_reconcile, w)
             if suite.failed:
                 lab.keep = True
                 print("kept gateway log: %s" % os.path.join(lab.root, "gatewayd.log"))

@@ -18,6 +18,7 @@
 
 #define ROLE "arn:aws:iam::222222222222:role/SecurityAuditRole"
 #define OTHER "arn:aws:iam::222222222222:role/SomeAppRole"
+#define IR "arn:aws:iam::222222222222:role/IncidentResponseRole"
 
 static size_t
 gzip(const char *in, unsigned char *out, size_t cap)
@@ -167,26 +168,35 @@ feed_audit(struct stsrole_recon *r, char *line)
     free(line);
 }
 
+/* A call by role session name of role (in account 222222222222). */
 static void
-call(struct stsrole_recon *r, const char *t, const char *name, const char *si, const char *error)
+call_as(struct stsrole_recon *r, const char *role, const char *t, const char *name, const char *si,
+        const char *error)
 {
     struct stsrole_ct_event ev;
     struct stsrole_error err;
     char arn[200];
 
     memset(&ev, 0, sizeof(ev));
-    snprintf(arn, sizeof(arn), "arn:aws:sts::222222222222:assumed-role/SecurityAuditRole/%s", name);
+    snprintf(arn, sizeof(arn), "arn:aws:sts::222222222222:assumed-role/%s/%s",
+             strrchr(role, '/') + 1, name);
     assert_int_equal(stsrole_ct_parse_time(t, &ev.t_ms), 0);
     ev.event_source = "ec2.amazonaws.com";
     ev.event_name = "DescribeInstances";
     ev.identity_type = "AssumedRole";
     ev.identity_arn = arn;
-    ev.issuer_arn = ROLE;
+    ev.issuer_arn = role;
     ev.session_name = name;
     ev.source_identity = si;
     ev.error_code = error;
     ev.account = "222222222222";
     assert_int_equal(stsrole_recon_event(r, &ev, &err), STSROLE_OK);
+}
+
+static void
+call(struct stsrole_recon *r, const char *t, const char *name, const char *si, const char *error)
+{
+    call_as(r, ROLE, t, name, si, error);
 }
 
 static void
@@ -431,6 +441,81 @@ t_delivery_lag(void **state)
     stsrole_recon_free(r);
 }
 
+/* Another profile of an SSH session (profile.ok) and its refresh are the session's
+ * credentials, linked by the records' parent member or, in older logs, by detail; each is
+ * denied by its own role's revoke.ok, not by the login's on another role. */
+static void
+t_profiles(void **state)
+{
+    struct stsrole_recon_opts o = {0, 0, 60, 1};
+    struct stsrole_recon *r;
+    struct stsrole_error err;
+    const cJSON *f, *s, *e;
+    cJSON *doc;
+    size_t critical;
+    int n = 0, denies = 0, profile = 0;
+
+    (void)state;
+    assert_int_equal(stsrole_recon_new(&r, &o, &err), STSROLE_OK);
+    feed_audit(r, audit("2026-12-05T10:00:00.000Z", "session.open", "dan", "dd01", "dan@b1.n1",
+                        ROLE, NULL, NULL));
+    /* the link is the parent member; the detail names no session */
+    feed_audit(r, audit("2026-12-05T10:01:00.000Z", "profile.ok", "dan", "dd02", "dan@b1.p2", IR,
+                        "profile prod-ir", ",\"parent\":\"dd01\""));
+    /* an older log: the detail only */
+    feed_audit(r, audit("2026-12-05T10:50:00.000Z", "refresh.ok", "dan", "dd03", "dan@b1.p3", IR,
+                        "profile prod-ir of session dd01, refreshed", NULL));
+    feed_audit(r, audit("2026-12-05T11:00:00.000Z", "revoke.ok", "dan", "dd01", "dan@b1.n1", ROLE,
+                        NULL, NULL));
+    feed_audit(r, audit("2026-12-05T11:00:30.000Z", "revoke.ok", "dan", "dd02", "dan@b1.p2", IR,
+                        NULL, ",\"parent\":\"dd01\""));
+    feed_audit(r, audit("2026-12-05T11:00:30.000Z", "revoke.ok", "dan", "dd03", "dan@b1.p3", IR,
+                        NULL, ",\"parent\":\"dd01\""));
+    /* a detail that only looks like a link: no parent, a login of its own */
+    feed_audit(r, audit("2026-12-05T10:00:00.000Z", "profile.ok", "fay", "ff02", "fay@b1.p1", IR,
+                        "profile x of session zz, refreshed", NULL));
+    call_as(r, IR, "2026-12-05T10:02:00Z", "dan@b1.p2", "dan", NULL);
+    /* after the login's deny, before its own role's: allowed, and no finding */
+    call_as(r, IR, "2026-12-05T11:00:10Z", "dan@b1.p2", "dan", NULL);
+    call_as(r, IR, "2026-12-05T11:00:40Z", "dan@b1.p3", "dan", "AccessDenied");
+    assert_int_equal(stsrole_recon_finish(r, &doc, &critical, &err), STSROLE_OK);
+    assert_int_equal(critical, 0);
+    assert_null(find(doc, "cloudtrail.only", NULL));
+    assert_null(find(doc, "revoked.used", "dan@b1.p2"));
+    f = find(doc, "revoked.used", "dan@b1.p3");
+    assert_string_equal(sev(f), "info");
+    assert_int_equal(cJSON_GetObjectItem(f, "refused")->valueint, 1);
+    assert_true(cJSON_GetObjectItem(f, "delay_s")->valuedouble == 10.0);
+    assert_string_equal(cJSON_GetObjectItem(f, "user")->valuestring, "dan");
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(doc, "sessions"))
+    {
+        if (strcmp(cJSON_GetObjectItem(s, "user")->valuestring, "dan") != 0)
+            continue;
+        n++;
+        assert_string_equal(cJSON_GetObjectItem(s, "session_id")->valuestring, "dd01");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "credentials")), 3);
+        assert_int_equal(cJSON_GetObjectItem(s, "calls")->valueint, 3);
+        assert_int_equal(cJSON_GetObjectItem(s, "refused_after_deny")->valueint, 1);
+        assert_int_equal(cJSON_GetObjectItem(s, "allowed_after_deny")->valueint, 0);
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(s, "timeline"))
+        {
+            const char *k = cJSON_GetObjectItem(e, "kind")->valuestring,
+                       *t = cJSON_GetObjectItem(e, "text")->valuestring;
+            denies += strcmp(k, "deny") == 0;
+            profile += strstr(t, "another profile") != NULL;
+        }
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(denies, 3); /* the login's, and each of the profile's own */
+    assert_int_equal(profile, 1);
+    n = 0;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(doc, "sessions")) n +=
+        strcmp(cJSON_GetObjectItem(s, "user")->valuestring, "fay") == 0;
+    assert_int_equal(n, 1);
+    cJSON_Delete(doc);
+    stsrole_recon_free(r);
+}
+
 /* The report draws at most 2000 calls of a credential, but every call after its deny. */
 static void
 t_report_keeps_calls_after_deny(void **state)
@@ -494,7 +579,7 @@ main(void)
         cmocka_unit_test(t_gunzip),       cmocka_unit_test(t_parse),
         cmocka_unit_test(t_join),         cmocka_unit_test(t_revoke_all_and_summary),
         cmocka_unit_test(t_delivery_lag), cmocka_unit_test(t_report_keeps_calls_after_deny),
-        cmocka_unit_test(t_times),
+        cmocka_unit_test(t_profiles),     cmocka_unit_test(t_times),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
