@@ -176,8 +176,8 @@ sync_table(struct gw *g)
         snprintf(e->role_name, sizeof(e->role_name), "%s",
                  s->rec.role_name != NULL ? s->rec.role_name : "");
         e->adopted_ms = 0;
-        if (!chain && e->creds.access_key_id != NULL) {
-            gw_rtab_clear_creds(e); /* never served again: no reason to hold it */
+        if (!chain && e->cred.creds.access_key_id != NULL) {
+            gw_rtab_clear_creds(&e->cred); /* never served again: no reason to hold it */
             changed = 1;
         }
     }
@@ -216,12 +216,13 @@ due_at(const struct gw *g, const struct rentry *e, const struct gw_session *p)
 
     /* A login from before this gateway started handed its credential to
      * another one (or to none): nothing is coming. */
-    if (e->creds.access_key_id == NULL)
+    if (e->cred.creds.access_key_id == NULL)
         return p->rec.opened < g->started ? 0 : p->rec.opened + HANDOFF_GRACE_S;
-    t = e->creds.expiration - g->cfg.refresh_margin;
-    if (t < e->minted + 1)
-        t = e->minted +
-            ((e->creds.expiration - e->minted) / 2 > 1 ? (e->creds.expiration - e->minted) / 2 : 1);
+    t = e->cred.creds.expiration - g->cfg.refresh_margin;
+    if (t < e->cred.minted + 1)
+        t = e->cred.minted + ((e->cred.creds.expiration - e->cred.minted) / 2 > 1
+                                  ? (e->cred.creds.expiration - e->cred.minted) / 2
+                                  : 1);
     return t;
 }
 
@@ -345,9 +346,9 @@ refresh_one(struct gw *g, struct gw_session *p)
 
     stsrole_error_clear(&err);
     pthread_mutex_lock(&r->mu);
-    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL && e->creds.access_key_id != NULL) {
-        stsrole_iso8601(e->creds.expiration, iso);
-        snprintf(prev, sizeof(prev), "%s, expiring %s", e->creds.access_key_id, iso);
+    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL && e->cred.creds.access_key_id != NULL) {
+        stsrole_iso8601(e->cred.creds.expiration, iso);
+        snprintf(prev, sizeof(prev), "%s, expiring %s", e->cred.creds.access_key_id, iso);
     }
     pthread_mutex_unlock(&r->mu);
     if (fleet_revoked(g, p)) {
@@ -365,9 +366,10 @@ refresh_one(struct gw *g, struct gw_session *p)
     if (rc != STSROLE_OK) {
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-            attempts = ++e->attempts;
-            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts - 1, 1000, RETRY_CAP_MS);
-            snprintf(e->why, sizeof(e->why), "refresh failed (%s)",
+            attempts = ++e->cred.attempts;
+            e->cred.next_try_ms =
+                gw_mono_ms() + stsrole_backoff_ms(e->cred.attempts - 1, 1000, RETRY_CAP_MS);
+            snprintf(e->cred.why, sizeof(e->cred.why), "refresh failed (%s)",
                      stsrole_status_name(err.status));
         }
         pthread_mutex_unlock(&r->mu);
@@ -389,11 +391,12 @@ refresh_one(struct gw *g, struct gw_session *p)
     }
     pthread_mutex_lock(&r->mu);
     if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-        if (gw_rtab_set_creds(e, &as.creds, gw_now()) == 0) {
-            e->attempts = 0;
-            e->next_try_ms = 0;
+        if (gw_rtab_set_creds(&e->cred, &as.creds, gw_now()) == 0) {
+            e->cred.attempts = 0;
+            e->cred.next_try_ms = 0;
         } else {
-            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts++, 1000, RETRY_CAP_MS);
+            e->cred.next_try_ms =
+                gw_mono_ms() + stsrole_backoff_ms(e->cred.attempts++, 1000, RETRY_CAP_MS);
         }
     }
     pthread_mutex_unlock(&r->mu);
@@ -427,7 +430,7 @@ gw_refresh_step(struct gw *g)
         mono = gw_mono_ms();
         pthread_mutex_lock(&r->mu);
         e = gw_rtab_find(r, p->rec.session_id);
-        due = e != NULL && e->live && mono >= e->next_try_ms && due_at(g, e, p) <= now;
+        due = e != NULL && e->live && mono >= e->cred.next_try_ms && due_at(g, e, p) <= now;
         pthread_mutex_unlock(&r->mu);
         if (due) {
             refresh_one(g, p);
@@ -455,8 +458,8 @@ gw_refresh_next_ms(const struct gw *g)
             (e = gw_rtab_find(r, p->rec.session_id)) == NULL || !e->live)
             continue;
         t = mono + (due_at(g, e, p) - now) * 1000;
-        if (t < e->next_try_ms)
-            t = e->next_try_ms;
+        if (t < e->cred.next_try_ms)
+            t = e->cred.next_try_ms;
         if (t < best)
             best = t;
     }
