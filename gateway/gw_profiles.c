@@ -23,7 +23,6 @@
 #include "totp.h"
 
 #define WORK_PER_STEP 16
-#define RETRY_CAP_MS 60000
 #define NSS_BUF 16384
 #define GROUPS_MAX 65536
 /* Wrong step-up codes a session may send before it may send none: the
@@ -142,21 +141,6 @@ may_use(const char *user, const struct stsrole_role *role, int request)
     return ok;
 }
 
-/* When a profile's credential should be replaced (epoch s): as the
- * login's (gw_refresh.c), refresh_margin before it expires, or half way
- * for one STS made shorter. */
-static int64_t
-due_at(const struct gw *g, const struct rprofile *p)
-{
-    int64_t t = p->cred.creds.expiration - g->cfg.refresh_margin;
-
-    if (t < p->cred.minted + 1)
-        t = p->cred.minted + ((p->cred.creds.expiration - p->cred.minted) / 2 > 1
-                                  ? (p->cred.creds.expiration - p->cred.minted) / 2
-                                  : 1);
-    return t;
-}
-
 static int
 has_work(const struct gw *g, const struct rprofile *p, int64_t now, int64_t mono)
 {
@@ -164,7 +148,7 @@ has_work(const struct gw *g, const struct rprofile *p, int64_t now, int64_t mono
         return 0;
     if (p->wanted || p->code[0] != '\0')
         return 1;
-    return p->cred.doc != NULL && due_at(g, p) <= now;
+    return p->cred.doc != NULL && gw_rtab_due_at(&p->cred, g->cfg.refresh_margin) <= now;
 }
 
 /* Sets what the main thread decided about one profile, under the lock. */
@@ -296,8 +280,7 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
         gw_audit(g, "profile.failed", s, role->arn, "error", request_id, detail);
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, w->id)) != NULL && (p = gw_rtab_profile(e, w->name, 0)) != NULL) {
-            p->cred.next_try_ms =
-                gw_mono_ms() + stsrole_backoff_ms(p->cred.attempts++, 1000, RETRY_CAP_MS);
+            (void)gw_rtab_retry_later(&p->cred);
             snprintf(p->cred.why, sizeof(p->cred.why), "minting failed (%s)",
                      stsrole_status_name(err.status));
             if (permanent) {
@@ -321,14 +304,8 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
     }
     pthread_mutex_lock(&r->mu);
     if ((e = gw_rtab_find(r, w->id)) != NULL && (p = gw_rtab_profile(e, w->name, 0)) != NULL) {
-        if (gw_rtab_set_creds(&p->cred, &as.creds, gw_now()) == 0) {
+        if (gw_rtab_set_minted(&p->cred, &as.creds, gw_now()) == 0)
             p->wanted = 0;
-            p->cred.attempts = 0;
-            p->cred.next_try_ms = 0;
-        } else {
-            p->cred.next_try_ms =
-                gw_mono_ms() + stsrole_backoff_ms(p->cred.attempts++, 1000, RETRY_CAP_MS);
-        }
     }
     pthread_mutex_unlock(&r->mu);
     stsrole_assumed_free(&as);
@@ -418,7 +395,7 @@ gw_profiles_next_ms(const struct gw *g)
             if (p->wanted || p->code[0] != '\0')
                 t = mono;
             else if (p->cred.doc != NULL)
-                t = mono + (due_at(g, p) - now) * 1000;
+                t = mono + (gw_rtab_due_at(&p->cred, g->cfg.refresh_margin) - now) * 1000;
             else
                 continue;
             if (t < p->cred.next_try_ms)

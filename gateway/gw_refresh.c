@@ -29,7 +29,6 @@
 #include "session.h"
 #include "sts.h"
 #define MINT_DEADLINE_MS 15000
-#define RETRY_CAP_MS 60000
 /* pam_stsrole hands the login's own credential over right after writing
  * the record: a session this young without one is not minted for yet. */
 #define HANDOFF_GRACE_S 10
@@ -206,24 +205,15 @@ sync_table(struct gw *g)
         gw_rtab_wake(r->wake_fd);
 }
 
-/* When the current credential should be replaced (epoch s).  A credential
- * STS made shorter than the margin is kept for half its life, so a short
- * one does not turn into a refresh loop. */
+/* When the current credential should be replaced (epoch s). */
 static int64_t
 due_at(const struct gw *g, const struct rentry *e, const struct gw_session *p)
 {
-    int64_t t;
-
     /* A login from before this gateway started handed its credential to
      * another one (or to none): nothing is coming. */
     if (e->cred.creds.access_key_id == NULL)
         return p->rec.opened < g->started ? 0 : p->rec.opened + HANDOFF_GRACE_S;
-    t = e->cred.creds.expiration - g->cfg.refresh_margin;
-    if (t < e->cred.minted + 1)
-        t = e->cred.minted + ((e->cred.creds.expiration - e->cred.minted) / 2 > 1
-                                  ? (e->cred.creds.expiration - e->cred.minted) / 2
-                                  : 1);
-    return t;
+    return gw_rtab_due_at(&e->cred, g->cfg.refresh_margin);
 }
 
 /* AssumeRole again for the session's user: the same role (or role, for
@@ -366,9 +356,7 @@ refresh_one(struct gw *g, struct gw_session *p)
     if (rc != STSROLE_OK) {
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-            attempts = ++e->cred.attempts;
-            e->cred.next_try_ms =
-                gw_mono_ms() + stsrole_backoff_ms(e->cred.attempts - 1, 1000, RETRY_CAP_MS);
+            attempts = gw_rtab_retry_later(&e->cred);
             snprintf(e->cred.why, sizeof(e->cred.why), "refresh failed (%s)",
                      stsrole_status_name(err.status));
         }
@@ -390,15 +378,8 @@ refresh_one(struct gw *g, struct gw_session *p)
         gw_track_save(g, cs);
     }
     pthread_mutex_lock(&r->mu);
-    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-        if (gw_rtab_set_creds(&e->cred, &as.creds, gw_now()) == 0) {
-            e->cred.attempts = 0;
-            e->cred.next_try_ms = 0;
-        } else {
-            e->cred.next_try_ms =
-                gw_mono_ms() + stsrole_backoff_ms(e->cred.attempts++, 1000, RETRY_CAP_MS);
-        }
-    }
+    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL)
+        (void)gw_rtab_set_minted(&e->cred, &as.creds, gw_now());
     pthread_mutex_unlock(&r->mu);
     stsrole_assumed_free(&as);
     gw_rtab_wake(r->wake_fd);

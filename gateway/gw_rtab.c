@@ -165,6 +165,37 @@ gw_rtab_set_creds(struct rcred *rc, const struct stsrole_creds *c, int64_t minte
     return 0;
 }
 
+int
+gw_rtab_set_minted(struct rcred *rc, const struct stsrole_creds *c, int64_t minted)
+{
+    if (gw_rtab_set_creds(rc, c, minted) != 0) {
+        (void)gw_rtab_retry_later(rc);
+        return -1;
+    }
+    rc->attempts = 0;
+    rc->next_try_ms = 0;
+    return 0;
+}
+
+int
+gw_rtab_retry_later(struct rcred *rc)
+{
+    rc->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(rc->attempts++, 1000, GW_RTAB_RETRY_CAP_MS);
+    return rc->attempts;
+}
+
+int64_t
+gw_rtab_due_at(const struct rcred *rc, int64_t margin)
+{
+    int64_t t = rc->creds.expiration - margin;
+
+    if (t < rc->minted + 1)
+        t = rc->minted + ((rc->creds.expiration - rc->minted) / 2 > 1
+                              ? (rc->creds.expiration - rc->minted) / 2
+                              : 1);
+    return t;
+}
+
 struct gw_bgjob *
 gw_rtab_job(struct gw_refresh *r, uint64_t ticket)
 {

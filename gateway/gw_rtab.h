@@ -111,6 +111,17 @@ void gw_rtab_drop(struct gw_refresh *r, size_t i);
  * clearing one wipes both.  Neither touches the retry fields. */
 int gw_rtab_set_creds(struct rcred *rc, const struct stsrole_creds *c, int64_t minted);
 void gw_rtab_clear_creds(struct rcred *rc);
+/* Main thread.  A credential it minted: set, and the retries start over;
+ * one it cannot keep (out of memory) is tried again after the back-off. */
+int gw_rtab_set_minted(struct rcred *rc, const struct stsrole_creds *c, int64_t minted);
+/* Main thread: a failed try; the next after a back-off that doubles up
+ * to GW_RTAB_RETRY_CAP_MS.  Returns the failed tries in a row. */
+#define GW_RTAB_RETRY_CAP_MS 60000
+int gw_rtab_retry_later(struct rcred *rc);
+/* When the credential should be replaced (epoch s): margin before it
+ * expires; one STS made shorter than the margin is kept for half its
+ * life, so a short one does not turn into a refresh loop. */
+int64_t gw_rtab_due_at(const struct rcred *rc, int64_t margin);
 /* The profile called name, created when create is set (NULL when there
  * are GW_PROFILES_MAX already); removing one wipes it. */
 struct rprofile *gw_rtab_profile(struct rentry *e, const char *name, int create);
