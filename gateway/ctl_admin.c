@@ -248,6 +248,52 @@ fleet_sessions(const char *config_path, int json)
     return CTL_EXIT_OK;
 }
 
+/* The options of a listing: --config PATH and --json; CTL_EXIT_OK or a
+ * usage error (said, with usage, on stderr). */
+static int
+listing_opts(int argc, char **argv, const char **config_path, int *json, const char *usage)
+{
+    static const struct option opts[] = {
+        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'c')
+            *config_path = optarg;
+        else if (c == 'j')
+            *json = 1;
+        else
+            return CTL_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: %s\n", usage);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Asks the gateway cmd and checks its answer (*resp, for the caller to
+ * free with cfg); with json prints member of it (all of it when NULL). */
+static int
+ask_listing(const char *config_path, const char *cmd, int json, const char *member, cJSON **resp,
+            struct stsrole_config *cfg)
+{
+    char *text;
+    int rc;
+
+    if ((rc = simple(config_path, cmd, resp, cfg)) != CTL_EXIT_OK)
+        return rc;
+    if (!answer_ok(*resp))
+        return CTL_EXIT_FAIL;
+    if (json) {
+        text =
+            cJSON_Print(member != NULL ? cJSON_GetObjectItemCaseSensitive(*resp, member) : *resp);
+        printf("%s\n", text != NULL ? text : member != NULL ? "[]" : "{}");
+        free(text);
+    }
+    return CTL_EXIT_OK;
+}
+
 int
 ctl_sessions(int argc, char **argv, const char *config_path)
 {
@@ -259,7 +305,6 @@ ctl_sessions(int argc, char **argv, const char *config_path)
     const cJSON *arr, *s;
     cJSON *resp = NULL;
     int c, json = 0, fleet = 0, rc;
-    char *text;
 
     memset(&cfg, 0, sizeof(cfg));
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -278,19 +323,10 @@ ctl_sessions(int argc, char **argv, const char *config_path)
     }
     if (fleet)
         return fleet_sessions(config_path, json);
-    if ((rc = simple(config_path, "sessions", &resp, &cfg)) != CTL_EXIT_OK)
+    if ((rc = ask_listing(config_path, "sessions", json, "sessions", &resp, &cfg)) != CTL_EXIT_OK ||
+        json)
         goto out;
-    if (!answer_ok(resp)) {
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
     arr = cJSON_GetObjectItemCaseSensitive(resp, "sessions");
-    if (json) {
-        text = cJSON_Print(arr);
-        printf("%s\n", text ? text : "[]");
-        free(text);
-        goto out;
-    }
     printf("%-32s  %-12s  %-22s  %-15s  %-7s  %-20s  %-20s  %s\n", "SESSION", "USER", "ROLE",
            "FROM", "TTY", "OPENED", "EXPIRES", "STATE");
     cJSON_ArrayForEach(s, arr)
@@ -308,40 +344,17 @@ out:
 int
 ctl_requests(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {
-        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     struct stsrole_config cfg;
     cJSON *resp = NULL;
-    int c, json = 0, rc;
-    char *text;
+    int json = 0, rc;
 
     memset(&cfg, 0, sizeof(cfg));
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'c')
-            config_path = optarg;
-        else if (c == 'j')
-            json = 1;
-        else
-            return CTL_EXIT_USAGE;
-    }
-    if (optind != argc) {
-        fprintf(stderr, "usage: stsrolectl requests [--json]\n");
-        return CTL_EXIT_USAGE;
-    }
-    if ((rc = simple(config_path, "requests", &resp, &cfg)) != CTL_EXIT_OK)
-        goto out;
-    if (!answer_ok(resp)) {
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
-    if (json) {
-        text = cJSON_Print(resp);
-        printf("%s\n", text ? text : "{}");
-        free(text);
-    } else {
+    if ((rc = listing_opts(argc, argv, &config_path, &json, "stsrolectl requests [--json]")) !=
+        CTL_EXIT_OK)
+        return rc;
+    rc = ask_listing(config_path, "requests", json, NULL, &resp, &cfg);
+    if (rc == CTL_EXIT_OK && !json)
         ctl_print_requests(stdout, cJSON_GetObjectItemCaseSensitive(resp, "requests"));
-    }
-out:
     cJSON_Delete(resp);
     stsrole_config_free(&cfg);
     return rc;
@@ -640,38 +653,18 @@ ctl_audit(int argc, char **argv, const char *config_path)
 int
 ctl_status(int argc, char **argv, const char *config_path)
 {
-    static const struct option opts[] = {
-        CONFIG_OPT, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     struct stsrole_config cfg;
     const cJSON *audit, *r;
     cJSON *resp = NULL;
-    char *text;
-    int c, json = 0, rc;
+    int json = 0, rc;
 
     memset(&cfg, 0, sizeof(cfg));
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'c')
-            config_path = optarg;
-        else if (c == 'j')
-            json = 1;
-        else
-            return CTL_EXIT_USAGE;
-    }
-    if (optind != argc) {
-        fprintf(stderr, "usage: stsrolectl status [--json]\n");
-        return CTL_EXIT_USAGE;
-    }
-    if ((rc = simple(config_path, "status", &resp, &cfg)) != CTL_EXIT_OK)
+    if ((rc = listing_opts(argc, argv, &config_path, &json, "stsrolectl status [--json]")) !=
+        CTL_EXIT_OK)
+        return rc;
+    if ((rc = ask_listing(config_path, "status", json, NULL, &resp, &cfg)) != CTL_EXIT_OK)
         goto out;
-    if (!answer_ok(resp)) {
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
-    if (json) {
-        text = cJSON_Print(resp);
-        printf("%s\n", text ? text : "{}");
-        free(text);
-    } else {
+    if (!json) {
         audit = cJSON_GetObjectItemCaseSensitive(resp, "audit");
         printf("gateway:  %s (pid %.0f, since %s, bastion %s, policy %s)\n", str(resp, "health"),
                num(resp, "pid"), str(resp, "started"), str(resp, "bastion_id"),

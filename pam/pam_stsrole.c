@@ -287,13 +287,16 @@ fleet_replay(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *u
 }
 
 /* After a good code, a user with several roles picks one now: sshd's
- * keyboard-interactive can prompt here, while its open_session cannot. */
+ * keyboard-interactive can prompt here, while its open_session cannot.
+ * The break-glass roles the user may request follow the menu, marked;
+ * they are never a choice. */
 static int
 preselect_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user,
                const char **picked, struct stsrole_error *err)
 {
     const struct stsrole_role *choices[STSROLE_PAM_MAX_CHOICES], *chosen = NULL;
-    size_t n = 0;
+    const struct stsrole_role *marked[STSROLE_PAM_MAX_CHOICES];
+    size_t n = 0, n_marked = 0;
     uid_t uid;
     gid_t gid;
     int rc;
@@ -303,7 +306,9 @@ preselect_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char 
         return PAM_SUCCESS; /* open_session refuses, with its own message */
     if (stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err) != STSROLE_OK || n < 2)
         return PAM_SUCCESS;
-    rc = stsrole_pam_ask_role(pamh, choices, n, &chosen);
+    if (stsrole_pam_requestable_roles(pamh, cfg, user, gid, marked, &n_marked, err) != STSROLE_OK)
+        n_marked = 0; /* only a listing: the login goes on without it */
+    rc = stsrole_pam_ask_role(pamh, choices, n, marked, n_marked, &chosen);
     if (rc != PAM_SUCCESS) {
         stsrole_fail(err, STSROLE_E_INVALID, "no role chosen");
         return rc;
@@ -521,23 +526,40 @@ handoff_warn(pam_handle_t *pamh, int flags, const struct stsrole_login *l, const
                        "is back.");
 }
 
+/* The role of this login.  *only_requestable is set when no role fits
+ * but break-glass ones do: refused all the same (a request is made from a
+ * session, which needs a role of its own), with a message that says so. */
 static int
 choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *user, gid_t gid,
-            const struct stsrole_role **role, struct stsrole_error *err)
+            const struct stsrole_role **role, int *only_requestable, struct stsrole_error *err)
 {
     const struct stsrole_role *choices[STSROLE_PAM_MAX_CHOICES];
-    size_t n = 0;
+    const struct stsrole_role *marked[STSROLE_PAM_MAX_CHOICES];
+    size_t n = 0, n_marked = 0;
     int rc;
 
     *role = NULL;
+    *only_requestable = 0;
     rc = stsrole_pam_roles_for_user(pamh, cfg, user, gid, choices, &n, err);
     if (rc != STSROLE_OK)
         return rc;
-    if (n == 0)
+    if (n == 0) {
+        rc = stsrole_pam_requestable_roles(pamh, cfg, user, gid, marked, &n_marked, err);
+        if (rc != STSROLE_OK)
+            return rc;
+        *only_requestable = n_marked > 0;
+        if (n_marked > 0)
+            return stsrole_fail(err, STSROLE_E_NOTFOUND,
+                                "user %s is listed in %s only for roles that need a request "
+                                "(%s%s), and a request is made from a session with a role of "
+                                "its own",
+                                user, cfg->path != NULL ? cfg->path : "the config", marked[0]->name,
+                                n_marked > 1 ? ", ..." : "");
         return stsrole_fail(err, STSROLE_E_NOTFOUND,
                             "no [role] in %s lists user %s or a group "
                             "of theirs",
                             cfg->path != NULL ? cfg->path : "the config", user);
+    }
     if (n == 1) {
         *role = choices[0];
         return STSROLE_OK;
@@ -546,7 +568,9 @@ choose_role(pam_handle_t *pamh, const struct stsrole_config *cfg, const char *us
     *role = stsrole_pam_role_named(choices, n, pam_getenv(pamh, ENV_ROLE));
     if (*role != NULL)
         return STSROLE_OK;
-    rc = stsrole_pam_ask_role(pamh, choices, n, role);
+    if (stsrole_pam_requestable_roles(pamh, cfg, user, gid, marked, &n_marked, err) != STSROLE_OK)
+        n_marked = 0; /* only a listing: the login goes on without it */
+    rc = stsrole_pam_ask_role(pamh, choices, n, marked, n_marked, role);
     if (rc == PAM_SUCCESS)
         return STSROLE_OK;
     if (rc == PAM_CONV_ERR)
@@ -614,7 +638,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
     uint64_t sshd_start = 0;
     uid_t uid;
     gid_t gid;
-    int status, rc, safe;
+    int status, rc, safe, only_requestable = 0;
 
     memset(&cfg, 0, sizeof(cfg));
     memset(&l, 0, sizeof(l));
@@ -681,13 +705,19 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
                      rc == ENOENT ? "unknown to the system" : strerror(rc));
         status = STSROLE_E_NOTFOUND;
     } else {
-        status = choose_role(pamh, &cfg, user, gid, &role, &err);
+        status = choose_role(pamh, &cfg, user, gid, &role, &only_requestable, &err);
     }
     if (status != STSROLE_OK) {
         d.outcome = "refused";
         d.reason = err.msg;
         log_decision(pamh, LOG_NOTICE, &d);
-        if (!(flags & PAM_SILENT) && status == STSROLE_E_NOTFOUND)
+        if (!(flags & PAM_SILENT) && only_requestable)
+            pam_error(pamh,
+                      "stsrole: session refused: %s may only request break-glass roles, and "
+                      "a request is made from a session that has an AWS role of its own; ask "
+                      "for such a role.",
+                      user);
+        else if (!(flags & PAM_SILENT) && status == STSROLE_E_NOTFOUND)
             pam_error(pamh, "stsrole: session refused: no AWS role is configured for %s.", user);
         else if (!(flags & PAM_SILENT))
             /* The person gets a plain sentence; the log line has the detail. */

@@ -119,6 +119,42 @@ stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *cfg,
     return rc;
 }
 
+int
+stsrole_pam_requestable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg,
+                              const char *user, gid_t gid, const struct stsrole_role **out,
+                              size_t *n, struct stsrole_error *err)
+{
+    const struct stsrole_role **all;
+    size_t i, n_all;
+    int rc;
+
+    *n = 0;
+    /* Elsewhere such a role cannot be served: nothing to offer. */
+    if (cfg->credentials_mode != STSROLE_MODE_PROCESS)
+        return STSROLE_OK;
+    rc = stsrole_pam_usable_roles(pamh, cfg, user, gid, 1, &all, &n_all, err);
+    if (rc != STSROLE_OK)
+        return rc;
+    for (i = 0; i < n_all && *n < STSROLE_PAM_MAX_CHOICES; i++)
+        if (all[i]->template_name == NULL && stsrole_role_needs_request(all[i]))
+            out[(*n)++] = all[i];
+    free(all);
+    return STSROLE_OK;
+}
+
+/* One informational line per marked role, naming `stsrole request`. */
+static int
+tell_requestable(pam_handle_t *pamh, const struct stsrole_role *const *marked, size_t n)
+{
+    size_t i;
+    int rc = PAM_SUCCESS;
+
+    for (i = 0; rc == PAM_SUCCESS && i < n; i++)
+        rc = pam_info(pamh, "  %s  (break-glass: after login, `stsrole request %s --reason ...`)",
+                      marked[i]->name, marked[i]->name);
+    return rc;
+}
+
 const struct stsrole_role *
 stsrole_pam_role_named(const struct stsrole_role *const *choices, size_t n, const char *name)
 {
@@ -152,6 +188,7 @@ parse_answer(const struct stsrole_role *const *choices, size_t n, const char *an
 
 int
 stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choices, size_t n,
+                     const struct stsrole_role *const *marked, size_t n_marked,
                      const struct stsrole_role **chosen)
 {
     char *answer = NULL;
@@ -164,6 +201,8 @@ stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choic
     rc = pam_info(pamh, "AWS roles available to you:");
     for (i = 0; rc == PAM_SUCCESS && i < n; i++)
         rc = pam_info(pamh, "  %zu) %s  (%s)", i + 1, choices[i]->name, choices[i]->arn);
+    if (rc == PAM_SUCCESS)
+        rc = tell_requestable(pamh, marked, n_marked);
     if (rc != PAM_SUCCESS)
         return PAM_CONV_ERR;
     for (attempt = 0; attempt < 3; attempt++) {

@@ -36,18 +36,31 @@ int stsrole_pam_roles_for_user(pam_handle_t *pamh, const struct stsrole_config *
                                const char *user, gid_t gid, const struct stsrole_role **out,
                                size_t *n, struct stsrole_error *err);
 
+/*
+ * The break-glass roles shown, marked, after the login menu: with
+ * credentials_mode = process, the plain [role NAME] sections that need a
+ * request (stsrole_role_needs_request) and whose lists name user, in
+ * config order; out has room for STSROLE_PAM_MAX_CHOICES.  None in any
+ * other mode, where such a role cannot be served.  They are never a
+ * choice: the login does not mint them.
+ */
+int stsrole_pam_requestable_roles(pam_handle_t *pamh, const struct stsrole_config *cfg,
+                                  const char *user, gid_t gid, const struct stsrole_role **out,
+                                  size_t *n, struct stsrole_error *err);
+
 /* The role among choices[0..n) called name, or NULL. */
 const struct stsrole_role *stsrole_pam_role_named(const struct stsrole_role *const *choices,
                                                   size_t n, const char *name);
 
 /*
- * Shows the numbered list through the PAM conversation and reads the
- * answer (a number or a role name), at most three times.  Returns
- * PAM_SUCCESS with *chosen set, PAM_CONV_ERR when the application cannot
+ * Shows the numbered list, then the marked[0..n_marked) break-glass roles
+ * (unnumbered), through the PAM conversation and reads the answer (a number or a role name), at
+ * most three times.  Returns PAM_SUCCESS with *chosen set, PAM_CONV_ERR when the application cannot
  * prompt (sshd during open_session), or PAM_AUTH_ERR after three invalid
  * answers.
  */
 int stsrole_pam_ask_role(pam_handle_t *pamh, const struct stsrole_role *const *choices, size_t n,
+                         const struct stsrole_role *const *marked, size_t n_marked,
                          const struct stsrole_role **chosen);
 
 #endif

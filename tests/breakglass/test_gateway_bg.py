@@ -453,7 +453,11 @@ def case_root_view(w):
     rc, out, err = ctl(w.conf, "requests", "--json")
     check(rc == 0, err)
     doc = json.loads(out)
-    check(any(q["id"] == w.bg_id and q["state"] == "approved" for q in doc["requests"]), doc)
+    check(any(q["id"] == w.bg_id and q["state"] == "approved" and q.get("minted") is True and
+              q.get("can_approve") is False for q in doc["requests"]), doc)
+    # a denied or cancelled one names who decided it
+    check(any(q["state"] in ("denied", "cancelled") and q.get("by") for q in doc["requests"]),
+          doc)
     rc, out, err = ctl(w.conf, "requests")
     check(rc == 0 and w.bg_id in out and "approved" in out, out + err)
 

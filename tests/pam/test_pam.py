@@ -522,6 +522,55 @@ def session_tests(w, used, m, menv, base_env):
            and r.says("error: stsrole: session refused: no AWS role is configured for bin.")
            and "AWS_ACCESS_KEY_ID" not in r.env, "%s %s" % (r.code("open"), r.lines))
 
+    # credentials_mode = process: the break-glass roles a person may request are shown after
+    # the menu, marked, and are never a choice; a person listed only for them is told so.
+    bg_roles = {
+        "SecurityAuditRole": {"arn": roles["SecurityAuditRole"], "users": "nobody daemon"},
+        "IncidentResponseRole": {"arn": roles["IncidentResponseRole"], "groups": "daemon"},
+        "BreakGlass": {"arn": roles["IncidentResponseRole"], "users": "nobody daemon bin",
+                       "reason": "required", "approvals": "1", "approvers": "nobody"},
+    }
+    mark = "  BreakGlass  (break-glass: after login, `stsrole request BreakGlass --reason ...`)"
+    w.config(m.url, bg_roles, credentials_mode="process",
+             runtime_dir=os.path.join(w.root, "run"))
+    r = w.drive("daemon", ["open", "env"], ["BreakGlass", "2"], env=base_env)
+    result("roles: in credentials_mode = process a break-glass role the person may request is "
+           "shown after the menu, marked, and answering its name is not a choice",
+           r.code("open") == "PAM_SUCCESS" and r.says("  2) IncidentResponseRole")
+           and r.says(mark) and not r.says("  3) ") and r.says("prompt-on: Role [1-2]: ")
+           and r.says("Not a choice")
+           and r.env.get("STSROLE_ROLE_ARN") == roles["IncidentResponseRole"],
+           "%s %s" % (r.code("open"), r.lines))
+    # (daemon: nobody's codes are spent by the other cases within totp_window)
+    w.config(m.url, {k: v for k, v in bg_roles.items() if k != "IncidentResponseRole"},
+             credentials_mode="process", runtime_dir=os.path.join(w.root, "run"))
+    code = fresh_code("daemon", used)
+    r = w.drive("daemon", ["auth", "open", "env"], [code], env=base_env)
+    result("roles: with one role there is no menu, so no marked line either; the one role is "
+           "used",
+           r.code("auth") == "PAM_SUCCESS" and r.code("open") == "PAM_SUCCESS"
+           and not r.says("BreakGlass") and not r.says("prompt-on: Role")
+           and r.env.get("STSROLE_ROLE_ARN") == roles["SecurityAuditRole"],
+           "%s %s" % (r.rc, r.lines))
+    for mode in (STSROLE_SECURE, STSROLE_SAFE):
+        w.config(m.url, bg_roles, credentials_mode="process",
+                 runtime_dir=os.path.join(w.root, "run"), failmode=mode)
+        r = w.drive("bin", ["open", "env"], env=base_env)
+        result("roles: a person listed only for break-glass roles is refused in %s mode and "
+               "told why; no credentials" % mode,
+               r.code("open") == "PAM_SESSION_ERR"
+               and r.says("error: stsrole: session refused: bin may only request break-glass "
+                          "roles")
+               and any("only for roles that need a request" in ln for ln in r.stsrole_log())
+               and "AWS_ACCESS_KEY_ID" not in r.env, "%s %s" % (r.code("open"), r.lines))
+    w.config(m.url, bg_roles)
+    r = w.drive("bin", ["open", "env"], env=base_env)
+    result("roles: in another credentials_mode no break-glass role is shown (none can be "
+           "served); the person is refused as having no role",
+           r.code("open") == "PAM_SESSION_ERR"
+           and r.says("error: stsrole: session refused: no AWS role is configured for bin.")
+           and not r.says("BreakGlass"), "%s %s" % (r.code("open"), r.lines))
+
     # An unsafe state directory: the record cannot be written, so no credentials.
     for mode, want, label in ((STSROLE_SECURE, "PAM_SESSION_ERR", "secure"),
                               (STSROLE_SAFE, "PAM_SUCCESS", "safe")):

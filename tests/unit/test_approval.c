@@ -76,6 +76,20 @@ test_reason(void **state)
                                           "b",
                                           &e),
                      STSROLE_E_INVALID);
+    /* the rest of the set: U+061C, U+200F, U+2066, U+FEFF */
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xd8\x9c", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "U+061C"));
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xe2\x80\x8f", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "U+200F"));
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xe2\x81\xa6", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "U+2066"));
+    assert_int_equal(stsrole_reason_check(r, "INC-1 \xef\xbb\xbf", &e), STSROLE_E_INVALID);
+    assert_non_null(strstr(e.msg, "U+FEFF"));
+    /* 1024 bytes is the most */
+    memset(longer, 'x', 1024);
+    memcpy(longer, "INC-1 ", 6);
+    longer[1024] = '\0';
+    assert_int_equal(stsrole_reason_check(r, longer, &e), STSROLE_OK);
     assert_int_equal(stsrole_reason_check(r, "INC-1 \xff", &e), STSROLE_E_INVALID);
     assert_non_null(strstr(e.msg, "not valid UTF-8"));
     assert_int_equal(stsrole_reason_check(r, "INC-1 \xc3", &e), STSROLE_E_INVALID);
