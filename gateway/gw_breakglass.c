@@ -390,10 +390,10 @@ bg_mint(struct gw *g, struct stsrole_request *q, const struct stsrole_role *role
     pthread_mutex_lock(&r->mu);
     if ((e = gw_rtab_find(r, q->session)) != NULL &&
         (p = gw_rtab_profile(e, role->name, 1)) != NULL &&
-        gw_rtab_set_profile_creds(p, &as.creds, gw_now()) == 0) {
+        gw_rtab_set_creds(&p->cred, &as.creds, gw_now()) == 0) {
         p->breakglass = 1;
         p->wanted = p->need_code = 0;
-        p->refused[0] = p->why[0] = '\0';
+        p->refused[0] = p->cred.why[0] = '\0';
         stsrole_wipe(p->code, sizeof(p->code));
         served = 1;
     }

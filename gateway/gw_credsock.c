@@ -143,17 +143,17 @@ serve_profile(struct gw_refresh *r, struct client *c, int64_t now_ms)
     } else if (p->refused[0] != '\0') {
         snprintf(msg, sizeof(msg), "%s", p->refused);
         gw_rtab_profile_remove(e, p);
-    } else if (p->breakglass && (p->doc == NULL || p->creds.expiration <= gw_now())) {
+    } else if (p->breakglass && (p->cred.doc == NULL || p->cred.creds.expiration <= gw_now())) {
         /* Never refreshed: a new request is needed. */
         snprintf(msg, sizeof(msg),
                  "the break-glass credential of profile %.100s has expired: run `stsrole "
                  "request %.100s --reason TEXT` again",
                  c->profile, c->profile);
         gw_rtab_profile_remove(e, p);
-    } else if (p->doc != NULL && p->creds.expiration > gw_now()) {
-        if ((doc = malloc(p->doclen)) != NULL) {
-            memcpy(doc, p->doc, p->doclen);
-            len = p->doclen;
+    } else if (p->cred.doc != NULL && p->cred.creds.expiration > gw_now()) {
+        if ((doc = malloc(p->cred.doclen)) != NULL) {
+            memcpy(doc, p->cred.doc, p->cred.doclen);
+            len = p->cred.doclen;
         }
     } else if (p->need_code && p->code[0] == '\0' && c->code[0] == '\0') {
         step_up = 1;
@@ -164,7 +164,7 @@ serve_profile(struct gw_refresh *r, struct client *c, int64_t now_ms)
         }
         if (!p->wanted && !p->need_code)
             p->wanted = wake = 1;
-        snprintf(why, sizeof(why), "%s", p->why);
+        snprintf(why, sizeof(why), "%s", p->cred.why);
     }
     stsrole_wipe(c->code, sizeof(c->code));
     pthread_mutex_unlock(&r->mu);
@@ -226,15 +226,15 @@ try_serve(struct gw_refresh *r, struct client *c, int64_t now_ms)
     dev = e->rec_dev;
     ino = e->rec_ino;
     live = e->live;
-    expired = e->creds.access_key_id == NULL || e->creds.expiration <= gw_now();
+    expired = e->cred.creds.access_key_id == NULL || e->cred.creds.expiration <= gw_now();
     if (uid == c->uid && live && !expired) {
-        doc = malloc(e->doclen);
+        doc = malloc(e->cred.doclen);
         if (doc != NULL) {
-            memcpy(doc, e->doc, e->doclen);
-            len = e->doclen;
+            memcpy(doc, e->cred.doc, e->cred.doclen);
+            len = e->cred.doclen;
         }
     }
-    snprintf(why, sizeof(why), "%s", e->why);
+    snprintf(why, sizeof(why), "%s", e->cred.why);
     snprintf(role, sizeof(role), "%s", e->role_name);
     pthread_mutex_unlock(&r->mu);
 
@@ -345,7 +345,8 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
     pthread_mutex_lock(&r->mu);
     if ((e = gw_rtab_find(r, id)) == NULL)
         e = gw_rtab_create(r, id);
-    if (e != NULL && (e->creds.access_key_id == NULL || e->creds.expiration < cr.expiration)) {
+    if (e != NULL &&
+        (e->cred.creds.access_key_id == NULL || e->cred.creds.expiration < cr.expiration)) {
         e->uid = rec.uid;
         e->sshd_pid = rec.sshd_pid;
         e->sshd_start = rec.sshd_start;
@@ -353,7 +354,7 @@ adopt(struct gw_refresh *r, struct client *c, const cJSON *req)
         e->rec_ino = st.st_ino;
         e->live = 1;
         e->adopted_ms = gw_mono_ms();
-        rc = gw_rtab_set_creds(e, &cr, rec.opened);
+        rc = gw_rtab_set_creds(&e->cred, &cr, rec.opened);
     } else if (e != NULL) {
         rc = 0; /* the gateway minted a newer one already */
     }

@@ -23,7 +23,6 @@
 #include "totp.h"
 
 #define WORK_PER_STEP 16
-#define RETRY_CAP_MS 60000
 #define NSS_BUF 16384
 #define GROUPS_MAX 65536
 /* Wrong step-up codes a session may send before it may send none: the
@@ -142,28 +141,14 @@ may_use(const char *user, const struct stsrole_role *role, int request)
     return ok;
 }
 
-/* When a profile's credential should be replaced (epoch s): as the
- * login's (gw_refresh.c), refresh_margin before it expires, or half way
- * for one STS made shorter. */
-static int64_t
-due_at(const struct gw *g, const struct rprofile *p)
-{
-    int64_t t = p->creds.expiration - g->cfg.refresh_margin;
-
-    if (t < p->minted + 1)
-        t = p->minted +
-            ((p->creds.expiration - p->minted) / 2 > 1 ? (p->creds.expiration - p->minted) / 2 : 1);
-    return t;
-}
-
 static int
 has_work(const struct gw *g, const struct rprofile *p, int64_t now, int64_t mono)
 {
-    if (mono < p->next_try_ms || p->refused[0] != '\0' || p->breakglass)
+    if (mono < p->cred.next_try_ms || p->refused[0] != '\0' || p->breakglass)
         return 0;
     if (p->wanted || p->code[0] != '\0')
         return 1;
-    return p->doc != NULL && due_at(g, p) <= now;
+    return p->cred.doc != NULL && gw_rtab_due_at(&p->cred, g->cfg.refresh_margin) <= now;
 }
 
 /* Sets what the main thread decided about one profile, under the lock. */
@@ -314,8 +299,8 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
             gw_audit(g, "profile.failed", s, role->arn, "error", request_id, detail);
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, w->id)) != NULL && (p = gw_rtab_profile(e, w->name, 0)) != NULL) {
-            p->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(p->attempts++, 1000, RETRY_CAP_MS);
-            snprintf(p->why, sizeof(p->why), "minting failed (%s)",
+            (void)gw_rtab_retry_later(&p->cred);
+            snprintf(p->cred.why, sizeof(p->cred.why), "minting failed (%s)",
                      stsrole_status_name(err.status));
             if (permanent) {
                 snprintf(p->refused, sizeof(p->refused), "AssumeRole of %.100s failed: %s: %.100s",
@@ -338,13 +323,8 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
     }
     pthread_mutex_lock(&r->mu);
     if ((e = gw_rtab_find(r, w->id)) != NULL && (p = gw_rtab_profile(e, w->name, 0)) != NULL) {
-        if (gw_rtab_set_profile_creds(p, &as.creds, gw_now()) == 0) {
+        if (gw_rtab_set_minted(&p->cred, &as.creds, gw_now()) == 0)
             p->wanted = 0;
-            p->attempts = 0;
-            p->next_try_ms = 0;
-        } else {
-            p->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(p->attempts++, 1000, RETRY_CAP_MS);
-        }
     }
     pthread_mutex_unlock(&r->mu);
     stsrole_assumed_free(&as);
@@ -381,7 +361,7 @@ gw_profiles_step(struct gw *g)
             memcpy(w[n].name, p->name, sizeof(w[n].name));
             memcpy(w[n].code, p->code, sizeof(w[n].code));
             w[n].passed = p->passed;
-            w[n].first = p->doc == NULL;
+            w[n].first = p->cred.doc == NULL;
             n++;
         }
     }
@@ -433,12 +413,12 @@ gw_profiles_next_ms(const struct gw *g)
                 continue;
             if (p->wanted || p->code[0] != '\0')
                 t = mono;
-            else if (p->doc != NULL)
-                t = mono + (due_at(g, p) - now) * 1000;
+            else if (p->cred.doc != NULL)
+                t = mono + (gw_rtab_due_at(&p->cred, g->cfg.refresh_margin) - now) * 1000;
             else
                 continue;
-            if (t < p->next_try_ms)
-                t = p->next_try_ms;
+            if (t < p->cred.next_try_ms)
+                t = p->cred.next_try_ms;
             if (t < best)
                 best = t;
         }

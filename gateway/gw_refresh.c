@@ -29,7 +29,6 @@
 #include "session.h"
 #include "sts.h"
 #define MINT_DEADLINE_MS 15000
-#define RETRY_CAP_MS 60000
 /* pam_stsrole hands the login's own credential over right after writing
  * the record: a session this young without one is not minted for yet. */
 #define HANDOFF_GRACE_S 10
@@ -176,8 +175,8 @@ sync_table(struct gw *g)
         snprintf(e->role_name, sizeof(e->role_name), "%s",
                  s->rec.role_name != NULL ? s->rec.role_name : "");
         e->adopted_ms = 0;
-        if (!chain && e->creds.access_key_id != NULL) {
-            gw_rtab_clear_creds(e); /* never served again: no reason to hold it */
+        if (!chain && e->cred.creds.access_key_id != NULL) {
+            gw_rtab_clear_creds(&e->cred); /* never served again: no reason to hold it */
             changed = 1;
         }
     }
@@ -206,23 +205,15 @@ sync_table(struct gw *g)
         gw_rtab_wake(r->wake_fd);
 }
 
-/* When the current credential should be replaced (epoch s).  A credential
- * STS made shorter than the margin is kept for half its life, so a short
- * one does not turn into a refresh loop. */
+/* When the current credential should be replaced (epoch s). */
 static int64_t
 due_at(const struct gw *g, const struct rentry *e, const struct gw_session *p)
 {
-    int64_t t;
-
     /* A login from before this gateway started handed its credential to
      * another one (or to none): nothing is coming. */
-    if (e->creds.access_key_id == NULL)
+    if (e->cred.creds.access_key_id == NULL)
         return p->rec.opened < g->started ? 0 : p->rec.opened + HANDOFF_GRACE_S;
-    t = e->creds.expiration - g->cfg.refresh_margin;
-    if (t < e->minted + 1)
-        t = e->minted +
-            ((e->creds.expiration - e->minted) / 2 > 1 ? (e->creds.expiration - e->minted) / 2 : 1);
-    return t;
+    return gw_rtab_due_at(&e->cred, g->cfg.refresh_margin);
 }
 
 /* AssumeRole again for the session's user: the same role (or role, for
@@ -345,9 +336,9 @@ refresh_one(struct gw *g, struct gw_session *p)
 
     stsrole_error_clear(&err);
     pthread_mutex_lock(&r->mu);
-    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL && e->creds.access_key_id != NULL) {
-        stsrole_iso8601(e->creds.expiration, iso);
-        snprintf(prev, sizeof(prev), "%s, expiring %s", e->creds.access_key_id, iso);
+    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL && e->cred.creds.access_key_id != NULL) {
+        stsrole_iso8601(e->cred.creds.expiration, iso);
+        snprintf(prev, sizeof(prev), "%s, expiring %s", e->cred.creds.access_key_id, iso);
     }
     pthread_mutex_unlock(&r->mu);
     if (fleet_revoked(g, p)) {
@@ -365,9 +356,8 @@ refresh_one(struct gw *g, struct gw_session *p)
     if (rc != STSROLE_OK) {
         pthread_mutex_lock(&r->mu);
         if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-            attempts = ++e->attempts;
-            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts - 1, 1000, RETRY_CAP_MS);
-            snprintf(e->why, sizeof(e->why), "refresh failed (%s)",
+            attempts = gw_rtab_retry_later(&e->cred);
+            snprintf(e->cred.why, sizeof(e->cred.why), "refresh failed (%s)",
                      stsrole_status_name(err.status));
         }
         pthread_mutex_unlock(&r->mu);
@@ -388,14 +378,8 @@ refresh_one(struct gw *g, struct gw_session *p)
         gw_track_save(g, cs);
     }
     pthread_mutex_lock(&r->mu);
-    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL) {
-        if (gw_rtab_set_creds(e, &as.creds, gw_now()) == 0) {
-            e->attempts = 0;
-            e->next_try_ms = 0;
-        } else {
-            e->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(e->attempts++, 1000, RETRY_CAP_MS);
-        }
-    }
+    if ((e = gw_rtab_find(r, p->rec.session_id)) != NULL)
+        (void)gw_rtab_set_minted(&e->cred, &as.creds, gw_now());
     pthread_mutex_unlock(&r->mu);
     stsrole_assumed_free(&as);
     gw_rtab_wake(r->wake_fd);
@@ -427,7 +411,7 @@ gw_refresh_step(struct gw *g)
         mono = gw_mono_ms();
         pthread_mutex_lock(&r->mu);
         e = gw_rtab_find(r, p->rec.session_id);
-        due = e != NULL && e->live && mono >= e->next_try_ms && due_at(g, e, p) <= now;
+        due = e != NULL && e->live && mono >= e->cred.next_try_ms && due_at(g, e, p) <= now;
         pthread_mutex_unlock(&r->mu);
         if (due) {
             refresh_one(g, p);
@@ -455,8 +439,8 @@ gw_refresh_next_ms(const struct gw *g)
             (e = gw_rtab_find(r, p->rec.session_id)) == NULL || !e->live)
             continue;
         t = mono + (due_at(g, e, p) - now) * 1000;
-        if (t < e->next_try_ms)
-            t = e->next_try_ms;
+        if (t < e->cred.next_try_ms)
+            t = e->cred.next_try_ms;
         if (t < best)
             best = t;
     }

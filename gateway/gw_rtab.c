@@ -54,27 +54,15 @@ gw_rtab_create(struct gw_refresh *r, const char *id)
 }
 
 void
-gw_rtab_clear_creds(struct rentry *e)
+gw_rtab_clear_creds(struct rcred *rc)
 {
-    stsrole_creds_clear(&e->creds);
-    if (e->doc != NULL) {
-        stsrole_wipe(e->doc, e->doclen);
-        free(e->doc);
+    stsrole_creds_clear(&rc->creds);
+    if (rc->doc != NULL) {
+        stsrole_wipe(rc->doc, rc->doclen);
+        free(rc->doc);
     }
-    e->doc = NULL;
-    e->doclen = 0;
-}
-
-static void
-profile_clear(struct rprofile *p)
-{
-    stsrole_creds_clear(&p->creds);
-    if (p->doc != NULL) {
-        stsrole_wipe(p->doc, p->doclen);
-        free(p->doc);
-    }
-    p->doc = NULL;
-    p->doclen = 0;
+    rc->doc = NULL;
+    rc->doclen = 0;
 }
 
 struct rprofile *
@@ -106,7 +94,7 @@ gw_rtab_profile_remove(struct rentry *e, struct rprofile *p)
     for (i = 0; i < e->n_prof; i++) {
         if (e->prof[i] != p)
             continue;
-        profile_clear(p);
+        gw_rtab_clear_creds(&p->cred);
         stsrole_wipe(p, sizeof(*p));
         free(p);
         e->prof[i] = e->prof[--e->n_prof];
@@ -117,7 +105,7 @@ gw_rtab_profile_remove(struct rentry *e, struct rprofile *p)
 void
 gw_rtab_drop(struct gw_refresh *r, size_t i)
 {
-    gw_rtab_clear_creds(r->v[i]);
+    gw_rtab_clear_creds(&r->v[i]->cred);
     while (r->v[i]->n_prof > 0)
         gw_rtab_profile_remove(r->v[i], r->v[i]->prof[0]);
     free(r->v[i]->prof);
@@ -160,7 +148,7 @@ make_doc(const struct stsrole_creds *c, struct stsrole_creds *copy, char **doc, 
 }
 
 int
-gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minted)
+gw_rtab_set_creds(struct rcred *rc, const struct stsrole_creds *c, int64_t minted)
 {
     struct stsrole_creds copy;
     char *doc;
@@ -168,31 +156,44 @@ gw_rtab_set_creds(struct rentry *e, const struct stsrole_creds *c, int64_t minte
 
     if (make_doc(c, &copy, &doc, &len) != 0)
         return -1;
-    gw_rtab_clear_creds(e);
-    e->creds = copy;
-    e->doc = doc;
-    e->doclen = len;
-    e->minted = minted;
-    e->why[0] = '\0';
+    gw_rtab_clear_creds(rc);
+    rc->creds = copy;
+    rc->doc = doc;
+    rc->doclen = len;
+    rc->minted = minted;
+    rc->why[0] = '\0';
     return 0;
 }
 
 int
-gw_rtab_set_profile_creds(struct rprofile *p, const struct stsrole_creds *c, int64_t minted)
+gw_rtab_set_minted(struct rcred *rc, const struct stsrole_creds *c, int64_t minted)
 {
-    struct stsrole_creds copy;
-    char *doc;
-    size_t len;
-
-    if (make_doc(c, &copy, &doc, &len) != 0)
+    if (gw_rtab_set_creds(rc, c, minted) != 0) {
+        (void)gw_rtab_retry_later(rc);
         return -1;
-    profile_clear(p);
-    p->creds = copy;
-    p->doc = doc;
-    p->doclen = len;
-    p->minted = minted;
-    p->why[0] = '\0';
+    }
+    rc->attempts = 0;
+    rc->next_try_ms = 0;
     return 0;
+}
+
+int
+gw_rtab_retry_later(struct rcred *rc)
+{
+    rc->next_try_ms = gw_mono_ms() + stsrole_backoff_ms(rc->attempts++, 1000, GW_RTAB_RETRY_CAP_MS);
+    return rc->attempts;
+}
+
+int64_t
+gw_rtab_due_at(const struct rcred *rc, int64_t margin)
+{
+    int64_t t = rc->creds.expiration - margin;
+
+    if (t < rc->minted + 1)
+        t = rc->minted + ((rc->creds.expiration - rc->minted) / 2 > 1
+                              ? (rc->creds.expiration - rc->minted) / 2
+                              : 1);
+    return t;
 }
 
 struct gw_bgjob *
