@@ -186,9 +186,11 @@ decide(struct gw *g, const struct work *w, const char *refused, int need_code, i
  * step (lib/replay.h), so a code seen once is good for one of them, on
  * one bastion.  A store that cannot answer refuses the code whatever
  * failmode says: failmode is about letting a login in without AWS, and a
- * step-up exists only to mint.  0 when accepted. */
+ * step-up exists only to mint.  0 when accepted; *wrong is 1 when the
+ * code itself was refused (wrong, or used already). */
 static int
-step_up(struct gw *g, const struct gw_session *s, const char *code, struct stsrole_error *err)
+step_up(struct gw *g, const struct gw_session *s, const char *code, int *wrong,
+        struct stsrole_error *err)
 {
     struct stsrole_totp_step step;
     enum stsrole_replay_verdict verdict = STSROLE_REPLAY_USED;
@@ -197,16 +199,21 @@ step_up(struct gw *g, const struct gw_session *s, const char *code, struct stsro
 
     /* The main loop waits for the users file's lock as a login does
      * (totp_lock_wait). */
+    *wrong = 0;
     rc = stsrole_totp_verify(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window,
                              g->cfg.totp_lock_wait * 1000, NULL, err);
+    /* E_DENIED: a wrong or used code; anything else is the bastion's trouble. */
+    *wrong = rc == STSROLE_E_DENIED;
     if (rc != STSROLE_OK || g->cfg.replay_table == NULL)
         return rc;
     rc = stsrole_totp_step(g->cfg.usersfile, s->rec.user, code, g->cfg.totp_window, &step, err);
     if (rc != STSROLE_OK)
         return rc;
     rc = stsrole_login_replay(&g->cfg, s->rec.user, &step, &verdict, err);
-    if (rc == STSROLE_OK && verdict != STSROLE_REPLAY_FRESH)
+    if (rc == STSROLE_OK && verdict != STSROLE_REPLAY_FRESH) {
+        *wrong = 1;
         return STSROLE_E_DENIED; /* err says so as at login: "(fleet replay refused)" */
+    }
     if (rc != STSROLE_OK && rc != STSROLE_E_NOMEM) {
         snprintf(why, sizeof(why), "%s", err->msg);
         stsrole_fail(err, rc,
@@ -227,7 +234,7 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
     struct rentry *e;
     struct rprofile *p;
     char child[33] = "", request_id[128] = "", detail[1024], why[400];
-    int rc, permanent;
+    int rc, permanent, wrong = 0;
 
     stsrole_error_clear(&err);
     if (role != NULL && stsrole_role_needs_request(role) && may_use(s->rec.user, role, 1)) {
@@ -262,9 +269,11 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
             rc = stsrole_fail(&err, STSROLE_E_DENIED,
                               "%d wrong codes in this session already: log in again", STEPUP_TRIES);
         else
-            rc = step_up(g, s, w->code, &err);
+            rc = step_up(g, s, w->code, &wrong, &err);
         stsrole_wipe(w->code, sizeof(w->code));
-        if (rc != STSROLE_OK && !permanent) {
+        /* Only wrong (or replayed) codes count towards the lockout: an
+         * unreachable replay store is no guess at the code. */
+        if (rc != STSROLE_OK && !permanent && wrong) {
             pthread_mutex_lock(&r->mu);
             if ((e = gw_rtab_find(r, w->id)) != NULL)
                 e->stepup_failures++;
@@ -279,8 +288,10 @@ do_profile(struct gw *g, struct gw_session *s, struct work *w)
                      rc == STSROLE_OK ? "ok" : "error", "", detail);
         if (rc != STSROLE_OK) {
             snprintf(why, sizeof(why),
-                     "the verification code for profile %.127s was not accepted "
-                     "(%.200s)",
+                     wrong || permanent
+                         ? "the verification code for profile %.127s was not accepted (%.200s)"
+                         : "the verification code for profile %.127s could not be checked, "
+                           "so it is refused (%.200s)",
                      w->name, err.msg);
             decide(g, w, why, 0, 0);
             return;
