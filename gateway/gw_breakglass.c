@@ -473,10 +473,13 @@ do_request(struct gw *g, const struct gw_bgjob *j, struct caller *c)
     return request_answer(g, p, c);
 }
 
-static char *
-do_requests(struct gw *g, struct caller *c)
+/* {"ok":true,"requests":[REQ...]}: every request for root (c NULL); for a
+ * person their own and the pending ones they may approve, at most
+ * GW_BG_LIST_MAX (then "truncated"), since the answer goes into the
+ * socket's buffer in one send. */
+static cJSON *
+listing(struct gw *g, const struct caller *c)
 {
-    struct gw_breakglass *bg = g->bg;
     cJSON *o = cJSON_CreateObject(), *arr, *it;
     size_t i;
 
@@ -485,15 +488,14 @@ do_requests(struct gw *g, struct caller *c)
         cJSON_Delete(o);
         return NULL;
     }
-    for (i = 0; i < bg->t.n; i++) {
-        const struct stsrole_request *q = &bg->t.v[i];
-        int mine = q->requester_uid == c->uid && strcmp(q->requester, c->user) == 0;
+    for (i = 0; g->bg != NULL && i < g->bg->t.n; i++) {
+        const struct stsrole_request *q = &g->bg->t.v[i];
 
-        if (!mine && !(q->state == STSROLE_REQ_PENDING &&
-                       may_approve(stsrole_config_role(&g->cfg, q->role), q, c)))
+        if (c != NULL && !(q->requester_uid == c->uid && strcmp(q->requester, c->user) == 0) &&
+            !(q->state == STSROLE_REQ_PENDING &&
+              may_approve(stsrole_config_role(&g->cfg, q->role), q, c)))
             continue;
-        /* The answer is sent at once into the socket's buffer: bounded. */
-        if (cJSON_GetArraySize(arr) >= GW_BG_LIST_MAX) {
+        if (c != NULL && cJSON_GetArraySize(arr) >= GW_BG_LIST_MAX) {
             if (cJSON_AddBoolToObject(o, "truncated", 1) == NULL) {
                 cJSON_Delete(o);
                 return NULL;
@@ -506,7 +508,13 @@ do_requests(struct gw *g, struct caller *c)
             return NULL;
         }
     }
-    return line_of(o);
+    return o;
+}
+
+static char *
+do_requests(struct gw *g, struct caller *c)
+{
+    return line_of(listing(g, c));
 }
 
 /* A pending request past its time: expired, audited, told. */
@@ -735,22 +743,7 @@ gw_breakglass_next_ms(const struct gw *g)
 cJSON *
 gw_breakglass_all(struct gw *g)
 {
-    cJSON *o = cJSON_CreateObject(), *arr, *it;
-    size_t i;
-
-    if (o == NULL || cJSON_AddBoolToObject(o, "ok", 1) == NULL ||
-        (arr = cJSON_AddArrayToObject(o, "requests")) == NULL) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    for (i = 0; g->bg != NULL && i < g->bg->t.n; i++) {
-        if ((it = req_json(g, &g->bg->t.v[i], NULL)) == NULL || !cJSON_AddItemToArray(arr, it)) {
-            cJSON_Delete(it);
-            cJSON_Delete(o);
-            return NULL;
-        }
-    }
-    return o;
+    return listing(g, NULL);
 }
 
 void
