@@ -129,10 +129,11 @@ struct gw {
     void (*audit_appended)(struct gw *g);
     struct gw_fleet *fleet; /* gw_registry.c: registry items waiting to be deleted */
 
-    struct gw_refresh *refresh; /* gw_refresh.c: NULL unless credentials_mode = process */
-    struct gw_breakglass *bg;   /* gw_breakglass.c: the break-glass requests */
-    struct gw_refusals refused; /* gw_audit.c: gw_audit_refusal's count */
-    struct gw_notify notify;    /* gw_notify.c: the notify commands running */
+    struct gw_refresh *refresh;        /* gw_refresh.c: NULL unless credentials_mode = process */
+    struct gw_breakglass *bg;          /* gw_breakglass.c: the break-glass requests */
+    struct gw_refusals refused;        /* gw_audit.c: gw_audit_refusal's count */
+    struct gw_refusals refused_logged; /* refusals only logged (no person to audit them for) */
+    struct gw_notify notify;           /* gw_notify.c: the notify commands running */
 
     /* gw_sessions.c: the durable batch of one turn of the main loop
      * (gw_batch_begin/gw_batch_end): audit lines are written at once and
@@ -158,8 +159,11 @@ int gw_audit_extra(struct gw *g, const char *event, const struct gw_session *s,
                    const char *detail, const struct cJSON *extra);
 /* Makes the lines of the batch durable (one fsync) and tells the shipper.  0 on success. */
 int gw_audit_sync(struct gw *g);
-/* 1 when a refusal of uid's is to be audited, 0 when it is over the limit
- * (struct gw_refusals).  Main thread only. */
+/* 1 when a refusal of uid's counts in t (is to be audited, or logged),
+ * 0 when it is over the limit (struct gw_refusals); what ("audited",
+ * "logged") words the one log line that says so.  t belongs to one thread. */
+int gw_refusal_counts(struct gw_refusals *t, uid_t uid, const char *what);
+/* gw_refusal_counts of the main thread's table, for audit records. */
 int gw_audit_refusal(struct gw *g, uid_t uid);
 
 /* gw_sessions.c */

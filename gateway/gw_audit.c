@@ -107,9 +107,8 @@ gw_audit_sync(struct gw *g)
 }
 
 int
-gw_audit_refusal(struct gw *g, uid_t uid)
+gw_refusal_counts(struct gw_refusals *t, uid_t uid, const char *what)
 {
-    struct gw_refusals *t = &g->refused;
     int64_t minute = gw_mono_ms() / 60000;
     size_t i, slot = GW_REFUSAL_UIDS;
 
@@ -128,8 +127,8 @@ gw_audit_refusal(struct gw *g, uid_t uid)
         if (t->full_minute != minute + 1)
             gw_log(LOG_WARNING,
                    "refused commands of more than %d uids this minute; the rest of this "
-                   "minute's are answered but not audited",
-                   GW_REFUSAL_UIDS);
+                   "minute's are answered but not %s",
+                   GW_REFUSAL_UIDS, what);
         t->full_minute = minute + 1;
         return 0;
     }
@@ -144,7 +143,13 @@ gw_audit_refusal(struct gw *g, uid_t uid)
         return 1;
     gw_log(LOG_WARNING,
            "uid %u: more than %d refused commands this minute; the rest of this minute's are "
-           "answered but not audited",
-           (unsigned)uid, GW_REFUSALS_PER_MIN);
+           "answered but not %s",
+           (unsigned)uid, GW_REFUSALS_PER_MIN, what);
     return 0;
+}
+
+int
+gw_audit_refusal(struct gw *g, uid_t uid)
+{
+    return gw_refusal_counts(&g->refused, uid, "audited");
 }

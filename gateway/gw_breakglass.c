@@ -635,12 +635,15 @@ run_job(struct gw *g, const struct gw_bgjob *j)
     char *answer;
 
     if ((why = identify(g, j, &c)) != NULL) {
-        /* No person yet (someone else's session, no MFA): logged, not audited. */
-        gw_log(LOG_WARNING, "break-glass: %s from uid %u (pid %d) session %s refused: %s", j->cmd,
-               (unsigned)j->uid, (int)j->pid, j->session, why);
-        syslog(LOG_AUTHPRIV | LOG_WARNING,
-               "break-glass %s refused: uid=%u pid=%d session_id=%s reason=\"%s\"", j->cmd,
-               (unsigned)j->uid, (int)j->pid, j->session, why);
+        /* No person yet (someone else's session, no MFA): logged, not
+         * audited, and only so often for one uid. */
+        if (gw_refusal_counts(&g->refused_logged, j->uid, "logged")) {
+            gw_log(LOG_WARNING, "break-glass: %s from uid %u (pid %d) session %s refused: %s",
+                   j->cmd, (unsigned)j->uid, (int)j->pid, j->session, why);
+            syslog(LOG_AUTHPRIV | LOG_WARNING,
+                   "break-glass %s refused: uid=%u pid=%d session_id=%s reason=\"%s\"", j->cmd,
+                   (unsigned)j->uid, (int)j->pid, j->session, why);
+        }
         return error_line("%s: session %s of uid %u: %s", j->cmd, j->session, (unsigned)j->uid,
                           why);
     }

@@ -88,16 +88,25 @@ answer_error(struct client *c, const char *fmt, ...)
     answer(c, "\n", 1);
 }
 
+/* The serving thread's count of refusals it logged: a local user who
+ * asks for sessions not theirs in a loop cannot flood the logs.  That
+ * thread alone touches it. */
+static struct gw_refusals sock_refused;
+
 /* Someone asked for a session that is not theirs, or not live: said the
- * same way to everyone, and logged. */
+ * same way to everyone, and logged (up to GW_REFUSALS_PER_MIN a minute
+ * for each uid). */
 static void
 refuse(struct client *c, const char *why)
 {
+    if (!gw_refusal_counts(&sock_refused, c->uid, "logged"))
+        goto answer;
     gw_log(LOG_WARNING, "credentials: refused uid %u (pid %d) session %s: %s", (unsigned)c->uid,
            (int)c->pid, c->id, why);
     syslog(LOG_AUTHPRIV | LOG_WARNING,
            "credentials refused: uid=%u pid=%d session_id=%s reason=\"%s\"", (unsigned)c->uid,
            (int)c->pid, c->id, why);
+answer:
     answer_error(c, "no live stsrole session %s of uid %u in credentials_mode = process (%s)",
                  c->id, (unsigned)c->uid, why);
 }

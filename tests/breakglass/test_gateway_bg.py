@@ -593,6 +593,50 @@ def case_wait_restart(w):
     check(p.returncode == 1 and "no longer known to the gateway" in err, out + err)
 
 
+# CLIENT, N times on fresh connections: prints one answer line each.
+CLIENT_MANY = r'''
+import socket, sys
+for _ in range(int(sys.argv[3])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(40)
+    s.connect(sys.argv[1])
+    s.sendall(sys.argv[2].encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    sys.stdout.write(data.decode() if data.endswith(b"\n") else "(no answer)\n")
+'''
+
+
+def case_socket_flood(w):
+    """mallory asks, in a loop, for alice's credential and for a break-glass listing in alice's
+    session: every request is refused, but the gateway logs at most 20 of each a minute for her
+    uid (then one line saying so), so a shell cannot flood the logs."""
+    n = 60
+    before = open(w.gwlog).read()
+    for req in ({"cmd": "credentials", "session": w.alice.id},
+                {"cmd": "requests", "session": w.alice.id}):
+        r = as_user(w.mallory.u, [USER_PY, "-I", "-c", CLIENT_MANY, w.sock, json.dumps(req),
+                                  str(n)], timeout=300)
+        answers = [json.loads(ln) for ln in r.stdout.splitlines()]
+        check(r.returncode == 0 and len(answers) == n and
+              all(a["ok"] is False for a in answers), "%s: %s" % (req["cmd"], r.stdout[-500:]))
+    new = open(w.gwlog).read()[len(before):]
+    uid = w.mallory.u.uid
+    creds = new.count("credentials: refused uid %d " % uid)
+    bg = new.count("break-glass: requests from uid %d " % uid)
+    said = new.count("uid %d: more than 20 refused commands this minute; the rest of this "
+                     "minute's are answered but not logged" % uid)
+    # at most two minutes are touched: 2 x 20 lines each, and one line a table and minute
+    check(0 < creds <= 40 and 0 < bg <= 40 and 2 <= said <= 4,
+          "%d credential and %d break-glass refusal lines, %d saying the rest are not logged"
+          % (creds, bg, said))
+
+
 def main():
     if len(sys.argv) > 1:
         os.environ["STSROLE_BUILD"] = os.path.abspath(sys.argv[1])
@@ -732,6 +776,8 @@ def main():
              case_profile_flood),
             ("stsrole request --wait across a gateway restart: exit 1, the request is no "
              "longer known", case_wait_restart),
+            ("a local user's loop of refused socket requests (another's session): every one "
+             "answered, at most 20 a minute logged for the uid", case_socket_flood),
             ("logout revokes the break-glass credential on its role", case_logout_revokes),
             ("the audit chain verifies", case_audit_chain),
         ]
