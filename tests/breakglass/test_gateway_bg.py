@@ -35,20 +35,23 @@ REASON = "INC-4711 payments db down"
 # The users' python: the image's own lives under root's home (mode 700).
 USER_PY = "/usr/bin/python3"
 
-# A client of the credential socket, run as one user: prints the answer line.
+# A client of the credential socket, run as one user: sends the request (argv[2]) on a fresh
+# connection argv[3] times (default once) and prints each answer line.
 CLIENT = r'''
 import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(40)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-data = b""
-while not data.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode())
+for _ in range(int(sys.argv[3]) if len(sys.argv) > 3 else 1):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(40)
+    s.connect(sys.argv[1])
+    s.sendall(sys.argv[2].encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    sys.stdout.write(data.decode() if data.endswith(b"\n") else "(no answer)\n")
 '''
 
 
@@ -593,25 +596,6 @@ def case_wait_restart(w):
     check(p.returncode == 1 and "no longer known to the gateway" in err, out + err)
 
 
-# CLIENT, N times on fresh connections: prints one answer line each.
-CLIENT_MANY = r'''
-import socket, sys
-for _ in range(int(sys.argv[3])):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(40)
-    s.connect(sys.argv[1])
-    s.sendall(sys.argv[2].encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    sys.stdout.write(data.decode() if data.endswith(b"\n") else "(no answer)\n")
-'''
-
-
 def case_socket_flood(w):
     """mallory asks, in a loop, for alice's credential and for a break-glass listing in alice's
     session: every request is refused, but the gateway logs at most 20 of each a minute for her
@@ -620,7 +604,7 @@ def case_socket_flood(w):
     before = open(w.gwlog).read()
     for req in ({"cmd": "credentials", "session": w.alice.id},
                 {"cmd": "requests", "session": w.alice.id}):
-        r = as_user(w.mallory.u, [USER_PY, "-I", "-c", CLIENT_MANY, w.sock, json.dumps(req),
+        r = as_user(w.mallory.u, [USER_PY, "-I", "-c", CLIENT, w.sock, json.dumps(req),
                                   str(n)], timeout=300)
         answers = [json.loads(ln) for ln in r.stdout.splitlines()]
         check(r.returncode == 0 and len(answers) == n and
