@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -138,6 +139,7 @@ def case_session(w):
     good = totp(w.user.secret, 1)
     wrong = "%06d" % ((int(good) + 500000) % 1000000)
     answers = [totp(w.user.secret), wrong, good]
+    w.code_step = int(time.time()) // 30 + 1  # no code of a later step is used yet
     r = ssh_login(w.ssh_cfg, "bastion", answers, session_script(w), ssh_args=["-tt"],
                   timeout=600, prompts=PROMPTS + (STEP_UP_PROMPT,))
     out = r.out.replace("\r", "")
@@ -213,6 +215,104 @@ def case_logout(w):
     check(deny_sids(w, ACCOUNTS[0], "IncidentResponseRole") == [],
           "a role never minted got a deny")
     print("   every account's deny names sid %s" % sid)
+
+
+BROKEN_POLICY = "test-revoker-broken"
+
+
+def case_revoke_one_fails(w):
+    """A second login touches every account; before its logout one account's revoker loses
+    iam:GetRolePolicy and iam:PutRolePolicy (an explicit Deny on StsRoleRevoker there).  At
+    logout every other account gets its revoke.ok, naming its account, while the broken one
+    has only revoke.failed/revoke.retry lines naming it; once the revoker is repaired, the
+    gateway's own retry lands its revoke.ok and that account's deny names the session."""
+    from sshdtest import ssh_login, totp
+    check(w.sid is not None, "no session ran")
+    check(N >= 3, "needs MULTI_ACCOUNTS >= 3")
+    broken = ACCOUNTS[N // 2]
+    others = set(ACCOUNTS) - {broken}
+    iam = w.revoker_iam(broken)
+    deny = {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny",
+                           "Action": ["iam:GetRolePolicy", "iam:PutRolePolicy",
+                                      "iam:ListRolePolicies"],
+                           "Resource": "*"}]}
+    iam.put_role_policy(RoleName="StsRoleRevoker", PolicyName=BROKEN_POLICY,
+                        PolicyDocument=json.dumps(deny))
+    repaired = False
+    try:
+        try:
+            iam.get_role_policy(RoleName="SecurityAuditRole", PolicyName=POLICY)
+            check(False, "account %s's revoker still reads role policies" % broken)
+        except iam.exceptions.ClientError as e:
+            check(e.response["Error"]["Code"] == "AccessDenied", "breaking %s: %s" % (broken, e))
+        script = ("echo SID=$STSROLE_SESSION_ID; for a in %s; do "
+                  "%s --socket %s --session $STSROLE_SESSION_ID --profile $a-audit >/dev/null "
+                  "2>&1 && echo MINTED $a || echo MINTFAIL $a; done; echo DONE"
+                  % (" ".join(ALIASES), w.helper, w.socket))
+        code = totp(w.user.secret, at=max(int(time.time()) // 30, w.code_step + 1))
+        r = ssh_login(w.ssh_cfg, "bastion", [code], script, ssh_args=["-tt"], timeout=600)
+        out = r.out.replace("\r", "")
+        t_logout = time.monotonic()
+        m = re.search(r"SID=([0-9a-f]{32})", out)
+        check(m is not None and "DONE" in out, "the second session: %s" % out[-2000:])
+        session = m.group(1)
+        minted = re.findall(r"^MINTED (\S+)$", out, re.M)
+        check(sorted(minted) == sorted(ALIASES), "%d profiles minted, failed: %s" % (
+            len(minted), re.findall(r"^MINTFAIL .*$", out, re.M)[:3]))
+
+        def mine():
+            return [e for e in audit_lines(w.audit) if session in (e.get("session_id"),
+                                                                   e.get("parent"))]
+
+        def others_revoked():
+            ev = mine()
+            ok = {e.get("account") for e in ev if e["event"] == "revoke.ok"}
+            return ev if others <= ok else None
+        ev = wait_for(others_revoked, 300, "revoke.ok in every account but %s" % broken)
+        t_others = time.monotonic() - t_logout
+        at_broken = [e for e in ev if e.get("account") == broken]
+        check(not [e for e in at_broken if e["event"] == "revoke.ok"],
+              "account %s revoked through a revoker that may not write: %s" % (broken, at_broken))
+        fails = [e for e in at_broken if e["event"] in ("revoke.retry", "revoke.failed")]
+        check(fails, "no revoke.retry/revoke.failed naming account %s: %s" % (broken, at_broken))
+        # The others were not held up: each revoke.ok precedes the broken account's
+        # third attempt (its back-off runs 1 s, 2 s, 4 s, ... up to 300 s, FAIL_AFTER 5).
+        last_ok = max(i for i, e in enumerate(ev) if e["event"] == "revoke.ok")
+        before = [e for e in ev[:last_ok] if e.get("account") == broken and
+                  e["event"] in ("revoke.retry", "revoke.failed")]
+        check(len(before) <= 2, "every other account waited for %d failed attempts in %s: %s"
+              % (len(before), broken, [e.get("detail") for e in before]))
+        retries = wait_for(lambda: [e for e in mine() if e.get("account") == broken and
+                                    e["event"] == "revoke.retry"], 60,
+                           "revoke.retry naming account %s" % broken)
+        check(not [e for e in mine() if e.get("account") == broken and
+                   e["event"] == "revoke.ok"], "account %s revoked while broken" % broken)
+        iam.delete_role_policy(RoleName="StsRoleRevoker", PolicyName=BROKEN_POLICY)
+        repaired = True
+        t_repair = time.monotonic()
+        ok = wait_for(lambda: [e for e in mine() if e.get("account") == broken and
+                               e["event"] == "revoke.ok"], 330,
+                      "revoke.ok in account %s after its revoker is repaired" % broken)
+        t_fixed = time.monotonic() - t_repair
+        sid = sid_of(session)
+        check(sid in deny_sids(w, broken, "SecurityAuditRole"),
+              "account %s's deny lacks the session's sid %s" % (broken, sid))
+        missing = [a for a in others if sid not in deny_sids(w, a, "SecurityAuditRole")]
+        check(not missing, "%d accounts' deny lacks sid %s, e.g. %s" % (len(missing), sid,
+                                                                        missing[:3]))
+        fails = [e for e in mine() if e.get("account") == broken and
+                 e["event"] in ("revoke.retry", "revoke.failed")]
+        print("   %d accounts revoked %.1f s after logout while %s failed (%d attempts before "
+              "the last of them)" % (len(others), t_others, broken, len(before)))
+        print("   %s: %s, then %d revoke.retry; e.g. %s" % (
+            broken, fails[0]["event"], len([e for e in fails if e["event"] == "revoke.retry"]),
+            retries[0].get("detail")))
+        print("   %s repaired: revoke.ok %.1f s later (%s); its deny names sid %s" % (
+            broken, t_fixed, ok[0].get("detail"), sid))
+    finally:
+        if not repaired:
+            iam.delete_role_policy(RoleName="StsRoleRevoker", PolicyName=BROKEN_POLICY)
 
 
 REFRESH_DURATION, REFRESH_MARGIN = 900, 897  # STS's shortest; a refresh 3 s after each mint
@@ -438,6 +538,10 @@ def main():
                        "does not ask", case_step_up, w)
             suite.case("logout: every account's deny names the session's stsrole:sid; the "
                        "audit log names each account", case_logout, w)
+            suite.case("logout with one account's revoker broken: every other account is "
+                       "revoked without waiting for it, its failures are retried and audited "
+                       "naming it, and after the repair its deny names the session",
+                       case_revoke_one_fails, w)
             gw.stop()
             gw = None
             suite.case("a profile minted on demand is refreshed before it expires "
