@@ -303,8 +303,8 @@ def case_revoke_one_fails(w):
                                                                         missing[:3]))
         fails = [e for e in mine() if e.get("account") == broken and
                  e["event"] in ("revoke.retry", "revoke.failed")]
-        print("   %d accounts revoked %.1f s after logout while %s failed (%d attempts before "
-              "the last of them)" % (len(others), t_others, broken, len(before)))
+        print("   %d accounts revoked %.1f s after logout while %s failed (its failed attempts "
+              "before the last of them: %d)" % (len(others), t_others, broken, len(before)))
         print("   %s: %s, then %d revoke.retry; e.g. %s" % (
             broken, fails[0]["event"], len([e for e in fails if e["event"] == "revoke.retry"]),
             retries[0].get("detail")))
