@@ -20,6 +20,7 @@
 #include "approval.h"
 #include "gw.h"
 #include "gw_breakglass.h"
+#include "gwproto.h"
 #include "gw_notify.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
@@ -172,15 +173,12 @@ static char *error_line(const char *fmt, ...) __attribute__((format(printf, 1, 2
 static char *
 error_line(const char *fmt, ...)
 {
-    char msg[600];
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    o = gw_error_vobject(fmt, ap);
     va_end(ap);
-    cJSON_AddBoolToObject(o, "ok", 0);
-    cJSON_AddStringToObject(o, "error", msg);
     return line_of(o);
 }
 

@@ -21,6 +21,7 @@
 #include "gw.h"
 #include "gw_refresh.h"
 #include "gw_rtab.h"
+#include "gwproto.h"
 #include "json.h"
 #include "runtime.h"
 #include "session.h"
@@ -70,17 +71,15 @@ static void answer_error(struct client *c, const char *fmt, ...)
 static void
 answer_error(struct client *c, const char *fmt, ...)
 {
-    char msg[400], *text;
+    char *text = NULL;
     cJSON *o;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    o = gw_error_vobject(fmt, ap);
     va_end(ap);
-    o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", 0);
-    cJSON_AddStringToObject(o, "error", msg);
-    text = cJSON_PrintUnformatted(o);
+    if (o != NULL)
+        text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text != NULL)
         (void)!send(c->fd, text, strlen(text), MSG_NOSIGNAL);

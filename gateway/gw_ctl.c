@@ -148,18 +148,30 @@ do_sessions(struct gw *g)
 
 static cJSON *error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+cJSON *
+gw_error_vobject(const char *fmt, va_list ap)
+{
+    cJSON *o = cJSON_CreateObject();
+    char msg[GW_ERROR_MAX];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (o == NULL || cJSON_AddBoolToObject(o, "ok", 0) == NULL ||
+        cJSON_AddStringToObject(o, "error", msg) == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 static cJSON *
 error(const char *fmt, ...)
 {
-    cJSON *o = cJSON_CreateObject();
-    char msg[512];
+    cJSON *o;
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    o = gw_error_vobject(fmt, ap);
     va_end(ap);
-    cJSON_AddBoolToObject(o, "ok", 0);
-    cJSON_AddStringToObject(o, "error", msg);
     return o;
 }
 

@@ -4,6 +4,7 @@
 #ifndef STSROLE_GWPROTO_H
 #define STSROLE_GWPROTO_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -34,5 +35,12 @@ struct gw;
  * reachable by tests/fuzz/fuzz_gateway_request.c.
  */
 char *gw_ctl_respond(struct gw *g, const char *request, size_t len);
+
+/* {"ok":false,"error":MSG}, MSG formatted from fmt and cut to fit
+ * GW_ERROR_MAX bytes: the error answer of the control socket and of the
+ * credential socket alike (gw_ctl.c).  NULL when out of memory. */
+#define GW_ERROR_MAX 600
+struct cJSON;
+struct cJSON *gw_error_vobject(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif
